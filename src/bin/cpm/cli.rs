@@ -1,0 +1,175 @@
+//! The command line as the user types it (clap derive). Nothing here
+//! reaches the library: each subcommand turns its arguments into the
+//! library's plain config structs.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+
+const ABOUT: &str = "Customer portfolio management from the command line";
+
+const LONG_ABOUT: &str = "\
+cpm turns customer and transaction exports (CSV, TSV, Parquet, Arrow, JSON) \
+into decisions. Each subcommand is useful alone, on a raw export, and inside a \
+pipeline: data goes to stdout (a table on a terminal, CSV on a pipe), \
+messages and reports to stderr.";
+
+const EXAMPLES: &str = "\
+Examples:
+  cpm ingest orders.csv -o clean.parquet
+  cpm ingest exports/*.csv --source-column file --rejects rejects.csv
+  zcat orders.csv.gz | cpm ingest --format ipc > clean.arrow
+  cpm completions bash > ~/.local/share/bash-completion/completions/cpm";
+
+/// `cpm`: the top-level parser.
+#[derive(Parser)]
+#[command(name = "cpm", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Args)]
+pub struct GlobalArgs {
+    /// Print nothing on stderr but errors (no quality report, no progress).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Say more on stderr: detected formats, delimiters, encodings, date layouts.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// When to use colour on stderr. NO_COLOR in the environment means never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Colour when stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Read, map, type and validate exports into the canonical transaction table
+    Ingest(Box<cmd::ingest::Args>),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  cpm completions bash > /etc/bash_completion.d/cpm\n  cpm completions zsh > \"${fpath[1]}/_cpm\""
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    #[command(after_help = "Examples:\n  cpm man > cpm.1 && man ./cpm.1")]
+    Man,
+}
+
+/// Where input comes from and how to read it; shared by every subcommand.
+#[derive(Args)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Input files: paths, globs (quote them: 'exports/*.csv'), or '-' for stdin.
+    /// Formats (CSV, TSV, Parquet, Arrow IPC file or stream, NDJSON, JSON) are
+    /// detected from magic bytes, the extension, then the content; gzip and
+    /// zstd are decompressed. With no input, a piped stdin is read.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// CSV field delimiter: ',' ';' '|' or 'tab'. Sniffed when absent.
+    #[arg(long, short = 'd', value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// Amounts use a decimal comma and '.' groups thousands (1.234,50).
+    #[arg(long)]
+    pub decimal_comma: bool,
+
+    /// Text encoding: utf-8, latin1, windows-1252, utf-16. UTF-8 and UTF-16
+    /// with a BOM are recognised without it.
+    #[arg(long, value_parser = parse_encoding)]
+    pub encoding: Option<cpm::io::TextEncoding>,
+
+    /// The first line is data; columns are named column_1, column_2, ...
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Skip this many lines before the header (a preamble).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub skip_rows: usize,
+
+    /// Extra values read as missing, comma-separated (empty fields always are).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub null_values: Vec<String>,
+
+    /// Date layout: iso, ymd (YYYYMMDD), mdy (M/D/YYYY), dmy (D/M/YYYY),
+    /// dmy. (D.M.YYYY), or a chrono format such as '%d/%m/%Y %H:%M'.
+    /// Detected when absent; a day/month ambiguity is an error, never a guess.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+
+    /// Map a canonical column to a source column, e.g. customer_id=Kunde or
+    /// revenue=Qty*UnitPrice. Repeatable; wins over the automatic aliases.
+    #[arg(long = "map", value_name = "CANONICAL=SOURCE")]
+    pub map: Vec<String>,
+}
+
+/// Where output goes and in what format; shared by every subcommand.
+#[derive(Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Write to FILE (atomically) instead of stdout; the extension picks the
+    /// format (.csv .tsv .parquet .arrow .json .ndjson .md).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Output format: csv, tsv, parquet, ipc, json, ndjson, table, markdown.
+    /// Default: from -o's extension; else a table on a terminal, CSV on a pipe.
+    #[arg(long, short = 'f', value_parser = parse_format, value_name = "FORMAT")]
+    pub format: Option<cpm::io::OutputFormat>,
+
+    /// Width of tables in characters (default: the terminal's).
+    #[arg(long, value_name = "N")]
+    pub width: Option<u16>,
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "comma" => Ok(b','),
+        "semicolon" => Ok(b';'),
+        "pipe" => Ok(b'|'),
+        t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
+        _ => Err("expected one ASCII character, or tab".to_string()),
+    }
+}
+
+fn parse_encoding(text: &str) -> Result<cpm::io::TextEncoding, String> {
+    cpm::io::TextEncoding::parse(text)
+        .ok_or_else(|| "expected utf-8, latin1, windows-1252 or utf-16".to_string())
+}
+
+fn parse_format(text: &str) -> Result<cpm::io::OutputFormat, String> {
+    cpm::io::OutputFormat::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = cpm::io::OutputFormat::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        format!("expected one of: {}", names.join(", "))
+    })
+}

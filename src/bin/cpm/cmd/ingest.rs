@@ -1,0 +1,199 @@
+//! `cpm ingest`: raw exports in, the canonical transaction table out, with
+//! rejects and a data-quality report.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, Reject};
+use cpm::io::{Input, ReadOptions};
+use polars::prelude::*;
+
+use super::{Output, check_output, input_paths, read_all};
+use crate::cli::{InputArgs, OutputArgs};
+use crate::ui::Ui;
+
+const EXAMPLES: &str = "\
+Examples:
+  # CSV export to a typed Parquet table, rejects and report beside it
+  cpm ingest orders.csv -o clean.parquet --rejects rejects.csv --quality-report quality.json
+
+  # A year of monthly exports, each row remembering its file
+  cpm ingest 'exports/2024-*.csv' --source-column file -o 2024.parquet
+
+  # A German Excel export: ';', decimal comma, Windows-1252, own column names
+  cpm ingest umsatz.csv --encoding windows-1252 --decimal-comma \\
+      --map customer_id=Kundennummer --map order_date=Belegdatum --map revenue=Betrag
+
+  # Tolerate up to 1% bad rows; join customer attributes
+  cpm ingest orders.csv --max-rejects 1% --customers crm.csv -o clean.parquet
+
+  # Chain into the next step in binary form
+  cpm ingest orders.csv.gz --format ipc | cpm segment";
+
+/// Arguments of `cpm ingest`.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// Write rejected rows to FILE as CSV: source,line,reason,raw.
+    #[arg(long, value_name = "FILE", help_heading = "Validation")]
+    rejects: Option<PathBuf>,
+
+    /// Most rows that may be rejected: a count (5) or a share of rows read
+    /// (0.5%). Above it, cpm exits 1 after writing the quality report and
+    /// the rejects file, and writes no output.
+    #[arg(
+        long,
+        default_value = "0",
+        value_name = "N|P%",
+        help_heading = "Validation"
+    )]
+    max_rejects: String,
+
+    /// Keep rows identical in every column. By default they are removed and
+    /// counted when rows have an order id, and kept (with a warning) when
+    /// not: without an order id two identical rows can be two purchases.
+    #[arg(long, help_heading = "Validation", conflicts_with = "drop_duplicates")]
+    keep_duplicates: bool,
+
+    /// Remove identical rows even when there is no order id.
+    #[arg(long, help_heading = "Validation")]
+    drop_duplicates: bool,
+
+    /// Reject rows dated after this day (YYYY-MM-DD or 'today').
+    #[arg(long, value_name = "DATE", help_heading = "Validation")]
+    as_of: Option<String>,
+
+    /// A customer attribute table (region, signup_date, acquisition_cost...)
+    /// joined on customer_id; orphans on both sides are counted.
+    #[arg(long, value_name = "FILE", help_heading = "Sources")]
+    customers: Option<PathBuf>,
+
+    /// Add a column of this name holding each row's input file.
+    #[arg(long, value_name = "NAME", help_heading = "Sources")]
+    source_column: Option<String>,
+
+    /// Write the quality report as JSON to FILE.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    quality_report: Option<PathBuf>,
+}
+
+/// Runs `cpm ingest`.
+pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    let config = IngestConfig {
+        map: args.input.map_overrides()?,
+        date_format: args.input.date_format(),
+        decimal_comma: args.input.decimal_comma,
+        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        duplicates: if args.keep_duplicates {
+            DuplicatePolicy::Keep
+        } else if args.drop_duplicates {
+            DuplicatePolicy::Remove
+        } else {
+            DuplicatePolicy::Auto
+        },
+        source_column: args.source_column.clone(),
+    };
+    let max_rejects = MaxRejects::parse(&args.max_rejects)?;
+    let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;
+    let output = Output::new(&args.output)?;
+
+    let mut protected = input_paths(&inputs);
+    protected.extend(args.customers.clone());
+    for path in [
+        output.path(),
+        args.rejects.as_deref(),
+        args.quality_report.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_output(path, &protected)?;
+    }
+
+    let options: ReadOptions = args.input.read_options();
+    let tables = read_all(&inputs, &options, ui)?;
+    let customers = match &args.customers {
+        Some(path) => read_all(&[Input::Path(path.clone())], &options, ui)?.pop(),
+        None => None,
+    };
+    let mut ingested = cpm::ingest::ingest(tables, customers, &config)?;
+    let report = &ingested.report;
+    for input in &report.inputs {
+        if let Some(layout) = &input.date_format {
+            ui.info(&format!("{}: dates read as {layout}", input.name));
+        }
+    }
+
+    if let Some(path) = &args.rejects {
+        let mut frame = rejects_frame(&ingested.rejects)?;
+        cpm::io::write_atomically(path, |w| {
+            Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
+        })?;
+    }
+    if let Some(path) = &args.quality_report {
+        cpm::io::write_atomically(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, report)?;
+            Ok(w.write_all(b"\n")?)
+        })?;
+    }
+    ui.print(&report.render(args.output.width));
+    if report.identical_rows_kept > 0 && !args.keep_duplicates {
+        ui.warn(&format!(
+            "{} rows repeat an earlier row exactly; kept, because without an order id they may \
+             be separate purchases (--drop-duplicates removes them)",
+            report.identical_rows_kept
+        ));
+    }
+    if report.rows_read == 0 {
+        ui.warn("the input has a header but no rows");
+    }
+
+    if max_rejects.exceeded(report.rows_rejected, report.rows_read) {
+        let first = ingested
+            .rejects
+            .first()
+            .map(describe_reject)
+            .unwrap_or_default();
+        bail!(
+            "{} of {} rows rejected, more than --max-rejects allows ({max_rejects}); no output \
+             written. First: {first}{}",
+            report.rows_rejected,
+            report.rows_read,
+            if args.rejects.is_none() {
+                ". See them all with --rejects FILE"
+            } else {
+                ""
+            }
+        );
+    }
+    output.write(&mut ingested.transactions)
+}
+
+fn describe_reject(r: &Reject) -> String {
+    format!("{}, line {}: {} ({})", r.source, r.line, r.reason, r.raw)
+}
+
+fn parse_as_of(text: &str) -> Result<NaiveDate> {
+    if text.eq_ignore_ascii_case("today") {
+        return Ok(chrono::Local::now().date_naive());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| cpm::error::usage(format!("--as-of '{text}': expected YYYY-MM-DD or 'today'")))
+}
+
+/// Rejects as a frame with the columns source, line, reason, raw.
+fn rejects_frame(rejects: &[Reject]) -> Result<DataFrame> {
+    Ok(df!(
+        "source" => rejects.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(),
+        "line" => rejects.iter().map(|r| r.line).collect::<Vec<_>>(),
+        "reason" => rejects.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+        "raw" => rejects.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
+    )?)
+}

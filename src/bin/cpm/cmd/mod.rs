@@ -1,0 +1,145 @@
+//! One module per subcommand: arguments → config → read → core → write.
+//! This module holds the wiring they share: turning the common input and
+//! output options into library options, reading inputs, writing results.
+
+pub mod ingest;
+pub mod meta;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use cpm::io::{Input, OutputFormat, RawTable, ReadOptions, TableStyle};
+use cpm::schema::MapOverride;
+use cpm::schema::dates::DateFormat;
+use polars::prelude::DataFrame;
+
+use crate::cli::{Command, InputArgs, OutputArgs};
+use crate::ui::Ui;
+
+/// Runs one subcommand.
+pub fn run(command: Command, ui: &Ui) -> Result<()> {
+    match command {
+        Command::Ingest(args) => ingest::run(*args, ui),
+        Command::Completions { shell } => meta::completions(shell),
+        Command::Man => meta::man(),
+    }
+}
+
+impl InputArgs {
+    /// The reader options these arguments ask for.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            csv: cpm::io::CsvOptions {
+                delimiter: self.delimiter,
+                encoding: self.encoding,
+                no_header: self.no_header,
+                skip_rows: self.skip_rows,
+                null_values: self.null_values.clone(),
+            },
+            format: None,
+        }
+    }
+
+    /// `--map` overrides, parsed.
+    pub fn map_overrides(&self) -> Result<Vec<MapOverride>> {
+        self.map.iter().map(|m| MapOverride::parse(m)).collect()
+    }
+
+    /// `--date-format`, parsed.
+    pub fn date_format(&self) -> Option<DateFormat> {
+        self.date_format.as_deref().map(DateFormat::from_flag)
+    }
+}
+
+/// The paths among `inputs` (stdin has none).
+pub fn input_paths(inputs: &[Input]) -> Vec<PathBuf> {
+    inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Path(p) => Some(p.clone()),
+            Input::Stdin => None,
+        })
+        .collect()
+}
+
+/// Checks, before anything is read, that `output` can be written and is not
+/// one of the inputs.
+pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<()> {
+    cpm::io::write::refuse_overwriting_inputs(output, inputs)?;
+    cpm::io::write::check_writable_target(output)
+}
+
+/// Reads every input, with a progress bar over their total size.
+pub fn read_all(inputs: &[Input], options: &ReadOptions, ui: &Ui) -> Result<Vec<RawTable>> {
+    let total: u64 = input_paths(inputs)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ui.progress(total, "reading");
+    let mut tables = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let table = cpm::io::read_input(input, options, &|n| bar.inc(n))?;
+        ui.info(&format!(
+            "{}: {}{}{}, {} rows, columns: {}",
+            table.name,
+            cpm::io::read::format_name(table.format),
+            table
+                .delimiter
+                .map(|d| format!(", delimiter '{}'", cpm::ingest::report::delimiter_name(d)))
+                .unwrap_or_default(),
+            table
+                .encoding
+                .as_ref()
+                .map(|e| format!(", encoding {e}"))
+                .unwrap_or_default(),
+            table.rows_read(),
+            table.columns().join(", "),
+        ));
+        tables.push(table);
+    }
+    bar.finish_and_clear();
+    Ok(tables)
+}
+
+/// The chosen output: where, in which format, laid out how.
+pub struct Output {
+    path: Option<PathBuf>,
+    format: OutputFormat,
+    style: TableStyle,
+}
+
+impl Output {
+    /// Resolves the output options (format from flag, extension or terminal).
+    pub fn new(args: &OutputArgs) -> Result<Self> {
+        let format = cpm::io::choose_format(
+            args.output.as_deref(),
+            args.format,
+            std::io::stdout().is_terminal(),
+        )?;
+        Ok(Output {
+            path: args.output.clone(),
+            format,
+            style: TableStyle {
+                width: args.width,
+                ..TableStyle::default()
+            },
+        })
+    }
+
+    /// The output file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Writes the frame: atomically to the file, or to stdout.
+    pub fn write(&self, frame: &mut DataFrame) -> Result<()> {
+        let fill =
+            |w: &mut dyn std::io::Write| cpm::io::write_frame(frame, self.format, &self.style, w);
+        match &self.path {
+            Some(path) => cpm::io::write_atomically(path, fill),
+            None => cpm::io::write_stdout(fill),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The `cpm` binary: parse the command line, run the subcommand, print an
+//! error once and pick the exit code (0 ok, 1 failure, 2 usage error).
+
+mod cli;
+mod cmd;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
+    let ui = ui::Ui::new(&cli.global);
+    match cmd::run(cli.command, &ui) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            ui.error(&err);
+            let usage = err.chain().any(|e| e.is::<cpm::error::UsageError>());
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}

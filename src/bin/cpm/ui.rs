@@ -1,0 +1,85 @@
+//! What the binary says on stderr: errors, warnings, -v details, progress.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{ColorWhen, GlobalArgs};
+
+/// stderr, as the global options allow.
+pub struct Ui {
+    quiet: bool,
+    verbose: u8,
+    color: bool,
+    terminal: bool,
+}
+
+impl Ui {
+    /// From the global options and the environment.
+    pub fn new(global: &GlobalArgs) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match global.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => terminal && !no_color,
+        };
+        Ui {
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color,
+            terminal,
+        }
+    }
+
+    /// Prints the error with its causes, once.
+    pub fn error(&self, err: &anyhow::Error) {
+        let prefix = if self.color {
+            "\x1b[1;31mcpm:\x1b[0m"
+        } else {
+            "cpm:"
+        };
+        let _ = writeln!(std::io::stderr(), "{prefix} {err:#}");
+    }
+
+    /// A warning (silenced by -q).
+    pub fn warn(&self, message: &str) {
+        if !self.quiet {
+            let prefix = if self.color {
+                "\x1b[33mwarning:\x1b[0m"
+            } else {
+                "warning:"
+            };
+            let _ = writeln!(std::io::stderr(), "{prefix} {message}");
+        }
+    }
+
+    /// A detail shown with -v.
+    pub fn info(&self, message: &str) {
+        if self.verbose > 0 && !self.quiet {
+            let _ = writeln!(std::io::stderr(), "{message}");
+        }
+    }
+
+    /// Text for stderr (reports), unless -q.
+    pub fn print(&self, text: &str) {
+        if !self.quiet {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    }
+
+    /// A byte progress bar, drawn only when stderr is a terminal and not -q.
+    pub fn progress(&self, total: u64, what: &str) -> ProgressBar {
+        if self.quiet || !self.terminal || total < (32 << 20) {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        let style = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style.progress_chars("=> "));
+        bar.set_message(what.to_string());
+        bar
+    }
+}

@@ -1,0 +1,511 @@
+//! `ingest`: raw exports in, the canonical transaction table out.
+//!
+//! For each input: map its columns ([`crate::schema`]), type them
+//! ([`typing`]), and give every row that cannot be used a reason. Then the
+//! inputs are concatenated (columns aligned by name), exact duplicates are
+//! removed, a customer attribute table is joined ([`customers`]), and the
+//! [`QualityReport`] counts it all:
+//! `rows_read = rows_kept + rows_rejected + duplicates_removed`.
+
+pub mod customers;
+pub mod report;
+pub mod typing;
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::io::{LINE_COLUMN, RawTable};
+use crate::schema::dates::{DateFormat, days_since_epoch};
+use crate::schema::{
+    COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE, RevenueSource,
+    map_columns,
+};
+pub use report::{InputReport, JoinReport, MaxRejects, QualityReport};
+
+/// Internal column holding the name of the input a row came from.
+const SOURCE_COLUMN: &str = "__cpm_source";
+/// Internal column holding a row's reject reason.
+const REASON_COLUMN: &str = "__cpm_reason";
+
+/// What shapes an ingest (everything but I/O).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestConfig {
+    /// `--map` overrides of the automatic column mapping.
+    pub map: Vec<MapOverride>,
+    /// Date layout; detected per input when absent.
+    pub date_format: Option<DateFormat>,
+    /// Amounts use a decimal comma (`1.234,50`).
+    pub decimal_comma: bool,
+    /// Rows dated after this day are rejected.
+    pub as_of: Option<NaiveDate>,
+    /// What to do with exact duplicate rows.
+    pub duplicates: DuplicatePolicy,
+    /// Record each row's input name in a column of this name.
+    pub source_column: Option<String>,
+}
+
+/// What happens to rows identical in every column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicatePolicy {
+    /// Remove them when rows carry an order id (a repeated line of the same
+    /// order is an export glitch); keep them otherwise, because without an
+    /// order id two identical rows can be two real purchases (CDNOW has 255,
+    /// and the published model figures count them).
+    #[default]
+    Auto,
+    /// Always remove them.
+    Remove,
+    /// Always keep them.
+    Keep,
+}
+
+/// A rejected row: where it was, why, and what it said.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reject {
+    /// The input's name.
+    pub source: String,
+    /// Line (text inputs) or row number.
+    pub line: u64,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The row as read.
+    pub raw: String,
+}
+
+/// The result of an ingest.
+pub struct Ingested {
+    /// The canonical transaction table.
+    pub transactions: DataFrame,
+    /// Every rejected row, in input order.
+    pub rejects: Vec<Reject>,
+    /// The counts.
+    pub report: QualityReport,
+}
+
+/// Validates, types, concatenates and deduplicates `tables`, and joins the
+/// optional customer attribute table.
+pub fn ingest(
+    tables: Vec<RawTable>,
+    customers: Option<RawTable>,
+    config: &IngestConfig,
+) -> Result<Ingested> {
+    let mut kept = Vec::with_capacity(tables.len());
+    let mut rejects = Vec::new();
+    let mut inputs = Vec::with_capacity(tables.len());
+    let mut first_map = None;
+    let mut rows_read = 0;
+    for table in &tables {
+        rows_read += table.rows_read();
+        let cleaned = clean_table(table, config)?;
+        inputs.push(InputReport {
+            name: table.name.clone(),
+            format: crate::io::read::format_name(table.format).to_string(),
+            rows: table.rows_read(),
+            delimiter: table.delimiter.map(report::delimiter_name),
+            encoding: table.encoding.clone(),
+            date_format: cleaned.date_format.map(|f| f.describe()),
+        });
+        first_map.get_or_insert(cleaned.map);
+        kept.push(cleaned.kept);
+        rejects.extend(cleaned.rejects);
+    }
+    let combined = concat_aligned(kept)?;
+    let before_dedup = combined.height() as u64;
+    let remove = match config.duplicates {
+        DuplicatePolicy::Remove => true,
+        DuplicatePolicy::Keep => false,
+        DuplicatePolicy::Auto => combined.column(ORDER_ID).is_ok(),
+    };
+    let identical_rows_kept = if remove {
+        0
+    } else {
+        count_duplicates(&combined)?
+    };
+    let mut transactions = if !remove {
+        combined
+    } else {
+        let key: Vec<PlSmallStr> = combined
+            .get_column_names_owned()
+            .into_iter()
+            .filter(|n| n != LINE_COLUMN && n != SOURCE_COLUMN)
+            .collect();
+        combined
+            .lazy()
+            .unique_stable(Some(by_name(key, true, false)), UniqueKeepStrategy::First)
+            .collect()?
+    };
+    let duplicates_removed = before_dedup - transactions.height() as u64;
+
+    let customer_join = match customers {
+        Some(table) => {
+            let (joined, join) = customers::attach(transactions, &table, config)?;
+            transactions = joined;
+            Some(join)
+        }
+        None => None,
+    };
+    transactions = finish_columns(transactions, config)?;
+
+    let mut rejects_by_reason = BTreeMap::new();
+    for r in &rejects {
+        *rejects_by_reason.entry(r.reason.clone()).or_insert(0) += 1;
+    }
+    let first_text = tables.iter().find(|t| t.delimiter.is_some());
+    let facts = Facts::of(&transactions)?;
+    let report = QualityReport {
+        rows_read,
+        rows_kept: transactions.height() as u64,
+        rows_rejected: rejects.len() as u64,
+        duplicates_removed,
+        identical_rows_kept,
+        rejects_by_reason,
+        refunds: facts.refunds,
+        refund_value: facts.refund_value,
+        customers: facts.customers,
+        orders: facts.orders,
+        first_date: facts.first_date,
+        last_date: facts.last_date,
+        revenue_total: facts.revenue_total,
+        column_map: first_map.map(|m| m.describe()).unwrap_or_default(),
+        delimiter: first_text
+            .and_then(|t| t.delimiter)
+            .map(report::delimiter_name),
+        encoding: first_text.and_then(|t| t.encoding.clone()),
+        customer_join,
+        inputs,
+    };
+    Ok(Ingested {
+        transactions,
+        rejects,
+        report,
+    })
+}
+
+/// One input after mapping, typing and validation.
+struct CleanTable {
+    kept: DataFrame,
+    rejects: Vec<Reject>,
+    map: ColumnMap,
+    date_format: Option<DateFormat>,
+}
+
+fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
+    let raw = &table.frame;
+    let map = map_columns(&table.columns(), &config.map, &table.name)?;
+    let column = |name: &str| raw.column(name);
+
+    let customer_id = typing::id_strings(column(&map.customer_id)?)?.with_name(CUSTOMER_ID.into());
+    let (order_date, date_format) = typing::parse_dates(
+        column(&map.order_date)?,
+        config.date_format.as_ref(),
+        &table.name,
+    )?;
+    let revenue = match &map.revenue {
+        RevenueSource::Column(c) => typing::parse_amounts(column(c)?, config.decimal_comma)?,
+        RevenueSource::QuantityTimesPrice { quantity, price } => {
+            let q = typing::parse_amounts(column(quantity)?, config.decimal_comma)?;
+            let p = typing::parse_amounts(column(price)?, config.decimal_comma)?;
+            (&q * &p)?
+        }
+    };
+    let revenue_present = match &map.revenue {
+        RevenueSource::Column(c) => column(c)?.is_not_null(),
+        RevenueSource::QuantityTimesPrice { quantity, price } => {
+            column(quantity)?.is_not_null() & column(price)?.is_not_null()
+        }
+    };
+
+    let mut columns: Vec<Column> = vec![
+        customer_id.into_column(),
+        order_date.with_name(ORDER_DATE.into()).into_column(),
+        revenue.with_name(REVENUE.into()).into_column(),
+    ];
+    if let Some(c) = &map.order_id {
+        columns.push(
+            typing::id_strings(column(c)?)?
+                .with_name(ORDER_ID.into())
+                .into_column(),
+        );
+    }
+    let mut checks: Vec<(Expr, &str)> = vec![
+        (col(CUSTOMER_ID).is_null(), "missing customer_id"),
+        (col("__date_present").not(), "missing order_date"),
+        (col(ORDER_DATE).is_null(), "unparseable order_date"),
+        (col("__revenue_present").not(), "missing revenue"),
+        (col(REVENUE).is_null(), "non-numeric revenue"),
+        (col(REVENUE).is_finite().not(), "non-finite revenue"),
+    ];
+    let mut flags = vec![
+        Column::new(
+            "__date_present".into(),
+            column(&map.order_date)?.is_not_null(),
+        ),
+        Column::new("__revenue_present".into(), revenue_present),
+    ];
+    if let Some(c) = &map.cost {
+        let cost = typing::parse_amounts(column(c)?, config.decimal_comma)?;
+        columns.push(cost.with_name(COST.into()).into_column());
+        flags.push(Column::new(
+            "__cost_present".into(),
+            column(c)?.is_not_null(),
+        ));
+        checks.push((
+            col("__cost_present").and(col(COST).is_null()),
+            "non-numeric cost",
+        ));
+        checks.push((col(COST).is_finite().not(), "non-finite cost"));
+    }
+    if let Some(as_of) = config.as_of {
+        checks.push((
+            col(ORDER_DATE).gt(lit(days_since_epoch(as_of)).cast(DataType::Date)),
+            "date after as-of",
+        ));
+    }
+
+    let mapped: Vec<&str> = match &map.revenue {
+        // quantity and price are kept: they say something revenue does not
+        RevenueSource::QuantityTimesPrice { .. } => {
+            let mut m = vec![map.customer_id.as_str(), map.order_date.as_str()];
+            m.extend(map.order_id.as_deref());
+            m.extend(map.cost.as_deref());
+            m
+        }
+        RevenueSource::Column(_) => map.sources(),
+    };
+    let canonical: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
+    for c in raw.columns() {
+        let name = c.name().as_str();
+        if name == LINE_COLUMN || mapped.contains(&name) {
+            continue;
+        }
+        let mut passthrough = typing::infer_type(c)?;
+        if canonical.iter().any(|n| n == name) {
+            passthrough.rename(format!("{name}_source").into());
+        }
+        columns.push(passthrough);
+    }
+    columns.push(column(LINE_COLUMN)?.clone());
+    columns.push(Column::new_scalar(
+        SOURCE_COLUMN.into(),
+        Scalar::new(
+            DataType::String,
+            AnyValue::StringOwned(table.name.as_str().into()),
+        ),
+        raw.height(),
+    ));
+    columns.extend(flags);
+
+    let reason = checks.into_iter().rev().fold(
+        lit(NULL).cast(DataType::String),
+        |otherwise, (cond, why)| when(cond).then(lit(why)).otherwise(otherwise),
+    );
+    let typed = DataFrame::new(raw.height(), columns)?
+        .lazy()
+        .with_column(reason.alias(REASON_COLUMN))
+        .collect()?;
+    let is_rejected = typed.column(REASON_COLUMN)?.is_not_null();
+
+    let mut rejects: Vec<Reject> = table
+        .rejects
+        .iter()
+        .map(|r| Reject {
+            source: table.name.clone(),
+            line: r.line,
+            reason: r.reason.clone(),
+            raw: r.raw.clone(),
+        })
+        .collect();
+    if is_rejected.any() {
+        rejects.extend(typed_rejects(table, &typed, &is_rejected)?);
+        rejects.sort_by_key(|r| r.line);
+    }
+    let internal = [
+        "__date_present",
+        "__revenue_present",
+        "__cost_present",
+        REASON_COLUMN,
+    ];
+    let kept = typed
+        .filter(&!&is_rejected)?
+        .drop_many(internal.iter().copied());
+    Ok(CleanTable {
+        kept,
+        rejects,
+        map,
+        date_format,
+    })
+}
+
+/// The rejected rows of `typed`, with the raw text of their source row.
+fn typed_rejects(
+    table: &RawTable,
+    typed: &DataFrame,
+    is_rejected: &BooleanChunked,
+) -> Result<Vec<Reject>> {
+    let separator = table.delimiter.map(char::from).unwrap_or(',').to_string();
+    let raw_columns: Vec<Expr> = table
+        .columns()
+        .iter()
+        .map(|c| col(c.as_str()).cast(DataType::String).fill_null(lit("")))
+        .collect();
+    let raw = table
+        .frame
+        .filter(is_rejected)?
+        .lazy()
+        .select([
+            col(LINE_COLUMN),
+            concat_str(raw_columns, &separator, false).alias("raw"),
+        ])
+        .collect()?;
+    let reasons = typed.filter(is_rejected)?;
+    let reasons = reasons.column(REASON_COLUMN)?.str()?.clone();
+    let lines = raw.column(LINE_COLUMN)?.u64()?.clone();
+    let texts = raw.column("raw")?.str()?.clone();
+    Ok(lines
+        .iter()
+        .zip(reasons.iter())
+        .zip(texts.iter())
+        .map(|((line, reason), text)| Reject {
+            source: table.name.clone(),
+            line: line.unwrap_or(0),
+            reason: reason.unwrap_or_default().to_string(),
+            raw: text.unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// Rows that repeat an earlier row in every data column.
+fn count_duplicates(frame: &DataFrame) -> Result<u64> {
+    let data = frame.drop_many([LINE_COLUMN, SOURCE_COLUMN]);
+    if data.height() == 0 {
+        return Ok(0);
+    }
+    let distinct = data
+        .lazy()
+        .unique(None, UniqueKeepStrategy::First)
+        .collect()?
+        .height();
+    Ok((frame.height() - distinct) as u64)
+}
+
+/// Concatenates frames whose columns may differ, aligning by name; a column
+/// typed differently in two inputs becomes text in all of them.
+fn concat_aligned(frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut types: HashMap<PlSmallStr, DataType> = HashMap::new();
+    let mut conflicting = Vec::new();
+    for frame in &frames {
+        for c in frame.columns() {
+            match types.get(c.name()) {
+                Some(t) if t != c.dtype() && !c.dtype().is_null() && !t.is_null() => {
+                    conflicting.push(c.name().clone())
+                }
+                None => {
+                    types.insert(c.name().clone(), c.dtype().clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut frames = frames;
+    if !conflicting.is_empty() {
+        for frame in &mut frames {
+            for name in &conflicting {
+                if let Ok(c) = frame.column(name) {
+                    let text = c.cast(&DataType::String)?;
+                    frame.with_column(text)?;
+                }
+            }
+        }
+    }
+    if frames.len() == 1 {
+        return Ok(frames.pop().unwrap_or_default());
+    }
+    Ok(polars::functions::concat_df_diagonal(&frames)?)
+}
+
+/// Drops the internal columns and names the source column if asked.
+fn finish_columns(frame: DataFrame, config: &IngestConfig) -> Result<DataFrame> {
+    let mut frame = frame.drop_many([LINE_COLUMN]);
+    match &config.source_column {
+        Some(name) => {
+            // last, whatever columns the inputs added
+            let source = frame.drop_in_place(SOURCE_COLUMN)?;
+            frame.with_column(source.with_name(name.as_str().into()))?;
+        }
+        None => {
+            frame = frame.drop_many([SOURCE_COLUMN]);
+        }
+    }
+    Ok(frame)
+}
+
+/// Summary figures of the kept transactions.
+struct Facts {
+    refunds: u64,
+    refund_value: f64,
+    customers: u64,
+    orders: u64,
+    first_date: Option<String>,
+    last_date: Option<String>,
+    revenue_total: f64,
+}
+
+impl Facts {
+    fn of(frame: &DataFrame) -> Result<Facts> {
+        let has_order_id = frame.column(ORDER_ID).is_ok();
+        let refund = if has_order_id {
+            col(REVENUE).lt(lit(0.0)).or(col(ORDER_ID)
+                .str()
+                .starts_with(lit("C"))
+                .fill_null(lit(false)))
+        } else {
+            col(REVENUE).lt(lit(0.0))
+        };
+        let orders = if has_order_id {
+            col(ORDER_ID).n_unique()
+        } else {
+            len()
+        };
+        let out = frame
+            .clone()
+            .lazy()
+            .select([
+                refund.clone().sum().cast(DataType::UInt64).alias("refunds"),
+                col(REVENUE).filter(refund).sum().alias("refund_value"),
+                col(CUSTOMER_ID)
+                    .n_unique()
+                    .cast(DataType::UInt64)
+                    .alias("customers"),
+                orders.cast(DataType::UInt64).alias("orders"),
+                col(ORDER_DATE).min().cast(DataType::String).alias("first"),
+                col(ORDER_DATE).max().cast(DataType::String).alias("last"),
+                col(REVENUE).sum().alias("revenue"),
+            ])
+            .collect()?;
+        let u = |name: &str| -> Result<u64> { Ok(out.column(name)?.u64()?.get(0).unwrap_or(0)) };
+        let f = |name: &str| -> Result<f64> { Ok(out.column(name)?.f64()?.get(0).unwrap_or(0.0)) };
+        let s = |name: &str| -> Result<Option<String>> {
+            Ok(out.column(name)?.str()?.get(0).map(str::to_string))
+        };
+        Ok(Facts {
+            refunds: u("refunds")?,
+            refund_value: round_cents(f("refund_value")?),
+            customers: u("customers")?,
+            orders: u("orders")?,
+            first_date: s("first")?,
+            last_date: s("last")?,
+            revenue_total: round_cents(f("revenue")?),
+        })
+    }
+}
+
+/// Rounds money to cents, so sums print without float noise.
+fn round_cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

@@ -1,0 +1,150 @@
+//! Typing raw columns: customer ids as strings, dates, amounts, and light
+//! type inference for the columns that pass through.
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use crate::error::InputError;
+use crate::schema::dates::{DateFormat, DetectError, detect};
+use crate::schema::numbers::parse_amount;
+
+/// How many distinct values date detection looks at.
+const DETECT_SAMPLE: usize = 50_000;
+
+/// An id column as strings: integers print without decimals; floats that
+/// are whole numbers (pandas writes `17850.0`) print as integers.
+pub fn id_strings(column: &Column) -> Result<Series> {
+    let series = column.as_materialized_series();
+    Ok(match series.dtype() {
+        DataType::String => series.clone(),
+        DataType::Float32 | DataType::Float64 => {
+            let whole = series.f64()?.iter().flatten().all(|x| x.fract() == 0.0);
+            if whole {
+                series.cast(&DataType::Int64)?.cast(&DataType::String)?
+            } else {
+                series.cast(&DataType::String)?
+            }
+        }
+        _ => series.cast(&DataType::String)?,
+    })
+}
+
+/// Parses a date column into days since the epoch (`Date`); values that do
+/// not parse become null. Returns the layout used.
+pub fn parse_dates(
+    column: &Column,
+    format: Option<&DateFormat>,
+    file: &str,
+) -> Result<(Series, Option<DateFormat>)> {
+    let name = column.name().clone();
+    let series = column.as_materialized_series();
+    match series.dtype() {
+        DataType::Date => return Ok((series.clone(), None)),
+        DataType::Datetime(_, _) => return Ok((series.cast(&DataType::Date)?, None)),
+        _ => {}
+    }
+    let text = series.cast(&DataType::String)?;
+    let text = text.str()?;
+    let format = match format {
+        Some(f) => f.clone(),
+        None if text.null_count() == text.len() => {
+            let nulls = Series::full_null(name, text.len(), &DataType::Date);
+            return Ok((nulls, None));
+        }
+        None => {
+            let distinct = text.unique()?;
+            let sample = distinct.iter().flatten().take(DETECT_SAMPLE);
+            detect(sample).map_err(|e| date_detect_error(e, file, name.as_str()))?
+        }
+    };
+    let days: Int32Chunked = text
+        .iter()
+        .map(|v| v.and_then(|v| format.parse(v)))
+        .collect();
+    let dates = days.into_series().with_name(name).cast(&DataType::Date)?;
+    Ok((dates, Some(format)))
+}
+
+fn date_detect_error(error: DetectError, file: &str, column: &str) -> anyhow::Error {
+    let message = match error {
+        DetectError::Ambiguous(example) => format!(
+            "dates like '{example}' read as both month/day and day/month, and no value has a \
+             part above 12 to settle it; pass --date-format mdy (M/D/YYYY) or dmy (D/M/YYYY), \
+             or a chrono format such as %d/%m/%Y"
+        ),
+        DetectError::NoFormat(example) => format!(
+            "no value reads as a date (e.g. '{example}'); accepted: YYYY-MM-DD[THH:MM:SS±HH:MM], \
+             YYYYMMDD, M/D/YYYY, D/M/YYYY, D.M.YYYY; or pass --date-format"
+        ),
+    };
+    InputError::file(file, message).in_column(column).into()
+}
+
+/// Parses an amount column into f64; text that is not a number becomes null,
+/// NaN and infinities stay (the caller rejects them with their own reason).
+pub fn parse_amounts(column: &Column, decimal_comma: bool) -> Result<Series> {
+    let name = column.name().clone();
+    let series = column.as_materialized_series();
+    if series.dtype().is_primitive_numeric() {
+        return Ok(series.cast(&DataType::Float64)?);
+    }
+    let text = series.cast(&DataType::String)?;
+    let values: Float64Chunked = text
+        .str()?
+        .iter()
+        .map(|v| v.and_then(|v| parse_amount(v, decimal_comma)))
+        .collect();
+    Ok(values.into_series().with_name(name))
+}
+
+/// Gives a string column a better type when every value allows it: Int64,
+/// then Float64, then ISO Date. Codes with leading zeros (`00123`) stay text.
+pub fn infer_type(column: &Column) -> Result<Column> {
+    let series = column.as_materialized_series();
+    let Ok(text) = series.str() else {
+        return Ok(column.clone());
+    };
+    if text.null_count() == text.len() {
+        return Ok(column.clone());
+    }
+    let values = || text.iter().flatten();
+    let leading_zero = |v: &str| {
+        let digits = v.strip_prefix('-').unwrap_or(v);
+        digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.")
+    };
+    if values().all(|v| !leading_zero(v) && v.parse::<i64>().is_ok()) {
+        return Ok(series.cast(&DataType::Int64)?.into_column());
+    }
+    if values().all(|v| !leading_zero(v) && v.parse::<f64>().is_ok_and(f64::is_finite)) {
+        return Ok(series.cast(&DataType::Float64)?.into_column());
+    }
+    if values().all(|v| v.len() == 10 && DateFormat::Iso.parse(v).is_some()) {
+        let (dates, _) = parse_dates(column, Some(&DateFormat::Iso), "")?;
+        return Ok(dates.into_column());
+    }
+    Ok(column.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_inference_keeps_codes_with_leading_zeros() {
+        let ints = Column::new("q".into(), ["1", "-2", "30"]);
+        assert_eq!(infer_type(&ints).unwrap().dtype(), &DataType::Int64);
+        let codes = Column::new("c".into(), ["001", "002"]);
+        assert_eq!(infer_type(&codes).unwrap().dtype(), &DataType::String);
+        let floats = Column::new("p".into(), ["1.5", "0.25"]);
+        assert_eq!(infer_type(&floats).unwrap().dtype(), &DataType::Float64);
+        let dates = Column::new("d".into(), ["2024-01-31", "2024-02-01"]);
+        assert_eq!(infer_type(&dates).unwrap().dtype(), &DataType::Date);
+    }
+
+    #[test]
+    fn whole_float_ids_print_as_integers() {
+        let ids = Column::new("id".into(), [17850.0, 13047.0]);
+        let s = id_strings(&ids).unwrap();
+        assert_eq!(s.str().unwrap().get(0), Some("17850"));
+    }
+}

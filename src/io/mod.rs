@@ -1,0 +1,15 @@
+//! Input and output shared by every subcommand: finding and opening inputs,
+//! reading every supported format, writing outputs atomically, and tables
+//! for people.
+
+pub mod csv;
+pub mod read;
+pub mod source;
+pub mod table;
+pub mod write;
+
+pub use self::csv::{CsvOptions, LINE_COLUMN, RawReject, TextEncoding};
+pub use self::read::{RawTable, ReadOptions, read_input};
+pub use self::source::{Input, InputFormat, resolve_inputs};
+pub use self::table::TableStyle;
+pub use self::write::{OutputFormat, choose_format, write_atomically, write_frame, write_stdout};

@@ -1,0 +1,155 @@
+//! Reading one input of any supported format into a frame that remembers
+//! where each row came from (its line or row number in [`LINE_COLUMN`]).
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+
+use anyhow::{Context, Result};
+use polars::io::mmap::MmapBytesReader;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::csv::{CsvOptions, LINE_COLUMN, RawReject, read_csv};
+use super::source::{Compression, Input, InputFormat, Opened, Payload, open};
+use crate::error::{InputError, PositionKind};
+
+/// Everything that shapes how inputs are read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReadOptions {
+    /// CSV dialect.
+    pub csv: CsvOptions,
+    /// Skip format detection.
+    pub format: Option<InputFormat>,
+}
+
+/// One input, read: its frame plus what was learnt on the way.
+pub struct RawTable {
+    /// The input's display name.
+    pub name: String,
+    /// Detected format.
+    pub format: InputFormat,
+    /// Compression that was removed.
+    pub compression: Compression,
+    /// Whether positions are lines (text) or rows.
+    pub position: PositionKind,
+    /// The data. CSV columns are all strings; other formats keep their types.
+    /// [`LINE_COLUMN`] holds each row's line or row number (u64).
+    pub frame: DataFrame,
+    /// Rows the reader itself rejected (ragged CSV rows).
+    pub rejects: Vec<RawReject>,
+    /// CSV delimiter, when the input is CSV.
+    pub delimiter: Option<u8>,
+    /// Source text encoding, when the input is text.
+    pub encoding: Option<String>,
+}
+
+impl RawTable {
+    /// Rows read, including those the reader rejected.
+    pub fn rows_read(&self) -> u64 {
+        self.frame.height() as u64 + self.rejects.len() as u64
+    }
+
+    /// The data columns (without [`LINE_COLUMN`]).
+    pub fn columns(&self) -> Vec<String> {
+        self.frame
+            .get_column_names()
+            .into_iter()
+            .filter(|n| n.as_str() != LINE_COLUMN)
+            .map(|n| n.to_string())
+            .collect()
+    }
+}
+
+/// Opens and reads one input. `progress` receives byte counts as they are
+/// consumed (CSV; other formats report their size once at the end).
+pub fn read_input(input: &Input, opts: &ReadOptions, progress: &dyn Fn(u64)) -> Result<RawTable> {
+    let opened = open(input, opts.format)?;
+    let name = opened.name.clone();
+    let mut table = match opened.format {
+        InputFormat::Csv => {
+            let csv = read_csv(&opened, &opts.csv, progress)?;
+            RawTable {
+                name: name.clone(),
+                format: opened.format,
+                compression: opened.compression,
+                position: PositionKind::Line,
+                frame: csv.frame,
+                rejects: csv.rejects,
+                delimiter: Some(csv.delimiter),
+                encoding: Some(csv.encoding),
+            }
+        }
+        format => {
+            let frame = read_binary_or_json(&opened).map_err(|e| {
+                InputError::file(
+                    &name,
+                    format!("cannot read as {}: {e}", format_name(format)),
+                )
+            })?;
+            progress(opened.size);
+            let position = if format == InputFormat::Ndjson {
+                PositionKind::Line
+            } else {
+                PositionKind::Row
+            };
+            let frame = frame
+                .with_row_index(LINE_COLUMN.into(), Some(1))?
+                .lazy()
+                .with_column(col(LINE_COLUMN).cast(DataType::UInt64))
+                .collect()?;
+            // the row index went first; keep it last like the CSV reader does
+            let mut order: Vec<PlSmallStr> = frame.get_column_names_owned();
+            order.rotate_left(1);
+            RawTable {
+                name: name.clone(),
+                format,
+                compression: opened.compression,
+                position,
+                frame: frame.select(order)?,
+                rejects: Vec::new(),
+                delimiter: None,
+                encoding: format.is_text().then(|| "utf-8".to_string()),
+            }
+        }
+    };
+    table.frame.rechunk_mut();
+    Ok(table)
+}
+
+/// A human name for a format, as used in messages.
+pub fn format_name(format: InputFormat) -> &'static str {
+    match format {
+        InputFormat::Csv => "CSV",
+        InputFormat::Parquet => "Parquet",
+        InputFormat::IpcFile => "an Arrow IPC file",
+        InputFormat::IpcStream => "an Arrow IPC stream",
+        InputFormat::Ndjson => "NDJSON",
+        InputFormat::Json => "JSON",
+    }
+}
+
+fn read_binary_or_json(opened: &Opened) -> Result<DataFrame> {
+    match &opened.payload {
+        Payload::File(path) => {
+            let file = File::open(path).with_context(|| format!("cannot open {}", opened.name))?;
+            read_from(file, opened.format)
+        }
+        Payload::Bytes(bytes) => read_from(Cursor::new(bytes.as_slice()), opened.format),
+    }
+}
+
+fn read_from<R: MmapBytesReader + Read>(reader: R, format: InputFormat) -> Result<DataFrame> {
+    Ok(match format {
+        InputFormat::Parquet => ParquetReader::new(reader).finish()?,
+        InputFormat::IpcFile => IpcReader::new(reader).finish()?,
+        InputFormat::IpcStream => IpcStreamReader::new(reader).finish()?,
+        InputFormat::Ndjson => JsonReader::new(reader)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish()?,
+        InputFormat::Json => JsonReader::new(reader)
+            .with_json_format(JsonFormat::Json)
+            .finish()?,
+        InputFormat::Csv => unreachable!("CSV has its own reader"),
+    })
+}

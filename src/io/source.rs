@@ -1,0 +1,346 @@
+//! Where input comes from: paths, globs and stdin; transparent gzip/zstd
+//! decompression; and format detection (magic bytes, then extension, then
+//! content).
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{InputError, usage};
+
+/// The name under which standard input appears in messages and reports.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// A file format cpm reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// Delimited text (comma, semicolon, tab or pipe).
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// Arrow IPC file (`ARROW1` magic).
+    IpcFile,
+    /// Arrow IPC stream (what `cpm --format ipc` writes).
+    IpcStream,
+    /// Newline-delimited JSON objects.
+    Ndjson,
+    /// One JSON array of objects.
+    Json,
+}
+
+impl InputFormat {
+    /// Whether the format stores typed columns (so positions are rows, not lines).
+    pub fn is_text(self) -> bool {
+        matches!(self, InputFormat::Csv | InputFormat::Ndjson)
+    }
+}
+
+/// A compression wrapper around an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// Zstandard (`28 b5 2f fd`).
+    Zstd,
+}
+
+/// One named input, before it is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input.
+    Stdin,
+    /// A file on disk.
+    Path(PathBuf),
+}
+
+impl Input {
+    /// The name used in messages: the path as given, or `<stdin>`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => STDIN_NAME.to_string(),
+            Input::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Turns the command line's input arguments into inputs: `-` is stdin, a
+/// pattern with `*`, `?` or `[` that is not an existing file is a glob
+/// (sorted), anything else a path. No argument means stdin, which must then
+/// be a pipe or a file: a terminal is a usage error, never a hang.
+pub fn resolve_inputs(args: &[String]) -> Result<Vec<Input>> {
+    resolve_inputs_with(args, io::stdin().is_terminal())
+}
+
+/// [`resolve_inputs`] with the terminal test made explicit (for tests).
+pub fn resolve_inputs_with(args: &[String], stdin_is_terminal: bool) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            inputs.push(Input::Stdin);
+        } else if arg.contains(['*', '?', '[']) && !Path::new(arg).exists() {
+            let mut matched: Vec<PathBuf> = glob::glob(arg)
+                .map_err(|e| usage(format!("invalid glob pattern '{arg}': {e}")))?
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("expanding '{arg}'"))?;
+            if matched.is_empty() {
+                bail!(InputError::file(arg, "no file matches this pattern"));
+            }
+            matched.sort();
+            inputs.extend(matched.into_iter().map(Input::Path));
+        } else {
+            inputs.push(Input::Path(PathBuf::from(arg)));
+        }
+    }
+    if inputs.is_empty() {
+        if stdin_is_terminal {
+            return Err(usage(
+                "no input: give a file (or '-' for stdin), or pipe data in; see --help",
+            ));
+        }
+        inputs.push(Input::Stdin);
+    }
+    if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Err(usage("stdin ('-') can be given only once"));
+    }
+    Ok(inputs)
+}
+
+/// The bytes of an input, ready for a reader.
+pub enum Payload {
+    /// An uncompressed file, read (or scanned) in place.
+    File(PathBuf),
+    /// Stdin or a decompressed file, held in memory.
+    Bytes(Vec<u8>),
+}
+
+/// An opened input: its name, where its bytes are, and what they are.
+pub struct Opened {
+    /// The display name.
+    pub name: String,
+    /// The bytes.
+    pub payload: Payload,
+    /// Detected format.
+    pub format: InputFormat,
+    /// The compression that was removed.
+    pub compression: Compression,
+    /// Size in bytes of what the readers see (after decompression).
+    pub size: u64,
+}
+
+impl Opened {
+    /// A fresh reader over the (decompressed) bytes.
+    pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
+        Ok(match &self.payload {
+            Payload::File(path) => {
+                Box::new(File::open(path).with_context(|| format!("cannot open {}", self.name))?)
+            }
+            Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes.as_slice())),
+        })
+    }
+}
+
+/// Opens an input, removes gzip/zstd compression and detects the format.
+/// `forced` skips detection (e.g. `--input-format`).
+pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
+    let name = input.name();
+    let (mut payload, head) = match input {
+        Input::Stdin => {
+            let mut bytes = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("reading stdin")?;
+            let head = bytes[..bytes.len().min(16)].to_vec();
+            (Payload::Bytes(bytes), head)
+        }
+        Input::Path(path) => {
+            if path.is_dir() {
+                bail!(InputError::file(&name, "is a directory, not a file"));
+            }
+            let mut file = File::open(path)
+                .map_err(|e| InputError::file(&name, format!("cannot open: {}", io_reason(&e))))?;
+            let mut head = [0u8; 16];
+            let n = read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
+            (Payload::File(path.clone()), head[..n].to_vec())
+        }
+    };
+    let compression = detect_compression(&head);
+    if compression != Compression::None {
+        let raw: Box<dyn Read> = match &payload {
+            Payload::File(path) => Box::new(File::open(path)?),
+            Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes.clone())),
+        };
+        let mut decoded = Vec::new();
+        let result = match compression {
+            Compression::Gzip => flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut decoded),
+            Compression::Zstd => zstd::stream::read::Decoder::new(raw)?.read_to_end(&mut decoded),
+            Compression::None => unreachable!("checked above"),
+        };
+        result.map_err(|e| {
+            InputError::file(&name, format!("cannot decompress ({compression:?}): {e}"))
+        })?;
+        payload = Payload::Bytes(decoded);
+    }
+    let (size, head) = match &payload {
+        Payload::Bytes(bytes) => (bytes.len() as u64, bytes[..bytes.len().min(4096)].to_vec()),
+        Payload::File(path) => {
+            let size = std::fs::metadata(path)?.len();
+            let mut head = vec![0u8; 4096];
+            let n = read_up_to(&mut File::open(path)?, &mut head)?;
+            head.truncate(n);
+            (size, head)
+        }
+    };
+    let format = match forced {
+        Some(format) => format,
+        None => detect_format(&head, input),
+    };
+    Ok(Opened {
+        name,
+        payload,
+        format,
+        compression,
+        size,
+    })
+}
+
+/// A short reason for an I/O error, without the OS error number.
+pub fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// gzip or zstd by magic bytes.
+pub fn detect_compression(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Format by magic bytes first, then the file extension (ignoring a
+/// compression extension), then the content.
+pub fn detect_format(head: &[u8], input: &Input) -> InputFormat {
+    if head.starts_with(b"PAR1") {
+        return InputFormat::Parquet;
+    }
+    if head.starts_with(b"ARROW1") {
+        return InputFormat::IpcFile;
+    }
+    if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
+        return InputFormat::IpcStream;
+    }
+    if let Input::Path(path) = input
+        && let Some(format) = format_from_extension(path)
+    {
+        return format;
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{') => InputFormat::Ndjson,
+        Some(b'[') => InputFormat::Json,
+        _ => InputFormat::Csv,
+    }
+}
+
+fn format_from_extension(path: &Path) -> Option<InputFormat> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .or_else(|| name.strip_suffix(".zstd"))
+        .unwrap_or(&name);
+    let ext = name.rsplit_once('.')?.1;
+    Some(match ext {
+        "csv" | "tsv" | "tab" | "txt" | "psv" => InputFormat::Csv,
+        "parquet" | "pq" => InputFormat::Parquet,
+        "arrow" | "feather" | "ipc" => InputFormat::IpcFile,
+        "arrows" => InputFormat::IpcStream,
+        "ndjson" | "jsonl" => InputFormat::Ndjson,
+        "json" => InputFormat::Json,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> Input {
+        Input::Path(PathBuf::from(p))
+    }
+
+    #[test]
+    fn magic_bytes_win_over_extension() {
+        assert_eq!(
+            detect_format(b"PAR1....", &path("a.csv")),
+            InputFormat::Parquet
+        );
+        assert_eq!(
+            detect_format(b"ARROW1\0\0", &path("a.csv")),
+            InputFormat::IpcFile
+        );
+        assert_eq!(
+            detect_format(&[0xff, 0xff, 0xff, 0xff, 1], &path("x")),
+            InputFormat::IpcStream
+        );
+    }
+
+    #[test]
+    fn extension_then_content() {
+        assert_eq!(detect_format(b"a,b", &path("a.tsv.gz")), InputFormat::Csv);
+        assert_eq!(detect_format(b"a,b", &path("a.jsonl")), InputFormat::Ndjson);
+        assert_eq!(
+            detect_format(b"  {\"a\":1}", &Input::Stdin),
+            InputFormat::Ndjson
+        );
+        assert_eq!(
+            detect_format(b"[{\"a\":1}]", &Input::Stdin),
+            InputFormat::Json
+        );
+        assert_eq!(detect_format(b"id;date", &Input::Stdin), InputFormat::Csv);
+    }
+
+    #[test]
+    fn compression_magic() {
+        assert_eq!(detect_compression(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(
+            detect_compression(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(detect_compression(b"id,"), Compression::None);
+    }
+
+    #[test]
+    fn no_input_on_a_terminal_is_a_usage_error() {
+        let err = resolve_inputs_with(&[], true).unwrap_err();
+        assert!(err.downcast_ref::<crate::error::UsageError>().is_some());
+        assert_eq!(resolve_inputs_with(&[], false).unwrap(), vec![Input::Stdin]);
+    }
+}

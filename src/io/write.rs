@@ -1,0 +1,369 @@
+//! Writing frames: format choice, the writers, and atomic file replacement.
+//!
+//! Files are never written in place: the data goes to a temporary file in
+//! the target's folder, which is flushed, fsynced and renamed over the
+//! target, and the folder is fsynced. A crash or an error leaves the old
+//! file or the new one, never half of one.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::table::{TableStyle, render_markdown, render_table};
+use crate::error::usage;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Comma-separated values with a header.
+    Csv,
+    /// Tab-separated values with a header.
+    Tsv,
+    /// Apache Parquet, zstd-compressed.
+    Parquet,
+    /// Arrow IPC stream: the fast way to chain cpm commands.
+    Ipc,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// A table for people (comfy-table).
+    Table,
+    /// A Markdown table.
+    Markdown,
+}
+
+impl OutputFormat {
+    /// Every format, for help texts and parsing.
+    pub const ALL: [OutputFormat; 8] = [
+        OutputFormat::Csv,
+        OutputFormat::Tsv,
+        OutputFormat::Parquet,
+        OutputFormat::Ipc,
+        OutputFormat::Json,
+        OutputFormat::Ndjson,
+        OutputFormat::Table,
+        OutputFormat::Markdown,
+    ];
+
+    /// The format's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Tsv => "tsv",
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Ipc => "ipc",
+            OutputFormat::Json => "json",
+            OutputFormat::Ndjson => "ndjson",
+            OutputFormat::Table => "table",
+            OutputFormat::Markdown => "markdown",
+        }
+    }
+
+    /// Parses a format name.
+    pub fn parse(name: &str) -> Option<Self> {
+        let name = name.to_ascii_lowercase();
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .or(match name.as_str() {
+                "md" => Some(OutputFormat::Markdown),
+                "arrow" | "arrows" => Some(OutputFormat::Ipc),
+                "jsonl" => Some(OutputFormat::Ndjson),
+                _ => None,
+            })
+    }
+
+    /// Binary formats are refused on a terminal.
+    pub fn is_binary(self) -> bool {
+        matches!(self, OutputFormat::Parquet | OutputFormat::Ipc)
+    }
+
+    /// The format a file name implies, if any.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" => OutputFormat::Csv,
+            "tsv" | "tab" => OutputFormat::Tsv,
+            "parquet" | "pq" => OutputFormat::Parquet,
+            "arrow" | "arrows" | "ipc" | "feather" => OutputFormat::Ipc,
+            "json" => OutputFormat::Json,
+            "ndjson" | "jsonl" => OutputFormat::Ndjson,
+            "md" | "markdown" => OutputFormat::Markdown,
+            "txt" => OutputFormat::Table,
+            _ => return None,
+        })
+    }
+}
+
+/// Picks the output format: `--format` if given; else the extension of
+/// `-o`; else a table on a terminal and CSV on a pipe. Binary formats on a
+/// terminal are a usage error.
+pub fn choose_format(
+    path: Option<&Path>,
+    explicit: Option<OutputFormat>,
+    stdout_is_terminal: bool,
+) -> Result<OutputFormat> {
+    let format = match (explicit, path) {
+        (Some(f), _) => f,
+        (None, Some(p)) => OutputFormat::from_path(p).ok_or_else(|| {
+            usage(format!(
+                "cannot tell the output format from '{}': use an extension (.csv, .parquet, \
+                 .arrow, .json, .ndjson, .md) or --format",
+                p.display()
+            ))
+        })?,
+        (None, None) if stdout_is_terminal => OutputFormat::Table,
+        (None, None) => OutputFormat::Csv,
+    };
+    if path.is_none() && stdout_is_terminal && format.is_binary() {
+        return Err(usage(format!(
+            "refusing to write {} to a terminal: use -o FILE or pipe the output",
+            format.name()
+        )));
+    }
+    Ok(format)
+}
+
+/// Writes `frame` in `format` to `out`.
+pub fn write_frame(
+    frame: &mut DataFrame,
+    format: OutputFormat,
+    style: &TableStyle,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match format {
+        OutputFormat::Csv | OutputFormat::Tsv => {
+            let separator = if format == OutputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            CsvWriter::new(out)
+                .include_header(true)
+                .with_separator(separator)
+                .finish(frame)?;
+        }
+        OutputFormat::Parquet => {
+            ParquetWriter::new(out)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(frame)?;
+        }
+        OutputFormat::Ipc => {
+            IpcStreamWriter::new(out).finish(frame)?;
+        }
+        OutputFormat::Json => {
+            JsonWriter::new(out)
+                .with_json_format(JsonFormat::Json)
+                .finish(frame)?;
+        }
+        OutputFormat::Ndjson => {
+            JsonWriter::new(out)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish(frame)?;
+        }
+        OutputFormat::Table => out.write_all(render_table(frame, style).as_bytes())?,
+        OutputFormat::Markdown => out.write_all(render_markdown(frame, style).as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Creates or replaces `path` atomically with what `fill` writes.
+pub fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let dir = parent_dir(path);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".cpm-").suffix(".tmp");
+    // A new file gets the usual 0666 less the umask (tempfile's 0600 would
+    // surprise whoever reads the output); a replaced file keeps its mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(match std::fs::metadata(path) {
+            Ok(meta) => meta.permissions(),
+            Err(_) => std::fs::Permissions::from_mode(0o666),
+        });
+    }
+    let temp = builder
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut writer = BufWriter::new(temp);
+    fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
+    let temp = writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing {}", path.display()))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+    temp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    // Make the rename itself durable.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Refuses an output that would overwrite one of the inputs, before anything
+/// is read. Paths are compared after resolving links and `..`.
+pub fn refuse_overwriting_inputs(output: &Path, inputs: &[PathBuf]) -> Result<()> {
+    let Some(out) = resolve(output) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if resolve(input).as_deref() == Some(out.as_path()) {
+            return Err(usage(format!(
+                "output {} is also an input: refusing to overwrite it (write elsewhere, then rename)",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn resolve(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Some(p);
+    }
+    let name = path.file_name()?;
+    Some(parent_dir(path).canonicalize().ok()?.join(name))
+}
+
+/// A stdout writer for pipelines: once the reader has gone (`cpm … | head`),
+/// further output is discarded and [`StdoutSink::closed`] says so, so the
+/// command can finish quietly with exit code 0.
+pub struct StdoutSink {
+    inner: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl StdoutSink {
+    /// Locks stdout.
+    pub fn new() -> Self {
+        StdoutSink {
+            inner: io::stdout().lock(),
+            closed: false,
+        }
+    }
+
+    /// Whether the reading end of the pipe closed.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        StdoutSink::new()
+    }
+}
+
+impl Write for StdoutSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Writes to stdout, buffered; a closed pipe is not an error.
+pub fn write_stdout(fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let mut sink = BufWriter::with_capacity(1 << 16, StdoutSink::new());
+    fill(&mut sink).context("writing to stdout")?;
+    sink.flush().context("writing to stdout")?;
+    Ok(())
+}
+
+/// Fails unless `path`'s folder exists, so a bad `-o` is reported before
+/// any work is done.
+pub fn check_writable_target(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("cannot write {}: it is a directory", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_from_flag_extension_or_terminal() {
+        let p = Path::new("x.parquet");
+        assert_eq!(
+            choose_format(Some(p), None, true).unwrap(),
+            OutputFormat::Parquet
+        );
+        assert_eq!(
+            choose_format(Some(p), Some(OutputFormat::Csv), false).unwrap(),
+            OutputFormat::Csv
+        );
+        assert_eq!(
+            choose_format(None, None, true).unwrap(),
+            OutputFormat::Table
+        );
+        assert_eq!(choose_format(None, None, false).unwrap(), OutputFormat::Csv);
+        assert!(choose_format(None, Some(OutputFormat::Parquet), true).is_err());
+        assert!(choose_format(Some(Path::new("x.weird")), None, false).is_err());
+    }
+
+    #[test]
+    fn atomic_write_leaves_old_file_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        std::fs::write(&target, "old").unwrap();
+        let failed = write_atomically(&target, |w| {
+            w.write_all(b"half")?;
+            bail!("boom")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        write_atomically(&target, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+    }
+}

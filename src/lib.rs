@@ -1,0 +1,20 @@
+//! cpm: customer portfolio management.
+//!
+//! The library behind the `cpm` command. Data flows through it as polars
+//! frames:
+//!
+//! - [`io`] finds, opens, sniffs and reads inputs, and writes outputs
+//!   atomically;
+//! - [`schema`] maps export columns to the canonical transaction columns and
+//!   types them (dates, amounts);
+//! - [`ingest`] validates, rejects with reasons, deduplicates, joins customer
+//!   attributes and reports data quality.
+//!
+//! Nothing here parses command lines, prints, or exits: that is the binary's
+//! job.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod ingest;
+pub mod io;
+pub mod schema;

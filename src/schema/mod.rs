@@ -1,0 +1,354 @@
+//! The canonical transaction columns, the export names that map to them,
+//! and typing of raw values (dates in [`dates`], amounts in [`numbers`]).
+//!
+//! Matching is case- and punctuation-insensitive: `Customer ID`,
+//! `customer-id` and `CUSTOMERID` are all `customerid`.
+
+pub mod dates;
+pub mod numbers;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::error::{InputError, usage};
+
+/// Canonical column: the customer's id (string).
+pub const CUSTOMER_ID: &str = "customer_id";
+/// Canonical column: the order's date.
+pub const ORDER_DATE: &str = "order_date";
+/// Canonical column: the row's revenue (negative = refund).
+pub const REVENUE: &str = "revenue";
+/// Canonical column: the order id (optional).
+pub const ORDER_ID: &str = "order_id";
+/// Canonical column: cost of goods / cost to serve (optional).
+pub const COST: &str = "cost";
+
+/// Accepted export names per canonical column, in order of preference,
+/// as shown to users. Matching uses their [`normalize`]d form.
+pub const ALIASES: &[(&str, &[&str])] = &[
+    (
+        CUSTOMER_ID,
+        &[
+            "customer_id",
+            "CustomerID",
+            "Customer ID",
+            "customer",
+            "client_id",
+            "cust_id",
+            "customer_no",
+            "customer_number",
+            "client",
+            "user_id",
+            "buyer_id",
+        ],
+    ),
+    (
+        ORDER_DATE,
+        &[
+            "order_date",
+            "InvoiceDate",
+            "Date",
+            "order_ts",
+            "timestamp",
+            "order_datetime",
+            "purchase_date",
+            "transaction_date",
+            "created_at",
+            "datetime",
+        ],
+    ),
+    (
+        REVENUE,
+        &[
+            "revenue",
+            "amount",
+            "total",
+            "sales",
+            "dollar_value",
+            "value",
+            "order_value",
+            "total_price",
+            "line_total",
+            "net_amount",
+        ],
+    ),
+    (
+        ORDER_ID,
+        &[
+            "order_id",
+            "Invoice",
+            "InvoiceNo",
+            "order",
+            "order_number",
+            "order_no",
+            "invoice_id",
+            "transaction_id",
+        ],
+    ),
+    (COST, &["cost", "cogs", "cost_of_goods", "unit_cost_total"]),
+];
+
+/// Names accepted for a quantity, when revenue is quantity × unit price.
+pub const QUANTITY_ALIASES: &[&str] = &["Quantity", "qty", "units", "number_of_units"];
+/// Names accepted for a unit price, when revenue is quantity × unit price.
+pub const PRICE_ALIASES: &[&str] = &["Price", "UnitPrice", "unit_price", "price_each"];
+
+/// Lower-case letters and digits only: the key aliases are compared by.
+pub fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect()
+}
+
+/// Where the revenue of a row comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum RevenueSource {
+    /// One column.
+    Column(String),
+    /// Quantity × unit price.
+    QuantityTimesPrice {
+        /// The quantity column.
+        quantity: String,
+        /// The unit price column.
+        price: String,
+    },
+}
+
+/// Which source column feeds each canonical column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMap {
+    /// Source of `customer_id`.
+    pub customer_id: String,
+    /// Source of `order_date`.
+    pub order_date: String,
+    /// Source of `revenue`.
+    pub revenue: RevenueSource,
+    /// Source of `order_id`, if any.
+    pub order_id: Option<String>,
+    /// Source of `cost`, if any.
+    pub cost: Option<String>,
+}
+
+impl ColumnMap {
+    /// canonical → source name, as shown in the quality report.
+    pub fn describe(&self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        map.insert(CUSTOMER_ID.to_string(), self.customer_id.clone());
+        map.insert(ORDER_DATE.to_string(), self.order_date.clone());
+        let revenue = match &self.revenue {
+            RevenueSource::Column(c) => c.clone(),
+            RevenueSource::QuantityTimesPrice { quantity, price } => {
+                format!("{quantity} * {price}")
+            }
+        };
+        map.insert(REVENUE.to_string(), revenue);
+        if let Some(c) = &self.order_id {
+            map.insert(ORDER_ID.to_string(), c.clone());
+        }
+        if let Some(c) = &self.cost {
+            map.insert(COST.to_string(), c.clone());
+        }
+        map
+    }
+
+    /// The source columns the map reads.
+    pub fn sources(&self) -> Vec<&str> {
+        let mut out = vec![self.customer_id.as_str(), self.order_date.as_str()];
+        match &self.revenue {
+            RevenueSource::Column(c) => out.push(c),
+            RevenueSource::QuantityTimesPrice { quantity, price } => {
+                out.push(quantity);
+                out.push(price);
+            }
+        }
+        out.extend(self.order_id.as_deref());
+        out.extend(self.cost.as_deref());
+        out
+    }
+}
+
+/// A `--map canonical=Source` override; `revenue=Qty*Price` names a product.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct MapOverride {
+    /// The canonical column.
+    pub canonical: String,
+    /// The source column (or `A*B` for revenue).
+    pub source: String,
+}
+
+impl MapOverride {
+    /// Parses `canonical=Source`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let (canonical, source) = text.split_once('=').ok_or_else(|| {
+            usage(format!(
+                "--map '{text}': expected CANONICAL=SOURCE, e.g. customer_id=Kunde"
+            ))
+        })?;
+        let canonical = canonical.trim().to_string();
+        if !ALIASES.iter().any(|(c, _)| *c == canonical) {
+            let names: Vec<&str> = ALIASES.iter().map(|(c, _)| *c).collect();
+            return Err(usage(format!(
+                "--map '{text}': '{canonical}' is not a canonical column (one of: {})",
+                names.join(", ")
+            )));
+        }
+        Ok(MapOverride {
+            canonical,
+            source: source.trim().to_string(),
+        })
+    }
+}
+
+/// Resolves the canonical columns among `found` (the columns of `file`),
+/// overrides first, then aliases.
+pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> Result<ColumnMap> {
+    let find_exact = |wanted: &str| -> Result<String> {
+        found
+            .iter()
+            .find(|f| f.as_str() == wanted)
+            .or_else(|| found.iter().find(|f| normalize(f) == normalize(wanted)))
+            .cloned()
+            .ok_or_else(|| {
+                InputError::file(
+                    file,
+                    format!(
+                        "--map names column '{wanted}', which is not there (found: {})",
+                        found.join(", ")
+                    ),
+                )
+                .into()
+            })
+    };
+    let by_alias = |aliases: &[&str]| -> Option<String> {
+        aliases.iter().find_map(|alias| {
+            let key = normalize(alias);
+            found.iter().find(|f| normalize(f) == key).cloned()
+        })
+    };
+    let aliases_of = |canonical: &str| -> &[&str] {
+        ALIASES
+            .iter()
+            .find(|(c, _)| *c == canonical)
+            .map(|(_, a)| *a)
+            .unwrap_or(&[])
+    };
+    let resolve = |canonical: &str| -> Result<Option<String>> {
+        match overrides.iter().rev().find(|o| o.canonical == canonical) {
+            Some(o) => find_exact(&o.source).map(Some),
+            None => Ok(by_alias(aliases_of(canonical))),
+        }
+    };
+    let missing = |canonical: &str, extra: &str| -> anyhow::Error {
+        InputError::file(
+            file,
+            format!(
+                "no column for {canonical} (found: {}); accepted names: {}{extra}; or use --map {canonical}=COLUMN",
+                found.join(", "),
+                aliases_of(canonical).join(", "),
+            ),
+        )
+        .into()
+    };
+
+    let customer_id = resolve(CUSTOMER_ID)?.ok_or_else(|| missing(CUSTOMER_ID, ""))?;
+    let order_date = resolve(ORDER_DATE)?.ok_or_else(|| missing(ORDER_DATE, ""))?;
+    let revenue_override = overrides.iter().rev().find(|o| o.canonical == REVENUE);
+    let revenue = match revenue_override {
+        Some(o) if o.source.contains('*') => {
+            let (q, p) = o.source.split_once('*').unwrap_or_default();
+            RevenueSource::QuantityTimesPrice {
+                quantity: find_exact(q.trim())?,
+                price: find_exact(p.trim())?,
+            }
+        }
+        Some(o) => RevenueSource::Column(find_exact(&o.source)?),
+        None => match by_alias(aliases_of(REVENUE)) {
+            Some(c) => RevenueSource::Column(c),
+            None => match (by_alias(QUANTITY_ALIASES), by_alias(PRICE_ALIASES)) {
+                (Some(quantity), Some(price)) => {
+                    RevenueSource::QuantityTimesPrice { quantity, price }
+                }
+                _ => {
+                    return Err(missing(
+                        REVENUE,
+                        ", or a quantity (Quantity, qty) and a unit price (Price, UnitPrice)",
+                    ));
+                }
+            },
+        },
+    };
+    let map = ColumnMap {
+        customer_id,
+        order_date,
+        revenue,
+        order_id: resolve(ORDER_ID)?,
+        cost: resolve(COST)?,
+    };
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn retail_export_maps_with_quantity_times_price() {
+        let found = cols(&[
+            "Invoice",
+            "StockCode",
+            "Quantity",
+            "InvoiceDate",
+            "Price",
+            "Customer ID",
+            "Country",
+        ]);
+        let map = map_columns(&found, &[], "x.csv").unwrap();
+        assert_eq!(map.customer_id, "Customer ID");
+        assert_eq!(map.order_date, "InvoiceDate");
+        assert_eq!(map.order_id.as_deref(), Some("Invoice"));
+        assert_eq!(
+            map.revenue,
+            RevenueSource::QuantityTimesPrice {
+                quantity: "Quantity".into(),
+                price: "Price".into()
+            }
+        );
+        assert_eq!(map.describe()["revenue"], "Quantity * Price");
+    }
+
+    #[test]
+    fn overrides_win_and_unknown_columns_are_named() {
+        let found = cols(&["Kunde", "Datum", "Betrag"]);
+        let overrides = vec![
+            MapOverride::parse("customer_id=Kunde").unwrap(),
+            MapOverride::parse("order_date = Datum").unwrap(),
+            MapOverride::parse("revenue=Betrag").unwrap(),
+        ];
+        let map = map_columns(&found, &overrides, "x.csv").unwrap();
+        assert_eq!(
+            (map.customer_id.as_str(), map.order_date.as_str()),
+            ("Kunde", "Datum")
+        );
+        let err = map_columns(&found, &overrides[1..], "x.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no column for customer_id (found: Kunde, Datum, Betrag)"),
+            "{err}"
+        );
+        assert!(MapOverride::parse("nope=Kunde").is_err());
+    }
+
+    #[test]
+    fn normalization_ignores_case_and_punctuation() {
+        assert_eq!(normalize("Customer ID"), "customerid");
+        assert_eq!(normalize("customer-id"), "customerid");
+    }
+}

@@ -1,0 +1,51 @@
+//! The command line itself: help, completions, man page, exit codes.
+
+use crate::util::{cpm, data};
+
+#[test]
+fn help_lists_subcommands_and_each_has_examples() {
+    let run = cpm(&["--help"]).run().ok();
+    for line in ["ingest", "completions", "man"] {
+        assert!(run.stdout().contains(line));
+    }
+    for sub in ["ingest", "completions", "man"] {
+        let run = cpm(&[sub, "--help"]).run().ok();
+        assert!(run.stdout().contains("Examples:"), "{sub}");
+    }
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let bash = cpm(&["completions", "bash"]).run().ok();
+    assert!(bash.stdout().contains("_cpm()"));
+    cpm(&["completions", "zsh"]).run().ok();
+    cpm(&["completions", "fish"]).run().ok();
+    let man = cpm(&["man"]).run().ok();
+    assert!(man.stdout().starts_with(".ie") || man.stdout().contains(".TH cpm"));
+}
+
+#[test]
+fn exit_codes_are_0_1_and_2() {
+    cpm(&["ingest", "-q", &data("orders.csv")]).run().code_is(0);
+    cpm(&["ingest", &data("no_such_file.csv")])
+        .run()
+        .code_is(1)
+        .stderr_has(&["no_such_file.csv: cannot open: no such file"]);
+    cpm(&["ingest", "--no-such-flag"]).run().code_is(2);
+    cpm(&["frobnicate"]).run().code_is(2);
+    cpm(&["ingest", &data("orders.csv"), "--max-rejects", "lots"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--max-rejects 'lots'"]);
+    cpm(&["ingest", &data("orders.csv"), "-o", "/tmp/x.unknown-ext"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["cannot tell the output format"]);
+}
+
+#[test]
+fn errors_are_printed_once_without_colour_when_no_color_is_set() {
+    let run = cpm(&["ingest", &data("bad/empty.csv")]).run().code_is(1);
+    assert_eq!(run.stderr().matches("cpm:").count(), 1, "{}", run.stderr());
+    assert!(!run.stderr().contains('\x1b'));
+}

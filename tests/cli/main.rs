@@ -1,0 +1,8 @@
+//! The one integration test binary (polars makes every extra test binary a
+//! slow link). Every test runs the real `cpm` binary on files in testdata/.
+
+mod cli;
+mod formats;
+mod ingest;
+mod mapping;
+mod util;

@@ -49,3 +49,48 @@ fn errors_are_printed_once_without_colour_when_no_color_is_set() {
     assert_eq!(run.stderr().matches("cpm:").count(), 1, "{}", run.stderr());
     assert!(!run.stderr().contains('\x1b'));
 }
+
+/// Runs cpm under a pseudo-terminal (util-linux `script`), or None where
+/// that is not available.
+fn on_a_terminal(args: &str) -> Option<(i32, String)> {
+    let binary = env!("CARGO_BIN_EXE_cpm");
+    let output = std::process::Command::new("script")
+        .args(["-qec", &format!("{binary} {args}"), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    Some((output.status.code()?, text))
+}
+
+#[test]
+fn no_input_on_a_terminal_is_a_usage_error_not_a_hang() {
+    let Some((code, text)) = on_a_terminal("ingest") else {
+        return;
+    };
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("no input"), "{text}");
+}
+
+#[test]
+fn binary_formats_are_refused_on_a_terminal_and_tables_shown() {
+    let Some((code, text)) = on_a_terminal(&format!(
+        "ingest -q {} --format parquet",
+        data("orders.csv")
+    )) else {
+        return;
+    };
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("refusing to write parquet to a terminal"),
+        "{text}"
+    );
+    let (code, text) =
+        on_a_terminal(&format!("ingest -q {} --width 80", data("orders.csv"))).unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("┆ order_date ┆") && text.contains("7 rows"),
+        "{text}"
+    );
+}

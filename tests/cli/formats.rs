@@ -324,3 +324,46 @@ fn csv_output_keeps_every_value() {
     assert_eq!(column(&records, "cost")[2], "41.25");
     assert_eq!(column(&records, "order_id")[5], "C1006");
 }
+
+#[test]
+fn headerless_files_preambles_and_null_tokens() {
+    let dir = tempdir();
+    let headerless = dir.path().join("plain.csv");
+    std::fs::write(&headerless, "A,2024-01-01,10\nB,2024-01-02,20\n").unwrap();
+    let run = cpm(&[
+        "ingest",
+        "-q",
+        &headerless.display().to_string(),
+        "--no-header",
+        "--map",
+        "customer_id=column_1",
+        "--map",
+        "order_date=column_2",
+        "--map",
+        "revenue=column_3",
+    ])
+    .run()
+    .ok();
+    assert_eq!(column(&run.csv(), "customer_id"), ["A", "B"]);
+
+    let preamble = dir.path().join("report.csv");
+    std::fs::write(
+        &preamble,
+        "Sales export; generated 2024-03-01\n\ncustomer_id;order_date;revenue;region\nA;2024-01-01;10;NA\nB;2024-01-02;20;-\n",
+    )
+    .unwrap();
+    let run = cpm(&[
+        "ingest",
+        "-q",
+        &preamble.display().to_string(),
+        "--skip-rows",
+        "2",
+        "--null-values",
+        "NA,-",
+    ])
+    .run()
+    .ok();
+    let records = run.csv();
+    assert_eq!(column(&records, "revenue"), ["10.0", "20.0"]);
+    assert_eq!(column(&records, "region"), ["", ""]);
+}

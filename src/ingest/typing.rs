@@ -40,7 +40,7 @@ pub fn parse_dates(
     let series = column.as_materialized_series();
     match series.dtype() {
         DataType::Date => return Ok((series.clone(), None)),
-        DataType::Datetime(_, _) => return Ok((series.cast(&DataType::Date)?, None)),
+        DataType::Datetime(unit, _) => return Ok((utc_days(series, *unit)?.with_name(name), None)),
         _ => {}
     }
     let text = series.cast(&DataType::String)?;
@@ -57,10 +57,7 @@ pub fn parse_dates(
             detect(sample).map_err(|e| date_detect_error(e, file, name.as_str()))?
         }
     };
-    let days: Int32Chunked = text
-        .iter()
-        .map(|v| v.and_then(|v| format.parse(v)))
-        .collect();
+    let days: Int32Chunked = par_map_strings(text, |v| format.parse(v))?;
     let dates = days.into_series().with_name(name).cast(&DataType::Date)?;
     Ok((dates, Some(format)))
 }
@@ -89,12 +86,54 @@ pub fn parse_amounts(column: &Column, decimal_comma: bool) -> Result<Series> {
         return Ok(series.cast(&DataType::Float64)?);
     }
     let text = series.cast(&DataType::String)?;
-    let values: Float64Chunked = text
-        .str()?
-        .iter()
-        .map(|v| v.and_then(|v| parse_amount(v, decimal_comma)))
-        .collect();
+    let values: Float64Chunked = par_map_strings(text.str()?, |v| parse_amount(v, decimal_comma))?;
     Ok(values.into_series().with_name(name))
+}
+
+/// The UTC day of each datetime: its physical value is UTC whatever the
+/// time zone, so flooring to whole days gives the day in UTC.
+fn utc_days(series: &Series, unit: TimeUnit) -> Result<Series> {
+    let per_day: i64 = match unit {
+        TimeUnit::Nanoseconds => 86_400_000_000_000,
+        TimeUnit::Microseconds => 86_400_000_000,
+        TimeUnit::Milliseconds => 86_400_000,
+    };
+    let physical = series.to_physical_repr();
+    let days: Int32Chunked = physical
+        .i64()?
+        .iter()
+        .map(|v| v.map(|t| t.div_euclid(per_day) as i32))
+        .collect();
+    Ok(days.into_series().cast(&DataType::Date)?)
+}
+
+/// Rows per parallel parsing task.
+const PARSE_BATCH: usize = 1 << 16;
+
+/// Maps every non-null string through `parse` on all cores, keeping order;
+/// `None` from `parse` becomes null.
+fn par_map_strings<T, F>(text: &StringChunked, parse: F) -> Result<ChunkedArray<T>>
+where
+    T: PolarsNumericType,
+    F: Fn(&str) -> Option<T::Native> + Sync,
+{
+    use rayon::prelude::*;
+    let batches: Vec<ChunkedArray<T>> = (0..text.len().div_ceil(PARSE_BATCH))
+        .into_par_iter()
+        .map(|i| {
+            let slice = text.slice((i * PARSE_BATCH) as i64, PARSE_BATCH);
+            slice.iter().map(|v| v.and_then(&parse)).collect()
+        })
+        .collect();
+    let mut batches = batches.into_iter();
+    let mut out = batches
+        .next()
+        .unwrap_or_else(|| ChunkedArray::full_null(text.name().clone(), 0));
+    for batch in batches {
+        out.append_owned(batch)?;
+    }
+    out.rename(text.name().clone());
+    Ok(out)
 }
 
 /// Gives a string column a better type when every value allows it: Int64,
@@ -139,6 +178,19 @@ mod tests {
         assert_eq!(infer_type(&floats).unwrap().dtype(), &DataType::Float64);
         let dates = Column::new("d".into(), ["2024-01-31", "2024-02-01"]);
         assert_eq!(infer_type(&dates).unwrap().dtype(), &DataType::Date);
+    }
+
+    #[test]
+    fn datetimes_become_their_utc_day_even_before_1970() {
+        // 2024-03-06T01:30Z and 1969-12-31T23:00Z, in milliseconds
+        let ms = Series::new("t".into(), [1_709_688_600_000i64, -3_600_000]);
+        let datetimes = ms
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .unwrap();
+        let (days, _) = parse_dates(&datetimes.into_column(), None, "x").unwrap();
+        let text = days.cast(&DataType::String).unwrap();
+        let text: Vec<Option<&str>> = text.str().unwrap().iter().collect();
+        assert_eq!(text, [Some("2024-03-06"), Some("1969-12-31")]);
     }
 
     #[test]

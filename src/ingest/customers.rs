@@ -42,36 +42,10 @@ pub fn attach(
     check_unique_ids(&attributes, table)?;
     let attributes = attributes.drop_many([LINE_COLUMN]);
 
-    let known = attributes
-        .column(CUSTOMER_ID)?
-        .as_materialized_series()
-        .clone();
-    let buying = transactions
-        .column(CUSTOMER_ID)?
-        .as_materialized_series()
-        .clone();
-    let counts = transactions
-        .clone()
-        .lazy()
-        .select([col(CUSTOMER_ID)
-            .is_in(lit(known).implode(false), false)
-            .not()
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("orphans")])
-        .collect()?;
-    let orphan_transactions = counts.column("orphans")?.u64()?.get(0).unwrap_or(0);
-    let idle = attributes
-        .clone()
-        .lazy()
-        .select([col(CUSTOMER_ID)
-            .is_in(lit(buying).implode(false), false)
-            .not()
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("idle")])
-        .collect()?;
-    let customers_without_orders = idle.column("idle")?.u64()?.get(0).unwrap_or(0);
+    let known = attributes.column(CUSTOMER_ID)?.as_materialized_series();
+    let buying = transactions.column(CUSTOMER_ID)?.as_materialized_series();
+    let orphan_transactions = count_missing_from(&transactions, known)?;
+    let customers_without_orders = count_missing_from(&attributes, buying)?;
 
     let joined = transactions
         .lazy()
@@ -93,6 +67,21 @@ pub fn attach(
             customers_without_orders,
         },
     ))
+}
+
+/// Rows of `frame` whose customer id is not among `ids`.
+fn count_missing_from(frame: &DataFrame, ids: &Series) -> Result<u64> {
+    let counted = frame
+        .clone()
+        .lazy()
+        .select([col(CUSTOMER_ID)
+            .is_in(lit(ids.clone()).implode(false), false)
+            .not()
+            .sum()
+            .cast(DataType::UInt64)
+            .alias("missing")])
+        .collect()?;
+    Ok(counted.column("missing")?.u64()?.get(0).unwrap_or(0))
 }
 
 fn id_column(table: &RawTable, config: &IngestConfig) -> Result<String> {

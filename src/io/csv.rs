@@ -445,60 +445,42 @@ pub fn check_quotes(reader: impl BufRead, delimiter: u8) -> Result<Option<QuoteP
     let mut state = State::FieldStart;
     for byte in reader.bytes() {
         let b = byte?;
+        if b == b'\n' {
+            line += 1;
+        }
+        if state == State::Quoted {
+            if b == b'"' {
+                state = State::QuoteInQuoted;
+            }
+            continue;
+        }
+        // outside quotes, a delimiter or a line end closes the field
+        if b == delimiter || b == b'\n' {
+            field = if b == delimiter { field + 1 } else { 0 };
+            state = State::FieldStart;
+            continue;
+        }
         state = match state {
-            State::FieldStart | State::Unquoted => {
-                if b == b'"' && state == State::FieldStart {
-                    open_line = line;
-                    open_field = field;
-                    State::Quoted
-                } else if b == delimiter {
-                    field += 1;
-                    State::FieldStart
-                } else if b == b'\n' {
-                    line += 1;
-                    field = 0;
-                    State::FieldStart
-                } else if b == b'\r' {
-                    state
-                } else {
-                    State::Unquoted
-                }
+            State::FieldStart if b == b'"' => {
+                open_line = line;
+                open_field = field;
+                State::Quoted
             }
-            State::Quoted => {
-                if b == b'"' {
-                    State::QuoteInQuoted
-                } else {
-                    if b == b'\n' {
-                        line += 1;
-                    }
-                    State::Quoted
-                }
-            }
+            State::QuoteInQuoted if b == b'"' => State::Quoted,
+            _ if b == b'\r' => state,
             State::QuoteInQuoted => {
-                if b == b'"' {
-                    State::Quoted
-                } else if b == delimiter {
-                    field += 1;
-                    State::FieldStart
-                } else if b == b'\n' {
-                    line += 1;
-                    field = 0;
-                    State::FieldStart
-                } else if b == b'\r' {
-                    State::QuoteInQuoted
-                } else {
-                    return Ok(Some(QuoteProblem {
-                        line: open_line,
-                        field: open_field,
-                        message: format!(
-                            "malformed quoted field: the quote that opens it closes on line \
-                             {line} and is followed by '{}' instead of a delimiter or a line \
-                             end (a quote inside a quoted field must be doubled: \"\")",
-                            char::from(b).escape_default()
-                        ),
-                    }));
-                }
+                return Ok(Some(QuoteProblem {
+                    line: open_line,
+                    field: open_field,
+                    message: format!(
+                        "malformed quoted field: the quote that opens it closes on line {line} \
+                         and is followed by '{}' instead of a delimiter or a line end (a quote \
+                         inside a quoted field must be doubled: \"\")",
+                        char::from(b).escape_default()
+                    ),
+                }));
             }
+            State::FieldStart | State::Unquoted | State::Quoted => State::Unquoted,
         };
     }
     Ok((state == State::Quoted).then(|| QuoteProblem {

@@ -546,6 +546,10 @@ mod tests {
             .unwrap();
         assert_eq!((open.line, open.field), (3, 1));
         assert!(open.message.contains("unterminated"));
+        let spanning = check_quotes(&b"a,b\n\"x,\ny\",2\n3,\"open\n"[..], b',')
+            .unwrap()
+            .unwrap();
+        assert_eq!((spanning.line, spanning.field), (4, 1));
         let bad = check_quotes(&b"a,b\n\"x\"y,2\n"[..], b',')
             .unwrap()
             .unwrap();

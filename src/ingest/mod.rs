@@ -100,9 +100,14 @@ pub fn ingest(
     let mut inputs = Vec::with_capacity(tables.len());
     let mut first_map = None;
     let mut rows_read = 0;
-    for table in &tables {
+    let first_text = tables
+        .iter()
+        .find(|t| t.delimiter.is_some())
+        .map(|t| (t.delimiter.map(report::delimiter_name), t.encoding.clone()));
+    // each raw table is dropped as soon as it is cleaned, to bound memory
+    for table in tables {
         rows_read += table.rows_read();
-        let cleaned = clean_table(table, config)?;
+        let cleaned = clean_table(&table, config)?;
         inputs.push(InputReport {
             name: table.name.clone(),
             format: crate::io::read::format_name(table.format).to_string(),
@@ -156,7 +161,6 @@ pub fn ingest(
     for r in &rejects {
         *rejects_by_reason.entry(r.reason.clone()).or_insert(0) += 1;
     }
-    let first_text = tables.iter().find(|t| t.delimiter.is_some());
     let facts = Facts::of(&transactions)?;
     let report = QualityReport {
         rows_read,
@@ -173,10 +177,8 @@ pub fn ingest(
         last_date: facts.last_date,
         revenue_total: facts.revenue_total,
         column_map: first_map.map(|m| m.describe()).unwrap_or_default(),
-        delimiter: first_text
-            .and_then(|t| t.delimiter)
-            .map(report::delimiter_name),
-        encoding: first_text.and_then(|t| t.encoding.clone()),
+        delimiter: first_text.as_ref().and_then(|(d, _)| d.clone()),
+        encoding: first_text.and_then(|(_, e)| e),
         customer_join,
         inputs,
     };
@@ -301,15 +303,22 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     ));
     columns.extend(flags);
 
-    let reason = checks.into_iter().rev().fold(
-        lit(NULL).cast(DataType::String),
-        |otherwise, (cond, why)| when(cond).then(lit(why)).otherwise(otherwise),
-    );
-    let typed = DataFrame::new(raw.height(), columns)?
+    // One cheap boolean pass finds the rejected rows; reasons are spelt out
+    // for those rows only.
+    let any_failed = checks
+        .iter()
+        .map(|(cond, _)| cond.clone().fill_null(lit(false)))
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    let mut typed = DataFrame::new(raw.height(), columns)?;
+    let is_rejected = typed
+        .clone()
         .lazy()
-        .with_column(reason.alias(REASON_COLUMN))
-        .collect()?;
-    let is_rejected = typed.column(REASON_COLUMN)?.is_not_null();
+        .select([any_failed.alias("failed")])
+        .collect()?
+        .column("failed")?
+        .bool()?
+        .clone();
 
     let mut rejects: Vec<Reject> = table
         .rejects
@@ -322,18 +331,20 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
         })
         .collect();
     if is_rejected.any() {
-        rejects.extend(typed_rejects(table, &typed, &is_rejected)?);
+        let reason = checks.into_iter().rev().fold(
+            lit(NULL).cast(DataType::String),
+            |otherwise, (cond, why)| when(cond).then(lit(why)).otherwise(otherwise),
+        );
+        let failed = typed
+            .filter(&is_rejected)?
+            .lazy()
+            .select([col(LINE_COLUMN), reason.alias(REASON_COLUMN)])
+            .collect()?;
+        rejects.extend(typed_rejects(table, &failed, &is_rejected)?);
         rejects.sort_by_key(|r| r.line);
+        typed = typed.filter(&!&is_rejected)?;
     }
-    let internal = [
-        "__date_present",
-        "__revenue_present",
-        "__cost_present",
-        REASON_COLUMN,
-    ];
-    let kept = typed
-        .filter(&!&is_rejected)?
-        .drop_many(internal.iter().copied());
+    let kept = typed.drop_many(["__date_present", "__revenue_present", "__cost_present"]);
     Ok(CleanTable {
         kept,
         rejects,
@@ -342,10 +353,11 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     })
 }
 
-/// The rejected rows of `typed`, with the raw text of their source row.
+/// The rejected rows, with their reasons (`failed`: line and reason of
+/// each) and the raw text of their source row.
 fn typed_rejects(
     table: &RawTable,
-    typed: &DataFrame,
+    failed: &DataFrame,
     is_rejected: &BooleanChunked,
 ) -> Result<Vec<Reject>> {
     let separator = table.delimiter.map(char::from).unwrap_or(',').to_string();
@@ -363,8 +375,7 @@ fn typed_rejects(
             concat_str(raw_columns, &separator, false).alias("raw"),
         ])
         .collect()?;
-    let reasons = typed.filter(is_rejected)?;
-    let reasons = reasons.column(REASON_COLUMN)?.str()?.clone();
+    let reasons = failed.column(REASON_COLUMN)?.str()?.clone();
     let lines = raw.column(LINE_COLUMN)?.u64()?.clone();
     let texts = raw.column("raw")?.str()?.clone();
     Ok(lines

@@ -206,7 +206,7 @@ impl QualityReport {
             .map(|(canonical, source)| format!("{canonical} <- {source}"))
             .collect();
         if !map.is_empty() {
-            rows.push(("columns mapped".into(), map.join(", ")));
+            rows.push(("columns mapped".into(), map.join("\n")));
         }
         for (name, value) in rows {
             table.add_row([name, value]);

@@ -7,6 +7,10 @@
 /// (including overflow like `1e309`) come back as such for the caller to
 /// reject.
 pub fn parse_amount(text: &str, decimal_comma: bool) -> Option<f64> {
+    // the common case, a plain number, without the work below
+    if !decimal_comma && let Ok(value) = text.parse::<f64>() {
+        return Some(value);
+    }
     let mut s = text.trim();
     s = s
         .trim_start_matches(['$', '€', '£'])

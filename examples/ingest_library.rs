@@ -10,7 +10,9 @@ use cpm::ingest::{IngestConfig, ingest};
 use cpm::io::{Input, ReadOptions, TableStyle, read_input, table::render_table};
 
 fn main() -> Result<()> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "testdata/orders.csv".to_string());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "testdata/orders.csv".to_string());
     let table = read_input(&Input::Path(path.into()), &ReadOptions::default(), &|_| {})?;
     let result = ingest(vec![table], None, &IngestConfig::default())?;
     println!("{}", serde_json::to_string_pretty(&result.report)?);
@@ -21,6 +23,9 @@ fn main() -> Result<()> {
         width: Some(100),
         max_rows: 5,
     };
-    print!("{}", render_table(&result.transactions.head(Some(5)), &style));
+    print!(
+        "{}",
+        render_table(&result.transactions.head(Some(5)), &style)
+    );
     Ok(())
 }

@@ -127,23 +127,16 @@ pub fn ingest(
         DuplicatePolicy::Keep => false,
         DuplicatePolicy::Auto => combined.column(ORDER_ID).is_ok(),
     };
+    let repeated = repeated_rows(&combined)?;
     let identical_rows_kept = if remove {
         0
     } else {
-        count_duplicates(&combined)?
+        repeated.sum().unwrap_or(0) as u64
     };
-    let mut transactions = if !remove {
-        combined
+    let mut transactions = if remove && repeated.any() {
+        combined.filter(&!&repeated)?
     } else {
-        let key: Vec<PlSmallStr> = combined
-            .get_column_names_owned()
-            .into_iter()
-            .filter(|n| n != LINE_COLUMN && n != SOURCE_COLUMN)
-            .collect();
         combined
-            .lazy()
-            .unique_stable(Some(by_name(key, true, false)), UniqueKeepStrategy::First)
-            .collect()?
     };
     let duplicates_removed = before_dedup - transactions.height() as u64;
 
@@ -391,18 +384,58 @@ fn typed_rejects(
         .collect())
 }
 
-/// Rows that repeat an earlier row in every data column.
-fn count_duplicates(frame: &DataFrame) -> Result<u64> {
+/// Marks the rows that repeat an earlier row in every data column.
+///
+/// Comparing whole rows of strings is the costly part of an ingest, and
+/// repeats are rare: so every row gets a 64-bit hash (in parallel, batch by
+/// batch), and only rows whose hash occurs more than once are compared
+/// exactly.
+fn repeated_rows(frame: &DataFrame) -> Result<BooleanChunked> {
+    use rayon::prelude::*;
+    const BATCH: usize = 1 << 18;
     let data = frame.drop_many([LINE_COLUMN, SOURCE_COLUMN]);
-    if data.height() == 0 {
-        return Ok(0);
+    let height = data.height();
+    let state = PlSeedableRandomStateQuality::default();
+    let batches: Vec<Vec<u64>> = (0..height.div_ceil(BATCH))
+        .into_par_iter()
+        .map(|i| -> PolarsResult<Vec<u64>> {
+            let part = data.slice((i * BATCH) as i64, BATCH);
+            let mut hashes = Vec::with_capacity(part.height());
+            for (j, column) in part.columns().iter().enumerate() {
+                let series = column.as_materialized_series();
+                if j == 0 {
+                    series.vec_hash(state.clone(), &mut hashes)?;
+                } else {
+                    series.vec_hash_combine(state.clone(), &mut hashes)?;
+                }
+            }
+            Ok(hashes)
+        })
+        .collect::<PolarsResult<_>>()?;
+    let hashes = Column::new("hash".into(), batches.concat());
+    let suspects = DataFrame::new(height, vec![hashes])?.is_duplicated()?;
+    if !suspects.any() {
+        return Ok(BooleanChunked::full("repeated".into(), false, height));
     }
-    let distinct = data
+    // exact comparison among the suspects; the first of each group stays
+    let key: Vec<PlSmallStr> = data.get_column_names_owned();
+    let index = IdxCa::from_vec("index".into(), (0..height as IdxSize).collect());
+    let mut candidates = data;
+    candidates.with_column(index.into_column())?;
+    let candidates = candidates.filter(&suspects)?;
+    let firsts = candidates
+        .clone()
         .lazy()
-        .unique(None, UniqueKeepStrategy::First)
-        .collect()?
-        .height();
-    Ok((frame.height() - distinct) as u64)
+        .unique_stable(Some(by_name(key, true, false)), UniqueKeepStrategy::First)
+        .collect()?;
+    let mut repeated = vec![false; height];
+    for i in candidates.column("index")?.idx()?.iter().flatten() {
+        repeated[i as usize] = true;
+    }
+    for i in firsts.column("index")?.idx()?.iter().flatten() {
+        repeated[i as usize] = false;
+    }
+    Ok(BooleanChunked::from_slice("repeated".into(), &repeated))
 }
 
 /// Concatenates frames whose columns may differ, aligning by name; a column
@@ -519,4 +552,27 @@ impl Facts {
 /// Rounds money to cents, so sums print without float noise.
 fn round_cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_rows_keeps_the_first_of_identical_rows_only() {
+        let frame = df!(
+            "customer_id" => ["a", "b", "a", "a", "c"],
+            "revenue" => [1.0, 2.0, 1.0, 1.5, 2.0],
+            LINE_COLUMN => [2u64, 3, 4, 5, 6],
+        )
+        .unwrap();
+        let repeated: Vec<Option<bool>> = repeated_rows(&frame).unwrap().iter().collect();
+        let expected = [false, false, true, false, false].map(Some);
+        assert_eq!(
+            repeated, expected,
+            "the line column is not part of the comparison"
+        );
+        let distinct = frame.slice(0, 2);
+        assert!(!repeated_rows(&distinct).unwrap().any());
+    }
 }

@@ -18,6 +18,7 @@
 //! with empty fields and `--null-values` tokens as nulls.
 
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
 use encoding_rs::Encoding;
@@ -228,6 +229,13 @@ fn skip_lines(sample: &[u8], n: usize) -> usize {
     at
 }
 
+/// Records per batch handed from the parsing thread to the building thread.
+const BATCH_RECORDS: usize = 4096;
+
+/// Parses records on this thread and builds the columns on another: the
+/// csv crate's parser and the column builders each keep one core busy.
+/// Batches of records travel over a bounded channel and come back empty to
+/// be refilled, so records are not reallocated.
 fn parse_records<R: Read>(
     reader: &mut csv::Reader<R>,
     name: &str,
@@ -235,72 +243,139 @@ fn parse_records<R: Read>(
     delimiter: u8,
     line_offset: u64,
 ) -> Result<(DataFrame, Vec<RawReject>)> {
-    let mut record = csv::ByteRecord::new();
-    let mut first = true;
-    let mut names: Vec<String> = Vec::new();
-    let mut builders: Vec<StringChunkedBuilder> = Vec::new();
-    let mut lines: Vec<u64> = Vec::new();
-    let mut rejects = Vec::new();
-    let nulls: Vec<&str> = opts.null_values.iter().map(|s| s.trim()).collect();
+    let read = |reader: &mut csv::Reader<R>, record: &mut csv::ByteRecord| {
+        reader
+            .read_byte_record(record)
+            .map_err(|e| csv_error(name, e, line_offset))
+    };
+    let line_of =
+        |record: &csv::ByteRecord| record.position().map_or(0, |p| p.line()) + line_offset;
 
-    loop {
-        let more = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(name, e, line_offset))?;
-        if !more {
-            break;
+    let mut first = csv::ByteRecord::new();
+    if !read(reader, &mut first)? {
+        bail!(InputError::file(name, "empty file: no header and no rows"));
+    }
+    let names = if opts.no_header {
+        (1..=first.len()).map(|i| format!("column_{i}")).collect()
+    } else {
+        header_from_record(&first, name, line_of(&first))?
+    };
+    let mut columns = ColumnBuilders::new(name, names, &opts.null_values);
+    let width = columns.names.len();
+    let mut rejects = Vec::new();
+
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<csv::ByteRecord>>(4);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<csv::ByteRecord>>();
+        let builder = scope.spawn(move || -> Result<ColumnBuilders> {
+            for batch in full_rx {
+                for record in &batch {
+                    columns.push(record, line_offset)?;
+                }
+                let _ = empty_tx.send(batch);
+            }
+            Ok(columns)
+        });
+
+        let mut spare: Vec<csv::ByteRecord> = Vec::new();
+        let mut batch: Vec<csv::ByteRecord> = Vec::with_capacity(BATCH_RECORDS);
+        if opts.no_header {
+            batch.push(first);
         }
-        let line = record.position().map_or(0, |p| p.line()) + line_offset;
-        if first {
-            first = false;
-            names = if opts.no_header {
-                (1..=record.len()).map(|i| format!("column_{i}")).collect()
-            } else {
-                header_from_record(&record, name, line)?
-            };
-            builders = names
-                .iter()
-                .map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024))
-                .collect();
-            if !opts.no_header {
+        let parsed: Result<()> = loop {
+            if spare.is_empty()
+                && let Ok(returned) = empty_rx.try_recv()
+            {
+                spare = returned;
+            }
+            let mut record = spare.pop().unwrap_or_default();
+            match read(reader, &mut record) {
+                Err(e) => break Err(e),
+                Ok(false) => break Ok(()),
+                Ok(true) => {}
+            }
+            if record.len() != width {
+                rejects.push(RawReject {
+                    line: line_of(&record),
+                    reason: format!("ragged row: {} fields, expected {width}", record.len()),
+                    raw: join_lossy(&record, delimiter),
+                });
+                spare.push(record);
                 continue;
             }
+            batch.push(record);
+            if batch.len() == BATCH_RECORDS {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS));
+                if full_tx.send(full).is_err() {
+                    break Ok(()); // the builder stopped on an error it reports below
+                }
+            }
+        };
+        if !batch.is_empty() {
+            let _ = full_tx.send(batch);
         }
-        if record.len() != names.len() {
-            rejects.push(RawReject {
-                line,
-                reason: format!(
-                    "ragged row: {} fields, expected {}",
-                    record.len(),
-                    names.len()
-                ),
-                raw: join_lossy(&record, delimiter),
-            });
-            continue;
+        drop(full_tx);
+        let columns = builder
+            .join()
+            .map_err(|_| anyhow::anyhow!("the CSV column builder panicked"))??;
+        parsed?;
+        Ok((columns.finish()?, std::mem::take(&mut rejects)))
+    })
+}
+
+/// Column builders for the string columns of one CSV input.
+struct ColumnBuilders {
+    file: String,
+    names: Vec<String>,
+    nulls: Vec<String>,
+    builders: Vec<StringChunkedBuilder>,
+    lines: Vec<u64>,
+}
+
+impl ColumnBuilders {
+    fn new(file: &str, names: Vec<String>, nulls: &[String]) -> Self {
+        let builders = names
+            .iter()
+            .map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024))
+            .collect();
+        ColumnBuilders {
+            file: file.to_string(),
+            names,
+            nulls: nulls.iter().map(|s| s.trim().to_string()).collect(),
+            builders,
+            lines: Vec::new(),
         }
-        for (i, (field, builder)) in record.iter().zip(builders.iter_mut()).enumerate() {
+    }
+
+    /// Appends one record of the right width: values trimmed, empty fields
+    /// and null tokens as nulls; invalid UTF-8 is an error naming the line
+    /// and column.
+    fn push(&mut self, record: &csv::ByteRecord, line_offset: u64) -> Result<()> {
+        let line = record.position().map_or(0, |p| p.line()) + line_offset;
+        for (i, (field, builder)) in record.iter().zip(self.builders.iter_mut()).enumerate() {
             let text = std::str::from_utf8(field)
-                .map_err(|e| not_utf8(name, line, &names[i], field, e.valid_up_to()))?;
+                .map_err(|e| not_utf8(&self.file, line, &self.names[i], field, e.valid_up_to()))?;
             let text = text.trim();
-            if text.is_empty() || nulls.contains(&text) {
+            if text.is_empty() || self.nulls.iter().any(|n| n == text) {
                 builder.append_null();
             } else {
                 builder.append_value(text);
             }
         }
-        lines.push(line);
+        self.lines.push(line);
+        Ok(())
     }
-    if names.is_empty() {
-        bail!(InputError::file(name, "empty file: no header and no rows"));
+
+    fn finish(self) -> Result<DataFrame> {
+        let height = self.lines.len();
+        let mut columns: Vec<Column> = self
+            .builders
+            .into_iter()
+            .map(|b| b.finish().into_series().into_column())
+            .collect();
+        columns.push(Column::new(LINE_COLUMN.into(), self.lines));
+        Ok(DataFrame::new(height, columns)?)
     }
-    let height = lines.len();
-    let mut columns: Vec<Column> = builders
-        .into_iter()
-        .map(|b| b.finish().into_series().into_column())
-        .collect();
-    columns.push(Column::new(LINE_COLUMN.into(), lines));
-    let frame = DataFrame::new(height, columns)?;
-    Ok((frame, rejects))
 }
 
 fn header_from_record(record: &csv::ByteRecord, name: &str, line: u64) -> Result<Vec<String>> {

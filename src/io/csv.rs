@@ -150,8 +150,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     };
 
     if tracked.quotes % 2 == 1 {
-        let reader = BufReader::new(decoder(opened, opts)?);
-        let mut reader = reader;
+        let mut reader = BufReader::new(decoder(opened, opts)?);
         for _ in 0..opts.skip_rows {
             reader.read_until(b'\n', &mut Vec::new())?;
         }

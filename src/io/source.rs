@@ -150,7 +150,7 @@ impl Opened {
 /// `forced` skips detection (e.g. `--input-format`).
 pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
     let name = input.name();
-    let (mut payload, head) = match input {
+    let (payload, head) = match input {
         Input::Stdin => {
             let mut bytes = Vec::new();
             io::stdin()
@@ -172,22 +172,12 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
         }
     };
     let compression = detect_compression(&head);
-    if compression != Compression::None {
-        let raw: Box<dyn Read> = match &payload {
-            Payload::File(path) => Box::new(File::open(path)?),
-            Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes.clone())),
-        };
-        let mut decoded = Vec::new();
-        let result = match compression {
-            Compression::Gzip => flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut decoded),
-            Compression::Zstd => zstd::stream::read::Decoder::new(raw)?.read_to_end(&mut decoded),
-            Compression::None => unreachable!("checked above"),
-        };
-        result.map_err(|e| {
+    let payload = match compression {
+        Compression::None => payload,
+        _ => Payload::Bytes(decompress(payload, compression).map_err(|e| {
             InputError::file(&name, format!("cannot decompress ({compression:?}): {e}"))
-        })?;
-        payload = Payload::Bytes(decoded);
-    }
+        })?),
+    };
     let (size, head) = match &payload {
         Payload::Bytes(bytes) => (bytes.len() as u64, bytes[..bytes.len().min(4096)].to_vec()),
         Payload::File(path) => {
@@ -209,6 +199,21 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
         compression,
         size,
     })
+}
+
+/// The decompressed bytes of a gzip or zstd payload.
+fn decompress(payload: Payload, compression: Compression) -> io::Result<Vec<u8>> {
+    let mut raw: Box<dyn Read> = match payload {
+        Payload::File(path) => Box::new(File::open(path)?),
+        Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes)),
+    };
+    let mut decoded = Vec::new();
+    match compression {
+        Compression::Gzip => flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut decoded)?,
+        Compression::Zstd => zstd::stream::read::Decoder::new(raw)?.read_to_end(&mut decoded)?,
+        Compression::None => raw.read_to_end(&mut decoded)?,
+    };
+    Ok(decoded)
 }
 
 /// A short reason for an I/O error, without the OS error number.

@@ -177,11 +177,24 @@ pub fn write_frame(
     Ok(())
 }
 
-/// Creates or replaces `path` atomically with what `fill` writes.
+/// Creates or replaces `path` atomically with what `fill` writes. A path
+/// that is not a regular file (`/dev/stdout`, a named pipe) is written in
+/// place: renaming over it would replace the device.
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let device = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut writer = BufWriter::new(device);
+        fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
+        return writer
+            .flush()
+            .with_context(|| format!("writing {}", path.display()));
+    }
     let dir = parent_dir(path);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".cpm-").suffix(".tmp");
@@ -353,6 +366,25 @@ mod tests {
         assert_eq!(choose_format(None, None, false).unwrap(), OutputFormat::Csv);
         assert!(choose_format(None, Some(OutputFormat::Parquet), true).is_err());
         assert!(choose_format(Some(Path::new("x.weird")), None, false).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pipes_and_devices_are_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomically(&fifo, |w| Ok(w.write_all(b"through the pipe")?)).unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     }
 
     #[test]

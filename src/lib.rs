@@ -18,3 +18,5 @@ pub mod error;
 pub mod ingest;
 pub mod io;
 pub mod schema;
+pub mod segment;
+pub mod summary;

@@ -5,4 +5,5 @@ mod cli;
 mod formats;
 mod ingest;
 mod mapping;
+mod segment;
 mod util;

@@ -48,6 +48,12 @@ impl Cpm {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
     /// Runs to completion.
     pub fn run(mut self) -> Run {
         self.command

@@ -20,6 +20,7 @@ const EXAMPLES: &str = "\
 Examples:
   cpm ingest orders.csv -o clean.parquet
   cpm ingest exports/*.csv --source-column file --rejects rejects.csv
+  cpm ingest orders.csv --format ipc | cpm segment -o customers.parquet
   zcat orders.csv.gz | cpm ingest --format ipc > clean.arrow
   cpm completions bash > ~/.local/share/bash-completion/completions/cpm";
 
@@ -68,6 +69,8 @@ pub enum ColorWhen {
 pub enum Command {
     /// Read, map, type and validate exports into the canonical transaction table
     Ingest(Box<cmd::ingest::Args>),
+    /// Customer table with RFM scores, named segments, value tiers and the value/risk matrix
+    Segment(Box<cmd::segment::Args>),
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  cpm completions bash > /etc/bash_completion.d/cpm\n  cpm completions zsh > \"${fpath[1]}/_cpm\""

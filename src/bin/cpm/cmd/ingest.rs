@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use chrono::NaiveDate;
 use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, Reject};
 use cpm::io::{Input, ReadOptions};
 use polars::prelude::*;
 
-use super::{Output, check_output, input_paths, read_all};
+use super::{Output, check_output, input_paths, parse_as_of, read_all};
 use crate::cli::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -178,14 +177,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
 fn describe_reject(r: &Reject) -> String {
     format!("{}, line {}: {} ({})", r.source, r.line, r.reason, r.raw)
-}
-
-fn parse_as_of(text: &str) -> Result<NaiveDate> {
-    if text.eq_ignore_ascii_case("today") {
-        return Ok(chrono::Local::now().date_naive());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| cpm::error::usage(format!("--as-of '{text}': expected YYYY-MM-DD or 'today'")))
 }
 
 /// Rejects as a frame with the columns source, line, reason, raw.

@@ -4,6 +4,7 @@
 
 pub mod ingest;
 pub mod meta;
+pub mod segment;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::ui::Ui;
 pub fn run(command: Command, ui: &Ui) -> Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(*args, ui),
+        Command::Segment(args) => segment::run(*args, ui),
         Command::Completions { shell } => meta::completions(shell),
         Command::Man => meta::man(),
     }
@@ -50,6 +52,15 @@ impl InputArgs {
     pub fn date_format(&self) -> Option<DateFormat> {
         self.date_format.as_deref().map(DateFormat::from_flag)
     }
+}
+
+/// Parses `--as-of`: YYYY-MM-DD or `today`.
+pub fn parse_as_of(text: &str) -> Result<chrono::NaiveDate> {
+    if text.eq_ignore_ascii_case("today") {
+        return Ok(chrono::Local::now().date_naive());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| cpm::error::usage(format!("--as-of '{text}': expected YYYY-MM-DD or 'today'")))
 }
 
 /// The paths among `inputs` (stdin has none).

@@ -1,0 +1,307 @@
+//! `cpm segment`: the customer table with RFM scores, named segments and
+//! their playbook, value tiers and the value/risk matrix.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use cpm::ingest::IngestConfig;
+use cpm::io::{LINE_COLUMN, TableStyle};
+use cpm::segment::{Monetary, RfmConfig, SegmentConfig, Segmented};
+use cpm::summary::{SummaryConfig, TimeUnit};
+use polars::prelude::*;
+
+use super::{Output, check_output, input_paths, parse_as_of, read_all};
+use crate::cli::{InputArgs, OutputArgs};
+use crate::ui::Ui;
+
+const EXAMPLES: &str = "\
+Examples:
+  # segment summary on the terminal, customer table to a file
+  cpm segment orders.csv -o customers.parquet --summary
+
+  # straight from an ingest, in binary form
+  cpm ingest orders.csv --format ipc | cpm segment > customers.csv
+
+  # fixed recency thresholds in days, mean spend, weeks for tenure
+  cpm segment clean.parquet --r-edges 30,90,180,365 --monetary mean --time-unit week
+
+  # the segment summary per country, as of the end of the quarter
+  cpm segment clean.parquet --as-of 2024-03-31 --by Country --summary-out segments.csv";
+
+/// Arguments of `cpm segment`.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded
+    /// and counted. Default: the day after the latest transaction.
+    #[arg(long, value_name = "DATE", help_heading = "Facts")]
+    as_of: Option<String>,
+
+    /// Unit of first_to_last and tenure: day or week (= days / 7).
+    #[arg(long, value_enum, default_value_t = TimeUnitArg::Day, help_heading = "Facts")]
+    time_unit: TimeUnitArg,
+
+    /// Scores per RFM dimension (2 to 9).
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "RFM")]
+    bins: usize,
+
+    /// Fixed recency edges in days, ascending (e.g. 30,90,180,365).
+    #[arg(long, value_delimiter = ',', value_name = "DAYS", help_heading = "RFM")]
+    r_edges: Option<Vec<f64>>,
+
+    /// Fixed frequency edges in orders, ascending (e.g. 2,3,5,10).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ORDERS",
+        help_heading = "RFM"
+    )]
+    f_edges: Option<Vec<f64>>,
+
+    /// Fixed monetary edges, ascending.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "AMOUNTS",
+        help_heading = "RFM"
+    )]
+    m_edges: Option<Vec<f64>>,
+
+    /// Monetary score from total revenue or mean order value.
+    #[arg(long, value_enum, default_value_t = MonetaryArg::Total, help_heading = "RFM")]
+    monetary: MonetaryArg,
+
+    /// Value column for tiers and the matrix (default: clv, else margin, else revenue).
+    #[arg(long, value_name = "COLUMN", help_heading = "Tiers and matrix")]
+    tier_by: Option<String>,
+
+    /// Cumulative percentages of customers in platinum, gold and silver.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,5,20",
+        value_name = "P,P,P",
+        help_heading = "Tiers and matrix"
+    )]
+    tier_cuts: Vec<f64>,
+
+    /// Value that splits high from low value in the matrix (default: the median).
+    #[arg(long, value_name = "VALUE", help_heading = "Tiers and matrix")]
+    value_split: Option<f64>,
+
+    /// Churn risk is high when days since the last purchase exceed this many
+    /// expected gaps between purchases (or when 1 - p_alive > 0.5, if present).
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        value_name = "RATIO",
+        help_heading = "Tiers and matrix"
+    )]
+    risk_ratio: f64,
+
+    /// Break the segment summary down by these columns (e.g. region,channel).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "COLUMNS",
+        help_heading = "Summary"
+    )]
+    by: Vec<String>,
+
+    /// Print the segment and tier summaries on stderr.
+    #[arg(long, help_heading = "Summary")]
+    summary: bool,
+
+    /// Write the segment summary to FILE (format from its extension).
+    #[arg(long, value_name = "FILE", help_heading = "Summary")]
+    summary_out: Option<PathBuf>,
+}
+
+/// `--time-unit`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TimeUnitArg {
+    Day,
+    Week,
+}
+
+/// `--monetary`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MonetaryArg {
+    Total,
+    Mean,
+}
+
+/// Runs `cpm segment`.
+pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    let summary_config = SummaryConfig {
+        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        time_unit: match args.time_unit {
+            TimeUnitArg::Day => TimeUnit::Day,
+            TimeUnitArg::Week => TimeUnit::Week,
+        },
+    };
+    let config = SegmentConfig {
+        rfm: RfmConfig {
+            bins: args.bins,
+            r_edges: args.r_edges.clone(),
+            f_edges: args.f_edges.clone(),
+            m_edges: args.m_edges.clone(),
+            monetary: match args.monetary {
+                MonetaryArg::Total => Monetary::Total,
+                MonetaryArg::Mean => Monetary::Mean,
+            },
+        },
+        tier_by: args.tier_by.clone(),
+        tier_cuts: args.tier_cuts.clone(),
+        value_split: args.value_split,
+        risk_ratio: args.risk_ratio,
+    };
+    let ingest_config = IngestConfig {
+        map: args.input.map_overrides()?,
+        date_format: args.input.date_format(),
+        decimal_comma: args.input.decimal_comma,
+        ..IngestConfig::default()
+    };
+    let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;
+    let output = Output::new(&args.output)?;
+    let protected = input_paths(&inputs);
+    for path in [output.path(), args.summary_out.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        check_output(path, &protected)?;
+    }
+
+    let tables = read_all(&inputs, &args.input.read_options(), ui)?;
+    let customers = if tables.len() == 1 && cpm::segment::is_customer_table(&tables[0].frame) {
+        ui.info("input is a customer table: facts are taken as they are");
+        typed_customer_table(&tables[0].frame)?
+    } else {
+        let ingested = cpm::ingest::ingest(tables, None, &ingest_config)?;
+        if ingested.report.rows_rejected > 0 {
+            let reasons: Vec<String> = ingested
+                .report
+                .rejects_by_reason
+                .iter()
+                .map(|(why, n)| format!("{n} {why}"))
+                .collect();
+            ui.warn(&format!(
+                "{} of {} rows left out ({}); cpm ingest --rejects FILE lists them",
+                ingested.report.rows_rejected,
+                ingested.report.rows_read,
+                reasons.join(", ")
+            ));
+        }
+        let summary = cpm::summary::summarize(&ingested.transactions, &summary_config)?;
+        ui.info(&format!("as of {}", summary.as_of));
+        if summary.transactions_after_as_of > 0 {
+            ui.warn(&format!(
+                "{} transactions after {} excluded",
+                summary.transactions_after_as_of, summary.as_of
+            ));
+        }
+        if summary.customers_without_purchases > 0 {
+            ui.warn(&format!(
+                "{} customers with only refunds in the window left out",
+                summary.customers_without_purchases
+            ));
+        }
+        summary.customers
+    };
+    for by in &args.by {
+        if customers.column(by).is_err() {
+            bail!(
+                "--by {by}: no such column in the customer table (found: {}); only columns \
+                 constant per customer pass through",
+                column_names(&customers)
+            );
+        }
+    }
+
+    let mut segmented = cpm::segment::segment(&customers, &config)?;
+    report_scorings(&segmented, ui);
+    let mut summary = cpm::segment::segment_summary(&segmented.customers, &args.by)?;
+    let tiers = cpm::segment::tier_summary(&segmented.customers, &segmented.value_column)?;
+    let style = TableStyle {
+        width: args.output.width,
+        ..TableStyle::default()
+    };
+    let summaries = summaries_text(&summary, &tiers, &style)?;
+    if args.summary {
+        ui.print(&summaries);
+    }
+    if let Some(path) = &args.summary_out {
+        let format = cpm::io::choose_format(Some(path), None, false)?;
+        cpm::io::write_atomically(path, |w| {
+            cpm::io::write_frame(&mut summary, format, &style, w)
+        })?;
+    }
+    let on_terminal =
+        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    if on_terminal {
+        return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
+    }
+    output.write(&mut segmented.customers)
+}
+
+/// The summaries for people: segments (the action moved to a playbook
+/// table of its own, so the figures stay readable), then tiers.
+fn summaries_text(summary: &DataFrame, tiers: &DataFrame, style: &TableStyle) -> Result<String> {
+    let figures = summary.drop("action")?;
+    let playbook = summary
+        .select(["segment", "strategy", "action"])?
+        .unique_stable(Some(&["segment".into()]), UniqueKeepStrategy::First, None)?;
+    Ok(format!(
+        "{}{}{}",
+        cpm::io::table::render_table(&figures, style),
+        cpm::io::table::render_table(tiers, style),
+        cpm::io::table::render_table(&playbook, style),
+    ))
+}
+
+fn column_names(frame: &DataFrame) -> String {
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    names.join(", ")
+}
+
+/// A customer table read from text: columns typed, the line column dropped.
+fn typed_customer_table(frame: &DataFrame) -> Result<DataFrame> {
+    let columns = frame
+        .columns()
+        .iter()
+        .filter(|c| c.name().as_str() != LINE_COLUMN)
+        .map(cpm::ingest::typing::infer_type)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DataFrame::new(frame.height(), columns)?)
+}
+
+/// Warns when the data could not fill every score, and shows breaks with -v.
+fn report_scorings(segmented: &Segmented, ui: &Ui) {
+    for s in &segmented.scorings {
+        let breaks: Vec<String> = s.breaks.iter().map(|b| format!("{b:.2}")).collect();
+        ui.info(&format!("{}: breaks {}", s.dimension, breaks.join(", ")));
+        if s.scores_used.len() < s.bins {
+            let used: Vec<String> = s.scores_used.iter().map(u8::to_string).collect();
+            ui.warn(&format!(
+                "{}: only {} of {} scores used ({}): too many customers share the same value \
+                 (breaks {})",
+                s.dimension,
+                s.scores_used.len(),
+                s.bins,
+                used.join(", "),
+                breaks.join(", ")
+            ));
+        }
+    }
+}

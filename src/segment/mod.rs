@@ -1,0 +1,342 @@
+//! `segment`: who are our customers? RFM scores and named segments with
+//! their playbook ([`rfm`], [`rules`]), value tiers ([`tiers`]) and the
+//! value/risk matrix ([`matrix`]), added to the customer table that
+//! [`crate::summary`] computes.
+
+pub mod matrix;
+pub mod rfm;
+pub mod rules;
+pub mod tiers;
+
+use anyhow::{Result, anyhow, bail};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::CUSTOMER_ID;
+pub use rfm::{Monetary, RfmConfig, Scoring};
+
+/// Everything that shapes a segmentation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SegmentConfig {
+    /// RFM scoring.
+    pub rfm: RfmConfig,
+    /// Column ranking customers into tiers and splitting the matrix; default:
+    /// `clv`, else `margin`, else `revenue`.
+    pub tier_by: Option<String>,
+    /// Cumulative tier cuts in percent: platinum, gold, silver.
+    pub tier_cuts: Vec<f64>,
+    /// Value above which a customer is "high value" in the matrix; default:
+    /// the median.
+    pub value_split: Option<f64>,
+    /// Overdue ratio (days since last / expected gap) above which churn risk
+    /// is high.
+    pub risk_ratio: f64,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        SegmentConfig {
+            rfm: RfmConfig::default(),
+            tier_by: None,
+            tier_cuts: vec![1.0, 5.0, 20.0],
+            value_split: None,
+            risk_ratio: 2.0,
+        }
+    }
+}
+
+/// The result of a segmentation.
+pub struct Segmented {
+    /// The customer table with scores, segment, playbook, tier and cell.
+    pub customers: DataFrame,
+    /// How each RFM dimension was scored.
+    pub scorings: Vec<Scoring>,
+    /// The column tiers and the matrix used as value.
+    pub value_column: String,
+}
+
+/// Scores, names and places every customer of a customer table.
+pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmented> {
+    tiers::check_cuts(&config.tier_cuts)?;
+    if !(2..=9).contains(&config.rfm.bins) {
+        bail!("--bins must be between 2 and 9 (got {})", config.rfm.bins);
+    }
+    let recency = numbers(customers, "days_since_last")?;
+    let frequency = numbers(customers, "orders")?;
+    let spend = numbers(
+        customers,
+        match config.rfm.monetary {
+            Monetary::Total => "revenue",
+            Monetary::Mean => "avg_order_value",
+        },
+    )?;
+    let bins = config.rfm.bins;
+    let (r, r_scoring) = rfm::score_dimension(
+        "recency",
+        &recency,
+        config.rfm.r_edges.as_deref(),
+        bins,
+        false,
+    )?;
+    let (f, f_scoring) = rfm::score_dimension(
+        "frequency",
+        &frequency,
+        config.rfm.f_edges.as_deref(),
+        bins,
+        true,
+    )?;
+    let (m, m_scoring) = rfm::score_dimension(
+        "monetary",
+        &spend,
+        config.rfm.m_edges.as_deref(),
+        bins,
+        true,
+    )?;
+
+    let rules = rules::DEFAULT_RULES;
+    let to5 = |score: u8, bins: usize| -> u8 {
+        // rule tables are written for 1..=5; other bin counts are rescaled
+        if bins == 5 {
+            score
+        } else {
+            (1.0 + (f64::from(score) - 1.0) * 4.0 / (bins as f64 - 1.0)).round() as u8
+        }
+    };
+    let segments: Vec<&str> = (0..r.len())
+        .map(|i| {
+            rules::segment_of(
+                &rules,
+                to5(r[i], r_scoring.bins),
+                to5(f[i], f_scoring.bins),
+                to5(m[i], m_scoring.bins),
+            )
+            .unwrap_or("Others")
+        })
+        .collect();
+    let plays: Vec<rules::Play> = segments.iter().map(|s| rules::playbook(s)).collect();
+
+    let value_column = match &config.tier_by {
+        Some(c) => c.clone(),
+        None => ["clv", "margin", "revenue"]
+            .into_iter()
+            .find(|c| customers.column(c).is_ok())
+            .unwrap_or("revenue")
+            .to_string(),
+    };
+    let value = numbers(customers, &value_column)?;
+    let tier = tiers::assign(&value, &config.tier_cuts);
+    let split = config.value_split.unwrap_or_else(|| matrix::median(&value));
+    let risk_high: Vec<bool> = match customers.column("p_alive") {
+        Ok(_) => numbers(customers, "p_alive")?
+            .iter()
+            .map(|p| 1.0 - p > 0.5)
+            .collect(),
+        Err(_) => {
+            let span = span_days(customers)?;
+            let repeats = numbers(customers, "repeat_purchases")?;
+            matrix::overdue_ratios(&recency, &span, &repeats)
+                .iter()
+                .map(|ratio| *ratio > config.risk_ratio)
+                .collect()
+        }
+    };
+    let cells: Vec<&str> = value
+        .iter()
+        .zip(&risk_high)
+        .map(|(v, risky)| matrix::cell(*v > split, *risky))
+        .collect();
+
+    let rfm_score: Vec<i32> = (0..r.len())
+        .map(|i| 100 * i32::from(r[i]) + 10 * i32::from(f[i]) + i32::from(m[i]))
+        .collect();
+    let as_i32 = |scores: Vec<u8>| scores.into_iter().map(i32::from).collect::<Vec<_>>();
+    let mut out = customers.clone();
+    let added = [
+        Column::new("r_score".into(), as_i32(r)),
+        Column::new("f_score".into(), as_i32(f)),
+        Column::new("m_score".into(), as_i32(m)),
+        Column::new("rfm_score".into(), rfm_score),
+        Column::new("segment".into(), segments),
+        Column::new(
+            "strategy".into(),
+            plays.iter().map(|p| p.strategy).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "action".into(),
+            plays.iter().map(|p| p.action).collect::<Vec<_>>(),
+        ),
+        Column::new("tier".into(), tier),
+        Column::new("matrix_cell".into(), cells),
+    ];
+    for column in added {
+        out.with_column(column)?;
+    }
+    Ok(Segmented {
+        customers: out,
+        scorings: vec![r_scoring, f_scoring, m_scoring],
+        value_column,
+    })
+}
+
+/// A numeric column as f64s (null as NaN), with an error naming what exists.
+fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let column = frame.column(name).map_err(|_| {
+        let found: Vec<String> = frame
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        anyhow!(
+            "column '{name}' not found in the customer table (found: {})",
+            found.join(", ")
+        )
+    })?;
+    let values = column
+        .cast(&DataType::Float64)
+        .map_err(|_| anyhow!("column '{name}' is not numeric"))?;
+    Ok(values
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Days between first and last purchase.
+fn span_days(frame: &DataFrame) -> Result<Vec<f64>> {
+    let spans = frame
+        .clone()
+        .lazy()
+        .select([(col("last_order").cast(DataType::Int32)
+            - col("first_order").cast(DataType::Int32))
+        .cast(DataType::Float64)
+        .alias("span")])
+        .collect()?;
+    Ok(spans
+        .column("span")?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Customers, revenue and habits per segment, in playbook order.
+pub fn segment_summary(customers: &DataFrame, by: &[String]) -> Result<DataFrame> {
+    let mut keys: Vec<Expr> = by.iter().map(|c| col(c.as_str())).collect();
+    keys.push(col("segment"));
+    let total_customers = customers.height() as f64;
+    let total_revenue = numbers(customers, "revenue")?
+        .iter()
+        .filter(|v| v.is_finite())
+        .sum::<f64>();
+    let order: Vec<&str> = rules::SEGMENT_ORDER.to_vec();
+    let rank = Series::new("segment".into(), order.clone());
+    let ranks = DataFrame::new(
+        order.len(),
+        vec![
+            rank.into_column(),
+            Column::new("__rank".into(), (0..order.len() as u32).collect::<Vec<_>>()),
+        ],
+    )?;
+    let mut sort_keys: Vec<PlSmallStr> = by.iter().map(|c| c.as_str().into()).collect();
+    sort_keys.push("__rank".into());
+    let summary = customers
+        .clone()
+        .lazy()
+        .group_by(keys)
+        .agg([
+            len().cast(DataType::Int64).alias("customers"),
+            col("revenue").sum().alias("revenue"),
+            col("days_since_last").mean().alias("mean_days_since_last"),
+            col("orders").mean().alias("mean_orders"),
+            col("revenue").mean().alias("mean_revenue"),
+            col("strategy").first().alias("strategy"),
+            col("action").first().alias("action"),
+        ])
+        .with_columns([
+            (col("customers").cast(DataType::Float64) / lit(total_customers)).alias("share"),
+            (col("revenue") / lit(total_revenue)).alias("revenue_share"),
+        ])
+        .join(
+            ranks.lazy(),
+            [col("segment")],
+            [col("segment")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort(
+            sort_keys,
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .collect()?;
+    let mut columns: Vec<&str> = by.iter().map(String::as_str).collect();
+    columns.extend([
+        "segment",
+        "customers",
+        "share",
+        "revenue",
+        "revenue_share",
+        "mean_days_since_last",
+        "mean_orders",
+        "mean_revenue",
+        "strategy",
+        "action",
+    ]);
+    Ok(summary.select(columns)?)
+}
+
+/// Customers and value per tier: the Pareto view.
+pub fn tier_summary(customers: &DataFrame, value_column: &str) -> Result<DataFrame> {
+    let n = customers.height() as f64;
+    let total = numbers(customers, value_column)?
+        .iter()
+        .filter(|v| v.is_finite())
+        .sum::<f64>();
+    let tiers = Series::new("tier".into(), tiers::TIERS.to_vec());
+    let frame = DataFrame::new(
+        tiers::TIERS.len(),
+        vec![
+            tiers.into_column(),
+            Column::new("__rank".into(), [0u32, 1, 2, 3]),
+        ],
+    )?;
+    Ok(frame
+        .lazy()
+        .join(
+            customers.clone().lazy().group_by([col("tier")]).agg([
+                len().cast(DataType::Int64).alias("customers"),
+                col(value_column)
+                    .cast(DataType::Float64)
+                    .sum()
+                    .alias("value"),
+            ]),
+            [col("tier")],
+            [col("tier")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("customers").fill_null(lit(0i64)),
+            col("value").fill_null(lit(0.0)),
+        ])
+        .with_columns([
+            (col("customers").cast(DataType::Float64) / lit(n)).alias("share"),
+            (col("value") / lit(total)).alias("value_share"),
+        ])
+        .sort(["__rank"], SortMultipleOptions::default())
+        .select([
+            col("tier"),
+            col("customers"),
+            col("share"),
+            col("value"),
+            col("value_share"),
+        ])
+        .collect()?)
+}
+
+/// Whether a frame is already a customer table (one row per customer with
+/// facts) rather than transactions.
+pub fn is_customer_table(frame: &DataFrame) -> bool {
+    ["days_since_last", "orders", "revenue", CUSTOMER_ID]
+        .iter()
+        .all(|c| frame.column(c).is_ok())
+        && frame.column(crate::schema::ORDER_DATE).is_err()
+}

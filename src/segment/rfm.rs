@@ -1,0 +1,172 @@
+//! RFM scores: recency, frequency and monetary value scored 1..=N (5 best:
+//! most recent, most frequent, highest spend).
+//!
+//! Default scoring puts breaks at the quantiles i/N of the customer
+//! distribution (type 7: linear interpolation, as R's and numpy's default)
+//! and scores each value by the interval `[break_k, break_k+1)` it falls in,
+//! so tied values always share a score and the result does not depend on
+//! row order or thread count. Fixed edges replace the quantile breaks.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// Which spend measure the M score ranks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Monetary {
+    /// Total revenue in the window.
+    #[default]
+    Total,
+    /// Mean order value.
+    Mean,
+}
+
+/// How scores are cut.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RfmConfig {
+    /// Number of scores per dimension (2..=9).
+    pub bins: usize,
+    /// Fixed recency edges in days (ascending), instead of quantiles.
+    pub r_edges: Option<Vec<f64>>,
+    /// Fixed frequency edges in orders.
+    pub f_edges: Option<Vec<f64>>,
+    /// Fixed monetary edges.
+    pub m_edges: Option<Vec<f64>>,
+    /// Total or mean spend.
+    pub monetary: Monetary,
+}
+
+impl Default for RfmConfig {
+    fn default() -> Self {
+        RfmConfig {
+            bins: 5,
+            r_edges: None,
+            f_edges: None,
+            m_edges: None,
+            monetary: Monetary::Total,
+        }
+    }
+}
+
+/// How one dimension was scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scoring {
+    /// `recency`, `frequency` or `monetary`.
+    pub dimension: &'static str,
+    /// The breaks used (quantiles or given edges).
+    pub breaks: Vec<f64>,
+    /// Scores that at least one customer received, ascending.
+    pub scores_used: Vec<u8>,
+    /// Scores available.
+    pub bins: usize,
+}
+
+/// Type-7 quantile (linear interpolation) of sorted values.
+pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Breaks at the quantiles 1/N, ..., (N-1)/N.
+pub fn quantile_breaks(values: &[f64], bins: usize) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    (1..bins)
+        .map(|i| quantile_sorted(&sorted, i as f64 / bins as f64))
+        .collect()
+}
+
+/// Scores values by the interval they fall in: 1 below the first break, N
+/// at or above the last; `higher_is_better = false` turns it round (recency).
+pub fn score_values(values: &[f64], breaks: &[f64], higher_is_better: bool) -> Vec<u8> {
+    let bins = breaks.len() + 1;
+    values
+        .iter()
+        .map(|v| {
+            let at_or_above = breaks.partition_point(|b| b <= v);
+            let score = if higher_is_better {
+                1 + at_or_above
+            } else {
+                bins - at_or_above
+            };
+            score as u8
+        })
+        .collect()
+}
+
+/// Scores one dimension, by quantiles or fixed edges.
+pub fn score_dimension(
+    dimension: &'static str,
+    values: &[f64],
+    edges: Option<&[f64]>,
+    bins: usize,
+    higher_is_better: bool,
+) -> Result<(Vec<u8>, Scoring)> {
+    let breaks = match edges {
+        Some(edges) => {
+            if edges.windows(2).any(|w| w[0] >= w[1]) {
+                bail!("--{}-edges must increase: {edges:?}", &dimension[..1]);
+            }
+            if edges.len() + 1 > 9 {
+                bail!("--{}-edges: at most 8 edges (9 scores)", &dimension[..1]);
+            }
+            edges.to_vec()
+        }
+        None => quantile_breaks(values, bins),
+    };
+    let scores = score_values(values, &breaks, higher_is_better);
+    let mut used: Vec<u8> = scores.clone();
+    used.sort_unstable();
+    used.dedup();
+    let scoring = Scoring {
+        dimension,
+        bins: breaks.len() + 1,
+        breaks,
+        scores_used: used,
+    };
+    Ok((scores, scoring))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type7_quantiles_match_r_and_numpy() {
+        // R: quantile(c(1, 2, 3, 4, 10), c(.2, .4, .6, .8)) = 1.8 2.6 3.4 5.2
+        let breaks = quantile_breaks(&[10.0, 1.0, 3.0, 2.0, 4.0], 5);
+        let expected = [1.8, 2.6, 3.4, 5.2];
+        for (b, e) in breaks.iter().zip(expected) {
+            assert!((b - e).abs() < 1e-12, "{breaks:?}");
+        }
+    }
+
+    #[test]
+    fn ties_share_a_score_and_recency_runs_backwards() {
+        let breaks = [1.0, 1.0, 1.0, 2.0];
+        assert_eq!(
+            score_values(&[1.0, 1.0, 2.0, 5.0], &breaks, true),
+            [4, 4, 5, 5]
+        );
+        let r = score_values(
+            &[3.0, 30.0, 100.0, 400.0],
+            &[30.0, 90.0, 180.0, 365.0],
+            false,
+        );
+        assert_eq!(r, [5, 4, 3, 1]);
+    }
+
+    #[test]
+    fn scoring_reports_the_scores_used() {
+        let (_, scoring) =
+            score_dimension("frequency", &[1.0, 1.0, 1.0, 1.0, 2.0], None, 5, true).unwrap();
+        assert_eq!(scoring.scores_used, [4, 5]);
+        assert!(score_dimension("recency", &[1.0], Some(&[5.0, 2.0]), 5, false).is_err());
+    }
+}

@@ -1,0 +1,315 @@
+//! Transactions → one row per customer: the facts every later step reads.
+//! This is the one place recency, frequency, monetary value, tenure and
+//! margin are computed.
+//!
+//! Conventions: a row with negative revenue is a refund; it lowers revenue
+//! and margin but is not a purchase, so it does not move first/last order,
+//! the order count or the purchase days. `repeat_purchases` counts distinct
+//! purchase days − 1 (the BTYD convention: same-day purchases are one).
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::dates::days_since_epoch;
+use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
+
+/// The unit of `first_to_last` and `tenure`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Days.
+    #[default]
+    Day,
+    /// Weeks (days / 7), the unit of the BG/NBD papers.
+    Week,
+}
+
+impl TimeUnit {
+    /// Days per unit.
+    pub fn days(self) -> f64 {
+        match self {
+            TimeUnit::Day => 1.0,
+            TimeUnit::Week => 7.0,
+        }
+    }
+}
+
+/// How to summarise.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SummaryConfig {
+    /// The analysis day; default: the day after the latest transaction.
+    /// Transactions after it are excluded (and counted).
+    pub as_of: Option<NaiveDate>,
+    /// Unit of `first_to_last` and `tenure`.
+    pub time_unit: TimeUnit,
+}
+
+/// The customer table and what was left out of it.
+pub struct Summary {
+    /// One row per customer, sorted by `customer_id`.
+    pub customers: DataFrame,
+    /// The analysis day used.
+    pub as_of: NaiveDate,
+    /// Transactions dated after `as_of`, excluded.
+    pub transactions_after_as_of: u64,
+    /// Customers whose only rows in the window are refunds, excluded.
+    pub customers_without_purchases: u64,
+}
+
+/// Columns of the customer table computed here, in order.
+pub const FACT_COLUMNS: [&str; 11] = [
+    CUSTOMER_ID,
+    "first_order",
+    "last_order",
+    "orders",
+    "revenue",
+    "avg_order_value",
+    "days_since_last",
+    "repeat_purchases",
+    "first_to_last",
+    "tenure",
+    "margin",
+];
+
+/// Summarises canonical transactions into the customer table. Columns that
+/// are constant for every customer (attributes joined by ingest, such as
+/// region) pass through; per-transaction columns do not.
+pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Summary> {
+    for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+        if transactions.column(required).is_err() {
+            let found: Vec<String> = transactions
+                .get_column_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            bail!(
+                "column '{required}' not found (found: {}); run the input through cpm ingest, \
+                 or map it with --map",
+                found.join(", ")
+            );
+        }
+    }
+    let as_of = match config.as_of {
+        Some(day) => day,
+        None => {
+            latest_day(transactions)?.map_or_else(NaiveDate::default, |d| d + chrono::Days::new(1))
+        }
+    };
+    let as_of_days = days_since_epoch(as_of);
+    let date_days = col(ORDER_DATE).cast(DataType::Int32);
+    let in_window = date_days.clone().lt_eq(lit(as_of_days));
+    let transactions_after_as_of = (transactions.height()
+        - transactions
+            .clone()
+            .lazy()
+            .filter(in_window.clone())
+            .select([len()])
+            .collect()?
+            .column("len")?
+            .idx()?
+            .get(0)
+            .unwrap_or(0) as usize) as u64;
+
+    let has_order_id = transactions.column(ORDER_ID).is_ok();
+    let has_cost = transactions.column(COST).is_ok();
+    let purchase = col(REVENUE).gt_eq(lit(0.0));
+    let canonical = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST];
+    let extras: Vec<String> = transactions
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| !canonical.contains(&n.as_str()))
+        .collect();
+
+    let mut aggregates = vec![
+        date_days
+            .clone()
+            .filter(purchase.clone())
+            .min()
+            .alias("first"),
+        date_days
+            .clone()
+            .filter(purchase.clone())
+            .max()
+            .alias("last"),
+        if has_order_id {
+            col(ORDER_ID)
+                .filter(purchase.clone())
+                .n_unique()
+                .cast(DataType::Int64)
+        } else {
+            purchase.clone().sum().cast(DataType::Int64)
+        }
+        .alias("orders"),
+        col(REVENUE).sum().alias("revenue"),
+        date_days
+            .filter(purchase.clone())
+            .n_unique()
+            .cast(DataType::Int64)
+            .alias("purchase_days"),
+    ];
+    if has_cost {
+        aggregates.push(
+            (col(REVENUE) - col(COST).fill_null(lit(0.0)))
+                .sum()
+                .alias("margin"),
+        );
+    }
+    for extra in &extras {
+        aggregates.push(col(extra.as_str()).first().alias(extra.as_str()));
+        aggregates.push(
+            col(extra.as_str())
+                .n_unique()
+                .alias(format!("__distinct_{extra}").as_str()),
+        );
+    }
+
+    let unit = config.time_unit.days();
+    let grouped = transactions
+        .clone()
+        .lazy()
+        .filter(in_window)
+        .group_by([col(CUSTOMER_ID)])
+        .agg(aggregates)
+        .collect()?;
+    let buyers = grouped.column("first")?.is_not_null();
+    let customers_without_purchases =
+        (grouped.height() - buyers.sum().unwrap_or(0) as usize) as u64;
+
+    let mut columns = vec![
+        col(CUSTOMER_ID),
+        col("first").cast(DataType::Date).alias("first_order"),
+        col("last").cast(DataType::Date).alias("last_order"),
+        col("orders"),
+        col("revenue"),
+        (col("revenue") / col("orders").cast(DataType::Float64)).alias("avg_order_value"),
+        (lit(as_of_days) - col("last"))
+            .cast(DataType::Int64)
+            .alias("days_since_last"),
+        (col("purchase_days") - lit(1i64)).alias("repeat_purchases"),
+        ((col("last") - col("first")).cast(DataType::Float64) / lit(unit)).alias("first_to_last"),
+        ((lit(as_of_days) - col("first")).cast(DataType::Float64) / lit(unit)).alias("tenure"),
+    ];
+    if has_cost {
+        columns.push(col("margin"));
+    }
+    let constant: Vec<&String> = extras
+        .iter()
+        .filter(|extra| {
+            grouped
+                .column(&format!("__distinct_{extra}"))
+                .ok()
+                .and_then(|c| c.as_materialized_series().max::<u32>().ok().flatten())
+                .is_some_and(|most| most <= 1)
+        })
+        .collect();
+    columns.extend(constant.iter().map(|c| col(c.as_str())));
+
+    let customers = grouped
+        .filter(&buyers)?
+        .lazy()
+        .select(columns)
+        .sort([CUSTOMER_ID], SortMultipleOptions::default())
+        .collect()?;
+    Ok(Summary {
+        customers,
+        as_of,
+        transactions_after_as_of,
+        customers_without_purchases,
+    })
+}
+
+fn latest_day(transactions: &DataFrame) -> Result<Option<NaiveDate>> {
+    let latest = transactions
+        .clone()
+        .lazy()
+        .select([col(ORDER_DATE).cast(DataType::Int32).max()])
+        .collect()?;
+    Ok(latest
+        .column(ORDER_DATE)?
+        .i32()?
+        .get(0)
+        .map(|days| NaiveDate::default() + chrono::Duration::days(i64::from(days))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transactions() -> DataFrame {
+        let day = |y, m, d| days_since_epoch(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let dates = Series::new(
+            ORDER_DATE.into(),
+            [
+                day(2024, 1, 1),
+                day(2024, 1, 1),
+                day(2024, 1, 11),
+                day(2024, 1, 15),
+                day(2024, 1, 5),
+                day(2024, 2, 1),
+            ],
+        )
+        .cast(&DataType::Date)
+        .unwrap();
+        DataFrame::new(
+            6,
+            vec![
+                Column::new(CUSTOMER_ID.into(), ["a", "a", "a", "a", "b", "c"]),
+                dates.into_column(),
+                Column::new(REVENUE.into(), [10.0, 5.0, 20.0, -5.0, 7.0, 9.0]),
+                Column::new(ORDER_ID.into(), ["1", "1", "2", "C3", "4", "5"]),
+                Column::new("region".into(), ["n", "n", "n", "n", "s", "s"]),
+                Column::new(
+                    "channel".into(),
+                    ["web", "shop", "web", "web", "web", "web"],
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn facts_by_hand() {
+        let config = SummaryConfig {
+            as_of: Some(NaiveDate::from_ymd_opt(2024, 1, 21).unwrap()),
+            time_unit: TimeUnit::Week,
+        };
+        let s = summarize(&transactions(), &config).unwrap();
+        assert_eq!(s.transactions_after_as_of, 1, "c's purchase is after as-of");
+        let a = s.customers.slice(0, 1);
+        let get = |name: &str| a.column(name).unwrap().get(0).unwrap().to_string();
+        assert_eq!(
+            get("orders"),
+            "2",
+            "order 1 has two lines; the refund is no order"
+        );
+        assert_eq!(get("revenue"), "30.0");
+        assert_eq!(get("avg_order_value"), "15.0");
+        assert_eq!(get("repeat_purchases"), "1", "two purchase days");
+        assert_eq!(
+            get("days_since_last"),
+            "10",
+            "the refund on the 15th is no purchase"
+        );
+        let float = |name: &str| a.column(name).unwrap().f64().unwrap().get(0).unwrap();
+        assert!((float("first_to_last") - 10.0 / 7.0).abs() < 1e-12);
+        assert!((float("tenure") - 20.0 / 7.0).abs() < 1e-12);
+        assert_eq!(get("region"), "\"n\"");
+        assert!(
+            s.customers.column("channel").is_err(),
+            "varies within a customer"
+        );
+        assert_eq!(s.customers.height(), 2);
+    }
+
+    #[test]
+    fn default_as_of_is_the_day_after_the_latest_transaction() {
+        let s = summarize(&transactions(), &SummaryConfig::default()).unwrap();
+        assert_eq!(s.as_of, NaiveDate::from_ymd_opt(2024, 2, 2).unwrap());
+        assert_eq!(s.transactions_after_as_of, 0);
+        assert_eq!(s.customers.height(), 3);
+    }
+}

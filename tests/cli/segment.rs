@@ -1,0 +1,234 @@
+//! `cpm segment`: facts by hand, scores, segments, tiers, the matrix,
+//! breakdowns and pipelines.
+
+use crate::util::{column, cpm, data, parse_csv, tempdir};
+
+fn segment(args: &[&str]) -> Vec<Vec<String>> {
+    let mut all = vec!["segment", "-q"];
+    all.extend_from_slice(args);
+    cpm(&all).run().ok().csv()
+}
+
+#[test]
+fn facts_scores_segments_and_cells_by_hand() {
+    let run = cpm(&[
+        "segment",
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+    ])
+    .run()
+    .ok()
+    .stderr_has(&["1 transactions after 2024-03-31 excluded"]);
+    let c = run.csv();
+    assert_eq!(column(&c, "customer_id"), ["A", "B", "C", "D"]);
+    // A: order 1 has two lines, order 2 is the same day, C4 is a refund
+    assert_eq!(column(&c, "orders"), ["3", "2", "1", "1"]);
+    assert_eq!(column(&c, "revenue"), ["60.0", "100.0", "8.0", "12.0"]);
+    assert_eq!(column(&c, "margin"), ["34.0", "60.0", "5.0", "7.0"]);
+    assert_eq!(
+        column(&c, "avg_order_value"),
+        ["20.0", "50.0", "8.0", "12.0"]
+    );
+    assert_eq!(
+        column(&c, "first_order"),
+        ["2024-01-01", "2024-01-20", "2024-03-10", "2024-01-05"]
+    );
+    assert_eq!(
+        column(&c, "last_order"),
+        ["2024-02-10", "2024-03-01", "2024-03-10", "2024-01-05"]
+    );
+    assert_eq!(column(&c, "days_since_last"), ["50", "30", "21", "86"]);
+    assert_eq!(column(&c, "repeat_purchases"), ["1", "1", "0", "0"]);
+    assert_eq!(column(&c, "first_to_last"), ["40.0", "41.0", "0.0", "0.0"]);
+    assert_eq!(column(&c, "tenure"), ["90.0", "71.0", "21.0", "86.0"]);
+    assert_eq!(column(&c, "region"), ["north", "south", "south", "north"]);
+    // quantile breaks derived by hand (type 7): recency 26.4, 34, 46, 64.4;
+    // orders 1, 1.2, 1.8, 2.4; revenue 10.4, 21.6, 50.4, 76
+    assert_eq!(column(&c, "rfm_score"), ["254", "445", "521", "122"]);
+    assert_eq!(
+        column(&c, "segment"),
+        ["Can't Lose Them", "Champions", "Potential Loyalist", "Lost"]
+    );
+    assert_eq!(
+        column(&c, "strategy"),
+        ["win back", "retain", "grow", "deprioritise"]
+    );
+    // value = margin (median 20.5); risk = days since last / expected gap
+    // (own gap 40 and 41 days; one-time buyers against the median 40.5)
+    assert_eq!(
+        column(&c, "matrix_cell"),
+        ["Maintain", "Maintain", "Develop", "Deprioritise"]
+    );
+    assert_eq!(
+        column(&c, "tier"),
+        ["bronze", "platinum", "bronze", "bronze"]
+    );
+}
+
+#[test]
+fn weeks_as_the_time_unit() {
+    let c = segment(&[
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--time-unit",
+        "week",
+    ]);
+    let tenure: f64 = column(&c, "tenure")[0].parse().unwrap();
+    assert!((tenure - 90.0 / 7.0).abs() < 1e-9);
+}
+
+#[test]
+fn ties_share_scores_and_unfilled_bins_are_reported() {
+    let dir = tempdir();
+    let out = dir.path().join("customers.parquet").display().to_string();
+    cpm(&["segment", &data("cdnow_master.csv"), "-o", &out])
+        .run()
+        .ok()
+        .stderr_has(&["frequency: only 3 of 5 scores used (3, 4, 5)"]);
+    let c = segment(&[&data("cdnow_sample.csv")]);
+    let mut one_order_scores: Vec<String> = column(&c, "orders")
+        .iter()
+        .zip(column(&c, "f_score"))
+        .filter(|(orders, _)| *orders == "1")
+        .map(|(_, score)| score)
+        .collect();
+    one_order_scores.dedup();
+    assert_eq!(
+        one_order_scores.len(),
+        1,
+        "every one-order customer has the same F score"
+    );
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let one = cpm(&["segment", "-q", &data("retail_export.csv")])
+        .env("POLARS_MAX_THREADS", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .run()
+        .ok();
+    let many = cpm(&["segment", "-q", &data("retail_export.csv")])
+        .run()
+        .ok();
+    assert_eq!(one.stdout(), many.stdout());
+}
+
+#[test]
+fn fixed_edges_and_mean_spend() {
+    let c = segment(&[
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--r-edges",
+        "30,60,90,180",
+        "--m-edges",
+        "10,20,30,40",
+        "--monetary",
+        "mean",
+    ]);
+    // recency 50, 30, 21, 86 days; mean order value 20, 50, 8, 12
+    assert_eq!(column(&c, "r_score"), ["4", "4", "5", "3"]);
+    assert_eq!(column(&c, "m_score"), ["3", "5", "1", "2"]);
+    cpm(&["segment", &data("segment_small.csv"), "--r-edges", "90,30"])
+        .run()
+        .code_is(1)
+        .stderr_has(&["must increase"]);
+}
+
+#[test]
+fn tiers_follow_the_cuts_and_sum_to_everyone() {
+    let c = segment(&[&data("cdnow_master.csv")]);
+    let tiers = column(&c, "tier");
+    let count = |t: &str| tiers.iter().filter(|x| *x == t).count();
+    // 23,570 customers: ceil(1%) = 236, ceil(5%) = 1,179, ceil(20%) = 4,714
+    assert_eq!(count("platinum"), 236);
+    assert_eq!(count("gold"), 1179 - 236);
+    assert_eq!(count("silver"), 4714 - 1179);
+    assert_eq!(count("bronze"), 23570 - 4714);
+}
+
+#[test]
+fn summary_by_attribute_and_to_a_file() {
+    let dir = tempdir();
+    let out = dir.path().join("segments.csv");
+    cpm(&[
+        "segment",
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--by",
+        "region",
+        "--summary-out",
+        &out.display().to_string(),
+        "-o",
+        &dir.path().join("customers.parquet").display().to_string(),
+        "--summary",
+    ])
+    .run()
+    .ok()
+    .stderr_has(&["platinum", "Champions"]);
+    let s = parse_csv(&std::fs::read(&out).unwrap());
+    assert_eq!(
+        s[0][..3],
+        [
+            "region".to_string(),
+            "segment".to_string(),
+            "customers".to_string()
+        ]
+    );
+    assert_eq!(column(&s, "region"), ["north", "north", "south", "south"]);
+    assert_eq!(
+        column(&s, "segment"),
+        ["Can't Lose Them", "Lost", "Champions", "Potential Loyalist"]
+    );
+    assert_eq!(column(&s, "share"), ["0.25", "0.25", "0.25", "0.25"]);
+    cpm(&["segment", &data("segment_small.csv"), "--by", "channel"])
+        .run()
+        .code_is(1)
+        .stderr_has(&["--by channel: no such column"]);
+}
+
+#[test]
+fn a_pipeline_from_ingest_equals_segment_on_the_raw_file() {
+    let direct = cpm(&["segment", "-q", &data("retail_export.csv")])
+        .run()
+        .ok();
+    let ingested = cpm(&[
+        "ingest",
+        "-q",
+        &data("retail_export.csv"),
+        "--max-rejects",
+        "1%",
+        "--format",
+        "ipc",
+    ])
+    .run()
+    .ok();
+    let piped = cpm(&["segment", "-q"])
+        .stdin(ingested.stdout_bytes().to_vec())
+        .run()
+        .ok();
+    assert_eq!(direct.stdout(), piped.stdout());
+}
+
+#[test]
+fn a_customer_table_is_segmented_without_recomputing_facts() {
+    let dir = tempdir();
+    let table = dir.path().join("customers.csv");
+    cpm(&[
+        "segment",
+        "-q",
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "-o",
+        &table.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let again = segment(&[&table.display().to_string(), "--r-edges", "25,40,60,80"]);
+    assert_eq!(column(&again, "days_since_last"), ["50", "30", "21", "86"]);
+    assert_eq!(column(&again, "r_score"), ["3", "4", "5", "1"]);
+}

@@ -13,7 +13,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::CUSTOMER_ID;
-pub use rfm::{Monetary, RfmConfig, Scoring};
+pub use rfm::{Monetary, RfmConfig, Scoring, ScoringMethod};
+pub use rules::Rule;
 
 /// Everything that shapes a segmentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +22,8 @@ pub use rfm::{Monetary, RfmConfig, Scoring};
 pub struct SegmentConfig {
     /// RFM scoring.
     pub rfm: RfmConfig,
+    /// The rule table naming segments; the default table when absent.
+    pub rules: Option<Vec<Rule>>,
     /// Column ranking customers into tiers and splitting the matrix; default:
     /// `clv`, else `margin`, else `revenue`.
     pub tier_by: Option<String>,
@@ -38,6 +41,7 @@ impl Default for SegmentConfig {
     fn default() -> Self {
         SegmentConfig {
             rfm: RfmConfig::default(),
+            rules: None,
             tier_by: None,
             tier_cuts: vec![1.0, 5.0, 20.0],
             value_split: None,
@@ -71,30 +75,23 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
             Monetary::Mean => "avg_order_value",
         },
     )?;
-    let bins = config.rfm.bins;
-    let (r, r_scoring) = rfm::score_dimension(
-        "recency",
-        &recency,
-        config.rfm.r_edges.as_deref(),
-        bins,
-        false,
-    )?;
-    let (f, f_scoring) = rfm::score_dimension(
-        "frequency",
-        &frequency,
-        config.rfm.f_edges.as_deref(),
-        bins,
-        true,
-    )?;
-    let (m, m_scoring) = rfm::score_dimension(
-        "monetary",
-        &spend,
-        config.rfm.m_edges.as_deref(),
-        bins,
-        true,
-    )?;
+    let (bins, method) = (config.rfm.bins, config.rfm.scoring);
+    let score = |name, values: &[f64], edges: &Option<Vec<f64>>, higher_is_better| {
+        rfm::score_dimension(
+            name,
+            values,
+            edges.as_deref(),
+            bins,
+            higher_is_better,
+            method,
+        )
+    };
+    let (r, r_scoring) = score("recency", &recency, &config.rfm.r_edges, false)?;
+    let (f, f_scoring) = score("frequency", &frequency, &config.rfm.f_edges, true)?;
+    let (m, m_scoring) = score("monetary", &spend, &config.rfm.m_edges, true)?;
 
-    let rules = rules::DEFAULT_RULES;
+    let default_rules = rules::default_rules();
+    let rules = config.rules.as_deref().unwrap_or(&default_rules);
     let to5 = |score: u8, bins: usize| -> u8 {
         // rule tables are written for 1..=5; other bin counts are rescaled
         if bins == 5 {
@@ -103,18 +100,27 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
             (1.0 + (f64::from(score) - 1.0) * 4.0 / (bins as f64 - 1.0)).round() as u8
         }
     };
-    let segments: Vec<&str> = (0..r.len())
+    // plays are looked up once per rule, not once per customer
+    let rule_plays: Vec<rules::Play> = rules.iter().map(Rule::play).collect();
+    let others = rules::playbook("Others");
+    let matched: Vec<Option<usize>> = (0..r.len())
         .map(|i| {
-            rules::segment_of(
-                &rules,
+            rules::rule_index(
+                rules,
                 to5(r[i], r_scoring.bins),
                 to5(f[i], f_scoring.bins),
                 to5(m[i], m_scoring.bins),
             )
-            .unwrap_or("Others")
         })
         .collect();
-    let plays: Vec<rules::Play> = segments.iter().map(|s| rules::playbook(s)).collect();
+    let segments: Vec<&str> = matched
+        .iter()
+        .map(|i| i.map_or("Others", |i| rules[i].name.as_str()))
+        .collect();
+    let plays: Vec<&rules::Play> = matched
+        .iter()
+        .map(|i| i.map_or(&others, |i| &rule_plays[i]))
+        .collect();
 
     let value_column = match &config.tier_by {
         Some(c) => c.clone(),
@@ -160,11 +166,14 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
         Column::new("segment".into(), segments),
         Column::new(
             "strategy".into(),
-            plays.iter().map(|p| p.strategy).collect::<Vec<_>>(),
+            plays
+                .iter()
+                .map(|p| p.strategy.as_str())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "action".into(),
-            plays.iter().map(|p| p.action).collect::<Vec<_>>(),
+            plays.iter().map(|p| p.action.as_str()).collect::<Vec<_>>(),
         ),
         Column::new("tier".into(), tier),
         Column::new("matrix_cell".into(), cells),

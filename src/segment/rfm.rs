@@ -21,6 +21,18 @@ pub enum Monetary {
     Mean,
 }
 
+/// How breaks are placed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoringMethod {
+    /// Quantiles i/N, intervals `[break_k, break_k+1)`.
+    #[default]
+    Quantile,
+    /// The R `rfm` package (0.3.0), quirk included: each quantile break
+    /// plus 1, lower bounds (min, breaks), upper bounds (breaks, max + 1).
+    RfmR,
+}
+
 /// How scores are cut.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -35,6 +47,8 @@ pub struct RfmConfig {
     pub m_edges: Option<Vec<f64>>,
     /// Total or mean spend.
     pub monetary: Monetary,
+    /// Quantile breaks as cpm places them, or as the R `rfm` package does.
+    pub scoring: ScoringMethod,
 }
 
 impl Default for RfmConfig {
@@ -45,6 +59,7 @@ impl Default for RfmConfig {
             f_edges: None,
             m_edges: None,
             monetary: Monetary::Total,
+            scoring: ScoringMethod::Quantile,
         }
     }
 }
@@ -100,6 +115,37 @@ pub fn score_values(values: &[f64], breaks: &[f64], higher_is_better: bool) -> V
         .collect()
 }
 
+/// The R `rfm` package's scores: breaks are the quantiles plus 1, and a
+/// value is scored by the interval `[lower_i, upper_i)` it falls in, with
+/// lower bounds (min, breaks) and upper bounds (breaks, max + 1).
+pub fn rfm_r_scores(values: &[f64], bins: usize, higher_is_better: bool) -> (Vec<u8>, Vec<f64>) {
+    let breaks: Vec<f64> = quantile_breaks(values, bins)
+        .iter()
+        .map(|b| b + 1.0)
+        .collect();
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let min = finite.clone().fold(f64::INFINITY, f64::min);
+    let max = finite.fold(f64::NEG_INFINITY, f64::max);
+    let mut lower = vec![min];
+    lower.extend(&breaks);
+    let mut upper = breaks.clone();
+    upper.push(max + 1.0);
+    let scores = values
+        .iter()
+        .map(|v| {
+            let interval = (0..bins)
+                .find(|&i| lower[i] <= *v && *v < upper[i])
+                .map_or(bins, |i| i + 1);
+            if higher_is_better {
+                interval as u8
+            } else {
+                (bins + 1 - interval) as u8
+            }
+        })
+        .collect();
+    (scores, breaks)
+}
+
 /// Scores one dimension, by quantiles or fixed edges.
 pub fn score_dimension(
     dimension: &'static str,
@@ -107,6 +153,7 @@ pub fn score_dimension(
     edges: Option<&[f64]>,
     bins: usize,
     higher_is_better: bool,
+    method: ScoringMethod,
 ) -> Result<(Vec<u8>, Scoring)> {
     let breaks = match edges {
         Some(edges) => {
@@ -118,19 +165,27 @@ pub fn score_dimension(
             }
             edges.to_vec()
         }
+        None if method == ScoringMethod::RfmR => {
+            let (scores, breaks) = rfm_r_scores(values, bins, higher_is_better);
+            return Ok((scores.clone(), scoring(dimension, breaks, &scores)));
+        }
         None => quantile_breaks(values, bins),
     };
     let scores = score_values(values, &breaks, higher_is_better);
-    let mut used: Vec<u8> = scores.clone();
+    let scoring = scoring(dimension, breaks, &scores);
+    Ok((scores, scoring))
+}
+
+fn scoring(dimension: &'static str, breaks: Vec<f64>, scores: &[u8]) -> Scoring {
+    let mut used: Vec<u8> = scores.to_vec();
     used.sort_unstable();
     used.dedup();
-    let scoring = Scoring {
+    Scoring {
         dimension,
         bins: breaks.len() + 1,
         breaks,
         scores_used: used,
-    };
-    Ok((scores, scoring))
+    }
 }
 
 #[cfg(test)]
@@ -164,9 +219,42 @@ mod tests {
 
     #[test]
     fn scoring_reports_the_scores_used() {
-        let (_, scoring) =
-            score_dimension("frequency", &[1.0, 1.0, 1.0, 1.0, 2.0], None, 5, true).unwrap();
+        let (_, scoring) = score_dimension(
+            "frequency",
+            &[1.0, 1.0, 1.0, 1.0, 2.0],
+            None,
+            5,
+            true,
+            ScoringMethod::Quantile,
+        )
+        .unwrap();
         assert_eq!(scoring.scores_used, [4, 5]);
-        assert!(score_dimension("recency", &[1.0], Some(&[5.0, 2.0]), 5, false).is_err());
+        let decreasing = Some(&[5.0, 2.0][..]);
+        assert!(
+            score_dimension(
+                "recency",
+                &[1.0],
+                decreasing,
+                5,
+                false,
+                ScoringMethod::Quantile
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn rfm_r_scoring_shifts_the_breaks_by_one() {
+        // days 1..10: quantiles 2.8, 4.6, 6.4, 8.2, so R's breaks are 3.8,
+        // 5.6, 7.4, 9.2 with bounds [1, 3.8) [3.8, 5.6) ... [9.2, 11)
+        let days: Vec<f64> = (1..=10).map(f64::from).collect();
+        let (r, breaks) = rfm_r_scores(&days, 5, false);
+        assert_eq!(r, [5, 5, 5, 4, 4, 3, 3, 2, 2, 1]);
+        assert!((breaks[0] - 3.8).abs() < 1e-12);
+        // cpm's own scoring of the same days
+        assert_eq!(
+            score_values(&days, &quantile_breaks(&days, 5), false),
+            [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+        );
     }
 }

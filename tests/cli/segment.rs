@@ -232,3 +232,61 @@ fn a_customer_table_is_segmented_without_recomputing_facts() {
     assert_eq!(column(&again, "days_since_last"), ["50", "30", "21", "86"]);
     assert_eq!(column(&again, "r_score"), ["3", "4", "5", "1"]);
 }
+
+#[test]
+fn rfm_r_scoring_and_rules_reproduce_the_r_package() {
+    // derived by hand from the R rules: breaks are the type-7 quantiles
+    // plus 1; recency 27.4, 35, 47, 65.4; orders 2, 2.2, 2.8, 3.4;
+    // revenue 11.4, 22.6, 51.4, 77; lower bounds (min, breaks), upper
+    // (breaks, max + 1); then the R table, first match wins
+    let c = segment(&[
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--scoring",
+        "rfm-r",
+        "--rules",
+        "rfm-r",
+    ]);
+    assert_eq!(column(&c, "rfm_score"), ["244", "425", "511", "112"]);
+    assert_eq!(
+        column(&c, "segment"),
+        ["Loyal Customers", "Promising", "New Customers", "Lost"]
+    );
+}
+
+#[test]
+fn custom_rule_tables_are_read_and_checked() {
+    let c = segment(&[
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--rules",
+        &data("rules_value.toml"),
+    ]);
+    assert_eq!(
+        column(&c, "segment"),
+        ["Lapsed", "Active", "Active", "Lapsed"]
+    );
+    assert_eq!(column(&c, "action")[1], "Cross-sell the next category");
+    cpm(&[
+        "segment",
+        &data("segment_small.csv"),
+        "--rules",
+        &data("bad/rules_gap.toml"),
+    ])
+    .run()
+    .code_is(1)
+    .stderr_has(&[
+        "rules_gap.toml: invalid rule table",
+        "25 codes in no segment: 211, 212",
+    ]);
+    cpm(&[
+        "segment",
+        &data("segment_small.csv"),
+        "--rules",
+        "no-such-table",
+    ])
+    .run()
+    .code_is(2);
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cpm::ingest::IngestConfig;
 use cpm::io::{LINE_COLUMN, TableStyle};
-use cpm::segment::{Monetary, RfmConfig, SegmentConfig, Segmented};
+use cpm::segment::{Monetary, RfmConfig, Rule, ScoringMethod, SegmentConfig, Segmented};
 use cpm::summary::{SummaryConfig, TimeUnit};
 use polars::prelude::*;
 
@@ -74,6 +74,23 @@ pub struct Args {
     )]
     m_edges: Option<Vec<f64>>,
 
+    /// How quantile breaks are placed: cpm's (quantile) or the R rfm
+    /// package's (rfm-r: each break plus 1, as rfm 0.3.0 does).
+    #[arg(long, value_enum, default_value_t = ScoringArg::Quantile, help_heading = "RFM")]
+    scoring: ScoringArg,
+
+    /// Segment rule table: default (11 segments covering all 125 codes),
+    /// rfm-r (the R rfm package's table; unmatched codes are "Others"), or a
+    /// TOML file of [[segment]] entries (name, r, f, m, strategy, action)
+    /// that must cover every code exactly once.
+    #[arg(
+        long,
+        default_value = "default",
+        value_name = "TABLE",
+        help_heading = "RFM"
+    )]
+    rules: String,
+
     /// Monetary score from total revenue or mean order value.
     #[arg(long, value_enum, default_value_t = MonetaryArg::Total, help_heading = "RFM")]
     monetary: MonetaryArg,
@@ -131,6 +148,13 @@ enum TimeUnitArg {
     Week,
 }
 
+/// `--scoring`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScoringArg {
+    Quantile,
+    RfmR,
+}
+
 /// `--monetary`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum MonetaryArg {
@@ -157,7 +181,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 MonetaryArg::Total => Monetary::Total,
                 MonetaryArg::Mean => Monetary::Mean,
             },
+            scoring: match args.scoring {
+                ScoringArg::Quantile => ScoringMethod::Quantile,
+                ScoringArg::RfmR => ScoringMethod::RfmR,
+            },
         },
+        rules: rule_table(&args.rules)?,
         tier_by: args.tier_by.clone(),
         tier_cuts: args.tier_cuts.clone(),
         value_split: args.value_split,
@@ -264,6 +293,22 @@ fn summaries_text(summary: &DataFrame, tiers: &DataFrame, style: &TableStyle) ->
         cpm::io::table::render_table(tiers, style),
         cpm::io::table::render_table(&playbook, style),
     ))
+}
+
+/// `--rules`: a built-in table's name, or a TOML file.
+fn rule_table(choice: &str) -> Result<Option<Vec<Rule>>> {
+    match choice {
+        "default" => Ok(None),
+        "rfm-r" => Ok(Some(cpm::segment::rules::rfm_r_rules())),
+        path => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                cpm::error::usage(format!(
+                    "--rules '{path}': not default, rfm-r, or a readable TOML file ({e})"
+                ))
+            })?;
+            Ok(Some(cpm::segment::rules::rules_from_toml(&text, path)?))
+        }
+    }
 }
 
 fn column_names(frame: &DataFrame) -> String {

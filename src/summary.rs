@@ -158,12 +158,15 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
                 .alias("margin"),
         );
     }
+    // an attribute is constant within a customer when its smallest and
+    // largest value agree (comparisons are cheaper than counting distinct
+    // values per customer)
     for extra in &extras {
-        aggregates.push(col(extra.as_str()).first().alias(extra.as_str()));
+        aggregates.push(col(extra.as_str()).min().alias(extra.as_str()));
         aggregates.push(
             col(extra.as_str())
-                .n_unique()
-                .alias(format!("__distinct_{extra}").as_str()),
+                .max()
+                .alias(format!("__max_{extra}").as_str()),
         );
     }
 
@@ -196,16 +199,19 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     if has_cost {
         columns.push(col("margin"));
     }
-    let constant: Vec<&String> = extras
-        .iter()
-        .filter(|extra| {
-            grouped
-                .column(&format!("__distinct_{extra}"))
-                .ok()
-                .and_then(|c| c.as_materialized_series().max::<u32>().ok().flatten())
-                .is_some_and(|most| most <= 1)
-        })
-        .collect();
+    let mut constant = Vec::new();
+    for extra in &extras {
+        let (lo, hi) = (
+            grouped.column(extra)?,
+            grouped.column(&format!("__max_{extra}"))?,
+        );
+        let differs = lo
+            .as_materialized_series()
+            .not_equal_missing(hi.as_materialized_series())?;
+        if !differs.any() {
+            constant.push(extra);
+        }
+    }
     columns.extend(constant.iter().map(|c| col(c.as_str())));
 
     let customers = grouped

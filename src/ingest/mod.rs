@@ -182,6 +182,26 @@ pub fn ingest(
     })
 }
 
+/// The input's frame as it is, when it is already a canonical transaction
+/// table in a typed format (what `cpm ingest` writes as Parquet or Arrow):
+/// `customer_id` text, `order_date` a date, `revenue` a float, and
+/// `order_id`/`cost`, if present, text/float. Such input was validated and
+/// deduplicated when it was ingested, so the next step can use it directly.
+pub fn already_canonical(table: &RawTable) -> Option<DataFrame> {
+    if table.format == crate::io::InputFormat::Csv || !table.rejects.is_empty() {
+        return None;
+    }
+    let frame = &table.frame;
+    let has = |name: &str, dtype: &DataType| frame.column(name).is_ok_and(|c| c.dtype() == dtype);
+    let optional = |name: &str, dtype: &DataType| frame.column(name).is_err() || has(name, dtype);
+    let canonical = has(CUSTOMER_ID, &DataType::String)
+        && has(ORDER_DATE, &DataType::Date)
+        && has(REVENUE, &DataType::Float64)
+        && optional(ORDER_ID, &DataType::String)
+        && optional(COST, &DataType::Float64);
+    canonical.then(|| frame.drop_many([LINE_COLUMN]))
+}
+
 /// One input after mapping, typing and validation.
 struct CleanTable {
     kept: DataFrame,

@@ -213,22 +213,18 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui.info("input is a customer table: facts are taken as they are");
         typed_customer_table(&tables[0].frame)?
     } else {
-        let ingested = cpm::ingest::ingest(tables, None, &ingest_config)?;
-        if ingested.report.rows_rejected > 0 {
-            let reasons: Vec<String> = ingested
-                .report
-                .rejects_by_reason
-                .iter()
-                .map(|(why, n)| format!("{n} {why}"))
-                .collect();
-            ui.warn(&format!(
-                "{} of {} rows left out ({}); cpm ingest --rejects FILE lists them",
-                ingested.report.rows_rejected,
-                ingested.report.rows_read,
-                reasons.join(", ")
-            ));
-        }
-        let summary = cpm::summary::summarize(&ingested.transactions, &summary_config)?;
+        let transactions = match tables.as_slice() {
+            [table] if args.input.map.is_empty() => cpm::ingest::already_canonical(table),
+            _ => None,
+        };
+        let transactions = match transactions {
+            Some(frame) => {
+                ui.info("input is a canonical transaction table: used as it is");
+                frame
+            }
+            None => ingest_for_segment(tables, &ingest_config, ui)?,
+        };
+        let summary = cpm::summary::summarize(&transactions, &summary_config)?;
         ui.info(&format!("as of {}", summary.as_of));
         if summary.transactions_after_as_of > 0 {
             ui.warn(&format!(
@@ -293,6 +289,31 @@ fn summaries_text(summary: &DataFrame, tiers: &DataFrame, style: &TableStyle) ->
         cpm::io::table::render_table(tiers, style),
         cpm::io::table::render_table(&playbook, style),
     ))
+}
+
+/// Runs a raw export through ingest's mapping and validation; rejected
+/// rows are left out with a warning that counts them.
+fn ingest_for_segment(
+    tables: Vec<cpm::io::RawTable>,
+    config: &IngestConfig,
+    ui: &Ui,
+) -> Result<DataFrame> {
+    let ingested = cpm::ingest::ingest(tables, None, config)?;
+    let report = &ingested.report;
+    if report.rows_rejected > 0 {
+        let reasons: Vec<String> = report
+            .rejects_by_reason
+            .iter()
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
+        ui.warn(&format!(
+            "{} of {} rows left out ({}); cpm ingest --rejects FILE lists them",
+            report.rows_rejected,
+            report.rows_read,
+            reasons.join(", ")
+        ));
+    }
+    Ok(ingested.transactions)
 }
 
 /// `--rules`: a built-in table's name, or a TOML file.

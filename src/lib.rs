@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod hashing;
 pub mod ingest;
 pub mod io;
 pub mod schema;

@@ -116,6 +116,7 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     let has_order_id = transactions.column(ORDER_ID).is_ok();
     let has_cost = transactions.column(COST).is_ok();
     let purchase = col(REVENUE).gt_eq(lit(0.0));
+    let date_days = date_days.clone();
     let canonical = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST];
     let extras: Vec<String> = transactions
         .get_column_names()
@@ -124,57 +125,78 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
         .filter(|n| !canonical.contains(&n.as_str()))
         .collect();
 
+    // Aggregations read plain columns prepared here: a filter inside an
+    // aggregation would force polars onto its slow per-group path.
+    let mut prepared = vec![
+        when(purchase.clone())
+            .then(date_days)
+            .otherwise(lit(NULL))
+            .alias("__purchase_day"),
+    ];
+    // Orders are counted by 64-bit hashes of their ids: counting distinct
+    // integers per customer is much cheaper than counting strings, and two
+    // of one customer's order ids colliding is a 1-in-10^12 event even with
+    // 10,000 orders.
+    let mut window = transactions.clone();
+    if has_order_id {
+        let hashes = crate::hashing::row_hashes(&window.select([ORDER_ID])?)?;
+        window.with_column(Column::new("__order_hash".into(), hashes))?;
+        prepared.push(
+            when(purchase.clone().and(col(ORDER_ID).is_not_null()))
+                .then(col("__order_hash"))
+                .otherwise(lit(NULL))
+                .alias("__purchase_order"),
+        );
+    }
+    if has_cost {
+        prepared.push((col(REVENUE) - col(COST).fill_null(lit(0.0))).alias("__margin"));
+    }
+    // distinct non-null values: n_unique counts null as one value
+    let distinct = |name: &str| {
+        (col(name).n_unique().cast(DataType::Int64)
+            - col(name).null_count().gt(lit(0)).cast(DataType::Int64))
+        .cast(DataType::Int64)
+    };
     let mut aggregates = vec![
-        date_days
-            .clone()
-            .filter(purchase.clone())
-            .min()
-            .alias("first"),
-        date_days
-            .clone()
-            .filter(purchase.clone())
-            .max()
-            .alias("last"),
+        col("__purchase_day").min().alias("first"),
+        col("__purchase_day").max().alias("last"),
         if has_order_id {
-            col(ORDER_ID)
-                .filter(purchase.clone())
-                .n_unique()
-                .cast(DataType::Int64)
+            distinct("__purchase_order")
         } else {
             purchase.clone().sum().cast(DataType::Int64)
         }
         .alias("orders"),
         col(REVENUE).sum().alias("revenue"),
-        date_days
-            .filter(purchase.clone())
-            .n_unique()
-            .cast(DataType::Int64)
-            .alias("purchase_days"),
+        distinct("__purchase_day").alias("purchase_days"),
     ];
     if has_cost {
-        aggregates.push(
-            (col(REVENUE) - col(COST).fill_null(lit(0.0)))
-                .sum()
-                .alias("margin"),
-        );
+        aggregates.push(col("__margin").sum().alias("margin"));
     }
-    // an attribute is constant within a customer when its smallest and
-    // largest value agree (comparisons are cheaper than counting distinct
-    // values per customer)
+    // An attribute is constant within a customer when the smallest and the
+    // largest hash of its values agree: integer comparisons, where comparing
+    // or counting the values themselves (strings, often) costs far more.
     for extra in &extras {
-        aggregates.push(col(extra.as_str()).min().alias(extra.as_str()));
+        let hashes = crate::hashing::row_hashes(&window.select([extra.as_str()])?)?;
+        window.with_column(Column::new(format!("__hash_{extra}").into(), hashes))?;
+        let hash = format!("__hash_{extra}");
+        aggregates.push(col(extra.as_str()).first().alias(extra.as_str()));
         aggregates.push(
-            col(extra.as_str())
+            col(hash.as_str())
+                .min()
+                .alias(format!("__min_{extra}").as_str()),
+        );
+        aggregates.push(
+            col(hash.as_str())
                 .max()
                 .alias(format!("__max_{extra}").as_str()),
         );
     }
 
     let unit = config.time_unit.days();
-    let grouped = transactions
-        .clone()
+    let grouped = window
         .lazy()
         .filter(in_window)
+        .with_columns(prepared)
         .group_by([col(CUSTOMER_ID)])
         .agg(aggregates)
         .collect()?;
@@ -202,7 +224,7 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     let mut constant = Vec::new();
     for extra in &extras {
         let (lo, hi) = (
-            grouped.column(extra)?,
+            grouped.column(&format!("__min_{extra}"))?,
             grouped.column(&format!("__max_{extra}"))?,
         );
         let differs = lo

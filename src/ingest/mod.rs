@@ -407,32 +407,12 @@ fn typed_rejects(
 /// Marks the rows that repeat an earlier row in every data column.
 ///
 /// Comparing whole rows of strings is the costly part of an ingest, and
-/// repeats are rare: so every row gets a 64-bit hash (in parallel, batch by
-/// batch), and only rows whose hash occurs more than once are compared
-/// exactly.
+/// repeats are rare: so every row gets a 64-bit hash, and only rows whose
+/// hash occurs more than once are compared exactly.
 fn repeated_rows(frame: &DataFrame) -> Result<BooleanChunked> {
-    use rayon::prelude::*;
-    const BATCH: usize = 1 << 18;
     let data = frame.drop_many([LINE_COLUMN, SOURCE_COLUMN]);
     let height = data.height();
-    let state = PlSeedableRandomStateQuality::default();
-    let batches: Vec<Vec<u64>> = (0..height.div_ceil(BATCH))
-        .into_par_iter()
-        .map(|i| -> PolarsResult<Vec<u64>> {
-            let part = data.slice((i * BATCH) as i64, BATCH);
-            let mut hashes = Vec::with_capacity(part.height());
-            for (j, column) in part.columns().iter().enumerate() {
-                let series = column.as_materialized_series();
-                if j == 0 {
-                    series.vec_hash(state.clone(), &mut hashes)?;
-                } else {
-                    series.vec_hash_combine(state.clone(), &mut hashes)?;
-                }
-            }
-            Ok(hashes)
-        })
-        .collect::<PolarsResult<_>>()?;
-    let hashes = Column::new("hash".into(), batches.concat());
+    let hashes = Column::new("hash".into(), crate::hashing::row_hashes(&data)?);
     let suspects = DataFrame::new(height, vec![hashes])?.is_duplicated()?;
     if !suspects.any() {
         return Ok(BooleanChunked::full("repeated".into(), false, height));

@@ -10,6 +10,7 @@
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::dates::days_since_epoch;
@@ -59,21 +60,6 @@ pub struct Summary {
     pub customers_without_purchases: u64,
 }
 
-/// Columns of the customer table computed here, in order.
-pub const FACT_COLUMNS: [&str; 11] = [
-    CUSTOMER_ID,
-    "first_order",
-    "last_order",
-    "orders",
-    "revenue",
-    "avg_order_value",
-    "days_since_last",
-    "repeat_purchases",
-    "first_to_last",
-    "tenure",
-    "margin",
-];
-
 /// Summarises canonical transactions into the customer table. Columns that
 /// are constant for every customer (attributes joined by ingest, such as
 /// region) pass through; per-transaction columns do not.
@@ -99,155 +85,276 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
         }
     };
     let as_of_days = days_since_epoch(as_of);
-    let date_days = col(ORDER_DATE).cast(DataType::Int32);
-    let in_window = date_days.clone().lt_eq(lit(as_of_days));
-    let transactions_after_as_of = (transactions.height()
-        - transactions
-            .clone()
-            .lazy()
-            .filter(in_window.clone())
-            .select([len()])
-            .collect()?
-            .column("len")?
-            .idx()?
-            .get(0)
-            .unwrap_or(0) as usize) as u64;
+    let days = transactions.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+    let in_window = days.i32()?.lt_eq(as_of_days);
+    let window = transactions.filter(&in_window)?;
+    let transactions_after_as_of = (transactions.height() - window.height()) as u64;
 
-    let has_order_id = transactions.column(ORDER_ID).is_ok();
-    let has_cost = transactions.column(COST).is_ok();
-    let purchase = col(REVENUE).gt_eq(lit(0.0));
-    let date_days = date_days.clone();
-    let canonical = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST];
-    let extras: Vec<String> = transactions
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .filter(|n| !canonical.contains(&n.as_str()))
-        .collect();
-
-    // Aggregations read plain columns prepared here: a filter inside an
-    // aggregation would force polars onto its slow per-group path.
-    let mut prepared = vec![
-        when(purchase.clone())
-            .then(date_days)
-            .otherwise(lit(NULL))
-            .alias("__purchase_day"),
-    ];
-    // Orders are counted by 64-bit hashes of their ids: counting distinct
-    // integers per customer is much cheaper than counting strings, and two
-    // of one customer's order ids colliding is a 1-in-10^12 event even with
-    // 10,000 orders.
-    let mut window = transactions.clone();
-    if has_order_id {
-        let hashes = crate::hashing::row_hashes(&window.select([ORDER_ID])?)?;
-        window.with_column(Column::new("__order_hash".into(), hashes))?;
-        prepared.push(
-            when(purchase.clone().and(col(ORDER_ID).is_not_null()))
-                .then(col("__order_hash"))
-                .otherwise(lit(NULL))
-                .alias("__purchase_order"),
-        );
-    }
-    if has_cost {
-        prepared.push((col(REVENUE) - col(COST).fill_null(lit(0.0))).alias("__margin"));
-    }
-    // distinct non-null values: n_unique counts null as one value
-    let distinct = |name: &str| {
-        (col(name).n_unique().cast(DataType::Int64)
-            - col(name).null_count().gt(lit(0)).cast(DataType::Int64))
-        .cast(DataType::Int64)
-    };
-    let mut aggregates = vec![
-        col("__purchase_day").min().alias("first"),
-        col("__purchase_day").max().alias("last"),
-        if has_order_id {
-            distinct("__purchase_order")
-        } else {
-            purchase.clone().sum().cast(DataType::Int64)
-        }
-        .alias("orders"),
-        col(REVENUE).sum().alias("revenue"),
-        distinct("__purchase_day").alias("purchase_days"),
-    ];
-    if has_cost {
-        aggregates.push(col("__margin").sum().alias("margin"));
-    }
-    // An attribute is constant within a customer when the smallest and the
-    // largest hash of its values agree: integer comparisons, where comparing
-    // or counting the values themselves (strings, often) costs far more.
-    for extra in &extras {
-        let hashes = crate::hashing::row_hashes(&window.select([extra.as_str()])?)?;
-        window.with_column(Column::new(format!("__hash_{extra}").into(), hashes))?;
-        let hash = format!("__hash_{extra}");
-        aggregates.push(col(extra.as_str()).first().alias(extra.as_str()));
-        aggregates.push(
-            col(hash.as_str())
-                .min()
-                .alias(format!("__min_{extra}").as_str()),
-        );
-        aggregates.push(
-            col(hash.as_str())
-                .max()
-                .alias(format!("__max_{extra}").as_str()),
-        );
-    }
-
+    let facts = Facts::gather(&window)?;
     let unit = config.time_unit.days();
-    let grouped = window
-        .lazy()
-        .filter(in_window)
-        .with_columns(prepared)
-        .group_by([col(CUSTOMER_ID)])
-        .agg(aggregates)
-        .collect()?;
-    let buyers = grouped.column("first")?.is_not_null();
-    let customers_without_purchases =
-        (grouped.height() - buyers.sum().unwrap_or(0) as usize) as u64;
+    let buyers: Vec<usize> = (0..facts.first_row.len())
+        .filter(|&c| facts.first_day[c] != i32::MAX)
+        .collect();
+    let customers_without_purchases = (facts.first_row.len() - buyers.len()) as u64;
+    let at = |values: &[i32]| buyers.iter().map(|&c| values[c]).collect::<Vec<i32>>();
+    let (first, last) = (at(&facts.first_day), at(&facts.last_day));
+    let orders: Vec<i64> = buyers.iter().map(|&c| facts.orders[c]).collect();
+    let revenue: Vec<f64> = buyers.iter().map(|&c| facts.revenue[c]).collect();
+    let rows = IdxCa::from_vec(
+        "rows".into(),
+        buyers.iter().map(|&c| facts.first_row[c]).collect(),
+    );
 
+    let date = |name: &str, values: &[i32]| -> Result<Column> {
+        Ok(Column::new(name.into(), values).cast(&DataType::Date)?)
+    };
     let mut columns = vec![
-        col(CUSTOMER_ID),
-        col("first").cast(DataType::Date).alias("first_order"),
-        col("last").cast(DataType::Date).alias("last_order"),
-        col("orders"),
-        col("revenue"),
-        (col("revenue") / col("orders").cast(DataType::Float64)).alias("avg_order_value"),
-        (lit(as_of_days) - col("last"))
-            .cast(DataType::Int64)
-            .alias("days_since_last"),
-        (col("purchase_days") - lit(1i64)).alias("repeat_purchases"),
-        ((col("last") - col("first")).cast(DataType::Float64) / lit(unit)).alias("first_to_last"),
-        ((lit(as_of_days) - col("first")).cast(DataType::Float64) / lit(unit)).alias("tenure"),
+        window.column(CUSTOMER_ID)?.take(&rows)?,
+        date("first_order", &first)?,
+        date("last_order", &last)?,
+        Column::new("orders".into(), &orders),
+        Column::new("revenue".into(), &revenue),
+        Column::new(
+            "avg_order_value".into(),
+            revenue
+                .iter()
+                .zip(&orders)
+                .map(|(r, o)| r / *o as f64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "days_since_last".into(),
+            last.iter()
+                .map(|d| i64::from(as_of_days - d))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "repeat_purchases".into(),
+            buyers
+                .iter()
+                .map(|&c| facts.purchase_days[c] - 1)
+                .collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "first_to_last".into(),
+            first
+                .iter()
+                .zip(&last)
+                .map(|(f, l)| f64::from(l - f) / unit)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "tenure".into(),
+            first
+                .iter()
+                .map(|f| f64::from(as_of_days - f) / unit)
+                .collect::<Vec<_>>(),
+        ),
     ];
-    if has_cost {
-        columns.push(col("margin"));
+    if let Some(margin) = &facts.margin {
+        columns.push(Column::new(
+            "margin".into(),
+            buyers.iter().map(|&c| margin[c]).collect::<Vec<f64>>(),
+        ));
     }
-    let mut constant = Vec::new();
-    for extra in &extras {
-        let (lo, hi) = (
-            grouped.column(&format!("__min_{extra}"))?,
-            grouped.column(&format!("__max_{extra}"))?,
-        );
-        let differs = lo
-            .as_materialized_series()
-            .not_equal_missing(hi.as_materialized_series())?;
-        if !differs.any() {
-            constant.push(extra);
-        }
+    for extra in facts.constant_extras(&window)? {
+        columns.push(window.column(&extra)?.take(&rows)?);
     }
-    columns.extend(constant.iter().map(|c| col(c.as_str())));
-
-    let customers = grouped
-        .filter(&buyers)?
-        .lazy()
-        .select(columns)
-        .sort([CUSTOMER_ID], SortMultipleOptions::default())
-        .collect()?;
+    let customers = DataFrame::new(buyers.len(), columns)?
+        .sort([CUSTOMER_ID], SortMultipleOptions::default())?;
     Ok(Summary {
         customers,
         as_of,
         transactions_after_as_of,
         customers_without_purchases,
     })
+}
+
+/// Per-customer accumulators, indexed by customer code (order of first
+/// appearance).
+///
+/// This is the hot path of `segment`: a group-by with a dozen aggregations
+/// over millions of rows is slow in polars (distinct counts and filters per
+/// group take its generic path), while one pass over the rows with integer
+/// customer codes, plus two sorts of integer pairs for the distinct counts,
+/// is cheap.
+struct Facts {
+    codes: Vec<u32>,
+    first_row: Vec<IdxSize>,
+    first_day: Vec<i32>,
+    last_day: Vec<i32>,
+    revenue: Vec<f64>,
+    margin: Option<Vec<f64>>,
+    orders: Vec<i64>,
+    purchase_days: Vec<i64>,
+}
+
+impl Facts {
+    fn gather(window: &DataFrame) -> Result<Facts> {
+        let ids = window.column(CUSTOMER_ID)?.cast(&DataType::String)?;
+        let ids = ids.str()?;
+        let mut index: PlHashMap<&str, u32> = PlHashMap::default();
+        let mut first_row: Vec<IdxSize> = Vec::new();
+        let mut codes = Vec::with_capacity(ids.len());
+        for (row, id) in ids.iter().enumerate() {
+            let Some(id) = id else {
+                bail!(
+                    "row {}: customer_id is empty; run the input through cpm ingest",
+                    row + 1
+                );
+            };
+            let next = first_row.len() as u32;
+            let code = *index.entry(id).or_insert_with(|| {
+                first_row.push(row as IdxSize);
+                next
+            });
+            codes.push(code);
+        }
+        let customers = first_row.len();
+
+        let days = window.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+        let days = days.i32()?;
+        let revenue = window.column(REVENUE)?.cast(&DataType::Float64)?;
+        let revenue = revenue.f64()?;
+        let cost = match window.column(COST) {
+            Ok(c) => Some(c.cast(&DataType::Float64)?),
+            Err(_) => None,
+        };
+        let cost = cost.as_ref().map(|c| c.f64()).transpose()?;
+
+        let mut facts = Facts {
+            first_row,
+            first_day: vec![i32::MAX; customers],
+            last_day: vec![i32::MIN; customers],
+            revenue: vec![0.0; customers],
+            margin: cost.map(|_| vec![0.0; customers]),
+            orders: vec![0; customers],
+            purchase_days: vec![0; customers],
+            codes: Vec::new(),
+        };
+        // (customer, day) of every purchase; a refund is no purchase
+        let mut purchases: Vec<u64> = Vec::new();
+        let mut revenue_sum = CompensatedSums::new(customers);
+        let mut margin_sum = facts
+            .margin
+            .as_ref()
+            .map(|_| CompensatedSums::new(customers));
+        for (row, (&code, (day, value))) in codes
+            .iter()
+            .zip(days.iter().zip(revenue.iter()))
+            .enumerate()
+        {
+            let c = code as usize;
+            let value = value.unwrap_or(0.0);
+            revenue_sum.add(c, value);
+            if let (Some(margin), Some(cost)) = (margin_sum.as_mut(), cost) {
+                margin.add(c, value - cost.get(row).unwrap_or(0.0));
+            }
+            if let Some(day) = day
+                && value >= 0.0
+            {
+                facts.first_day[c] = facts.first_day[c].min(day);
+                facts.last_day[c] = facts.last_day[c].max(day);
+                facts.orders[c] += 1;
+                purchases.push((u64::from(code) << 32) | u64::from(day as u32 ^ 0x8000_0000));
+            }
+        }
+        facts.revenue = revenue_sum.totals();
+        facts.margin = margin_sum.map(CompensatedSums::totals);
+        count_distinct_per_code(&mut purchases, &mut facts.purchase_days);
+        if let Ok(order_ids) = window.column(ORDER_ID) {
+            // orders: distinct 64-bit hashes of the purchases' order ids (two
+            // ids of one customer colliding is a 1-in-10^12 event even with
+            // 10,000 orders)
+            let hashes = crate::hashing::row_hashes(&window.select([ORDER_ID])?)?;
+            let present = order_ids.is_not_null();
+            let mut pairs: Vec<(u32, u64)> = codes
+                .iter()
+                .zip(&hashes)
+                .zip(revenue.iter().zip(present.iter()))
+                .filter(|(_, (value, present))| {
+                    value.unwrap_or(0.0) >= 0.0 && *present == Some(true)
+                })
+                .map(|((&code, &hash), _)| (code, hash))
+                .collect();
+            pairs.par_sort_unstable();
+            pairs.dedup();
+            facts.orders.iter_mut().for_each(|o| *o = 0);
+            for (code, _) in pairs {
+                facts.orders[code as usize] += 1;
+            }
+        }
+        facts.codes = codes;
+        Ok(facts)
+    }
+
+    /// The extra columns whose value never changes within a customer
+    /// (attributes such as region), by comparing 64-bit hashes of the values.
+    fn constant_extras(&self, window: &DataFrame) -> Result<Vec<String>> {
+        let canonical = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST];
+        let mut constant = Vec::new();
+        for name in window.get_column_names() {
+            if canonical.contains(&name.as_str()) {
+                continue;
+            }
+            let hashes = crate::hashing::row_hashes(&window.select([name.clone()])?)?;
+            let varies = self
+                .codes
+                .iter()
+                .zip(&hashes)
+                .any(|(&code, &hash)| hashes[self.first_row[code as usize] as usize] != hash);
+            if !varies {
+                constant.push(name.to_string());
+            }
+        }
+        Ok(constant)
+    }
+}
+
+/// Per-customer sums with Neumaier compensation, rounded to millionths:
+/// money then adds up to what a decimal sum gives (395.6, not
+/// 395.59999999999997), and ties in spend stay ties whatever the row order.
+struct CompensatedSums {
+    sums: Vec<f64>,
+    compensation: Vec<f64>,
+}
+
+impl CompensatedSums {
+    fn new(n: usize) -> Self {
+        CompensatedSums {
+            sums: vec![0.0; n],
+            compensation: vec![0.0; n],
+        }
+    }
+
+    fn add(&mut self, i: usize, value: f64) {
+        let sum = self.sums[i];
+        let total = sum + value;
+        self.compensation[i] += if sum.abs() >= value.abs() {
+            (sum - total) + value
+        } else {
+            (value - total) + sum
+        };
+        self.sums[i] = total;
+    }
+
+    fn totals(self) -> Vec<f64> {
+        self.sums
+            .iter()
+            .zip(&self.compensation)
+            .map(|(s, c)| ((s + c) * 1e6).round() / 1e6)
+            .collect()
+    }
+}
+
+/// Sorts `(code << 32 | value)` keys and counts the distinct values of each
+/// code into `counts`.
+fn count_distinct_per_code(keys: &mut Vec<u64>, counts: &mut [i64]) {
+    keys.par_sort_unstable();
+    keys.dedup();
+    for key in keys.iter() {
+        counts[(key >> 32) as usize] += 1;
+    }
 }
 
 fn latest_day(transactions: &DataFrame) -> Result<Option<NaiveDate>> {

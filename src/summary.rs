@@ -191,43 +191,32 @@ struct Facts {
 
 impl Facts {
     fn gather(window: &DataFrame) -> Result<Facts> {
-        let ids = window.column(CUSTOMER_ID)?.cast(&DataType::String)?;
-        let ids = ids.str()?;
-        let mut index: PlHashMap<&str, u32> = PlHashMap::default();
-        let mut first_row: Vec<IdxSize> = Vec::new();
-        let mut codes = Vec::with_capacity(ids.len());
-        for (row, id) in ids.iter().enumerate() {
-            let Some(id) = id else {
-                bail!(
-                    "row {}: customer_id is empty; run the input through cpm ingest",
-                    row + 1
-                );
-            };
-            let next = first_row.len() as u32;
-            let code = *index.entry(id).or_insert_with(|| {
-                first_row.push(row as IdxSize);
-                next
-            });
-            codes.push(code);
-        }
+        let (codes, first_row) = customer_codes(window)?;
         let customers = first_row.len();
-
+        // plain vectors for the pass below: NaN marks a missing amount,
+        // i32::MIN a missing day
+        let floats = |name: &str| -> Result<Vec<f64>> {
+            let values = window.column(name)?.cast(&DataType::Float64)?;
+            Ok(values
+                .f64()?
+                .iter()
+                .map(|v| v.unwrap_or(f64::NAN))
+                .collect())
+        };
         let days = window.column(ORDER_DATE)?.cast(&DataType::Int32)?;
-        let days = days.i32()?;
-        let revenue = window.column(REVENUE)?.cast(&DataType::Float64)?;
-        let revenue = revenue.f64()?;
+        let days: Vec<i32> = days.i32()?.iter().map(|d| d.unwrap_or(i32::MIN)).collect();
+        let revenue = floats(REVENUE)?;
         let cost = match window.column(COST) {
-            Ok(c) => Some(c.cast(&DataType::Float64)?),
+            Ok(_) => Some(floats(COST)?),
             Err(_) => None,
         };
-        let cost = cost.as_ref().map(|c| c.f64()).transpose()?;
 
         let mut facts = Facts {
             first_row,
             first_day: vec![i32::MAX; customers],
             last_day: vec![i32::MIN; customers],
-            revenue: vec![0.0; customers],
-            margin: cost.map(|_| vec![0.0; customers]),
+            revenue: Vec::new(),
+            margin: None,
             orders: vec![0; customers],
             purchase_days: vec![0; customers],
             codes: Vec::new(),
@@ -235,24 +224,18 @@ impl Facts {
         // (customer, day) of every purchase; a refund is no purchase
         let mut purchases: Vec<u64> = Vec::new();
         let mut revenue_sum = CompensatedSums::new(customers);
-        let mut margin_sum = facts
-            .margin
-            .as_ref()
-            .map(|_| CompensatedSums::new(customers));
-        for (row, (&code, (day, value))) in codes
-            .iter()
-            .zip(days.iter().zip(revenue.iter()))
-            .enumerate()
-        {
-            let c = code as usize;
-            let value = value.unwrap_or(0.0);
-            revenue_sum.add(c, value);
-            if let (Some(margin), Some(cost)) = (margin_sum.as_mut(), cost) {
-                margin.add(c, value - cost.get(row).unwrap_or(0.0));
+        let mut margin_sum = cost.as_ref().map(|_| CompensatedSums::new(customers));
+        for (row, &code) in codes.iter().enumerate() {
+            let (c, day, value) = (code as usize, days[row], revenue[row]);
+            if value.is_nan() {
+                continue;
             }
-            if let Some(day) = day
-                && value >= 0.0
-            {
+            revenue_sum.add(c, value);
+            if let (Some(margin), Some(cost)) = (margin_sum.as_mut(), &cost) {
+                let cost = if cost[row].is_nan() { 0.0 } else { cost[row] };
+                margin.add(c, value - cost);
+            }
+            if day != i32::MIN && value >= 0.0 {
                 facts.first_day[c] = facts.first_day[c].min(day);
                 facts.last_day[c] = facts.last_day[c].max(day);
                 facts.orders[c] += 1;
@@ -272,9 +255,7 @@ impl Facts {
                 .iter()
                 .zip(&hashes)
                 .zip(revenue.iter().zip(present.iter()))
-                .filter(|(_, (value, present))| {
-                    value.unwrap_or(0.0) >= 0.0 && *present == Some(true)
-                })
+                .filter(|(_, (value, present))| **value >= 0.0 && *present == Some(true))
                 .map(|((&code, &hash), _)| (code, hash))
                 .collect();
             pairs.par_sort_unstable();
@@ -309,6 +290,30 @@ impl Facts {
         }
         Ok(constant)
     }
+}
+
+/// A dense code per customer (in order of first appearance) for every row,
+/// and the first row of each customer.
+fn customer_codes(window: &DataFrame) -> Result<(Vec<u32>, Vec<IdxSize>)> {
+    let ids = window.column(CUSTOMER_ID)?.cast(&DataType::String)?;
+    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
+    let mut first_row: Vec<IdxSize> = Vec::new();
+    let mut codes = Vec::with_capacity(ids.len());
+    for (row, id) in ids.str()?.iter().enumerate() {
+        let Some(id) = id else {
+            bail!(
+                "row {}: customer_id is empty; run the input through cpm ingest",
+                row + 1
+            );
+        };
+        let next = first_row.len() as u32;
+        let code = *index.entry(id).or_insert_with(|| {
+            first_row.push(row as IdxSize);
+            next
+        });
+        codes.push(code);
+    }
+    Ok((codes, first_row))
 }
 
 /// Per-customer sums with Neumaier compensation, rounded to millionths:

@@ -99,6 +99,17 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// The column names of a frame, comma-separated, for messages that say
+/// what was found instead of what was asked for.
+pub fn column_list(frame: &polars::prelude::DataFrame) -> String {
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    names.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,15 +66,10 @@ pub struct Summary {
 pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Summary> {
     for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
         if transactions.column(required).is_err() {
-            let found: Vec<String> = transactions
-                .get_column_names()
-                .iter()
-                .map(|n| n.to_string())
-                .collect();
             bail!(
                 "column '{required}' not found (found: {}); run the input through cpm ingest, \
                  or map it with --map",
-                found.join(", ")
+                crate::error::column_list(transactions)
             );
         }
     }

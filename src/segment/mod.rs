@@ -191,14 +191,9 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
 /// A numeric column as f64s (null as NaN), with an error naming what exists.
 fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
     let column = frame.column(name).map_err(|_| {
-        let found: Vec<String> = frame
-            .get_column_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
         anyhow!(
             "column '{name}' not found in the customer table (found: {})",
-            found.join(", ")
+            crate::error::column_list(frame)
         )
     })?;
     let values = column

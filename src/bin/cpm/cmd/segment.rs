@@ -245,7 +245,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             bail!(
                 "--by {by}: no such column in the customer table (found: {}); only columns \
                  constant per customer pass through",
-                column_names(&customers)
+                cpm::error::column_list(&customers)
             );
         }
     }
@@ -330,15 +330,6 @@ fn rule_table(choice: &str) -> Result<Option<Vec<Rule>>> {
             Ok(Some(cpm::segment::rules::rules_from_toml(&text, path)?))
         }
     }
-}
-
-fn column_names(frame: &DataFrame) -> String {
-    let names: Vec<String> = frame
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    names.join(", ")
 }
 
 /// A customer table read from text: columns typed, the line column dropped.

@@ -94,3 +94,22 @@ fn binary_formats_are_refused_on_a_terminal_and_tables_shown() {
         "{text}"
     );
 }
+
+#[test]
+fn segment_shows_its_summaries_on_a_terminal() {
+    let args = format!(
+        "segment -q {} --as-of 2024-03-31 --width 100",
+        data("segment_small.csv")
+    );
+    let Some((code, text)) = on_a_terminal(&args) else {
+        return;
+    };
+    assert_eq!(code, 0, "{text}");
+    for part in ["Champions", "platinum", "value_share", "Reward them"] {
+        assert!(text.contains(part), "{part} missing in:\n{text}");
+    }
+    assert!(
+        !text.contains("customer_id"),
+        "the customer table goes to files and pipes"
+    );
+}

@@ -287,26 +287,56 @@ impl Facts {
     }
 }
 
-/// A dense code per customer (in order of first appearance) for every row,
-/// and the first row of each customer.
+/// How many hash partitions customer coding uses: enough that each
+/// partition's table stays in cache and both cores have work.
+const CODING_PARTITIONS: usize = 64;
+
+/// A dense code per customer for every row, and the first row of each
+/// customer.
+///
+/// Rows are split into partitions by the hash of their id, so that equal
+/// ids meet in one partition; each partition is coded on its own (in
+/// parallel, with a small hash table) and the codes are then offset into
+/// one range. Code numbers depend on the partitioning, the facts do not.
 fn customer_codes(window: &DataFrame) -> Result<(Vec<u32>, Vec<IdxSize>)> {
-    let ids = window.column(CUSTOMER_ID)?.cast(&DataType::String)?;
-    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
-    let mut first_row: Vec<IdxSize> = Vec::new();
-    let mut codes = Vec::with_capacity(ids.len());
-    for (row, id) in ids.str()?.iter().enumerate() {
-        let Some(id) = id else {
-            bail!(
-                "row {}: customer_id is empty; run the input through cpm ingest",
-                row + 1
-            );
-        };
-        let next = first_row.len() as u32;
-        let code = *index.entry(id).or_insert_with(|| {
-            first_row.push(row as IdxSize);
-            next
-        });
-        codes.push(code);
+    let column = window.column(CUSTOMER_ID)?.cast(&DataType::String)?;
+    let ids: Vec<&str> = match column.str()?.iter().collect::<Option<Vec<&str>>>() {
+        Some(ids) => ids,
+        None => bail!("customer_id has empty values; run the input through cpm ingest"),
+    };
+    let hashes = crate::hashing::row_hashes(&window.select([CUSTOMER_ID])?)?;
+    let partition_of = |hash: u64| (hash >> 58) as usize % CODING_PARTITIONS;
+    let mut rows_of: Vec<Vec<IdxSize>> = vec![Vec::new(); CODING_PARTITIONS];
+    for (row, &hash) in hashes.iter().enumerate() {
+        rows_of[partition_of(hash)].push(row as IdxSize);
+    }
+    // per partition: each row's local code, and each local code's first row
+    let coded: Vec<(Vec<u32>, Vec<IdxSize>)> = rows_of
+        .par_iter()
+        .map(|rows| {
+            let mut index: PlHashMap<&str, u32> = PlHashMap::default();
+            let mut firsts = Vec::new();
+            let local = rows
+                .iter()
+                .map(|&row| {
+                    let next = firsts.len() as u32;
+                    *index.entry(ids[row as usize]).or_insert_with(|| {
+                        firsts.push(row);
+                        next
+                    })
+                })
+                .collect();
+            (local, firsts)
+        })
+        .collect();
+    let mut codes = vec![0u32; ids.len()];
+    let mut first_row = Vec::new();
+    for (rows, (local, firsts)) in rows_of.iter().zip(coded) {
+        let offset = first_row.len() as u32;
+        for (&row, code) in rows.iter().zip(local) {
+            codes[row as usize] = offset + code;
+        }
+        first_row.extend(firsts);
     }
     Ok((codes, first_row))
 }

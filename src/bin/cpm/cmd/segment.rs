@@ -252,6 +252,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let mut segmented = cpm::segment::segment(&customers, &config)?;
     report_scorings(&segmented, ui);
+    let on_terminal =
+        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    // the summaries cost a few group-bys: made only when someone reads them
+    if !(on_terminal || args.summary || args.summary_out.is_some()) {
+        return output.write(&mut segmented.customers);
+    }
     let mut summary = cpm::segment::segment_summary(&segmented.customers, &args.by)?;
     let tiers = cpm::segment::tier_summary(&segmented.customers, &segmented.value_column)?;
     let style = TableStyle {
@@ -268,8 +274,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             cpm::io::write_frame(&mut summary, format, &style, w)
         })?;
     }
-    let on_terminal =
-        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
     if on_terminal {
         return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
     }

@@ -165,8 +165,8 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     })
 }
 
-/// Per-customer accumulators, indexed by customer code (order of first
-/// appearance).
+/// Per-customer accumulators, indexed by customer code (see
+/// [`customer_codes`]).
 ///
 /// This is the hot path of `segment`: a group-by with a dozen aggregations
 /// over millions of rows is slow in polars (distinct counts and filters per

@@ -73,15 +73,17 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
             );
         }
     }
+    let days = transactions.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+    let days = days.i32()?;
     let as_of = match config.as_of {
         Some(day) => day,
+        // the day after the latest transaction (1970-01-02 for no rows)
         None => {
-            latest_day(transactions)?.map_or_else(NaiveDate::default, |d| d + chrono::Days::new(1))
+            NaiveDate::default() + chrono::Duration::days(i64::from(days.max().unwrap_or(0)) + 1)
         }
     };
     let as_of_days = days_since_epoch(as_of);
-    let days = transactions.column(ORDER_DATE)?.cast(&DataType::Int32)?;
-    let in_window = days.i32()?.lt_eq(as_of_days);
+    let in_window = days.lt_eq(as_of_days);
     let window = transactions.filter(&in_window)?;
     let transactions_after_as_of = (transactions.height() - window.height()) as u64;
 
@@ -385,19 +387,6 @@ fn count_distinct_per_code(keys: &mut Vec<u64>, counts: &mut [i64]) {
     for key in keys.iter() {
         counts[(key >> 32) as usize] += 1;
     }
-}
-
-fn latest_day(transactions: &DataFrame) -> Result<Option<NaiveDate>> {
-    let latest = transactions
-        .clone()
-        .lazy()
-        .select([col(ORDER_DATE).cast(DataType::Int32).max()])
-        .collect()?;
-    Ok(latest
-        .column(ORDER_DATE)?
-        .i32()?
-        .get(0)
-        .map(|days| NaiveDate::default() + chrono::Duration::days(i64::from(days))))
 }
 
 #[cfg(test)]

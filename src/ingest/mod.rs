@@ -154,7 +154,7 @@ pub fn ingest(
     for r in &rejects {
         *rejects_by_reason.entry(r.reason.clone()).or_insert(0) += 1;
     }
-    let facts = Facts::of(&transactions)?;
+    let facts = KeptFacts::of(&transactions)?;
     let report = QualityReport {
         rows_read,
         rows_kept: transactions.height() as u64,
@@ -490,7 +490,7 @@ fn finish_columns(frame: DataFrame, config: &IngestConfig) -> Result<DataFrame> 
 }
 
 /// Summary figures of the kept transactions.
-struct Facts {
+struct KeptFacts {
     refunds: u64,
     refund_value: f64,
     customers: u64,
@@ -500,8 +500,8 @@ struct Facts {
     revenue_total: f64,
 }
 
-impl Facts {
-    fn of(frame: &DataFrame) -> Result<Facts> {
+impl KeptFacts {
+    fn of(frame: &DataFrame) -> Result<KeptFacts> {
         let has_order_id = frame.column(ORDER_ID).is_ok();
         let refund = if has_order_id {
             col(REVENUE).lt(lit(0.0)).or(col(ORDER_ID)
@@ -527,7 +527,7 @@ impl Facts {
         let s = |name: &str| -> Result<Option<String>> {
             Ok(out.column(name)?.str()?.get(0).map(str::to_string))
         };
-        Ok(Facts {
+        Ok(KeptFacts {
             refunds: u("refunds")?,
             refund_value: round_cents(f("refund_value")?),
             customers: distinct_count(frame, CUSTOMER_ID)?,

@@ -150,6 +150,8 @@ impl Opened {
 /// `forced` skips detection (e.g. `--input-format`).
 pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
     let name = input.name();
+    // the first bytes tell the compression and, after it, the format
+    const HEAD: usize = 4096;
     let (payload, head) = match input {
         Input::Stdin => {
             let mut bytes = Vec::new();
@@ -157,7 +159,7 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
                 .lock()
                 .read_to_end(&mut bytes)
                 .context("reading stdin")?;
-            let head = bytes[..bytes.len().min(16)].to_vec();
+            let head = bytes[..bytes.len().min(HEAD)].to_vec();
             (Payload::Bytes(bytes), head)
         }
         Input::Path(path) => {
@@ -166,27 +168,26 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
             }
             let mut file = File::open(path)
                 .map_err(|e| InputError::file(&name, format!("cannot open: {}", io_reason(&e))))?;
-            let mut head = [0u8; 16];
+            let mut head = vec![0u8; HEAD];
             let n = read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
-            (Payload::File(path.clone()), head[..n].to_vec())
+            head.truncate(n);
+            (Payload::File(path.clone()), head)
         }
     };
     let compression = detect_compression(&head);
-    let payload = match compression {
-        Compression::None => payload,
-        _ => Payload::Bytes(decompress(payload, compression).map_err(|e| {
-            InputError::file(&name, format!("cannot decompress ({compression:?}): {e}"))
-        })?),
-    };
-    let (size, head) = match &payload {
-        Payload::Bytes(bytes) => (bytes.len() as u64, bytes[..bytes.len().min(4096)].to_vec()),
-        Payload::File(path) => {
-            let size = std::fs::metadata(path)?.len();
-            let mut head = vec![0u8; 4096];
-            let n = read_up_to(&mut File::open(path)?, &mut head)?;
-            head.truncate(n);
-            (size, head)
+    let (payload, head) = match compression {
+        Compression::None => (payload, head),
+        _ => {
+            let bytes = decompress(payload, compression).map_err(|e| {
+                InputError::file(&name, format!("cannot decompress ({compression:?}): {e}"))
+            })?;
+            let head = bytes[..bytes.len().min(HEAD)].to_vec();
+            (Payload::Bytes(bytes), head)
         }
+    };
+    let size = match &payload {
+        Payload::Bytes(bytes) => bytes.len() as u64,
+        Payload::File(path) => std::fs::metadata(path)?.len(),
     };
     let format = match forced {
         Some(format) => format,

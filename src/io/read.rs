@@ -81,7 +81,7 @@ pub fn read_input(input: &Input, opts: &ReadOptions, progress: &dyn Fn(u64)) -> 
             }
         }
         format => {
-            let frame = read_binary_or_json(&opened).map_err(|e| {
+            let mut frame = read_binary_or_json(&opened).map_err(|e| {
                 InputError::file(
                     &name,
                     format!("cannot read as {}: {e}", format_name(format)),
@@ -93,20 +93,15 @@ pub fn read_input(input: &Input, opts: &ReadOptions, progress: &dyn Fn(u64)) -> 
             } else {
                 PositionKind::Row
             };
-            let frame = frame
-                .with_row_index(LINE_COLUMN.into(), Some(1))?
-                .lazy()
-                .with_column(col(LINE_COLUMN).cast(DataType::UInt64))
-                .collect()?;
-            // the row index went first; keep it last like the CSV reader does
-            let mut order: Vec<PlSmallStr> = frame.get_column_names_owned();
-            order.rotate_left(1);
+            // row numbers, last, as the CSV reader puts its line numbers
+            let rows: Vec<u64> = (1..=frame.height() as u64).collect();
+            frame.with_column(Column::new(LINE_COLUMN.into(), rows))?;
             RawTable {
                 name: name.clone(),
                 format,
                 compression: opened.compression,
                 position,
-                frame: frame.select(order)?,
+                frame,
                 rejects: Vec::new(),
                 delimiter: None,
                 encoding: format.is_text().then(|| "utf-8".to_string()),

@@ -1,17 +1,35 @@
-//! 64-bit row hashes, computed on all cores. Equal rows always hash alike;
-//! different rows almost never do, so hashes let the costly steps (finding
-//! duplicate rows, telling constant attributes) touch only candidates.
+//! 64-bit hashes of values and rows, with fixed seeds. Equal values always
+//! hash alike; different values almost never do, so hashes let the costly
+//! steps (finding duplicate rows, telling constant attributes, coding
+//! customers) touch only candidates, or stand in for the values.
 
+use polars::polars_utils::aliases::SeedableFromU64SeedExt;
 use polars::prelude::*;
 use rayon::prelude::*;
 
 /// Rows per parallel hashing task.
 const BATCH: usize = 1 << 18;
 
-/// One hash per row over all columns of `frame`, with a fixed seed so that
-/// the same values hash alike across frames of one run.
+/// The seed of [`row_hashes`].
+pub const SEED: u64 = 0x6370_6d00;
+
+/// A second, independent seed: two hashes make a 128-bit key.
+pub const SECOND_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The hash of each value of `column`, in row order, on the calling thread
+/// (for callers that already split the work).
+pub fn column_hashes(column: &Column, seed: u64) -> PolarsResult<Vec<u64>> {
+    let mut hashes = Vec::with_capacity(column.len());
+    let state = PlSeedableRandomStateQuality::seed_from_u64(seed);
+    column
+        .as_materialized_series()
+        .vec_hash(state, &mut hashes)?;
+    Ok(hashes)
+}
+
+/// One hash per row over all columns of `frame`, on all cores.
 pub fn row_hashes(frame: &DataFrame) -> PolarsResult<Vec<u64>> {
-    let state = PlSeedableRandomStateQuality::default();
+    let state = PlSeedableRandomStateQuality::seed_from_u64(SEED);
     let batches: Vec<Vec<u64>> = (0..frame.height().div_ceil(BATCH))
         .into_par_iter()
         .map(|i| -> PolarsResult<Vec<u64>> {
@@ -41,5 +59,16 @@ mod tests {
         let h = row_hashes(&frame).unwrap();
         assert_eq!(h[0], h[2]);
         assert_ne!(h[0], h[1]);
+    }
+
+    #[test]
+    fn equal_values_hash_alike_across_calls_and_seeds_differ() {
+        let a = df!("a" => ["x", "y"]).unwrap();
+        let b = df!("a" => ["y", "x", "z"]).unwrap();
+        let (ha, hb) = (row_hashes(&a).unwrap(), row_hashes(&b).unwrap());
+        assert_eq!((ha[0], ha[1]), (hb[1], hb[0]));
+        let column = b.column("a").unwrap();
+        assert_eq!(column_hashes(column, SEED).unwrap(), hb);
+        assert_ne!(column_hashes(column, SECOND_SEED).unwrap(), hb);
     }
 }

@@ -61,6 +61,19 @@ impl Ui {
         }
     }
 
+    /// With -vv, how long the step that ends now took since `since`, and
+    /// the start of the next step.
+    pub fn timing(&self, step: &str, since: &mut std::time::Instant) {
+        if self.verbose > 1 && !self.quiet {
+            let _ = writeln!(
+                std::io::stderr(),
+                "time: {step} {:.3} s",
+                since.elapsed().as_secs_f64()
+            );
+        }
+        *since = std::time::Instant::now();
+    }
+
     /// Text for stderr (reports), unless -q.
     pub fn print(&self, text: &str) {
         if !self.quiet {

@@ -208,7 +208,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         check_output(path, &protected)?;
     }
 
+    let mut clock = std::time::Instant::now();
     let tables = read_all(&inputs, &args.input.read_options(), ui)?;
+    ui.timing("read", &mut clock);
     let customers = if tables.len() == 1 && cpm::segment::is_customer_table(&tables[0].frame) {
         ui.info("input is a customer table: facts are taken as they are");
         typed_customer_table(&tables[0].frame)?
@@ -224,7 +226,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             }
             None => ingest_for_segment(tables, &ingest_config, ui)?,
         };
+        ui.timing("ingest", &mut clock);
         let summary = cpm::summary::summarize(&transactions, &summary_config)?;
+        ui.timing("facts", &mut clock);
         ui.info(&format!("as of {}", summary.as_of));
         if summary.transactions_after_as_of > 0 {
             ui.warn(&format!(
@@ -252,11 +256,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let mut segmented = cpm::segment::segment(&customers, &config)?;
     report_scorings(&segmented, ui);
+    ui.timing("segment", &mut clock);
     let on_terminal =
         output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
     // the summaries cost a few group-bys: made only when someone reads them
     if !(on_terminal || args.summary || args.summary_out.is_some()) {
-        return output.write(&mut segmented.customers);
+        output.write(&mut segmented.customers)?;
+        ui.timing("write", &mut clock);
+        return Ok(());
     }
     let mut summary = cpm::segment::segment_summary(&segmented.customers, &args.by)?;
     let tiers = cpm::segment::tier_summary(&segmented.customers, &segmented.value_column)?;

@@ -96,16 +96,20 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     let (first, last) = (at(&facts.first_day), at(&facts.last_day));
     let orders: Vec<i64> = buyers.iter().map(|&c| facts.orders[c]).collect();
     let revenue: Vec<f64> = buyers.iter().map(|&c| facts.revenue[c]).collect();
-    let first_rows = IdxCa::from_vec(
-        "rows".into(),
-        buyers.iter().map(|&c| facts.first_row[c]).collect(),
-    );
+    // per-customer columns keep the buyers only
+    let buyers_only = |column: Column| -> Result<Column> {
+        if buyers.len() == facts.first_row.len() {
+            return Ok(column);
+        }
+        let codes: Vec<IdxSize> = buyers.iter().map(|&c| c as IdxSize).collect();
+        Ok(column.take(&IdxCa::from_vec("codes".into(), codes))?)
+    };
 
     let date = |name: &str, values: &[i32]| -> Result<Column> {
         Ok(Column::new(name.into(), values).cast(&DataType::Date)?)
     };
     let mut columns = vec![
-        transactions.column(CUSTOMER_ID)?.take(&first_rows)?,
+        buyers_only(facts.first_values(transactions.column(CUSTOMER_ID)?)?)?,
         date("first_order", &first)?,
         date("last_order", &last)?,
         Column::new("orders".into(), &orders),
@@ -154,7 +158,7 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
         ));
     }
     for extra in facts.constant_extras(transactions)? {
-        columns.push(transactions.column(&extra)?.take(&first_rows)?);
+        columns.push(buyers_only(extra)?);
     }
     let customers = DataFrame::new(buyers.len(), columns)?
         .sort([CUSTOMER_ID], SortMultipleOptions::default())?;
@@ -164,6 +168,25 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
         transactions_after_as_of: facts.rows_after_as_of,
         customers_without_purchases,
     })
+}
+
+/// The columns [`summarize`] reads from canonical transactions whose first
+/// rows are `head`: the canonical ones it has, and the others whose value
+/// is constant per customer in `head` (the only ones that can pass through).
+pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
+    let facts = Facts::gather(head, i32::MAX, BATCH)?;
+    let mut needed: Vec<String> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
+        .into_iter()
+        .filter(|name| head.column(name).is_ok())
+        .map(str::to_string)
+        .collect();
+    needed.extend(
+        facts
+            .constant_extras(head)?
+            .iter()
+            .map(|c| c.name().to_string()),
+    );
+    Ok(needed)
 }
 
 /// Per-customer facts, indexed by customer code, and each row's code.
@@ -337,7 +360,8 @@ impl Facts {
     /// The extra columns whose value never changes within a customer
     /// (attributes such as region), by comparing 64-bit hashes of the values
     /// in blocks, stopping at the first block where one changes.
-    fn constant_extras(&self, transactions: &DataFrame) -> Result<Vec<String>> {
+    /// Returns each customer's value of them (at its first row).
+    fn constant_extras(&self, transactions: &DataFrame) -> Result<Vec<Column>> {
         let canonical = [
             CUSTOMER_ID,
             ORDER_DATE,
@@ -351,8 +375,8 @@ impl Facts {
             if canonical.contains(&column.name().as_str()) {
                 continue;
             }
-            let rows = IdxCa::from_slice("rows".into(), &self.first_row);
-            let first = crate::hashing::row_hashes(&column.take(&rows)?.into_frame())?;
+            let values = self.first_values(column)?;
+            let first = crate::hashing::row_hashes(&values.clone().into_frame())?;
             let varies = AtomicBool::new(false);
             (0..self.codes.len())
                 .step_by(BLOCK)
@@ -375,10 +399,17 @@ impl Facts {
                     Ok(())
                 })?;
             if !varies.into_inner() {
-                constant.push(column.name().to_string());
+                constant.push(values);
             }
         }
         Ok(constant)
+    }
+
+    /// Each customer's value of `column` at its first row.
+    fn first_values(&self, column: &Column) -> Result<Column> {
+        let rows = IdxCa::from_slice("rows".into(), &self.first_row);
+        // gathering from a column in many chunks is slow: one chunk first
+        Ok(column.rechunk().take(&rows)?)
     }
 }
 
@@ -406,24 +437,25 @@ impl Block {
             crate::hashing::column_hashes(ids, crate::hashing::SEED)?,
             crate::hashing::column_hashes(ids, crate::hashing::SECOND_SEED)?,
         );
-        let days = part.column(ORDER_DATE)?.cast(&DataType::Int32)?;
-        let revenue = part.column(REVENUE)?.cast(&DataType::Float64)?;
-        let cost = match part.column(COST) {
-            Ok(cost) => Some(cost.cast(&DataType::Float64)?),
+        // plain vectors: indexing chunked columns row by row is slow
+        let days = plain::<Int32Type>(part.column(ORDER_DATE)?)?;
+        let revenue = plain::<Float64Type>(part.column(REVENUE)?)?;
+        let costs = match part.column(COST) {
+            Ok(cost) => Some(plain::<Float64Type>(cost)?),
             Err(_) => None,
         };
-        let costs = cost.as_ref().map(|c| c.f64()).transpose()?;
         let orders = match part.column(ORDER_ID) {
             Ok(ids) => Some((
                 crate::hashing::column_hashes(ids, crate::hashing::SEED)?,
-                ids.is_not_null(),
+                ids.is_not_null()
+                    .iter()
+                    .map(|p| p == Some(true))
+                    .collect::<Vec<bool>>(),
             )),
             Err(_) => None,
         };
         let mut members = vec![Vec::new(); PARTITIONS];
-        let rows = days.i32()?.iter().zip(revenue.f64()?.iter()).enumerate();
-        for (i, (day, value)) in rows {
-            let (day, value) = (day.unwrap_or_default(), value.unwrap_or_default());
+        for (i, (&day, &value)) in days.iter().zip(&revenue).enumerate() {
             if day > as_of_days {
                 continue;
             }
@@ -435,13 +467,13 @@ impl Block {
             }
             let row = (start + i) as u32;
             let order = match &orders {
-                Some((hashes, present)) if present.get(i) == Some(true) => hashes[i],
+                Some((hashes, present)) if present[i] => hashes[i],
                 _ => u64::from(row) | 1 << 63,
             };
             let record = Record {
                 customer: u128::from(high[i]) << 64 | u128::from(low[i]),
                 revenue: value,
-                cost: costs.and_then(|c| c.get(i)).unwrap_or(0.0),
+                cost: costs.as_ref().map_or(0.0, |c| c[i]),
                 order,
                 row,
                 day,
@@ -450,6 +482,13 @@ impl Block {
         }
         Ok(Block { start, members })
     }
+}
+
+/// The values of `column` cast to `T`, empty ones as 0.
+fn plain<T: PolarsNumericType>(column: &Column) -> Result<Vec<T::Native>> {
+    let values = column.cast(&T::get_static_dtype())?;
+    let values: &ChunkedArray<T> = values.as_materialized_series().as_ref().as_ref();
+    Ok(values.iter().map(Option::unwrap_or_default).collect())
 }
 
 /// The facts of the customers of one partition, by local code.

@@ -191,15 +191,18 @@ pub fn already_canonical(table: &RawTable) -> Option<DataFrame> {
     if table.format == crate::io::InputFormat::Csv || !table.rejects.is_empty() {
         return None;
     }
-    let frame = &table.frame;
+    is_canonical(&table.frame).then(|| table.frame.drop_many([LINE_COLUMN]))
+}
+
+/// Whether the frame has the canonical columns with their canonical types.
+pub fn is_canonical(frame: &DataFrame) -> bool {
     let has = |name: &str, dtype: &DataType| frame.column(name).is_ok_and(|c| c.dtype() == dtype);
     let optional = |name: &str, dtype: &DataType| frame.column(name).is_err() || has(name, dtype);
-    let canonical = has(CUSTOMER_ID, &DataType::String)
+    has(CUSTOMER_ID, &DataType::String)
         && has(ORDER_DATE, &DataType::Date)
         && has(REVENUE, &DataType::Float64)
         && optional(ORDER_ID, &DataType::String)
-        && optional(COST, &DataType::Float64);
-    canonical.then(|| frame.drop_many([LINE_COLUMN]))
+        && optional(COST, &DataType::Float64)
 }
 
 /// One input after mapping, typing and validation.

@@ -61,9 +61,29 @@ impl RawTable {
     }
 }
 
+/// Picks the columns to read from a look at an input's first rows (all of
+/// them: `None`).
+pub type ColumnChoice<'a> = &'a dyn Fn(&DataFrame) -> Result<Option<Vec<String>>>;
+
+/// Rows of the look a [`ColumnChoice`] gets at Parquet and Arrow IPC inputs.
+const HEAD_ROWS: usize = 1 << 16;
+
 /// Opens and reads one input. `progress` receives byte counts as they are
 /// consumed (CSV; other formats report their size once at the end).
 pub fn read_input(input: &Input, opts: &ReadOptions, progress: &dyn Fn(u64)) -> Result<RawTable> {
+    read_input_projected(input, opts, progress, &|_| Ok(None))
+}
+
+/// Reads one input, keeping only the columns `choose` picks. Parquet and
+/// Arrow IPC inputs are read twice: their first rows for `choose`, then
+/// only the chosen columns, which saves decoding the others. Text formats
+/// are read whole, then narrowed.
+pub fn read_input_projected(
+    input: &Input,
+    opts: &ReadOptions,
+    progress: &dyn Fn(u64),
+    choose: ColumnChoice,
+) -> Result<RawTable> {
     let opened = open(input, opts.format)?;
     let name = opened.name.clone();
     let mut table = match opened.format {
@@ -81,12 +101,19 @@ pub fn read_input(input: &Input, opts: &ReadOptions, progress: &dyn Fn(u64)) -> 
             }
         }
         format => {
-            let mut frame = read_binary_or_json(&opened).map_err(|e| {
+            let cannot = |e: anyhow::Error| {
                 InputError::file(
                     &name,
                     format!("cannot read as {}: {e}", format_name(format)),
                 )
-            })?;
+            };
+            let columns = if format.is_columnar() {
+                let head = read_binary_or_json(&opened, Some(HEAD_ROWS), None).map_err(cannot)?;
+                choose(&head)?
+            } else {
+                None
+            };
+            let mut frame = read_binary_or_json(&opened, None, columns).map_err(cannot)?;
             progress(opened.size);
             let position = if format == InputFormat::Ndjson {
                 PositionKind::Line
@@ -108,7 +135,15 @@ pub fn read_input(input: &Input, opts: &ReadOptions, progress: &dyn Fn(u64)) -> 
             }
         }
     };
-    table.frame.rechunk_mut();
+    if !table.format.is_columnar() {
+        // one chunk: the CSV reader hands over many
+        table.frame.rechunk_mut();
+        let columns = choose(&table.frame)?;
+        if let Some(mut columns) = columns {
+            columns.push(LINE_COLUMN.to_string());
+            table.frame = table.frame.select(columns)?;
+        }
+    }
     Ok(table)
 }
 
@@ -124,21 +159,43 @@ pub fn format_name(format: InputFormat) -> &'static str {
     }
 }
 
-fn read_binary_or_json(opened: &Opened) -> Result<DataFrame> {
+/// Reads a binary or JSON input; `rows` and `columns` limit what is read
+/// (columnar formats only).
+fn read_binary_or_json(
+    opened: &Opened,
+    rows: Option<usize>,
+    columns: Option<Vec<String>>,
+) -> Result<DataFrame> {
     match &opened.payload {
         Payload::File(path) => {
             let file = File::open(path).with_context(|| format!("cannot open {}", opened.name))?;
-            read_from(file, opened.format)
+            read_from(file, opened.format, rows, columns)
         }
-        Payload::Bytes(bytes) => read_from(Cursor::new(bytes.as_slice()), opened.format),
+        Payload::Bytes(bytes) => {
+            read_from(Cursor::new(bytes.as_slice()), opened.format, rows, columns)
+        }
     }
 }
 
-fn read_from<R: MmapBytesReader + Read>(reader: R, format: InputFormat) -> Result<DataFrame> {
+fn read_from<R: MmapBytesReader + Read>(
+    reader: R,
+    format: InputFormat,
+    rows: Option<usize>,
+    columns: Option<Vec<String>>,
+) -> Result<DataFrame> {
     Ok(match format {
-        InputFormat::Parquet => ParquetReader::new(reader).finish()?,
-        InputFormat::IpcFile => IpcReader::new(reader).finish()?,
-        InputFormat::IpcStream => IpcStreamReader::new(reader).finish()?,
+        InputFormat::Parquet => ParquetReader::new(reader)
+            .with_slice(rows.map(|n| (0, n)))
+            .with_columns(columns)
+            .finish()?,
+        InputFormat::IpcFile => IpcReader::new(reader)
+            .with_n_rows(rows)
+            .with_columns(columns)
+            .finish()?,
+        InputFormat::IpcStream => IpcStreamReader::new(reader)
+            .with_n_rows(rows)
+            .with_columns(columns)
+            .finish()?,
         InputFormat::Ndjson => JsonReader::new(reader)
             .with_json_format(JsonFormat::JsonLines)
             .finish()?,

@@ -37,6 +37,15 @@ impl InputFormat {
     pub fn is_text(self) -> bool {
         matches!(self, InputFormat::Csv | InputFormat::Ndjson)
     }
+
+    /// Whether the format stores columns apart, so that some of them, or the
+    /// first rows, can be read alone.
+    pub fn is_columnar(self) -> bool {
+        matches!(
+            self,
+            InputFormat::Parquet | InputFormat::IpcFile | InputFormat::IpcStream
+        )
+    }
 }
 
 /// A compression wrapper around an input.

@@ -214,6 +214,30 @@ fn a_pipeline_from_ingest_equals_segment_on_the_raw_file() {
 }
 
 #[test]
+fn from_a_canonical_parquet_file_only_the_columns_needed_are_read() {
+    let dir = tempdir();
+    let clean = dir.path().join("clean.parquet").display().to_string();
+    cpm(&[
+        "ingest",
+        "-q",
+        &data("retail_export.csv"),
+        "--max-rejects",
+        "1%",
+        "-o",
+        &clean,
+    ])
+    .run()
+    .ok();
+    let direct = cpm(&["segment", "-q", &data("retail_export.csv")])
+        .run()
+        .ok();
+    let from_parquet = cpm(&["segment", "-v", &clean]).run().ok();
+    assert_eq!(direct.stdout(), from_parquet.stdout());
+    // Country is constant per customer, StockCode is not: left unread
+    from_parquet.stderr_has(&["columns: customer_id, order_date, revenue, order_id, Country"]);
+}
+
+#[test]
 fn a_customer_table_is_segmented_without_recomputing_facts() {
     let dir = tempdir();
     let table = dir.path().join("customers.csv");

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use cpm::io::{Input, OutputFormat, RawTable, ReadOptions, TableStyle};
+use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
 use cpm::schema::MapOverride;
 use cpm::schema::dates::DateFormat;
 use polars::prelude::DataFrame;
@@ -83,6 +83,16 @@ pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<()> {
 
 /// Reads every input, with a progress bar over their total size.
 pub fn read_all(inputs: &[Input], options: &ReadOptions, ui: &Ui) -> Result<Vec<RawTable>> {
+    read_all_projected(inputs, options, ui, &|_| Ok(None))
+}
+
+/// Reads every input, keeping the columns `choose` picks for each.
+pub fn read_all_projected(
+    inputs: &[Input],
+    options: &ReadOptions,
+    ui: &Ui,
+    choose: ColumnChoice,
+) -> Result<Vec<RawTable>> {
     let total: u64 = input_paths(inputs)
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -91,7 +101,7 @@ pub fn read_all(inputs: &[Input], options: &ReadOptions, ui: &Ui) -> Result<Vec<
     let bar = ui.progress(total, "reading");
     let mut tables = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let table = cpm::io::read_input(input, options, &|n| bar.inc(n))?;
+        let table = cpm::io::read_input_projected(input, options, &|n| bar.inc(n), choose)?;
         ui.info(&format!(
             "{}: {}{}{}, {} rows, columns: {}",
             table.name,

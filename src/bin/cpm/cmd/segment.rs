@@ -11,7 +11,7 @@ use cpm::segment::{Monetary, RfmConfig, Rule, ScoringMethod, SegmentConfig, Segm
 use cpm::summary::{SummaryConfig, TimeUnit};
 use polars::prelude::*;
 
-use super::{Output, check_output, input_paths, parse_as_of, read_all};
+use super::{Output, check_output, input_paths, parse_as_of, read_all, read_all_projected};
 use crate::cli::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -209,7 +209,18 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
 
     let mut clock = std::time::Instant::now();
-    let tables = read_all(&inputs, &args.input.read_options(), ui)?;
+    // a canonical table alone: only the columns the facts need are read
+    let tables = if inputs.len() == 1 && args.input.map.is_empty() {
+        let choose = |head: &DataFrame| -> Result<Option<Vec<String>>> {
+            if !cpm::ingest::is_canonical(head) {
+                return Ok(None);
+            }
+            Ok(Some(cpm::summary::columns_needed(head)?))
+        };
+        read_all_projected(&inputs, &args.input.read_options(), ui, &choose)?
+    } else {
+        read_all(&inputs, &args.input.read_options(), ui)?
+    };
     ui.timing("read", &mut clock);
     let customers = if tables.len() == 1 && cpm::segment::is_customer_table(&tables[0].frame) {
         ui.info("input is a customer table: facts are taken as they are");

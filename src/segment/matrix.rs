@@ -1,6 +1,8 @@
 //! The value/risk matrix: value high/low (split at the median) × churn risk
 //! high/low, each cell named by its strategy.
 
+use rayon::prelude::*;
+
 /// Matrix cells: (value high, risk high) → name.
 pub fn cell(high_value: bool, high_risk: bool) -> &'static str {
     match (high_value, high_risk) {
@@ -14,7 +16,7 @@ pub fn cell(high_value: bool, high_risk: bool) -> &'static str {
 /// Median of finite values (NaN when there are none).
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
+    sorted.par_sort_unstable_by(f64::total_cmp);
     super::rfm::quantile_sorted(&sorted, 0.5)
 }
 

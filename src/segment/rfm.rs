@@ -8,6 +8,7 @@
 //! row order or thread count. Fixed edges replace the quantile breaks.
 
 use anyhow::{Result, bail};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Which spend measure the M score ranks.
@@ -91,7 +92,7 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
 /// Breaks at the quantiles 1/N, ..., (N-1)/N.
 pub fn quantile_breaks(values: &[f64], bins: usize) -> Vec<f64> {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
+    sorted.par_sort_unstable_by(f64::total_cmp);
     (1..bins)
         .map(|i| quantile_sorted(&sorted, i as f64 / bins as f64))
         .collect()
@@ -177,9 +178,11 @@ pub fn score_dimension(
 }
 
 fn scoring(dimension: &'static str, breaks: Vec<f64>, scores: &[u8]) -> Scoring {
-    let mut used: Vec<u8> = scores.to_vec();
-    used.sort_unstable();
-    used.dedup();
+    let mut seen = [false; 256];
+    for &score in scores {
+        seen[usize::from(score)] = true;
+    }
+    let used: Vec<u8> = (0..=u8::MAX).filter(|&s| seen[usize::from(s)]).collect();
     Scoring {
         dimension,
         bins: breaks.len() + 1,

@@ -2,6 +2,7 @@
 //! rank of value (top 1% / next 4% / next 15% / the rest by default).
 
 use anyhow::{Result, bail};
+use rayon::prelude::*;
 
 /// Tier names, best first.
 pub const TIERS: [&str; 4] = ["platinum", "gold", "silver", "bronze"];
@@ -24,7 +25,8 @@ pub fn check_cuts(cuts: &[f64]) -> Result<()> {
 pub fn assign(values: &[f64], cuts: &[f64]) -> Vec<&'static str> {
     let n = values.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    // a total order (ties by position), so an unstable sort is deterministic
+    order.par_sort_unstable_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
     let limits: Vec<usize> = cuts
         .iter()
         .map(|c| ((n as f64) * c / 100.0).ceil() as usize)

@@ -255,6 +255,27 @@ fn a_failing_run_leaves_an_existing_output_untouched() {
 }
 
 #[test]
+fn a_replaced_output_is_whole_with_or_without_sync() {
+    let dir = tempdir();
+    let out = dir.path().join("clean.csv");
+    std::fs::write(&out, "old\n").unwrap();
+    let target = out.display().to_string();
+    for sync in [false, true] {
+        let mut args = vec!["ingest", "-q", "--max-rejects", "1%"];
+        if sync {
+            args.push("--sync");
+        }
+        let input = data("retail_export.csv");
+        args.extend([input.as_str(), "-o", &target]);
+        cpm(&args).run().ok();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert!(written.starts_with("customer_id,"), "sync {sync}");
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "no temporary file is left behind");
+    }
+}
+
+#[test]
 fn output_equal_to_input_is_refused_before_reading() {
     let dir = tempdir();
     let input = dir.path().join("orders.csv");

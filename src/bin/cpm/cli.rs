@@ -48,6 +48,11 @@ pub struct GlobalArgs {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// fsync output files (and their folder) before and after renaming them
+    /// into place, so they survive a power loss; slower on large outputs.
+    #[arg(long, global = true)]
+    pub sync: bool,
+
     /// When to use colour on stderr. NO_COLOR in the environment means never.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
     pub color: ColorWhen,

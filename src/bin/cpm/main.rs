@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         }
     };
     let ui = ui::Ui::new(&cli.global);
+    cpm::io::write::set_durable(cli.global.sync);
     match cmd::run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

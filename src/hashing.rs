@@ -25,6 +25,47 @@ pub fn column_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
     Ok(hashes)
 }
 
+/// A 128-bit key per value of `column` as text (XXH3-128 of its bytes; 0
+/// for null), on the calling thread. The chance that two distinct values
+/// among a billion share a key is below 10^-20, so keys stand in for values.
+pub fn text_keys(column: &Column) -> PolarsResult<Vec<u128>> {
+    let text = column.cast(&DataType::String)?;
+    Ok(text
+        .str()?
+        .iter()
+        .map(|v| v.map_or(0, |v| xxhash_rust::xxh3::xxh3_128(v.as_bytes())))
+        .collect())
+}
+
+/// How many distinct values `column` holds (null counting as one), by
+/// sorting their [`text_keys`] on all cores.
+pub fn distinct_count(column: &Column) -> PolarsResult<u64> {
+    let mut keys: Vec<u128> = (0..column.len().div_ceil(BATCH))
+        .into_par_iter()
+        .map(|i| text_keys(&column.slice((i * BATCH) as i64, BATCH)))
+        .collect::<PolarsResult<Vec<_>>>()?
+        .concat();
+    keys.par_sort_unstable();
+    keys.dedup();
+    Ok(keys.len() as u64)
+}
+
+/// The rows whose hash in `hashes` some other row shares.
+pub fn shared_hashes(hashes: &[u64]) -> Vec<bool> {
+    let mut keyed: Vec<(u64, u32)> = hashes.iter().copied().zip(0..).collect();
+    keyed.par_sort_unstable();
+    let mut shared = vec![false; hashes.len()];
+    for run in keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+    {
+        for &(_, row) in run {
+            shared[row as usize] = true;
+        }
+    }
+    shared
+}
+
 /// One hash per row over all columns of `frame`, on all cores.
 pub fn row_hashes(frame: &DataFrame) -> PolarsResult<Vec<u64>> {
     let state = PlSeedableRandomStateQuality::seed_from_u64(SEED);
@@ -50,6 +91,16 @@ pub fn row_hashes(frame: &DataFrame) -> PolarsResult<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_values_and_shared_hashes() {
+        let column = Column::new("id".into(), [Some("a"), Some("b"), None, Some("a"), None]);
+        assert_eq!(distinct_count(&column).unwrap(), 3);
+        assert_eq!(
+            shared_hashes(&[5, 1, 5, 2, 1, 7]),
+            [true, true, true, false, true, false]
+        );
+    }
 
     #[test]
     fn equal_rows_hash_alike() {

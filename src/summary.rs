@@ -522,12 +522,7 @@ impl Block {
     /// The records of rows `start..start + BLOCK` up to the as-of day.
     fn read(transactions: &DataFrame, start: usize, as_of_days: i32) -> Result<Block> {
         let part = transactions.slice(start as i64, BLOCK);
-        let ids = part.column(CUSTOMER_ID)?.cast(&DataType::String)?;
-        let customers: Vec<u128> = ids
-            .str()?
-            .iter()
-            .map(|id| xxhash_rust::xxh3::xxh3_128(id.unwrap_or_default().as_bytes()))
-            .collect();
+        let customers = crate::hashing::text_keys(part.column(CUSTOMER_ID)?)?;
         // plain vectors: indexing chunked columns row by row is slow
         let days = plain::<Int32Type>(part.column(ORDER_DATE)?)?;
         let revenue = plain::<Float64Type>(part.column(REVENUE)?)?;

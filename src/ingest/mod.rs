@@ -415,8 +415,9 @@ fn typed_rejects(
 fn repeated_rows(frame: &DataFrame) -> Result<BooleanChunked> {
     let data = frame.drop_many([LINE_COLUMN, SOURCE_COLUMN]);
     let height = data.height();
-    let hashes = Column::new("hash".into(), crate::hashing::row_hashes(&data)?);
-    let suspects = DataFrame::new(height, vec![hashes])?.is_duplicated()?;
+    let hashes = crate::hashing::row_hashes(&data)?;
+    let suspects =
+        BooleanChunked::from_slice("suspects".into(), &crate::hashing::shared_hashes(&hashes));
     if !suspects.any() {
         return Ok(BooleanChunked::full("repeated".into(), false, height));
     }
@@ -533,9 +534,9 @@ impl KeptFacts {
         Ok(KeptFacts {
             refunds: u("refunds")?,
             refund_value: round_cents(f("refund_value")?),
-            customers: distinct_count(frame, CUSTOMER_ID)?,
+            customers: crate::hashing::distinct_count(frame.column(CUSTOMER_ID)?)?,
             orders: if has_order_id {
-                distinct_count(frame, ORDER_ID)?
+                crate::hashing::distinct_count(frame.column(ORDER_ID)?)?
             } else {
                 frame.height() as u64
             },
@@ -544,19 +545,6 @@ impl KeptFacts {
             revenue_total: round_cents(f("revenue")?),
         })
     }
-}
-
-/// Distinct values of a column (null counts as one). A parallel group-by:
-/// on 10 M strings it takes half the time of `n_unique`.
-fn distinct_count(frame: &DataFrame, column: &str) -> Result<u64> {
-    let groups = frame
-        .clone()
-        .lazy()
-        .select([col(column)])
-        .group_by([col(column)])
-        .agg([])
-        .collect()?;
-    Ok(groups.height() as u64)
 }
 
 /// Rounds money to cents, so sums print without float noise.

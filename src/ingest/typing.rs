@@ -151,20 +151,38 @@ pub fn infer_type(column: &Column) -> Result<Column> {
     if text.null_count() == text.len() {
         return Ok(column.clone());
     }
-    let values = || text.iter().flatten();
     let leading_zero = |v: &str| {
         let digits = v.strip_prefix('-').unwrap_or(v);
         digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.")
     };
-    if values().all(|v| !leading_zero(v) && v.parse::<i64>().is_ok()) {
-        return Ok(series.cast(&DataType::Int64)?.into_column());
+    let integer = |v: &str| (!leading_zero(v)).then(|| v.parse::<i64>().ok()).flatten();
+    let float = |v: &str| {
+        (!leading_zero(v))
+            .then(|| v.parse::<f64>().ok().filter(|x| x.is_finite()))
+            .flatten()
+    };
+    let date = |v: &str| (v.len() == 10).then(|| DateFormat::Iso.parse(v)).flatten();
+    // the first values rule most types out at once; the rest is parsed in
+    // parallel, and kept when every value parsed
+    let head = || text.iter().flatten().take(1_000);
+    let all_parsed = |nulls: usize| nulls == text.null_count();
+    if head().all(|v| integer(v).is_some()) {
+        let values: Int64Chunked = par_map_strings(text, integer)?;
+        if all_parsed(values.null_count()) {
+            return Ok(values.into_column());
+        }
     }
-    if values().all(|v| !leading_zero(v) && v.parse::<f64>().is_ok_and(f64::is_finite)) {
-        return Ok(series.cast(&DataType::Float64)?.into_column());
+    if head().all(|v| float(v).is_some()) {
+        let values: Float64Chunked = par_map_strings(text, float)?;
+        if all_parsed(values.null_count()) {
+            return Ok(values.into_column());
+        }
     }
-    if values().all(|v| v.len() == 10 && DateFormat::Iso.parse(v).is_some()) {
-        let (dates, _) = parse_dates(column, Some(&DateFormat::Iso), "")?;
-        return Ok(dates.into_column());
+    if head().all(|v| date(v).is_some()) {
+        let days: Int32Chunked = par_map_strings(text, date)?;
+        if all_parsed(days.null_count()) {
+            return Ok(days.into_column().cast(&DataType::Date)?);
+        }
     }
     Ok(column.clone())
 }
@@ -183,6 +201,17 @@ mod tests {
         assert_eq!(infer_type(&floats).unwrap().dtype(), &DataType::Float64);
         let dates = Column::new("d".into(), ["2024-01-31", "2024-02-01"]);
         assert_eq!(infer_type(&dates).unwrap().dtype(), &DataType::Date);
+        // a value past the first thousand decides too
+        let mut late: Vec<Option<String>> = (0..5_000).map(|i| Some(i.to_string())).collect();
+        late[4_000] = None;
+        let column = Column::new("late".into(), late.clone());
+        let typed = infer_type(&column).unwrap();
+        assert_eq!(typed.dtype(), &DataType::Int64);
+        assert_eq!(typed.i64().unwrap().get(4_999), Some(4_999));
+        assert_eq!(typed.null_count(), 1);
+        late[4_500] = Some("4500A".into());
+        let column = Column::new("late".into(), late);
+        assert_eq!(infer_type(&column).unwrap().dtype(), &DataType::String);
     }
 
     #[test]

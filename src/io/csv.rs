@@ -136,6 +136,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
         Some(d) => d,
         None => sniff_delimiter(&sample[skip_at..]),
     };
+    let rows_hint = estimate_rows(&sample[skip_at..], opened.size);
     let body = io::Cursor::new(sample[skip_at..].to_vec()).chain(decoded);
     let mut tracked = Tracked::new(body, progress);
     let line_offset = opts.skip_rows as u64;
@@ -146,7 +147,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
             .has_headers(false)
             .flexible(true)
             .from_reader(&mut tracked);
-        parse_records(&mut reader, name, opts, delimiter, line_offset)?
+        parse_records(&mut reader, name, opts, delimiter, line_offset, rows_hint)?
     };
 
     if tracked.quotes % 2 == 1 {
@@ -216,6 +217,15 @@ fn encoding_label(opened: &Opened, opts: &CsvOptions) -> Result<String> {
     })
 }
 
+/// About how many rows an input of `size` bytes that starts with `sample`
+/// has (for a compressed input, fewer than it has), so that the column
+/// builders do not copy their buffers each time they grow.
+fn estimate_rows(sample: &[u8], size: u64) -> usize {
+    let lines = memchr::memchr_iter(b'\n', sample).count().max(1);
+    let estimate = size as f64 / (sample.len() as f64 / lines as f64) * 1.05;
+    (estimate as usize).min(1 << 28)
+}
+
 /// Byte offset just after the first `n` lines of `sample`.
 fn skip_lines(sample: &[u8], n: usize) -> usize {
     let mut at = 0;
@@ -241,6 +251,7 @@ fn parse_records<R: Read>(
     opts: &CsvOptions,
     delimiter: u8,
     line_offset: u64,
+    rows_hint: usize,
 ) -> Result<(DataFrame, Vec<RawReject>)> {
     let read = |reader: &mut csv::Reader<R>, record: &mut csv::ByteRecord| {
         reader
@@ -259,7 +270,7 @@ fn parse_records<R: Read>(
     } else {
         header_from_record(&first, name, line_of(&first))?
     };
-    let mut columns = ColumnBuilders::new(name, names, &opts.null_values);
+    let mut columns = ColumnBuilders::new(name, names, &opts.null_values, rows_hint);
     let width = columns.names.len();
     let mut rejects = Vec::new();
 
@@ -332,17 +343,17 @@ struct ColumnBuilders {
 }
 
 impl ColumnBuilders {
-    fn new(file: &str, names: Vec<String>, nulls: &[String]) -> Self {
+    fn new(file: &str, names: Vec<String>, nulls: &[String], rows_hint: usize) -> Self {
         let builders = names
             .iter()
-            .map(|n| StringChunkedBuilder::new(n.as_str().into(), 1024))
+            .map(|n| StringChunkedBuilder::new(n.as_str().into(), rows_hint))
             .collect();
         ColumnBuilders {
             file: file.to_string(),
             names,
             nulls: nulls.iter().map(|s| s.trim().to_string()).collect(),
             builders,
-            lines: Vec::new(),
+            lines: Vec::with_capacity(rows_hint),
         }
     }
 

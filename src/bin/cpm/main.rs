@@ -9,6 +9,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// polars allocates and frees large buffers all the time: mimalloc keeps
+/// them in the process where glibc malloc hands them back to the kernel and
+/// faults them in again (segment from Parquet on 10 M lines: 3.1 s -> 2.6 s).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -26,6 +26,27 @@ pub struct QualityReport {
     pub identical_rows_kept: u64,
     /// Reason → number of rows.
     pub rejects_by_reason: BTreeMap<String, u64>,
+    /// What the kept rows hold; absent when the caller did not ask
+    /// ([`crate::ingest::IngestConfig::kept_facts`]).
+    #[serde(flatten)]
+    pub kept: Option<KeptFacts>,
+    /// Canonical column → source column (of the first input).
+    pub column_map: BTreeMap<String, String>,
+    /// CSV delimiter of the first text input, null for binary inputs.
+    pub delimiter: Option<String>,
+    /// Text encoding of the first text input, null for binary inputs.
+    pub encoding: Option<String>,
+    /// Customer-table join figures; present only with `--customers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_join: Option<JoinReport>,
+    /// Per-input details (shown with `-v`, not serialised).
+    #[serde(skip)]
+    pub inputs: Vec<InputReport>,
+}
+
+/// What the kept rows hold: refunds, customers, orders, dates, revenue.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KeptFacts {
     /// Kept rows that are refunds: negative revenue or a `C` order id.
     pub refunds: u64,
     /// Sum of the refunds' revenue (negative or zero).
@@ -40,18 +61,6 @@ pub struct QualityReport {
     pub last_date: Option<String>,
     /// Sum of kept revenue, refunds included.
     pub revenue_total: f64,
-    /// Canonical column → source column (of the first input).
-    pub column_map: BTreeMap<String, String>,
-    /// CSV delimiter of the first text input, null for binary inputs.
-    pub delimiter: Option<String>,
-    /// Text encoding of the first text input, null for binary inputs.
-    pub encoding: Option<String>,
-    /// Customer-table join figures; present only with `--customers`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_join: Option<JoinReport>,
-    /// Per-input details (shown with `-v`, not serialised).
-    #[serde(skip)]
-    pub inputs: Vec<InputReport>,
 }
 
 /// How the customer attribute table matched the transactions.
@@ -163,26 +172,28 @@ impl QualityReport {
         for (reason, n) in &self.rejects_by_reason {
             rows.push((format!("  {reason}"), n.to_string()));
         }
-        rows.extend([
-            (
-                "duplicates removed".into(),
-                self.duplicates_removed.to_string(),
-            ),
-            (
-                "refunds".into(),
-                format!("{} ({})", self.refunds, money(self.refund_value)),
-            ),
-            ("customers".into(), self.customers.to_string()),
-            ("orders".into(), self.orders.to_string()),
-            (
-                "dates".into(),
-                match (&self.first_date, &self.last_date) {
-                    (Some(a), Some(b)) => format!("{a} .. {b}"),
-                    _ => "none".into(),
-                },
-            ),
-            ("revenue".into(), money(self.revenue_total)),
-        ]);
+        rows.push((
+            "duplicates removed".into(),
+            self.duplicates_removed.to_string(),
+        ));
+        if let Some(kept) = &self.kept {
+            rows.extend([
+                (
+                    "refunds".into(),
+                    format!("{} ({})", kept.refunds, money(kept.refund_value)),
+                ),
+                ("customers".into(), kept.customers.to_string()),
+                ("orders".into(), kept.orders.to_string()),
+                (
+                    "dates".into(),
+                    match (&kept.first_date, &kept.last_date) {
+                        (Some(a), Some(b)) => format!("{a} .. {b}"),
+                        _ => "none".into(),
+                    },
+                ),
+                ("revenue".into(), money(kept.revenue_total)),
+            ]);
+        }
         if let Some(join) = &self.customer_join {
             rows.extend([
                 (

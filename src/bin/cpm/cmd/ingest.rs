@@ -98,6 +98,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             DuplicatePolicy::Auto
         },
         source_column: args.source_column.clone(),
+        kept_facts: true,
     };
     let max_rejects = MaxRejects::parse(&args.max_rejects)?;
     let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;

@@ -196,6 +196,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         map: args.input.map_overrides()?,
         date_format: args.input.date_format(),
         decimal_comma: args.input.decimal_comma,
+        // the facts of the kept rows come from summary.rs
+        kept_facts: false,
         ..IngestConfig::default()
     };
     let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;

@@ -8,7 +8,10 @@
 //! - [`schema`] maps export columns to the canonical transaction columns and
 //!   types them (dates, amounts);
 //! - [`ingest`] validates, rejects with reasons, deduplicates, joins customer
-//!   attributes and reports data quality.
+//!   attributes and reports data quality;
+//! - [`summary`] turns transactions into one row of facts per customer;
+//! - [`segment`] scores, names and places customers (RFM, tiers, matrix);
+//! - [`value`] fits the BG/NBD and Gamma-Gamma models and values customers.
 //!
 //! Nothing here parses command lines, prints, or exits: that is the binary's
 //! job.
@@ -21,3 +24,4 @@ pub mod io;
 pub mod schema;
 pub mod segment;
 pub mod summary;
+pub mod value;

@@ -1,0 +1,344 @@
+//! The BG/NBD model of repeat purchases (Fader, Hardie & Lee 2005,
+//! "Counting your customers the easy way"): its likelihood and gradient,
+//! the maximum-likelihood fit, and the per-customer predictions.
+
+use anyhow::{Result, bail};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::fit::{self, Minimum};
+use super::special::{digamma, ln_gamma, ln_hyp2f1};
+
+/// The four BG/NBD parameters: purchase rates λ ~ Gamma(r, α) (α in the
+/// time unit of the data), dropout probabilities p ~ Beta(a, b).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgNbd {
+    /// Shape of the purchase-rate distribution.
+    pub r: f64,
+    /// Scale of the purchase-rate distribution, in time units.
+    pub alpha: f64,
+    /// First shape of the dropout distribution.
+    pub a: f64,
+    /// Second shape of the dropout distribution.
+    pub b: f64,
+}
+
+/// Customers' histories grouped: each distinct (x, t_x, T) once, with the
+/// number of customers who have it. The likelihood is summed over groups.
+#[derive(Debug, Clone, Default)]
+pub struct Histories {
+    /// Repeat purchases.
+    pub x: Vec<f64>,
+    /// Time of the last purchase after the first.
+    pub t_x: Vec<f64>,
+    /// Time from the first purchase to the end of the period.
+    pub t: Vec<f64>,
+    /// Customers with this history.
+    pub count: Vec<f64>,
+}
+
+impl Histories {
+    /// Groups per-customer histories. A history must satisfy
+    /// 0 ≤ t_x ≤ T, x ≥ 0, x = 0 ⇔ t_x = 0; the first that does not is an
+    /// error naming its position.
+    pub fn new(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Histories> {
+        let mut keys: Vec<(u64, u64, u64)> = Vec::with_capacity(x.len());
+        for i in 0..x.len() {
+            let (xi, txi, ti) = (x[i], t_x[i], t[i]);
+            let valid = xi >= 0.0
+                && xi.fract() == 0.0
+                && txi >= 0.0
+                && txi <= ti
+                && ti.is_finite()
+                && (xi > 0.0 || txi == 0.0);
+            if !valid {
+                bail!(
+                    "customer {} has an impossible history: {xi} repeat purchases, last at \
+                     {txi}, observed for {ti} (need 0 ≤ t_x ≤ T, and t_x = 0 when x = 0)",
+                    i + 1
+                );
+            }
+            keys.push((xi.to_bits(), txi.to_bits(), ti.to_bits()));
+        }
+        keys.par_sort_unstable();
+        let mut groups = Histories::default();
+        for run in keys.chunk_by(|p, q| p == q) {
+            let (xi, txi, ti) = run[0];
+            groups.x.push(f64::from_bits(xi));
+            groups.t_x.push(f64::from_bits(txi));
+            groups.t.push(f64::from_bits(ti));
+            groups.count.push(run.len() as f64);
+        }
+        Ok(groups)
+    }
+
+    /// Customers in all groups.
+    pub fn customers(&self) -> f64 {
+        self.count.iter().sum()
+    }
+}
+
+/// A fitted BG/NBD model and how the fit went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BgNbdFit {
+    /// The parameters.
+    #[serde(flatten)]
+    pub params: BgNbd,
+    /// Total log-likelihood at the parameters (without the penalty).
+    pub log_likelihood: f64,
+    /// Standard errors of r, alpha, a, b (null where the data do not
+    /// identify the parameter).
+    pub std_errors: [Option<f64>; 4],
+}
+
+impl BgNbd {
+    /// Fits the model by maximum likelihood. `penalty` adds
+    /// `penalty × (r² + α² + a² + b²)` to the mean negative log-likelihood,
+    /// as `lifetimes`' `penalizer_coef` does.
+    pub fn fit(histories: &Histories, penalty: f64) -> Result<BgNbdFit> {
+        let n = histories.customers();
+        if n == 0.0 {
+            bail!("no customers to fit the BG/NBD model on");
+        }
+        if histories
+            .x
+            .iter()
+            .zip(&histories.count)
+            .all(|(x, _)| *x == 0.0)
+        {
+            bail!(
+                "every customer bought once: BG/NBD needs repeat purchases to learn how often \
+                 customers buy and when they leave"
+            );
+        }
+        let mean = |v: &[f64]| {
+            v.iter()
+                .zip(&histories.count)
+                .map(|(v, c)| v * c)
+                .sum::<f64>()
+                / n
+        };
+        let alpha0 = (mean(&histories.t) / mean(&histories.x).max(0.1)).max(1e-3);
+        let objective = |logs: &[f64]| {
+            let params = BgNbd {
+                r: logs[0].exp(),
+                alpha: logs[1].exp(),
+                a: logs[2].exp(),
+                b: logs[3].exp(),
+            };
+            let (ll, gradient) = params.total_log_likelihood(histories);
+            let values = [params.r, params.alpha, params.a, params.b];
+            let nll = -ll / n + penalty * values.iter().map(|p| p * p).sum::<f64>();
+            // d/d ln p = p · d/dp
+            let grad = (0..4)
+                .map(|i| values[i] * (-gradient[i] / n + 2.0 * penalty * values[i]))
+                .collect();
+            (nll, grad)
+        };
+        let Minimum { params, .. } = fit::minimize(&objective, &[1.0, alpha0, 1.0, 1.0], "BG/NBD")?;
+        let fitted = BgNbd {
+            r: params[0],
+            alpha: params[1],
+            a: params[2],
+            b: params[3],
+        };
+        let std_errors = fit::standard_errors(&objective, &params, n);
+        Ok(BgNbdFit {
+            params: fitted,
+            log_likelihood: fitted.total_log_likelihood(histories).0,
+            std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
+        })
+    }
+
+    /// The log-likelihood summed over the groups (weighted by their
+    /// counts), and its gradient in (r, α, a, b); in parallel.
+    pub fn total_log_likelihood(&self, h: &Histories) -> (f64, [f64; 4]) {
+        (0..h.x.len())
+            .into_par_iter()
+            .map(|i| {
+                let (ll, g) = self.log_likelihood(h.x[i], h.t_x[i], h.t[i]);
+                let c = h.count[i];
+                (ll * c, g.map(|g| g * c))
+            })
+            .reduce(
+                || (0.0, [0.0; 4]),
+                |(l1, g1), (l2, g2)| {
+                    (
+                        l1 + l2,
+                        [g1[0] + g2[0], g1[1] + g2[1], g1[2] + g2[2], g1[3] + g2[3]],
+                    )
+                },
+            )
+    }
+
+    /// One customer's log-likelihood and its gradient in (r, α, a, b)
+    /// (../shared/REFERENCE.md: A1 + A2 + ln(e^A3 + [x>0] e^A4)).
+    pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> (f64, [f64; 4]) {
+        let BgNbd { r, alpha, a, b } = *self;
+        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+        let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        let a3 = -(r + x) * (alpha + t).ln();
+        let d1 = [
+            digamma(r + x) - digamma(r) + alpha.ln(),
+            r / alpha,
+            0.0,
+            0.0,
+        ];
+        let d2 = [
+            0.0,
+            0.0,
+            digamma(a + b) - digamma(a + b + x),
+            digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
+        ];
+        let d3 = [-(alpha + t).ln(), -(r + x) / (alpha + t), 0.0, 0.0];
+        let (tail, d_tail) = if x > 0.0 {
+            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln();
+            let d4 = [
+                -(alpha + t_x).ln(),
+                -(r + x) / (alpha + t_x),
+                1.0 / a,
+                -1.0 / (b + x - 1.0),
+            ];
+            let top = a3.max(a4);
+            let (w3, w4) = ((a3 - top).exp(), (a4 - top).exp());
+            let sum = w3 + w4;
+            let d = [0, 1, 2, 3].map(|k| (w3 * d3[k] + w4 * d4[k]) / sum);
+            (top + sum.ln(), d)
+        } else {
+            (a3, d3)
+        };
+        let gradient = [0, 1, 2, 3].map(|k| d1[k] + d2[k] + d_tail[k]);
+        (a1 + a2 + tail, gradient)
+    }
+
+    /// The probability that a customer with history (x, t_x, T) is still
+    /// active at T.
+    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let ln_odds = (r + x) * ((alpha + t) / (alpha + t_x)).ln() + (a / (b + x - 1.0)).ln();
+        1.0 / (1.0 + ln_odds.exp())
+    }
+
+    /// Expected purchases in the next `horizon` time units of a customer
+    /// with history (x, t_x, T): the conditional expectation of the paper's
+    /// equation (10), which needs 2F1. At a = 1 the formula is 0/0: it is
+    /// evaluated just either side and averaged.
+    pub fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        if horizon <= 0.0 {
+            return Ok(0.0);
+        }
+        const NEAR_ONE: f64 = 1e-4;
+        if (self.a - 1.0).abs() < NEAR_ONE {
+            let at = |a: f64| BgNbd { a, ..*self }.expectation(horizon, x, t_x, t);
+            return Ok((at(1.0 - NEAR_ONE)? + at(1.0 + NEAR_ONE)?) / 2.0);
+        }
+        self.expectation(horizon, x, t_x, t)
+    }
+
+    /// Equation (10) itself, for a ≠ 1.
+    fn expectation(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        let BgNbd { r, alpha, a, b } = *self;
+        let z = horizon / (alpha + t + horizon);
+        let ln_f = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z)?;
+        let first = (a + b + x - 1.0) / (a - 1.0);
+        let second = 1.0 - (ln_f + (r + x) * ((alpha + t) / (alpha + t + horizon)).ln()).exp();
+        let tail = if x > 0.0 {
+            a / (b + x - 1.0) * ((alpha + t) / (alpha + t_x)).powf(r + x)
+        } else {
+            0.0
+        };
+        let expected = first * second / (1.0 + tail);
+        if !expected.is_finite() {
+            bail!(
+                "expected purchases are not finite for a customer with x = {x}, t_x = {t_x}, \
+                 T = {t} (parameters {self:?})"
+            );
+        }
+        Ok(expected.max(0.0))
+    }
+
+    /// The probability of no purchase in the next `horizon` time units:
+    /// inactive already, or active (rate ~ Gamma(r + x, α + T)) and silent.
+    pub fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
+        let alive = self.p_alive(x, t_x, t);
+        let silent = ((self.alpha + t) / (self.alpha + t + horizon)).powf(self.r + x);
+        1.0 - alive + alive * silent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paper's estimates on the CDNOW sample (BTYD's digits).
+    const PAPER: BgNbd = BgNbd {
+        r: 0.2425981523,
+        alpha: 4.413684163,
+        a: 0.7929898737,
+        b: 2.426166696,
+    };
+
+    #[test]
+    fn reference_customer_predictions() {
+        // ../shared/REFERENCE.md: x = 2, t_x = 30.43, T = 38.86
+        let p = PAPER.p_alive(2.0, 30.43, 38.86);
+        assert!((p - 0.7266).abs() < 5e-5, "{p}");
+        let e = PAPER.expected_purchases(39.0, 2.0, 30.43, 38.86).unwrap();
+        assert!((e - 1.226).abs() < 5e-4, "{e}");
+        let none = PAPER.p_no_purchase(39.0, 2.0, 30.43, 38.86);
+        assert!(none > 1.0 - p && none < 1.0, "{none}");
+    }
+
+    #[test]
+    fn the_gradient_matches_finite_differences() {
+        for (x, t_x, t) in [(0.0, 0.0, 38.0), (3.0, 20.5, 38.0), (12.0, 37.0, 38.0)] {
+            let (_, g) = PAPER.log_likelihood(x, t_x, t);
+            let values = [PAPER.r, PAPER.alpha, PAPER.a, PAPER.b];
+            for k in 0..4 {
+                let h = values[k] * 1e-6;
+                let shifted = |d: f64| {
+                    let mut v = values;
+                    v[k] += d;
+                    BgNbd {
+                        r: v[0],
+                        alpha: v[1],
+                        a: v[2],
+                        b: v[3],
+                    }
+                    .log_likelihood(x, t_x, t)
+                    .0
+                };
+                let numeric = (shifted(h) - shifted(-h)) / (2.0 * h);
+                assert!(
+                    (numeric - g[k]).abs() < 1e-6 * numeric.abs().max(1.0),
+                    "{k}: {numeric} vs {}",
+                    g[k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_near_one_gives_a_defined_expectation() {
+        let near = BgNbd { a: 1.0, ..PAPER };
+        let e = near.expected_purchases(10.0, 2.0, 30.0, 38.0).unwrap();
+        let a_bit_off = BgNbd { a: 1.01, ..PAPER }
+            .expected_purchases(10.0, 2.0, 30.0, 38.0)
+            .unwrap();
+        assert!(
+            e.is_finite() && (e - a_bit_off).abs() < 0.01,
+            "{e} vs {a_bit_off}"
+        );
+    }
+
+    #[test]
+    fn impossible_histories_and_one_time_buyers_are_errors() {
+        assert!(Histories::new(&[1.0], &[5.0], &[3.0]).is_err());
+        let all_once = Histories::new(&[0.0, 0.0], &[0.0, 0.0], &[5.0, 9.0]).unwrap();
+        let err = BgNbd::fit(&all_once, 0.0).unwrap_err().to_string();
+        assert!(err.contains("every customer bought once"), "{err}");
+    }
+}

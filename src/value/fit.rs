@@ -1,0 +1,253 @@
+//! Maximum likelihood: minimising a model's mean negative log-likelihood
+//! over its log-parameters with L-BFGS (argmin) and an analytic gradient,
+//! checking convergence, and standard errors from the Hessian.
+
+use std::sync::Mutex;
+
+use anyhow::{Result, bail};
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+
+/// A model's mean negative log-likelihood and its gradient, both with
+/// respect to the log of each parameter (which keeps parameters positive
+/// without constraints).
+pub type Objective<'a> = dyn Fn(&[f64]) -> (f64, Vec<f64>) + Sync + 'a;
+
+/// Iterations L-BFGS may take.
+const MAX_ITERATIONS: u64 = 2_000;
+
+/// Largest gradient norm (of the mean log-likelihood, per log-parameter)
+/// accepted as converged.
+const GRADIENT_TOLERANCE: f64 = 1e-5;
+
+/// Parameters beyond e^±15 (3e-7 .. 3.3e6) mean the optimiser ran off along
+/// a flat ridge: the likelihood keeps improving as a parameter goes to 0 or
+/// infinity (lifetimes then reports the huge number it stopped at).
+const MAX_LN_PARAM: f64 = 15.0;
+
+/// The optimum found.
+#[derive(Debug, Clone)]
+pub struct Minimum {
+    /// The parameters (not their logs).
+    pub params: Vec<f64>,
+    /// The mean negative log-likelihood there.
+    pub value: f64,
+    /// Iterations taken.
+    pub iterations: u64,
+    /// Norm of the gradient there.
+    pub gradient_norm: f64,
+}
+
+/// Minimises `objective` from `start` (parameters, not logs). A search
+/// that stops without converging, or ends on non-finite numbers, is an
+/// error naming `model` and suggesting what to try: numbers from a failed
+/// fit are never returned.
+pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Minimum> {
+    let problem = Problem {
+        objective,
+        last: Mutex::new(None),
+    };
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(GRADIENT_TOLERANCE * 1e-2)?
+        .with_tolerance_cost(1e-14)?;
+    let init: Vec<f64> = start.iter().map(|p| p.ln()).collect();
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.param(init).max_iters(MAX_ITERATIONS))
+        .run();
+    let advice = "try --penalty 0.001, check the time unit (weeks suit most retail \
+                  data), or look for customers with implausible histories";
+    let mut result = match result {
+        Ok(result) => result,
+        Err(e) => bail!("the {model} fit failed ({e}); {advice}"),
+    };
+    let iterations = result.state.get_iter();
+    let reason = result.state.get_termination_reason().cloned();
+    let Some(best) = result.state.take_best_param() else {
+        bail!("the {model} fit found no parameters; {advice}");
+    };
+    let (value, gradient) = objective(&best);
+    let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let params: Vec<f64> = best.iter().map(|p| p.exp()).collect();
+    if !value.is_finite() || params.iter().any(|p| !p.is_finite() || *p <= 0.0) {
+        bail!("the {model} fit ended on non-finite numbers; {advice}");
+    }
+    if let Some(p) = params.iter().find(|p| p.ln().abs() > MAX_LN_PARAM) {
+        bail!(
+            "the {model} fit did not converge: a parameter ran off to {p:e} (parameters \
+             {params:?}), so the data do not pin it down; {advice}"
+        );
+    }
+    if gradient_norm > GRADIENT_TOLERANCE {
+        let why = match reason {
+            Some(TerminationReason::MaxItersReached) => {
+                format!("{MAX_ITERATIONS} iterations were not enough")
+            }
+            _ => "the search stalled".to_string(),
+        };
+        bail!(
+            "the {model} fit did not converge: {why}, gradient norm {gradient_norm:.2e} \
+             (parameters so far {params:?}); {advice}"
+        );
+    }
+    Ok(Minimum {
+        params,
+        value,
+        iterations,
+        gradient_norm,
+    })
+}
+
+/// Standard errors of the parameters from the Hessian of the total
+/// negative log-likelihood (`n` × the mean), by central differences of
+/// the analytic gradient. `None` where the Hessian is not positive
+/// definite there (the parameter is not identified by the data).
+pub fn standard_errors(objective: &Objective, params: &[f64], n: f64) -> Vec<Option<f64>> {
+    let k = params.len();
+    // gradient with respect to the parameters themselves: d/dp = d/dlnp / p
+    let gradient = |p: &[f64]| -> Vec<f64> {
+        let logs: Vec<f64> = p.iter().map(|v| v.ln()).collect();
+        let (_, g) = objective(&logs);
+        g.iter().zip(p).map(|(g, p)| g / p * n).collect()
+    };
+    let mut hessian = vec![vec![0.0; k]; k];
+    for j in 0..k {
+        let h = params[j] * 1e-5;
+        let (mut up, mut down) = (params.to_vec(), params.to_vec());
+        up[j] += h;
+        down[j] -= h;
+        let (gu, gd) = (gradient(&up), gradient(&down));
+        for i in 0..k {
+            hessian[i][j] = (gu[i] - gd[i]) / (2.0 * h);
+        }
+    }
+    // symmetrise, then invert
+    let symmetric: Vec<Vec<f64>> = (0..k)
+        .map(|i| {
+            (0..k)
+                .map(|j| (hessian[i][j] + hessian[j][i]) / 2.0)
+                .collect()
+        })
+        .collect();
+    match invert(symmetric) {
+        Some(inverse) => (0..k)
+            .map(|i| {
+                let variance = inverse[i][i];
+                (variance > 0.0 && variance.is_finite()).then(|| variance.sqrt())
+            })
+            .collect(),
+        None => vec![None; k],
+    }
+}
+
+/// The inverse of a small square matrix by Gauss-Jordan elimination with
+/// partial pivoting; `None` when it is singular.
+fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let n = m.len();
+    let mut inv: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| f64::from(u8::from(i == j))).collect())
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-300 {
+            return None;
+        }
+        m.swap(col, pivot);
+        inv.swap(col, pivot);
+        let scale = m[col][col];
+        for j in 0..n {
+            m[col][j] /= scale;
+            inv[col][j] /= scale;
+        }
+        for row in 0..n {
+            if row != col {
+                let factor = m[row][col];
+                for j in 0..n {
+                    m[row][j] -= factor * m[col][j];
+                    inv[row][j] -= factor * inv[col][j];
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+/// The objective as argmin sees it; cost and gradient come from one
+/// evaluation, cached for the call that follows.
+struct Problem<'a> {
+    objective: &'a Objective<'a>,
+    last: Mutex<Option<Evaluation>>,
+}
+
+/// Parameters, and the objective's value and gradient there.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
+impl Problem<'_> {
+    fn evaluate(&self, param: &[f64]) -> (f64, Vec<f64>) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, value, gradient)) = last.as_ref()
+            && p.as_slice() == param
+        {
+            return (*value, gradient.clone());
+        }
+        let (value, gradient) = (self.objective)(param);
+        *last = Some((param.to_vec(), value, gradient.clone()));
+        (value, gradient)
+    }
+}
+
+impl CostFunction for Problem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, param: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok(self.evaluate(param).0)
+    }
+}
+
+impl Gradient for Problem<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, param: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.evaluate(param).1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_minimum_of_a_bowl_in_log_space_with_standard_errors() {
+        // mean NLL of a normal sample with known sd, in terms of ln(mu):
+        // f(m) = (m - 3)^2 / 2, so the minimum is at 3 with curvature 1
+        let objective = |logs: &[f64]| {
+            let m = logs[0].exp();
+            ((m - 3.0).powi(2) / 2.0, vec![(m - 3.0) * m])
+        };
+        let min = minimize(&objective, &[1.0], "test").unwrap();
+        assert!((min.params[0] - 3.0).abs() < 1e-6, "{min:?}");
+        // total NLL over n = 100: curvature 100, so the SE is 0.1
+        let se = standard_errors(&objective, &min.params, 100.0);
+        assert!((se[0].unwrap() - 0.1).abs() < 1e-6, "{se:?}");
+    }
+
+    #[test]
+    fn a_fit_without_a_minimum_is_an_error_not_numbers() {
+        // flattens out as the parameter grows: the gradient vanishes at
+        // infinity, where lifetimes would report a huge number
+        let objective = |logs: &[f64]| ((-logs[0]).exp(), vec![-(-logs[0]).exp()]);
+        let err = minimize(&objective, &[1.0], "test")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the test fit"), "{err}");
+    }
+
+    #[test]
+    fn inverts_and_refuses_singular_matrices() {
+        let inv = invert(vec![vec![4.0, 7.0], vec![2.0, 6.0]]).unwrap();
+        assert!((inv[0][0] - 0.6).abs() < 1e-12 && (inv[0][1] + 0.7).abs() < 1e-12);
+        assert!(invert(vec![vec![1.0, 2.0], vec![2.0, 4.0]]).is_none());
+    }
+}

@@ -1,0 +1,150 @@
+//! The Gamma-Gamma model of spend per purchase (Fader, Hardie & Lee 2005,
+//! "RFM and CLV"; Fader & Hardie's note of 2013): fitted on repeat
+//! customers' mean repeat-purchase value.
+
+use anyhow::{Result, bail};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::fit::{self, Minimum};
+use super::special::{digamma, ln_gamma};
+
+/// The Gamma-Gamma parameters: a purchase's value ~ Gamma(p, ν) with
+/// ν ~ Gamma(q, γ) across customers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GammaGamma {
+    /// Shape of a purchase's value.
+    pub p: f64,
+    /// Shape of the customers' scale distribution.
+    pub q: f64,
+    /// Scale of the customers' scale distribution (in money).
+    pub gamma: f64,
+}
+
+/// A fitted Gamma-Gamma model and what it was fitted on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GammaGammaFit {
+    /// The parameters.
+    #[serde(flatten)]
+    pub params: GammaGamma,
+    /// Total log-likelihood at the parameters.
+    pub log_likelihood: f64,
+    /// Customers the model was fitted on (x > 0, mean value > 0).
+    #[serde(skip)]
+    pub customers: usize,
+    /// Repeat customers left out for a mean value ≤ 0 (refunds only).
+    #[serde(skip)]
+    pub excluded: usize,
+    /// Pearson correlation of x and mean value among the fitted customers;
+    /// the model assumes they are independent.
+    #[serde(skip)]
+    pub correlation: f64,
+}
+
+impl GammaGamma {
+    /// Fits the model on the customers with x > 0 repeat purchases and a
+    /// positive mean repeat-purchase value `m`; the others are skipped (and
+    /// repeat customers with m ≤ 0 counted).
+    pub fn fit(x: &[f64], m: &[f64], penalty: f64) -> Result<GammaGammaFit> {
+        let repeat: Vec<(f64, f64)> = x
+            .iter()
+            .zip(m)
+            .filter(|(x, _)| **x > 0.0)
+            .map(|(x, m)| (*x, *m))
+            .collect();
+        let used: Vec<(f64, f64)> = repeat.iter().copied().filter(|(_, m)| *m > 0.0).collect();
+        let excluded = repeat.len() - used.len();
+        if used.len() < 2 {
+            bail!(
+                "the Gamma-Gamma spend model needs at least two repeat customers with a \
+                 positive mean repeat-purchase value ({} found, {excluded} with refunds only)",
+                used.len()
+            );
+        }
+        let n = used.len() as f64;
+        let objective = |logs: &[f64]| {
+            let params = GammaGamma {
+                p: logs[0].exp(),
+                q: logs[1].exp(),
+                gamma: logs[2].exp(),
+            };
+            let (ll, g) = params.total_log_likelihood(&used);
+            let values = [params.p, params.q, params.gamma];
+            let nll = -ll / n + penalty * values.iter().map(|v| v * v).sum::<f64>();
+            let grad = (0..3)
+                .map(|i| values[i] * (-g[i] / n + 2.0 * penalty * values[i]))
+                .collect();
+            (nll, grad)
+        };
+        let mean_m = used.iter().map(|(_, m)| m).sum::<f64>() / n;
+        let Minimum { params, .. } =
+            fit::minimize(&objective, &[1.0, 1.0, mean_m.max(1e-6)], "Gamma-Gamma")?;
+        let fitted = GammaGamma {
+            p: params[0],
+            q: params[1],
+            gamma: params[2],
+        };
+        Ok(GammaGammaFit {
+            params: fitted,
+            log_likelihood: fitted.total_log_likelihood(&used).0,
+            customers: used.len(),
+            excluded,
+            correlation: correlation(&used),
+        })
+    }
+
+    /// Log-likelihood over (x, m) pairs, and its gradient in (p, q, γ).
+    fn total_log_likelihood(&self, data: &[(f64, f64)]) -> (f64, [f64; 3]) {
+        let GammaGamma { p, q, gamma } = *self;
+        data.par_iter()
+            .map(|&(x, m)| {
+                let px = p * x;
+                let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
+                    + q * gamma.ln()
+                    + (px - 1.0) * m.ln()
+                    + px * x.ln()
+                    - (px + q) * (x * m + gamma).ln();
+                let dp =
+                    x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - (x * m + gamma).ln());
+                let dq = digamma(px + q) - digamma(q) + gamma.ln() - (x * m + gamma).ln();
+                let dg = q / gamma - (px + q) / (x * m + gamma);
+                (ll, [dp, dq, dg])
+            })
+            .reduce(
+                || (0.0, [0.0; 3]),
+                |(l1, g1), (l2, g2)| (l1 + l2, [g1[0] + g2[0], g1[1] + g2[1], g1[2] + g2[2]]),
+            )
+    }
+
+    /// The expected value of a customer's next purchases given x repeat
+    /// purchases with mean value m: a weighted mean of the population mean
+    /// and the customer's own. `None` when q ≤ 1 (the mean does not exist).
+    pub fn expected_order_value(&self, x: f64, m: f64) -> Option<f64> {
+        let GammaGamma { p, q, gamma } = *self;
+        if q <= 1.0 {
+            return None;
+        }
+        let population = gamma * p / (q - 1.0);
+        if x <= 0.0 {
+            return Some(population);
+        }
+        let weight = p * x / (p * x + q - 1.0);
+        Some((1.0 - weight) * population + weight * m)
+    }
+}
+
+/// Pearson correlation of the pairs' two values.
+fn correlation(data: &[(f64, f64)]) -> f64 {
+    let n = data.len() as f64;
+    let (mx, my) = (
+        data.iter().map(|d| d.0).sum::<f64>() / n,
+        data.iter().map(|d| d.1).sum::<f64>() / n,
+    );
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in data {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx).powi(2);
+        syy += (y - my).powi(2);
+    }
+    sxy / (sxx * syy).sqrt()
+}

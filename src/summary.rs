@@ -5,7 +5,10 @@
 //! Conventions: a row with negative revenue is a refund; it lowers revenue
 //! and margin but is not a purchase, so it does not move first/last order,
 //! the order count or the purchase days. `repeat_purchases` counts distinct
-//! purchase days − 1 (the BTYD convention: same-day purchases are one).
+//! purchase days − 1 (the BTYD convention: same-day purchases are one);
+//! `mean_repeat_value` is the spend after the first purchase day (refunds,
+//! wherever dated, count against it) per repeat purchase day: the BTYD
+//! monetary value the Gamma-Gamma model is fitted on.
 
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
@@ -101,6 +104,25 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     let (first, last) = (at(&facts.first_day), at(&facts.last_day));
     let orders: Vec<i64> = buyers.iter().map(|&c| facts.orders[c as usize]).collect();
     let revenue: Vec<f64> = buyers.iter().map(|&c| facts.revenue[c as usize]).collect();
+    let repeats: Vec<i64> = buyers
+        .iter()
+        .map(|&c| facts.purchase_days[c as usize] - 1)
+        .collect();
+    // spend after the first purchase day (refunds count against it), per
+    // repeat purchase day; 0 for one-time buyers, as in lifetimes
+    let mean_repeat_value: Vec<f64> = buyers
+        .iter()
+        .zip(&repeats)
+        .zip(&revenue)
+        .map(|((&c, &x), total)| {
+            if x > 0 {
+                let repeat = total - facts.first_day_revenue[c as usize];
+                ((repeat / x as f64) * 1e6).round() / 1e6
+            } else {
+                0.0
+            }
+        })
+        .collect();
 
     let date = |name: &str, values: &[i32]| -> Result<Column> {
         Ok(Column::new(name.into(), values).cast(&DataType::Date)?)
@@ -125,13 +147,7 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
                 .map(|d| i64::from(as_of_days - d))
                 .collect::<Vec<_>>(),
         ),
-        Column::new(
-            "repeat_purchases".into(),
-            buyers
-                .iter()
-                .map(|&c| facts.purchase_days[c as usize] - 1)
-                .collect::<Vec<i64>>(),
-        ),
+        Column::new("repeat_purchases".into(), &repeats),
         Column::new(
             "first_to_last".into(),
             first
@@ -147,6 +163,7 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
                 .map(|f| f64::from(as_of_days - f) / unit)
                 .collect::<Vec<_>>(),
         ),
+        Column::new("mean_repeat_value".into(), mean_repeat_value),
     ];
     if let Some(margin) = &facts.margin {
         columns.push(Column::new(
@@ -214,6 +231,8 @@ struct Facts {
     first_day: Vec<i32>,
     last_day: Vec<i32>,
     revenue: Vec<f64>,
+    /// Purchases on the first purchase day.
+    first_day_revenue: Vec<f64>,
     margin: Option<Vec<f64>>,
     orders: Vec<i64>,
     purchase_days: Vec<i64>,
@@ -339,6 +358,7 @@ impl Facts {
             first_day: Vec::new(),
             last_day: Vec::new(),
             revenue: Vec::new(),
+            first_day_revenue: Vec::new(),
             margin: transactions.column(COST).is_ok().then(Vec::new),
             orders: Vec::new(),
             purchase_days: Vec::new(),
@@ -348,6 +368,9 @@ impl Facts {
             facts.first_day.extend(part.first_day);
             facts.last_day.extend(part.last_day);
             facts.revenue.extend(part.revenue.totals());
+            facts
+                .first_day_revenue
+                .extend(part.first_day_revenue.totals());
             if let (Some(all), Some(margin)) = (facts.margin.as_mut(), part.margin) {
                 all.extend(margin.totals());
             }
@@ -585,6 +608,8 @@ struct Partition {
     first_day: Vec<i32>,
     last_day: Vec<i32>,
     revenue: CompensatedSums,
+    /// Purchases on the customer's first purchase day (so far).
+    first_day_revenue: CompensatedSums,
     margin: Option<CompensatedSums>,
     orders: Vec<i64>,
     purchase_days: Vec<i64>,
@@ -601,6 +626,7 @@ impl Partition {
             first_day: Vec::new(),
             last_day: Vec::new(),
             revenue: CompensatedSums::default(),
+            first_day_revenue: CompensatedSums::default(),
             margin: with_margin.then(CompensatedSums::default),
             orders: Vec::new(),
             purchase_days: Vec::new(),
@@ -635,7 +661,12 @@ impl Partition {
             }
             // a refund is no purchase
             if record.revenue >= 0.0 {
-                self.first_day[c] = self.first_day[c].min(record.day);
+                if record.day < self.first_day[c] {
+                    self.first_day[c] = record.day;
+                    self.first_day_revenue.set(c, record.revenue);
+                } else if record.day == self.first_day[c] {
+                    self.first_day_revenue.add(c, record.revenue);
+                }
                 self.last_day[c] = self.last_day[c].max(record.day);
                 self.purchases.push((code, record.day, record.order));
             }
@@ -649,6 +680,7 @@ impl Partition {
         self.first_day.push(i32::MAX);
         self.last_day.push(i32::MIN);
         self.revenue.push();
+        self.first_day_revenue.push();
         if let Some(margin) = self.margin.as_mut() {
             margin.push();
         }
@@ -710,6 +742,11 @@ impl CompensatedSums {
     fn push(&mut self) {
         self.sums.push(0.0);
         self.compensation.push(0.0);
+    }
+
+    fn set(&mut self, i: usize, value: f64) {
+        self.sums[i] = value;
+        self.compensation[i] = 0.0;
     }
 
     fn add(&mut self, i: usize, value: f64) {
@@ -787,6 +824,11 @@ mod tests {
         assert_eq!(get("avg_order_value"), "15.0");
         assert_eq!(get("repeat_purchases"), "1", "two purchase days");
         assert_eq!(
+            get("mean_repeat_value"),
+            "15.0",
+            "20 on the second day, less the 5 refunded"
+        );
+        assert_eq!(
             get("days_since_last"),
             "10",
             "the refund on the 15th is no purchase"
@@ -844,6 +886,7 @@ mod tests {
             orders: BTreeSet<String>,
             revenue: f64,
             last: i32,
+            purchases: Vec<(i32, f64)>,
         }
         let mut plain: BTreeMap<String, Plain> = BTreeMap::new();
         let ids = frame.column(CUSTOMER_ID).unwrap().str().unwrap().clone();
@@ -868,6 +911,7 @@ mod tests {
                 p.days.insert(day);
                 p.orders.insert(orders.get(row).unwrap().to_string());
                 p.last = p.last.max(day);
+                p.purchases.push((day, value));
             }
         }
         let batched = Facts::gather(&frame, as_of, BLOCK).unwrap();
@@ -881,9 +925,16 @@ mod tests {
             assert_eq!(whole.orders[c], p.orders.len() as i64);
             assert_eq!(whole.purchase_days[c], p.days.len() as i64);
             assert!((whole.revenue[c] - p.revenue).abs() < 1e-6);
-            if !p.days.is_empty() {
+            if let Some(&first) = p.days.first() {
                 assert_eq!(whole.last_day[c], p.last);
-                assert_eq!(whole.first_day[c], *p.days.first().unwrap());
+                assert_eq!(whole.first_day[c], first);
+                let on_first: f64 = p
+                    .purchases
+                    .iter()
+                    .filter(|(d, _)| *d == first)
+                    .map(|(_, v)| v)
+                    .sum();
+                assert!((whole.first_day_revenue[c] - on_first).abs() < 1e-6);
             }
         }
         for (row, &code) in whole.codes.iter().enumerate() {

@@ -10,6 +10,243 @@ pub mod fit;
 pub mod gamma_gamma;
 pub mod special;
 
+use anyhow::{Result, anyhow, bail};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::summary::TimeUnit;
+use bgnbd::{BgNbd, BgNbdFit, Histories};
+use clv::Horizon;
+use gamma_gamma::{GammaGamma, GammaGammaFit};
+
+/// How customers are valued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ValueConfig {
+    /// The time unit the models are fitted in (their parameters depend on
+    /// it; it is stored with the model).
+    pub time_unit: TimeUnit,
+    /// The CLV and prediction horizon, unit explicit.
+    pub horizon: Horizon,
+    /// Annual discount rate of the CLV, converted to the monthly step.
+    pub discount_rate: f64,
+    /// Margin as a fraction of revenue, when the table has no margin.
+    pub margin: Option<f64>,
+    /// L2 penalty on the parameters, as lifetimes' `penalizer_coef`.
+    pub penalty: f64,
+}
+
+impl Default for ValueConfig {
+    fn default() -> Self {
+        ValueConfig {
+            time_unit: TimeUnit::Week,
+            horizon: Horizon {
+                amount: 12.0,
+                unit: 'm',
+            },
+            discount_rate: 0.1,
+            margin: None,
+            penalty: 0.0,
+        }
+    }
+}
+
+/// The fitted models, as `--model-out` saves them and `--model-in` reads
+/// them back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    /// Purchases and dropout.
+    pub bgnbd: BgNbdFit,
+    /// Spend per purchase; absent when the input has no repeat spend.
+    pub gamma_gamma: Option<GammaGammaFit>,
+    /// The unit of the BG/NBD's times (and of alpha).
+    pub time_unit: TimeUnit,
+    /// The analysis day the models were fitted at.
+    pub as_of: Option<NaiveDate>,
+    /// Customers fitted on.
+    pub customers: u64,
+    /// When the fit ran (RFC 3339).
+    pub fitted_at: String,
+}
+
+/// Per customer, what the models read: x, t_x, T in the model's unit, and
+/// the mean repeat-purchase value (when known).
+pub struct ModelInputs {
+    /// Repeat purchases.
+    pub x: Vec<f64>,
+    /// Time of the last purchase after the first.
+    pub t_x: Vec<f64>,
+    /// Time from the first purchase to the analysis day.
+    pub t: Vec<f64>,
+    /// Mean repeat-purchase value (`mean_repeat_value`, lifetimes
+    /// `monetary_value`).
+    pub m: Option<Vec<f64>>,
+}
+
+/// Reads the model inputs from a customer table. With `first_order`,
+/// `last_order` and `days_since_last` (cpm's customer table) the times are
+/// computed from the dates in `unit`, whatever unit the table was made in;
+/// otherwise `first_to_last` and `tenure` (or lifetimes' `recency` and
+/// `T`, BTYD's `t_x` and `T`) are taken as being in `unit`. x is
+/// `repeat_purchases` (lifetimes `frequency`, BTYD `x`), the mean repeat
+/// value `mean_repeat_value` (`monetary_value`, `zbar`).
+pub fn model_inputs(customers: &DataFrame, unit: TimeUnit) -> Result<ModelInputs> {
+    let has = |name: &str| customers.column(name).is_ok();
+    let x = numbers(customers, &["repeat_purchases", "frequency", "x"])?;
+    let (t_x, t) = if has("first_order") && has("last_order") && has("days_since_last") {
+        let days = |name: &str| -> Result<Vec<f64>> {
+            let values = customers.column(name)?.cast(&DataType::Int32)?;
+            Ok(values
+                .i32()?
+                .iter()
+                .map(|d| d.map_or(f64::NAN, f64::from))
+                .collect())
+        };
+        let (first, last) = (days("first_order")?, days("last_order")?);
+        let since = numbers(customers, &["days_since_last"])?;
+        let per = unit.days();
+        let t_x = first
+            .iter()
+            .zip(&last)
+            .map(|(f, l)| (l - f) / per)
+            .collect();
+        let t = first
+            .iter()
+            .zip(&last)
+            .zip(&since)
+            .map(|((f, l), s)| (l + s - f) / per)
+            .collect();
+        (t_x, t)
+    } else {
+        (
+            numbers(customers, &["first_to_last", "recency", "t_x"])?,
+            numbers(customers, &["tenure", "T"])?,
+        )
+    };
+    let m = ["mean_repeat_value", "monetary_value", "zbar"]
+        .iter()
+        .find(|name| has(name))
+        .map(|name| numbers(customers, &[name]))
+        .transpose()?;
+    Ok(ModelInputs { x, t_x, t, m })
+}
+
+/// The first of `names` the table has, as f64s; an error naming what the
+/// table does have when none is there, or when a value is missing.
+fn numbers(frame: &DataFrame, names: &[&str]) -> Result<Vec<f64>> {
+    let Some(column) = names.iter().find_map(|n| frame.column(n).ok()) else {
+        bail!(
+            "column '{}' not found in the customer table (found: {})",
+            names.join("' or '"),
+            crate::error::column_list(frame)
+        );
+    };
+    let values = column
+        .cast(&DataType::Float64)
+        .map_err(|_| anyhow!("column '{}' is not numeric", column.name()))?;
+    let values: Vec<Option<f64>> = values.f64()?.iter().collect();
+    if let Some(row) = values.iter().position(Option::is_none) {
+        bail!("column '{}' is empty in row {}", column.name(), row + 1);
+    }
+    Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// Fits BG/NBD on the customers' histories and, when their repeat spend
+/// is known, Gamma-Gamma on the repeat customers' mean repeat value.
+pub fn fit_models(
+    inputs: &ModelInputs,
+    config: &ValueConfig,
+    as_of: Option<NaiveDate>,
+) -> Result<Model> {
+    let histories = Histories::new(&inputs.x, &inputs.t_x, &inputs.t)?;
+    let bgnbd = BgNbd::fit(&histories, config.penalty)?;
+    let gamma_gamma = match &inputs.m {
+        Some(m) => Some(GammaGamma::fit(&inputs.x, m, config.penalty)?),
+        None => None,
+    };
+    Ok(Model {
+        bgnbd,
+        gamma_gamma,
+        time_unit: config.time_unit,
+        as_of,
+        customers: inputs.x.len() as u64,
+        fitted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+/// The model's predictions per customer, as columns: `p_alive`,
+/// `expected_purchases` and `p_no_purchase` over the horizon, and, with a
+/// spend model, `expected_order_value` and `clv` (× `margin_rate`).
+pub fn predict(
+    inputs: &ModelInputs,
+    model: &Model,
+    config: &ValueConfig,
+    margin_rate: f64,
+) -> Result<Vec<Column>> {
+    let params = model.bgnbd.params;
+    let horizon = config.horizon.in_units(model.time_unit);
+    let month = clv::month(model.time_unit);
+    let discount = clv::monthly_rate(config.discount_rate);
+    let predictions: Vec<Prediction> = (0..inputs.x.len())
+        .into_par_iter()
+        .map(|i| -> Result<Prediction> {
+            let (x, t_x, t) = (inputs.x[i], inputs.t_x[i], inputs.t[i]);
+            let mut prediction = Prediction {
+                p_alive: params.p_alive(x, t_x, t),
+                expected_purchases: params.expected_purchases(horizon, x, t_x, t)?,
+                p_no_purchase: params.p_no_purchase(horizon, x, t_x, t),
+                expected_order_value: f64::NAN,
+                clv: f64::NAN,
+            };
+            if let (Some(gg), Some(m)) = (&model.gamma_gamma, &inputs.m) {
+                let value = gg
+                    .params
+                    .expected_order_value(x, m[i].max(0.0))
+                    .ok_or_else(|| {
+                        anyhow!("the spend model has q ≤ 1: its mean order value does not exist")
+                    })?;
+                prediction.expected_order_value = value;
+                prediction.clv = clv::lifetime_value(
+                    &params,
+                    (x, t_x, t),
+                    value * margin_rate,
+                    horizon,
+                    month,
+                    discount,
+                )?;
+            }
+            Ok(prediction)
+        })
+        .collect::<Result<_>>()?;
+    let column = |name: &str, pick: fn(&Prediction) -> f64| {
+        Column::new(
+            name.into(),
+            predictions.iter().map(pick).collect::<Vec<f64>>(),
+        )
+    };
+    let mut columns = vec![
+        column("p_alive", |p| p.p_alive),
+        column("expected_purchases", |p| p.expected_purchases),
+        column("p_no_purchase", |p| p.p_no_purchase),
+    ];
+    if model.gamma_gamma.is_some() && inputs.m.is_some() {
+        columns.push(column("expected_order_value", |p| p.expected_order_value));
+        columns.push(column("clv", |p| p.clv));
+    }
+    Ok(columns)
+}
+
+/// One customer's predictions.
+struct Prediction {
+    p_alive: f64,
+    expected_purchases: f64,
+    p_no_purchase: f64,
+    expected_order_value: f64,
+    clv: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::bgnbd::{BgNbd, Histories};

@@ -7,3 +7,4 @@ mod ingest;
 mod mapping;
 mod segment;
 mod util;
+mod value;

@@ -76,6 +76,8 @@ pub enum Command {
     Ingest(Box<cmd::ingest::Args>),
     /// Customer table with RFM scores, named segments, value tiers and the value/risk matrix
     Segment(Box<cmd::segment::Args>),
+    /// Historic profit, P(alive), expected purchases and CLV from BG/NBD + Gamma-Gamma
+    Value(Box<cmd::value::Args>),
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  cpm completions bash > /etc/bash_completion.d/cpm\n  cpm completions zsh > \"${fpath[1]}/_cpm\""

@@ -8,7 +8,7 @@ use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, Reject};
 use cpm::io::{Input, ReadOptions};
 use polars::prelude::*;
 
-use super::{Output, check_output, input_paths, parse_as_of, read_all};
+use super::{inputs_and_output, parse_as_of, read_all};
 use crate::cli::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -101,21 +101,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         kept_facts: true,
     };
     let max_rejects = MaxRejects::parse(&args.max_rejects)?;
-    let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;
-    let output = Output::new(&args.output)?;
-
-    let mut protected = input_paths(&inputs);
-    protected.extend(args.customers.clone());
-    for path in [
-        output.path(),
-        args.rejects.as_deref(),
-        args.quality_report.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        check_output(path, &protected)?;
-    }
+    let customer_table: Vec<_> = args.customers.iter().cloned().collect();
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[args.rejects.as_deref(), args.quality_report.as_deref()],
+        &customer_table,
+    )?;
 
     let options: ReadOptions = args.input.read_options();
     let tables = read_all(&inputs, &options, ui)?;

@@ -2,9 +2,11 @@
 //! This module holds the wiring they share: turning the common input and
 //! output options into library options, reading inputs, writing results.
 
+pub mod customers;
 pub mod ingest;
 pub mod meta;
 pub mod segment;
+pub mod value;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ pub fn run(command: Command, ui: &Ui) -> Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(*args, ui),
         Command::Segment(args) => segment::run(*args, ui),
+        Command::Value(args) => value::run(*args, ui),
         Command::Completions { shell } => meta::completions(shell),
         Command::Man => meta::man(),
     }
@@ -72,6 +75,28 @@ pub fn input_paths(inputs: &[Input]) -> Vec<PathBuf> {
             Input::Stdin => None,
         })
         .collect()
+}
+
+/// Resolves the inputs and the output, and checks, before anything is
+/// read, that the output and the `side_outputs` (reports, models) can be
+/// written and that none of them is an input or one of `other_inputs`.
+pub fn inputs_and_output(
+    input: &InputArgs,
+    output: &OutputArgs,
+    side_outputs: &[Option<&Path>],
+    other_inputs: &[PathBuf],
+) -> Result<(Vec<Input>, Output)> {
+    let inputs = cpm::io::resolve_inputs(&input.inputs)?;
+    let output = Output::new(output)?;
+    let mut protected = input_paths(&inputs);
+    protected.extend_from_slice(other_inputs);
+    for path in std::iter::once(output.path())
+        .chain(side_outputs.iter().copied())
+        .flatten()
+    {
+        check_output(path, &protected)?;
+    }
+    Ok((inputs, output))
 }
 
 /// Checks, before anything is read, that `output` can be written and is not

@@ -5,13 +5,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use cpm::ingest::IngestConfig;
-use cpm::io::{LINE_COLUMN, TableStyle};
+use cpm::io::TableStyle;
 use cpm::segment::{Monetary, RfmConfig, Rule, ScoringMethod, SegmentConfig, Segmented};
 use cpm::summary::{SummaryConfig, TimeUnit};
 use polars::prelude::*;
 
-use super::{Output, check_output, input_paths, parse_as_of, read_all, read_all_projected};
+use super::customers::customers_from;
+use super::{inputs_and_output, parse_as_of};
 use crate::cli::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -192,71 +192,23 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         value_split: args.value_split,
         risk_ratio: args.risk_ratio,
     };
-    let ingest_config = IngestConfig {
-        map: args.input.map_overrides()?,
-        date_format: args.input.date_format(),
-        decimal_comma: args.input.decimal_comma,
-        // the facts of the kept rows come from summary.rs
-        kept_facts: false,
-        ..IngestConfig::default()
-    };
-    let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;
-    let output = Output::new(&args.output)?;
-    let protected = input_paths(&inputs);
-    for path in [output.path(), args.summary_out.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        check_output(path, &protected)?;
-    }
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[args.summary_out.as_deref()],
+        &[],
+    )?;
 
     let mut clock = std::time::Instant::now();
-    // a canonical table alone: only the columns the facts need are read
-    let tables = if inputs.len() == 1 && args.input.map.is_empty() {
-        let choose = |head: &DataFrame| -> Result<Option<Vec<String>>> {
-            if !cpm::ingest::is_canonical(head) {
-                return Ok(None);
-            }
-            Ok(Some(cpm::summary::columns_needed(head)?))
-        };
-        read_all_projected(&inputs, &args.input.read_options(), ui, &choose)?
-    } else {
-        read_all(&inputs, &args.input.read_options(), ui)?
-    };
-    ui.timing("read", &mut clock);
-    let customers = if tables.len() == 1 && cpm::segment::is_customer_table(&tables[0].frame) {
-        ui.info("input is a customer table: facts are taken as they are");
-        typed_customer_table(&tables[0].frame)?
-    } else {
-        let transactions = match tables.as_slice() {
-            [table] if args.input.map.is_empty() => cpm::ingest::already_canonical(table),
-            _ => None,
-        };
-        let transactions = match transactions {
-            Some(frame) => {
-                ui.info("input is a canonical transaction table: used as it is");
-                frame
-            }
-            None => ingest_for_segment(tables, &ingest_config, ui)?,
-        };
-        ui.timing("ingest", &mut clock);
-        let summary = cpm::summary::summarize(&transactions, &summary_config)?;
-        ui.timing("facts", &mut clock);
-        ui.info(&format!("as of {}", summary.as_of));
-        if summary.transactions_after_as_of > 0 {
-            ui.warn(&format!(
-                "{} transactions after {} excluded",
-                summary.transactions_after_as_of, summary.as_of
-            ));
-        }
-        if summary.customers_without_purchases > 0 {
-            ui.warn(&format!(
-                "{} customers with only refunds in the window left out",
-                summary.customers_without_purchases
-            ));
-        }
-        summary.customers
-    };
+    let customers = customers_from(
+        &inputs,
+        &args.input,
+        &summary_config,
+        cpm::segment::is_customer_table,
+        ui,
+        &mut clock,
+    )?
+    .table;
     for by in &args.by {
         if customers.column(by).is_err() {
             bail!(
@@ -315,31 +267,6 @@ fn summaries_text(summary: &DataFrame, tiers: &DataFrame, style: &TableStyle) ->
     ))
 }
 
-/// Runs a raw export through ingest's mapping and validation; rejected
-/// rows are left out with a warning that counts them.
-fn ingest_for_segment(
-    tables: Vec<cpm::io::RawTable>,
-    config: &IngestConfig,
-    ui: &Ui,
-) -> Result<DataFrame> {
-    let ingested = cpm::ingest::ingest(tables, None, config)?;
-    let report = &ingested.report;
-    if report.rows_rejected > 0 {
-        let reasons: Vec<String> = report
-            .rejects_by_reason
-            .iter()
-            .map(|(why, n)| format!("{n} {why}"))
-            .collect();
-        ui.warn(&format!(
-            "{} of {} rows left out ({}); cpm ingest --rejects FILE lists them",
-            report.rows_rejected,
-            report.rows_read,
-            reasons.join(", ")
-        ));
-    }
-    Ok(ingested.transactions)
-}
-
 /// `--rules`: a built-in table's name, or a TOML file.
 fn rule_table(choice: &str) -> Result<Option<Vec<Rule>>> {
     match choice {
@@ -354,17 +281,6 @@ fn rule_table(choice: &str) -> Result<Option<Vec<Rule>>> {
             Ok(Some(cpm::segment::rules::rules_from_toml(&text, path)?))
         }
     }
-}
-
-/// A customer table read from text: columns typed, the line column dropped.
-fn typed_customer_table(frame: &DataFrame) -> Result<DataFrame> {
-    let columns = frame
-        .columns()
-        .iter()
-        .filter(|c| c.name().as_str() != LINE_COLUMN)
-        .map(cpm::ingest::typing::infer_type)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(DataFrame::new(frame.height(), columns)?)
 }
 
 /// Warns when the data could not fill every score, and shows breaks with -v.

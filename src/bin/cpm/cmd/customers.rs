@@ -1,0 +1,130 @@
+//! The front half `segment` and `value` share: inputs → the customer table.
+//! A customer table (cpm's, or for `value` a lifetimes-style summary) is
+//! read as it is; transactions become one by summary.rs, after ingest's
+//! validation when they are a raw export.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use cpm::ingest::IngestConfig;
+use cpm::io::{Input, LINE_COLUMN, RawTable};
+use cpm::summary::SummaryConfig;
+use polars::prelude::*;
+
+use super::{read_all, read_all_projected};
+use crate::cli::InputArgs;
+use crate::ui::Ui;
+
+/// One row per customer, and where it came from.
+pub struct Customers {
+    /// The customer table.
+    pub table: DataFrame,
+    /// The analysis day, when the facts were computed here.
+    pub as_of: Option<NaiveDate>,
+}
+
+/// Reads `inputs` and returns their customer table. `is_table` tells a
+/// frame that already is one. `clock` times the steps (-vv).
+pub fn customers_from(
+    inputs: &[Input],
+    args: &InputArgs,
+    summary_config: &SummaryConfig,
+    is_table: fn(&DataFrame) -> bool,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Customers> {
+    // a canonical table alone: only the columns the facts need are read
+    let tables = if inputs.len() == 1 && args.map.is_empty() {
+        let choose = |head: &DataFrame| -> Result<Option<Vec<String>>> {
+            if !cpm::ingest::is_canonical(head) {
+                return Ok(None);
+            }
+            Ok(Some(cpm::summary::columns_needed(head)?))
+        };
+        read_all_projected(inputs, &args.read_options(), ui, &choose)?
+    } else {
+        read_all(inputs, &args.read_options(), ui)?
+    };
+    ui.timing("read", clock);
+    if let [table] = tables.as_slice()
+        && is_table(&table.frame)
+    {
+        ui.info("input is a customer table: facts are taken as they are");
+        return Ok(Customers {
+            table: typed_customer_table(&table.frame)?,
+            as_of: None,
+        });
+    }
+    let transactions = match tables.as_slice() {
+        [table] if args.map.is_empty() => cpm::ingest::already_canonical(table),
+        _ => None,
+    };
+    let transactions = match transactions {
+        Some(frame) => {
+            ui.info("input is a canonical transaction table: used as it is");
+            frame
+        }
+        None => ingest_raw(tables, args, ui)?,
+    };
+    ui.timing("ingest", clock);
+    let summary = cpm::summary::summarize(&transactions, summary_config)?;
+    ui.timing("facts", clock);
+    ui.info(&format!("as of {}", summary.as_of));
+    if summary.transactions_after_as_of > 0 {
+        ui.warn(&format!(
+            "{} transactions after {} excluded",
+            summary.transactions_after_as_of, summary.as_of
+        ));
+    }
+    if summary.customers_without_purchases > 0 {
+        ui.warn(&format!(
+            "{} customers with only refunds in the window left out",
+            summary.customers_without_purchases
+        ));
+    }
+    Ok(Customers {
+        table: summary.customers,
+        as_of: Some(summary.as_of),
+    })
+}
+
+/// Runs a raw export through ingest's mapping and validation; rejected
+/// rows are left out with a warning that counts them.
+fn ingest_raw(tables: Vec<RawTable>, args: &InputArgs, ui: &Ui) -> Result<DataFrame> {
+    let config = IngestConfig {
+        map: args.map_overrides()?,
+        date_format: args.date_format(),
+        decimal_comma: args.decimal_comma,
+        // the facts of the kept rows come from summary.rs
+        kept_facts: false,
+        ..IngestConfig::default()
+    };
+    let ingested = cpm::ingest::ingest(tables, None, &config)?;
+    let report = &ingested.report;
+    if report.rows_rejected > 0 {
+        let reasons: Vec<String> = report
+            .rejects_by_reason
+            .iter()
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
+        ui.warn(&format!(
+            "{} of {} rows left out ({}); cpm ingest --rejects FILE lists them",
+            report.rows_rejected,
+            report.rows_read,
+            reasons.join(", ")
+        ));
+    }
+    Ok(ingested.transactions)
+}
+
+/// A customer table read from text: columns typed, the line column dropped.
+fn typed_customer_table(frame: &DataFrame) -> Result<DataFrame> {
+    let columns = frame
+        .columns()
+        .iter()
+        .filter(|c| c.name().as_str() != LINE_COLUMN)
+        .map(cpm::ingest::typing::infer_type)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DataFrame::new(frame.height(), columns)?)
+}

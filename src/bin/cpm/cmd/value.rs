@@ -1,0 +1,344 @@
+//! `cpm value`: what are the customers worth? Historic profit, and the
+//! BG/NBD + Gamma-Gamma predictions: P(alive), expected purchases, the
+//! chance of no purchase, expected order value and CLV over a horizon.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use cpm::io::TableStyle;
+use cpm::summary::{SummaryConfig, TimeUnit};
+use cpm::value::clv::Horizon;
+use cpm::value::{Model, ValueConfig};
+use polars::prelude::*;
+
+use super::customers::customers_from;
+use super::{inputs_and_output, parse_as_of};
+use crate::cli::{InputArgs, OutputArgs};
+use crate::ui::Ui;
+
+const EXAMPLES: &str = "\
+Examples:
+  # value every customer of an export: fit, predict 12 months, CLV
+  cpm value orders.csv -o valued.parquet
+
+  # after segment, in a pipeline; 52 weeks at a 12% annual discount rate
+  cpm ingest orders.csv --format ipc | cpm segment --format ipc | cpm value --horizon 52w --discount-rate 0.12
+
+  # fit monthly, keep the model, score weekly without refitting
+  cpm value orders.csv --model-out model.json -o /dev/null
+  cpm value this_week.parquet --model-in model.json -o scores.csv
+
+  # a lifetimes-style summary (frequency, recency, T[, monetary_value]) in weeks
+  cpm value summary.csv --time-unit week";
+
+/// Arguments of `cpm value`.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded.
+    /// Default: the day after the latest transaction.
+    #[arg(long, value_name = "DATE", help_heading = "Model")]
+    as_of: Option<String>,
+
+    /// Time unit of the models: day or week. Their parameters depend on it
+    /// (it is stored with the model); weeks suit most retail data.
+    #[arg(long, value_enum, default_value_t = UnitArg::Week, help_heading = "Model")]
+    time_unit: UnitArg,
+
+    /// Prediction and CLV horizon with its unit: 12m, 52w, 365d.
+    #[arg(
+        long,
+        default_value = "12m",
+        value_name = "SPAN",
+        help_heading = "Model"
+    )]
+    horizon: Horizon,
+
+    /// Annual discount rate of the CLV (0.1 = 10%), applied monthly.
+    #[arg(
+        long,
+        default_value_t = 0.1,
+        value_name = "RATE",
+        help_heading = "Model"
+    )]
+    discount_rate: f64,
+
+    /// Margin as a fraction of revenue, for profit and CLV when the input
+    /// has no cost (without either, both are in revenue).
+    #[arg(long, value_name = "FRACTION", help_heading = "Model")]
+    margin: Option<f64>,
+
+    /// L2 penalty on the model parameters (lifetimes' penalizer_coef), for
+    /// fits that do not converge.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "COEF",
+        help_heading = "Model"
+    )]
+    penalty: f64,
+
+    /// Save the fitted models as JSON.
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
+    model_out: Option<PathBuf>,
+
+    /// Score with saved models instead of fitting.
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
+    model_in: Option<PathBuf>,
+}
+
+/// `--time-unit`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum UnitArg {
+    Day,
+    Week,
+}
+
+/// Runs `cpm value`.
+pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    if !(0.0..=10.0).contains(&args.discount_rate) {
+        bail!(cpm::error::usage(format!(
+            "--discount-rate {} must be an annual rate between 0 and 10",
+            args.discount_rate
+        )));
+    }
+    if let Some(m) = args.margin
+        && !(-1.0..=1.0).contains(&m)
+    {
+        bail!(cpm::error::usage(format!(
+            "--margin {m} must be a fraction of revenue (e.g. 0.3)"
+        )));
+    }
+    let model_in: Option<Model> = match &args.model_in {
+        Some(path) => Some(read_model(path)?),
+        None => None,
+    };
+    let time_unit = match (&model_in, args.time_unit) {
+        (Some(model), _) => model.time_unit,
+        (None, UnitArg::Day) => TimeUnit::Day,
+        (None, UnitArg::Week) => TimeUnit::Week,
+    };
+    let config = ValueConfig {
+        time_unit,
+        horizon: args.horizon,
+        discount_rate: args.discount_rate,
+        margin: args.margin,
+        penalty: args.penalty,
+    };
+    let summary_config = SummaryConfig {
+        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        time_unit,
+    };
+    let model_file: Vec<_> = args.model_in.iter().cloned().collect();
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[args.model_out.as_deref()],
+        &model_file,
+    )?;
+
+    let mut clock = std::time::Instant::now();
+    let customers = customers_from(
+        &inputs,
+        &args.input,
+        &summary_config,
+        is_customer_table,
+        ui,
+        &mut clock,
+    )?;
+    let mut table = customers.table;
+    let model_inputs = cpm::value::model_inputs(&table, time_unit)?;
+    let model = match model_in {
+        Some(model) => model,
+        None => cpm::value::fit_models(&model_inputs, &config, customers.as_of)?,
+    };
+    ui.timing("fit", &mut clock);
+    if let Some(gg) = &model.gamma_gamma {
+        if gg.excluded > 0 {
+            ui.warn(&format!(
+                "{} repeat customers with a repeat spend of 0 or less (refunds) left out of the \
+                 spend model",
+                gg.excluded
+            ));
+        }
+        if gg.correlation.abs() > 0.3 {
+            ui.warn(&format!(
+                "purchase frequency and spend are correlated ({:.2}) among repeat customers: \
+                 the Gamma-Gamma model assumes they are not, so CLV is less reliable",
+                gg.correlation
+            ));
+        }
+    } else {
+        ui.warn("no mean_repeat_value (monetary_value) column: no spend model, no CLV");
+    }
+    let margin_rate = if table.column("revenue").is_ok() {
+        let (rate, profit) = profit(&table, args.margin)?;
+        if rate.is_none() {
+            ui.warn("no cost and no --margin: profit and CLV are in revenue");
+        }
+        table.with_column(profit)?;
+        rate
+    } else {
+        // a model summary: spend as it is, no history to take profit from
+        args.margin
+    };
+    for column in cpm::value::predict(&model_inputs, &model, &config, margin_rate.unwrap_or(1.0))? {
+        table.with_column(column)?;
+    }
+    ui.timing("predict", &mut clock);
+    let report = model_report(&model, &config);
+    if let Some(path) = &args.model_out {
+        cpm::io::write_atomically(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &model)?;
+            Ok(writeln!(w)?)
+        })?;
+    }
+    let on_terminal =
+        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    if on_terminal {
+        let style = TableStyle {
+            width: args.output.width,
+            ..TableStyle::default()
+        };
+        let text = cpm::io::table::render_table(&report, &style);
+        return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
+    }
+    ui.print(&cpm::io::table::render_table(
+        &report,
+        &TableStyle::default(),
+    ));
+    output.write(&mut table)?;
+    ui.timing("write", &mut clock);
+    Ok(())
+}
+
+/// A customer table for `value`: cpm's, or a lifetimes-style summary
+/// (frequency, recency, T) or BTYD's (x, t_x, T).
+fn is_customer_table(frame: &DataFrame) -> bool {
+    let has = |name: &str| frame.column(name).is_ok();
+    cpm::segment::is_customer_table(frame)
+        || (has("T") && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
+}
+
+/// Reads a model saved by --model-out.
+fn read_model(path: &std::path::Path) -> Result<Model> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the model {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        cpm::error::InputError::at_line(
+            path.display().to_string(),
+            e.line() as u64,
+            format!("not a cpm model file: {e}"),
+        )
+        .into()
+    })
+}
+
+/// The portfolio margin rate (total margin / total revenue, or --margin)
+/// and each customer's historic profit: margin less acquisition and
+/// service costs when the table has them. `None` rate: profit in revenue.
+fn profit(table: &DataFrame, margin: Option<f64>) -> Result<(Option<f64>, Column)> {
+    let numbers = |name: &str| -> Result<Option<Float64Chunked>> {
+        match table.column(name) {
+            Ok(c) => Ok(Some(c.cast(&DataType::Float64)?.f64()?.clone())),
+            Err(_) => Ok(None),
+        }
+    };
+    let revenue = numbers("revenue")?.unwrap_or_default();
+    let (rate, mut profit) = match (numbers("margin")?, margin) {
+        (Some(m), _) => {
+            let total = revenue.sum().unwrap_or(0.0);
+            let rate = if total > 0.0 {
+                m.sum().unwrap_or(0.0) / total
+            } else {
+                1.0
+            };
+            (Some(rate), m)
+        }
+        (None, Some(fraction)) => (Some(fraction), &revenue * fraction),
+        (None, None) => (None, revenue),
+    };
+    for cost in ["acquisition_cost", "service_cost"] {
+        if let Some(c) = numbers(cost)? {
+            profit = &profit - &c.fill_null_with_values(0.0)?;
+        }
+    }
+    Ok((rate, profit.with_name("profit".into()).into_column()))
+}
+
+/// The fitted parameters for people: one row per parameter.
+fn model_report(model: &Model, config: &ValueConfig) -> DataFrame {
+    let b = &model.bgnbd;
+    let se = |i: usize| b.std_errors[i].map_or("-".to_string(), |s| format!("{s:.4}"));
+    let mut rows: Vec<(String, String, String)> = vec![
+        ("BG/NBD r".into(), format!("{:.4}", b.params.r), se(0)),
+        (
+            "BG/NBD alpha".into(),
+            format!("{:.4}", b.params.alpha),
+            se(1),
+        ),
+        ("BG/NBD a".into(), format!("{:.4}", b.params.a), se(2)),
+        ("BG/NBD b".into(), format!("{:.4}", b.params.b), se(3)),
+        (
+            "BG/NBD log-likelihood".into(),
+            format!("{:.2}", b.log_likelihood),
+            String::new(),
+        ),
+    ];
+    if let Some(gg) = &model.gamma_gamma {
+        rows.extend([
+            (
+                "Gamma-Gamma p".into(),
+                format!("{:.4}", gg.params.p),
+                String::new(),
+            ),
+            (
+                "Gamma-Gamma q".into(),
+                format!("{:.4}", gg.params.q),
+                String::new(),
+            ),
+            (
+                "Gamma-Gamma gamma".into(),
+                format!("{:.4}", gg.params.gamma),
+                String::new(),
+            ),
+            (
+                "Gamma-Gamma log-likelihood".into(),
+                format!("{:.2}", gg.log_likelihood),
+                String::new(),
+            ),
+        ]);
+    }
+    rows.push((
+        "time unit, horizon".into(),
+        format!(
+            "{}, {}{}",
+            match model.time_unit {
+                TimeUnit::Day => "day",
+                TimeUnit::Week => "week",
+            },
+            config.horizon.amount,
+            config.horizon.unit
+        ),
+        String::new(),
+    ));
+    let column = |name: &str, pick: fn(&(String, String, String)) -> &str| {
+        Column::new(name.into(), rows.iter().map(pick).collect::<Vec<&str>>())
+    };
+    DataFrame::new(
+        rows.len(),
+        vec![
+            column("model", |r| &r.0),
+            column("estimate", |r| &r.1),
+            column("std_error", |r| &r.2),
+        ],
+    )
+    .unwrap_or_default()
+}

@@ -1,0 +1,161 @@
+//! `cpm value`: the models reproduce the published CDNOW figures from raw
+//! transactions and from the shipped summaries; saved models score without
+//! refitting; degenerate inputs are errors, never NaN.
+
+use crate::util::{column, cpm, data, read_json, tempdir};
+
+/// Fits on the CDNOW sample's 39-week calibration and returns the model
+/// file's JSON and the customer table.
+fn fit_cdnow(input: &str, extra: &[&str]) -> (serde_json::Value, Vec<Vec<String>>) {
+    let dir = tempdir();
+    let model = dir.path().join("model.json");
+    let mut args = vec![
+        "value".to_string(),
+        "-q".into(),
+        data(input),
+        "--model-out".into(),
+        model.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let run = cpm(&args).run().ok();
+    (read_json(&model), run.csv())
+}
+
+fn close(value: &serde_json::Value, want: f64, tolerance: f64) -> bool {
+    (value.as_f64().unwrap() - want).abs() < tolerance
+}
+
+#[test]
+fn raw_transactions_reproduce_the_published_bgnbd_and_gamma_gamma_fits() {
+    let (model, customers) = fit_cdnow("cdnow_sample.csv", &["--as-of", "1997-09-30"]);
+    let b = &model["bgnbd"];
+    // ../shared/REFERENCE.md, to 3 decimals
+    assert!(close(&b["r"], 0.243, 5e-4), "{b}");
+    assert!(close(&b["alpha"], 4.414, 5e-4), "{b}");
+    assert!(close(&b["a"], 0.793, 5e-4), "{b}");
+    assert!(close(&b["b"], 2.426, 5e-4), "{b}");
+    assert!(close(&b["log_likelihood"], -9582.429, 0.01), "{b}");
+    let g = &model["gamma_gamma"];
+    assert!(
+        close(&g["p"], 6.25, 0.01) && close(&g["q"], 3.74, 0.01),
+        "{g}"
+    );
+    assert!(close(&g["log_likelihood"], -4055.92, 0.01), "{g}");
+    assert_eq!(model["time_unit"], "week");
+    assert_eq!(model["as_of"], "1997-09-30");
+    assert_eq!(model["customers"], 2357);
+    // the reference customer (00004: x = 2, t_x = 30.43, T = 38.86)
+    assert_eq!(customers[1][0], "00004");
+    let p_alive: f64 = column(&customers, "p_alive")[0].parse().unwrap();
+    assert!((p_alive - 0.7266).abs() < 5e-5, "{p_alive}");
+}
+
+#[test]
+fn the_model_file_has_exactly_the_documented_keys() {
+    let (model, _) = fit_cdnow("cdnow_sample.csv", &["--as-of", "1997-09-30"]);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&model),
+        [
+            "as_of",
+            "bgnbd",
+            "customers",
+            "fitted_at",
+            "gamma_gamma",
+            "time_unit"
+        ]
+    );
+    assert_eq!(
+        keys(&model["bgnbd"]),
+        ["a", "alpha", "b", "log_likelihood", "r", "std_errors"]
+    );
+    assert_eq!(
+        keys(&model["gamma_gamma"]),
+        ["gamma", "log_likelihood", "p", "q"]
+    );
+    assert_eq!(model["bgnbd"]["std_errors"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn the_shipped_summaries_give_the_same_fit() {
+    let (from_btyd, _) = fit_cdnow("cdnow_customers_summary_with_transactions.csv", &[]);
+    let (from_lifetimes, customers) = fit_cdnow("cdnow_customers_summary.csv", &[]);
+    for model in [&from_btyd, &from_lifetimes] {
+        let b = &model["bgnbd"];
+        assert!(
+            close(&b["r"], 0.243, 5e-4) && close(&b["b"], 2.426, 5e-4),
+            "{b}"
+        );
+    }
+    assert!(close(&from_btyd["gamma_gamma"]["gamma"], 15.44, 0.01));
+    // no spend in the lifetimes summary: no spend model, no clv column
+    assert!(from_lifetimes["gamma_gamma"].is_null());
+    assert!(!customers[0].contains(&"clv".to_string()));
+}
+
+#[test]
+fn a_saved_model_scores_new_data_without_refitting() {
+    let dir = tempdir();
+    let model = dir.path().join("model.json").display().to_string();
+    let args = |more: &[&str]| {
+        let mut a = vec!["value", "-q"];
+        a.extend_from_slice(more);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let input = data("cdnow_customers_summary_with_transactions.csv");
+    let fitted = cpm(&args(&[&input, "--model-out", &model])).run().ok();
+    let scored = cpm(&args(&[&input, "--model-in", &model])).run().ok();
+    assert_eq!(fitted.stdout(), scored.stdout());
+    // a longer horizon predicts more purchases
+    let longer = cpm(&args(&[&input, "--model-in", &model, "--horizon", "104w"]))
+        .run()
+        .ok();
+    let purchases =
+        |csv: &[Vec<String>]| -> f64 { column(csv, "expected_purchases")[0].parse().unwrap() };
+    assert!(purchases(&longer.csv()) > purchases(&scored.csv()));
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"bgnbd\": 3}\n").unwrap();
+    cpm(&args(&[
+        &input,
+        "--model-in",
+        &broken.display().to_string(),
+    ]))
+    .run()
+    .code_is(1)
+    .stderr_has(&["broken.json", "line 1", "not a cpm model file"]);
+}
+
+#[test]
+fn degenerate_inputs_are_errors_not_nan() {
+    // every customer bought once
+    cpm(&["value", &data("segment_small.csv"), "--as-of", "2024-01-02"])
+        .run()
+        .code_is(1)
+        .stderr_has(&["every customer bought once"]);
+    cpm(&["value", &data("cdnow_sample.csv"), "--horizon", "12"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["horizon '12'", "m (months), w (weeks) or d (days)"]);
+}
+
+#[test]
+fn profit_and_clv_follow_the_margin() {
+    let (_, full) = fit_cdnow("cdnow_sample.csv", &["--as-of", "1997-09-30"]);
+    let (_, thirty) = fit_cdnow(
+        "cdnow_sample.csv",
+        &["--as-of", "1997-09-30", "--margin", "0.3"],
+    );
+    let first = |csv: &[Vec<String>], name: &str| -> f64 { column(csv, name)[0].parse().unwrap() };
+    assert!((first(&thirty, "profit") - 0.3 * first(&full, "revenue")).abs() < 1e-9);
+    assert!((first(&thirty, "clv") - 0.3 * first(&full, "clv")).abs() < 1e-9);
+    for csv in [&full, &thirty] {
+        for value in column(csv, "clv") {
+            let v: f64 = value.parse().unwrap();
+            assert!(v.is_finite() && v >= 0.0, "{value}");
+        }
+    }
+}

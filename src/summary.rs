@@ -186,6 +186,38 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
     })
 }
 
+/// The day (since 1970-01-01) of every repeat purchase up to `as_of` of the
+/// customers whose first purchase is on or before `born_by`: each
+/// customer's distinct purchase days after the first (a refund is no
+/// purchase), as `repeat_purchases` counts them. What holdout tracking
+/// curves add up.
+pub fn repeat_purchase_days(
+    transactions: &DataFrame,
+    as_of: NaiveDate,
+    born_by: NaiveDate,
+) -> Result<Vec<i32>> {
+    let day = col(ORDER_DATE).cast(DataType::Int32);
+    let days = transactions
+        .clone()
+        .lazy()
+        .filter(
+            col(REVENUE)
+                .gt_eq(lit(0.0))
+                .and(day.clone().lt_eq(lit(days_since_epoch(as_of)))),
+        )
+        .select([col(CUSTOMER_ID), day.alias("day")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_column(col("day").min().over([col(CUSTOMER_ID)])?.alias("first"))
+        .filter(
+            col("day")
+                .gt(col("first"))
+                .and(col("first").lt_eq(lit(days_since_epoch(born_by)))),
+        )
+        .select([col("day")])
+        .collect()?;
+    Ok(days.column("day")?.i32()?.into_no_null_iter().collect())
+}
+
 /// The columns [`summarize`] reads from canonical transactions whose first
 /// rows are `head`: the canonical ones it has, and the others whose value
 /// is constant per customer in `head` (the only ones that can pass through).
@@ -971,6 +1003,16 @@ mod tests {
             .unwrap();
         let err = summarize(&frame, &SummaryConfig::default()).err().unwrap();
         assert_eq!(err.to_string(), "revenue is not a number in row 5: NaN");
+    }
+
+    #[test]
+    fn repeat_purchase_days_skip_first_days_refunds_and_late_births() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let days =
+            repeat_purchase_days(&transactions(), day(2024, 2, 1), day(2024, 1, 31)).unwrap();
+        // a: 1 Jan (first, twice), 11 Jan, the refund on the 15th; b: once;
+        // c: first buys on 1 Feb, after born_by
+        assert_eq!(days, [days_since_epoch(day(2024, 1, 11))]);
     }
 
     #[test]

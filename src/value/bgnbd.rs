@@ -230,12 +230,37 @@ impl BgNbd {
         if horizon <= 0.0 {
             return Ok(0.0);
         }
+        self.around_a_of_one(|model| model.expectation(horizon, x, t_x, t))
+    }
+
+    /// Expected purchases in the first `t` time units after the first
+    /// purchase, for a customer the model knows nothing else about (the
+    /// paper's equation (9)): what the tracking curve adds up.
+    pub fn unconditional_expected_purchases(&self, t: f64) -> Result<f64> {
+        if t <= 0.0 {
+            return Ok(0.0);
+        }
+        self.around_a_of_one(|model| {
+            let BgNbd { r, alpha, a, b } = *model;
+            let ln_f = ln_hyp2f1(r, b, a + b - 1.0, t / (alpha + t))?;
+            let expected =
+                (a + b - 1.0) / (a - 1.0) * (1.0 - (r * (alpha / (alpha + t)).ln() + ln_f).exp());
+            if !expected.is_finite() {
+                bail!("expected purchases over {t} are not finite (parameters {model:?})");
+            }
+            Ok(expected.max(0.0))
+        })
+    }
+
+    /// `formula` at these parameters; at a = 1, where the expectations are
+    /// 0/0, the mean of `formula` just either side.
+    fn around_a_of_one(&self, formula: impl Fn(&BgNbd) -> Result<f64>) -> Result<f64> {
         const NEAR_ONE: f64 = 1e-4;
         if (self.a - 1.0).abs() < NEAR_ONE {
-            let at = |a: f64| BgNbd { a, ..*self }.expectation(horizon, x, t_x, t);
+            let at = |a: f64| formula(&BgNbd { a, ..*self });
             return Ok((at(1.0 - NEAR_ONE)? + at(1.0 + NEAR_ONE)?) / 2.0);
         }
-        self.expectation(horizon, x, t_x, t)
+        formula(self)
     }
 
     /// Equation (10) itself, for a ≠ 1.
@@ -319,6 +344,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn unconditional_expectation_matches_the_paper() {
+        // the paper's figure 1: about 1.5 repeat purchases in 52 weeks on
+        // average over the sample's cohort (and 0 at the start)
+        assert_eq!(PAPER.unconditional_expected_purchases(0.0).unwrap(), 0.0);
+        let year = PAPER.unconditional_expected_purchases(52.0).unwrap();
+        let half = PAPER.unconditional_expected_purchases(26.0).unwrap();
+        assert!(half > 0.0 && half < year && year < 2.0, "{half} {year}");
     }
 
     #[test]

@@ -159,3 +159,88 @@ fn profit_and_clv_follow_the_margin() {
         }
     }
 }
+
+#[test]
+fn holdout_tracks_the_published_cdnow_repeat_purchases() {
+    let dir = tempdir();
+    let report = dir.path().join("holdout.json");
+    let run = cpm(&[
+        "value",
+        "-q",
+        &data("cdnow_sample.csv"),
+        "--calibration-end",
+        "1997-09-30",
+        "--as-of",
+        "1998-06-30",
+        "--holdout-report",
+        &report.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let h = read_json(&report);
+    let mut keys: Vec<&str> = h.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "by_frequency",
+            "mae",
+            "rmse",
+            "total_actual",
+            "total_predicted",
+            "tracking"
+        ]
+    );
+    // ../shared/REFERENCE.md: cumulative repeat transactions, weeks 1-10, 39, 78
+    let tracking = h["tracking"].as_array().unwrap();
+    let actual = |week: usize| tracking[week - 1]["actual_cumulative"].as_f64().unwrap();
+    let first_ten: Vec<f64> = (1..=10).map(actual).collect();
+    assert_eq!(
+        first_ten,
+        [
+            0.0, 19.0, 42.0, 81.0, 119.0, 192.0, 261.0, 351.0, 428.0, 504.0
+        ]
+    );
+    assert_eq!((actual(39), actual(78)), (2457.0, 4339.0));
+    assert_eq!(h["total_actual"], 4339.0 - 2457.0);
+    // the model tracks the actual curve within 5% at the end of each period
+    for week in [39, 78] {
+        let expected = tracking[week - 1]["expected_cumulative"].as_f64().unwrap();
+        assert!(
+            (expected / actual(week) - 1.0).abs() < 0.05,
+            "week {week}: {expected}"
+        );
+    }
+    let rows = h["by_frequency"].as_array().unwrap();
+    assert_eq!(rows[0]["x"], 0);
+    assert_eq!(rows[0]["customers"], 1411);
+    let customers = run.csv();
+    let actual_column = column(&customers, "holdout_purchases");
+    let sum: f64 = actual_column
+        .iter()
+        .map(|v| v.parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(sum, 4339.0 - 2457.0);
+}
+
+#[test]
+fn holdout_needs_transactions_and_an_earlier_calibration_end() {
+    cpm(&[
+        "value",
+        &data("cdnow_customers_summary.csv"),
+        "--calibration-end",
+        "1997-09-30",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--calibration-end needs transactions"]);
+    cpm(&[
+        "value",
+        &data("cdnow_sample.csv"),
+        "--calibration-end",
+        "1998-09-30",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["must be before the as-of day"]);
+}

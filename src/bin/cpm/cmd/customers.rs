@@ -24,6 +24,14 @@ pub struct Customers {
     pub as_of: Option<NaiveDate>,
 }
 
+/// What the inputs hold.
+pub enum Loaded {
+    /// A customer table, typed.
+    Customers(DataFrame),
+    /// Canonical transactions.
+    Transactions(DataFrame),
+}
+
 /// Reads `inputs` and returns their customer table. `is_table` tells a
 /// frame that already is one. `clock` times the steps (-vv).
 pub fn customers_from(
@@ -34,6 +42,21 @@ pub fn customers_from(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<Customers> {
+    match load(inputs, args, is_table, ui, clock)? {
+        Loaded::Customers(table) => Ok(Customers { table, as_of: None }),
+        Loaded::Transactions(transactions) => summarize(&transactions, summary_config, ui, clock),
+    }
+}
+
+/// Reads `inputs`: a customer table as it is, or canonical transactions
+/// (raw exports through ingest's validation).
+pub fn load(
+    inputs: &[Input],
+    args: &InputArgs,
+    is_table: fn(&DataFrame) -> bool,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Loaded> {
     // a canonical table alone: only the columns the facts need are read
     let tables = if inputs.len() == 1 && args.map.is_empty() {
         let choose = |head: &DataFrame| -> Result<Option<Vec<String>>> {
@@ -51,10 +74,7 @@ pub fn customers_from(
         && is_table(&table.frame)
     {
         ui.info("input is a customer table: facts are taken as they are");
-        return Ok(Customers {
-            table: typed_customer_table(&table.frame)?,
-            as_of: None,
-        });
+        return Ok(Loaded::Customers(typed_customer_table(&table.frame)?));
     }
     let transactions = match tables.as_slice() {
         [table] if args.map.is_empty() => cpm::ingest::already_canonical(table),
@@ -68,7 +88,18 @@ pub fn customers_from(
         None => ingest_raw(tables, args, ui)?,
     };
     ui.timing("ingest", clock);
-    let summary = cpm::summary::summarize(&transactions, summary_config)?;
+    Ok(Loaded::Transactions(transactions))
+}
+
+/// The customer table of `transactions`, with warnings for what was left
+/// out.
+pub fn summarize(
+    transactions: &DataFrame,
+    summary_config: &SummaryConfig,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Customers> {
+    let summary = cpm::summary::summarize(transactions, summary_config)?;
     ui.timing("facts", clock);
     ui.info(&format!("as of {}", summary.as_of));
     if summary.transactions_after_as_of > 0 {

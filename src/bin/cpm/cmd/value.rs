@@ -6,13 +6,17 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
 use cpm::io::TableStyle;
+use cpm::schema::CUSTOMER_ID;
 use cpm::summary::{SummaryConfig, TimeUnit};
 use cpm::value::clv::Horizon;
+use cpm::value::holdout::HoldoutReport;
 use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
+use rayon::prelude::*;
 
-use super::customers::customers_from;
+use super::customers::{Loaded, load, summarize};
 use super::{inputs_and_output, parse_as_of};
 use crate::cli::{InputArgs, OutputArgs};
 use crate::ui::Ui;
@@ -92,6 +96,24 @@ pub struct Args {
     /// Score with saved models instead of fitting.
     #[arg(long, value_name = "FILE", help_heading = "Model")]
     model_in: Option<PathBuf>,
+
+    /// Fit on transactions up to this day, predict the days after it up to
+    /// the as-of day, and compare with what happened.
+    #[arg(long, value_name = "DATE", help_heading = "Holdout")]
+    calibration_end: Option<String>,
+
+    /// Write the holdout comparison as JSON.
+    #[arg(long, value_name = "FILE", help_heading = "Holdout")]
+    holdout_report: Option<PathBuf>,
+}
+
+/// What a holdout run compares against: the transactions and the facts
+/// up to the as-of day.
+struct Holdout {
+    transactions: DataFrame,
+    full: DataFrame,
+    calibration_end: NaiveDate,
+    as_of: NaiveDate,
 }
 
 /// `--time-unit`.
@@ -140,24 +162,58 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let (inputs, output) = inputs_and_output(
         &args.input,
         &args.output,
-        &[args.model_out.as_deref()],
+        &[args.model_out.as_deref(), args.holdout_report.as_deref()],
         &model_file,
     )?;
 
+    let calibration_end = args
+        .calibration_end
+        .as_deref()
+        .map(parse_as_of)
+        .transpose()?;
+    if calibration_end.is_none() && args.holdout_report.is_some() {
+        bail!(cpm::error::usage(
+            "--holdout-report needs --calibration-end"
+        ));
+    }
     let mut clock = std::time::Instant::now();
-    let customers = customers_from(
-        &inputs,
-        &args.input,
-        &summary_config,
-        is_customer_table,
-        ui,
-        &mut clock,
-    )?;
-    let mut table = customers.table;
+    let loaded = load(&inputs, &args.input, is_customer_table, ui, &mut clock)?;
+    let (mut table, as_of, holdout) = match (loaded, calibration_end) {
+        (Loaded::Customers(table), None) => (table, None, None),
+        (Loaded::Customers(_), Some(_)) => bail!(cpm::error::usage(
+            "--calibration-end needs transactions, not a customer table: what happened after \
+             the calibration comes from them"
+        )),
+        (Loaded::Transactions(transactions), None) => {
+            let customers = summarize(&transactions, &summary_config, ui, &mut clock)?;
+            (customers.table, customers.as_of, None)
+        }
+        (Loaded::Transactions(transactions), Some(end)) => {
+            let full = summarize(&transactions, &summary_config, ui, &mut clock)?;
+            let as_of = full.as_of.unwrap_or(end);
+            if end >= as_of {
+                bail!(cpm::error::usage(format!(
+                    "--calibration-end {end} must be before the as-of day {as_of}"
+                )));
+            }
+            let calibration = SummaryConfig {
+                as_of: Some(end),
+                time_unit,
+            };
+            let calibrated = summarize(&transactions, &calibration, ui, &mut clock)?;
+            let holdout = Holdout {
+                transactions,
+                full: full.table,
+                calibration_end: end,
+                as_of,
+            };
+            (calibrated.table, Some(end), Some(holdout))
+        }
+    };
     let model_inputs = cpm::value::model_inputs(&table, time_unit)?;
     let model = match model_in {
         Some(model) => model,
-        None => cpm::value::fit_models(&model_inputs, &config, customers.as_of)?,
+        None => cpm::value::fit_models(&model_inputs, &config, as_of)?,
     };
     ui.timing("fit", &mut clock);
     if let Some(gg) = &model.gamma_gamma {
@@ -193,6 +249,21 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         table.with_column(column)?;
     }
     ui.timing("predict", &mut clock);
+    if let Some(holdout) = &holdout {
+        let report = holdout_report(&mut table, &model_inputs, &model, holdout)?;
+        let style = TableStyle {
+            width: args.output.width,
+            ..TableStyle::default()
+        };
+        ui.print(&holdout_tables(&report, &style)?);
+        if let Some(path) = &args.holdout_report {
+            cpm::io::write_atomically(path, |w| {
+                serde_json::to_writer_pretty(&mut *w, &report)?;
+                Ok(writeln!(w)?)
+            })?;
+        }
+        ui.timing("holdout", &mut clock);
+    }
     let report = model_report(&model, &config);
     if let Some(path) = &args.model_out {
         cpm::io::write_atomically(path, |w| {
@@ -217,6 +288,138 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     output.write(&mut table)?;
     ui.timing("write", &mut clock);
     Ok(())
+}
+
+/// Compares the calibration customers' predicted holdout purchases with
+/// the actual ones (added as `holdout_purchases` and
+/// `holdout_expected`), and tracks cumulative repeat purchases per period.
+fn holdout_report(
+    table: &mut DataFrame,
+    inputs: &cpm::value::ModelInputs,
+    model: &Model,
+    holdout: &Holdout,
+) -> Result<HoldoutReport> {
+    let unit_days = model.time_unit.days();
+    let to_day = |d: NaiveDate| cpm::schema::dates::days_since_epoch(d);
+    let length = f64::from(to_day(holdout.as_of) - to_day(holdout.calibration_end)) / unit_days;
+    let params = model.bgnbd.params;
+    let predicted: Vec<f64> = (0..inputs.x.len())
+        .into_par_iter()
+        .map(|i| params.expected_purchases(length, inputs.x[i], inputs.t_x[i], inputs.t[i]))
+        .collect::<Result<_>>()?;
+    // actual: repeat purchases by the as-of day less those by the end of
+    // calibration (purchase days split cleanly at a date)
+    let later = holdout
+        .full
+        .select([CUSTOMER_ID, "repeat_purchases"])?
+        .lazy()
+        .rename(["repeat_purchases"], ["__repeats_by_as_of"], true);
+    let joined = table
+        .clone()
+        .lazy()
+        .select([col(CUSTOMER_ID)])
+        .join(
+            later,
+            [col(CUSTOMER_ID)],
+            [col(CUSTOMER_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()?;
+    let by_as_of = joined
+        .column("__repeats_by_as_of")?
+        .cast(&DataType::Float64)?;
+    let actual: Vec<f64> = by_as_of
+        .f64()?
+        .iter()
+        .zip(&inputs.x)
+        .map(|(total, x)| total.unwrap_or(*x) - x)
+        .collect();
+    let mut report = cpm::value::holdout::compare(&inputs.x, &actual, &predicted);
+    table.with_column(Column::new("holdout_purchases".into(), &actual))?;
+    table.with_column(Column::new("holdout_expected".into(), &predicted))?;
+
+    let firsts = table.column("first_order")?.cast(&DataType::Int32)?;
+    let mut births: Vec<(i32, f64)> = Vec::new();
+    let mut days: Vec<i32> = firsts.i32()?.into_no_null_iter().collect();
+    days.sort_unstable();
+    for run in days.chunk_by(|a, b| a == b) {
+        births.push((run[0], run.len() as f64));
+    }
+    let start = births.first().map_or(0, |b| b.0);
+    let repeats = cpm::summary::repeat_purchase_days(
+        &holdout.transactions,
+        holdout.as_of,
+        holdout.calibration_end,
+    )?;
+    let period = unit_days as i32;
+    let periods = ((to_day(holdout.as_of) - start) / period + 1).max(1) as u32;
+    report.tracking = cpm::value::holdout::tracking(
+        &params, &births, &repeats, start, period, periods, unit_days,
+    )?;
+    Ok(report)
+}
+
+/// The holdout comparison for people: totals and errors, then by
+/// calibration frequency.
+fn holdout_tables(report: &HoldoutReport, style: &TableStyle) -> Result<String> {
+    let totals = DataFrame::new(
+        4,
+        vec![
+            Column::new(
+                "holdout".into(),
+                [
+                    "actual repeat purchases",
+                    "predicted",
+                    "MAE per customer",
+                    "RMSE per customer",
+                ],
+            ),
+            Column::new(
+                "value".into(),
+                [
+                    report.total_actual,
+                    report.total_predicted,
+                    report.mae,
+                    report.rmse,
+                ],
+            ),
+        ],
+    )?;
+    let rows = &report.by_frequency;
+    let by_frequency = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "calibration repeats".into(),
+                rows.iter()
+                    .map(|r| {
+                        if r.x == 7 {
+                            "7+".to_string()
+                        } else {
+                            r.x.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "customers".into(),
+                rows.iter().map(|r| r.customers).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "actual".into(),
+                rows.iter().map(|r| r.actual).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "predicted".into(),
+                rows.iter().map(|r| r.predicted).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    Ok(format!(
+        "{}{}",
+        cpm::io::table::render_table(&totals, style),
+        cpm::io::table::render_table(&by_frequency, style)
+    ))
 }
 
 /// A customer table for `value`: cpm's, or a lifetimes-style summary

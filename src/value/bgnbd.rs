@@ -42,7 +42,12 @@ impl Histories {
     /// 0 ≤ t_x ≤ T, x ≥ 0, x = 0 ⇔ t_x = 0; the first that does not is an
     /// error naming its position.
     pub fn new(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Histories> {
-        let mut keys: Vec<(u64, u64, u64)> = Vec::with_capacity(x.len());
+        Ok(Histories::grouped(x, t_x, t)?.0)
+    }
+
+    /// [`Histories::new`], and the group of each customer.
+    pub fn grouped(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<(Histories, Vec<u32>)> {
+        let mut keys: Vec<(u64, u64, u64, u32)> = Vec::with_capacity(x.len());
         for i in 0..x.len() {
             let (xi, txi, ti) = (x[i], t_x[i], t[i]);
             let valid = xi >= 0.0
@@ -58,23 +63,52 @@ impl Histories {
                     i + 1
                 );
             }
-            keys.push((xi.to_bits(), txi.to_bits(), ti.to_bits()));
+            keys.push((xi.to_bits(), txi.to_bits(), ti.to_bits(), i as u32));
         }
         keys.par_sort_unstable();
         let mut groups = Histories::default();
-        for run in keys.chunk_by(|p, q| p == q) {
-            let (xi, txi, ti) = run[0];
+        let mut group_of = vec![0u32; x.len()];
+        for run in keys.chunk_by(|p, q| (p.0, p.1, p.2) == (q.0, q.1, q.2)) {
+            let (xi, txi, ti, _) = run[0];
+            for &(_, _, _, customer) in run {
+                group_of[customer as usize] = groups.x.len() as u32;
+            }
             groups.x.push(f64::from_bits(xi));
             groups.t_x.push(f64::from_bits(txi));
             groups.t.push(f64::from_bits(ti));
             groups.count.push(run.len() as f64);
         }
-        Ok(groups)
+        Ok((groups, group_of))
     }
 
     /// Customers in all groups.
     pub fn customers(&self) -> f64 {
         self.count.iter().sum()
+    }
+}
+
+/// The parts of a customer's log-likelihood that depend on x and the
+/// parameters only: A1 + A2 and their gradient.
+#[derive(Clone, Copy)]
+struct XTerms {
+    a1a2: f64,
+    d1d2: [f64; 4],
+}
+
+impl XTerms {
+    fn new(model: &BgNbd, x: f64) -> XTerms {
+        let BgNbd { r, alpha, a, b } = *model;
+        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+        let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        XTerms {
+            a1a2: a1 + a2,
+            d1d2: [
+                digamma(r + x) - digamma(r) + alpha.ln(),
+                r / alpha,
+                digamma(a + b) - digamma(a + b + x),
+                digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
+            ],
+        }
     }
 }
 
@@ -153,10 +187,21 @@ impl BgNbd {
     /// The log-likelihood summed over the groups (weighted by their
     /// counts), and its gradient in (r, α, a, b); in parallel.
     pub fn total_log_likelihood(&self, h: &Histories) -> (f64, [f64; 4]) {
+        // the gamma-function terms depend on x alone: once per distinct x
+        // (groups are sorted by x)
+        let mut levels: Vec<(f64, XTerms)> = Vec::new();
+        let mut level_of = Vec::with_capacity(h.x.len());
+        for &x in &h.x {
+            if levels.last().is_none_or(|(last, _)| *last != x) {
+                levels.push((x, XTerms::new(self, x)));
+            }
+            level_of.push(levels.len() - 1);
+        }
         (0..h.x.len())
             .into_par_iter()
             .map(|i| {
-                let (ll, g) = self.log_likelihood(h.x[i], h.t_x[i], h.t[i]);
+                let terms = &levels[level_of[i]].1;
+                let (ll, g) = self.log_likelihood_with(terms, h.x[i], h.t_x[i], h.t[i]);
                 let c = h.count[i];
                 (ll * c, g.map(|g| g * c))
             })
@@ -174,22 +219,14 @@ impl BgNbd {
     /// One customer's log-likelihood and its gradient in (r, α, a, b)
     /// (../shared/REFERENCE.md: A1 + A2 + ln(e^A3 + [x>0] e^A4)).
     pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> (f64, [f64; 4]) {
+        self.log_likelihood_with(&XTerms::new(self, x), x, t_x, t)
+    }
+
+    /// [`BgNbd::log_likelihood`] with the terms of x computed already.
+    fn log_likelihood_with(&self, terms: &XTerms, x: f64, t_x: f64, t: f64) -> (f64, [f64; 4]) {
         let BgNbd { r, alpha, a, b } = *self;
-        let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
-        let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        let XTerms { a1a2, d1d2 } = *terms;
         let a3 = -(r + x) * (alpha + t).ln();
-        let d1 = [
-            digamma(r + x) - digamma(r) + alpha.ln(),
-            r / alpha,
-            0.0,
-            0.0,
-        ];
-        let d2 = [
-            0.0,
-            0.0,
-            digamma(a + b) - digamma(a + b + x),
-            digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
-        ];
         let d3 = [-(alpha + t).ln(), -(r + x) / (alpha + t), 0.0, 0.0];
         let (tail, d_tail) = if x > 0.0 {
             let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln();
@@ -207,8 +244,8 @@ impl BgNbd {
         } else {
             (a3, d3)
         };
-        let gradient = [0, 1, 2, 3].map(|k| d1[k] + d2[k] + d_tail[k]);
-        (a1 + a2 + tail, gradient)
+        let gradient = [0, 1, 2, 3].map(|k| d1d2[k] + d_tail[k]);
+        (a1a2 + tail, gradient)
     }
 
     /// The probability that a customer with history (x, t_x, T) is still

@@ -52,7 +52,9 @@ impl GammaGamma {
             .filter(|(x, _)| **x > 0.0)
             .map(|(x, m)| (*x, *m))
             .collect();
-        let used: Vec<(f64, f64)> = repeat.iter().copied().filter(|(_, m)| *m > 0.0).collect();
+        let mut used: Vec<(f64, f64)> = repeat.iter().copied().filter(|(_, m)| *m > 0.0).collect();
+        // by x, so that the terms of each x are computed once
+        used.sort_by(|p, q| p.0.total_cmp(&q.0));
         let excluded = repeat.len() - used.len();
         if used.len() < 2 {
             bail!(
@@ -94,19 +96,37 @@ impl GammaGamma {
     }
 
     /// Log-likelihood over (x, m) pairs, and its gradient in (p, q, γ).
+    /// `data` sorted by x: the gamma-function terms are computed once per
+    /// distinct x.
     fn total_log_likelihood(&self, data: &[(f64, f64)]) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *self;
-        data.par_iter()
-            .map(|&(x, m)| {
+        // per x: lnΓ(px+q) − lnΓ(px) − lnΓ(q), ψ(px+q) − ψ(px), ψ(px+q) − ψ(q)
+        let mut levels: Vec<(f64, [f64; 3])> = Vec::new();
+        let mut level_of = Vec::with_capacity(data.len());
+        for &(x, _) in data {
+            if levels.last().is_none_or(|(last, _)| *last != x) {
                 let px = p * x;
-                let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-                    + q * gamma.ln()
-                    + (px - 1.0) * m.ln()
-                    + px * x.ln()
+                levels.push((
+                    x,
+                    [
+                        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q),
+                        digamma(px + q) - digamma(px),
+                        digamma(px + q) - digamma(q),
+                    ],
+                ));
+            }
+            level_of.push(levels.len() - 1);
+        }
+        (0..data.len())
+            .into_par_iter()
+            .map(|i| {
+                let (x, m) = data[i];
+                let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]].1;
+                let px = p * x;
+                let ll = gammas + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
                     - (px + q) * (x * m + gamma).ln();
-                let dp =
-                    x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - (x * m + gamma).ln());
-                let dq = digamma(px + q) - digamma(q) + gamma.ln() - (x * m + gamma).ln();
+                let dp = x * (dp_gammas + m.ln() + x.ln() - (x * m + gamma).ln());
+                let dq = dq_gammas + gamma.ln() - (x * m + gamma).ln();
                 let dg = q / gamma - (px + q) / (x * m + gamma);
                 (ll, [dp, dq, dg])
             })

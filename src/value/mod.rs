@@ -190,33 +190,40 @@ pub fn predict(
     let horizon = config.horizon.in_units(model.time_unit);
     let month = clv::month(model.time_unit);
     let discount = clv::monthly_rate(config.discount_rate);
-    let predictions: Vec<Prediction> = (0..inputs.x.len())
+    // everything but spend depends on the history alone: computed once
+    // per distinct (x, t_x, T)
+    let (histories, group_of) = Histories::grouped(&inputs.x, &inputs.t_x, &inputs.t)?;
+    let per_history: Vec<Prediction> = (0..histories.x.len())
         .into_par_iter()
-        .map(|i| -> Result<Prediction> {
-            let (x, t_x, t) = (inputs.x[i], inputs.t_x[i], inputs.t[i]);
-            let mut prediction = Prediction {
+        .map(|g| -> Result<Prediction> {
+            let (x, t_x, t) = (histories.x[g], histories.t_x[g], histories.t[g]);
+            Ok(Prediction {
                 p_alive: params.p_alive(x, t_x, t),
                 expected_purchases: params.expected_purchases(horizon, x, t_x, t)?,
                 p_no_purchase: params.p_no_purchase(horizon, x, t_x, t),
                 expected_order_value: f64::NAN,
-                clv: f64::NAN,
-            };
-            if let (Some(gg), Some(m)) = (&model.gamma_gamma, &inputs.m) {
-                let value = gg
-                    .params
-                    .expected_order_value(x, m[i].max(0.0))
-                    .ok_or_else(|| {
-                        anyhow!("the spend model has q ≤ 1: its mean order value does not exist")
-                    })?;
-                prediction.expected_order_value = value;
-                prediction.clv = clv::lifetime_value(
-                    &params,
-                    (x, t_x, t),
-                    value * margin_rate,
-                    horizon,
-                    month,
-                    discount,
-                )?;
+                clv: clv::discounted_purchases(&params, (x, t_x, t), horizon, month, discount)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let predictions: Vec<Prediction> = (0..inputs.x.len())
+        .into_par_iter()
+        .map(|i| -> Result<Prediction> {
+            let mut prediction = per_history[group_of[i] as usize].clone();
+            match (&model.gamma_gamma, &inputs.m) {
+                (Some(gg), Some(m)) => {
+                    let value = gg
+                        .params
+                        .expected_order_value(inputs.x[i], m[i].max(0.0))
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "the spend model has q ≤ 1: its mean order value does not exist"
+                            )
+                        })?;
+                    prediction.expected_order_value = value;
+                    prediction.clv *= value * margin_rate;
+                }
+                _ => prediction.clv = f64::NAN,
             }
             Ok(prediction)
         })
@@ -239,7 +246,9 @@ pub fn predict(
     Ok(columns)
 }
 
-/// One customer's predictions.
+/// One customer's predictions (per history, `clv` holds the discounted
+/// purchases until the spend is known).
+#[derive(Clone)]
 struct Prediction {
     p_alive: f64,
     expected_purchases: f64,

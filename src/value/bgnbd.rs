@@ -197,23 +197,12 @@ impl BgNbd {
             }
             level_of.push(levels.len() - 1);
         }
-        (0..h.x.len())
-            .into_par_iter()
-            .map(|i| {
-                let terms = &levels[level_of[i]].1;
-                let (ll, g) = self.log_likelihood_with(terms, h.x[i], h.t_x[i], h.t[i]);
-                let c = h.count[i];
-                (ll * c, g.map(|g| g * c))
-            })
-            .reduce(
-                || (0.0, [0.0; 4]),
-                |(l1, g1), (l2, g2)| {
-                    (
-                        l1 + l2,
-                        [g1[0] + g2[0], g1[1] + g2[1], g1[2] + g2[2], g1[3] + g2[3]],
-                    )
-                },
-            )
+        super::fit::ordered_sum(h.x.len(), |i| {
+            let terms = &levels[level_of[i]].1;
+            let (ll, g) = self.log_likelihood_with(terms, h.x[i], h.t_x[i], h.t[i]);
+            let c = h.count[i];
+            (ll * c, g.map(|g| g * c))
+        })
     }
 
     /// One customer's log-likelihood and its gradient in (r, α, a, b)

@@ -3,7 +3,6 @@
 //! customers' mean repeat-purchase value.
 
 use anyhow::{Result, bail};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, Minimum};
@@ -117,23 +116,17 @@ impl GammaGamma {
             }
             level_of.push(levels.len() - 1);
         }
-        (0..data.len())
-            .into_par_iter()
-            .map(|i| {
-                let (x, m) = data[i];
-                let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]].1;
-                let px = p * x;
-                let ll = gammas + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
-                    - (px + q) * (x * m + gamma).ln();
-                let dp = x * (dp_gammas + m.ln() + x.ln() - (x * m + gamma).ln());
-                let dq = dq_gammas + gamma.ln() - (x * m + gamma).ln();
-                let dg = q / gamma - (px + q) / (x * m + gamma);
-                (ll, [dp, dq, dg])
-            })
-            .reduce(
-                || (0.0, [0.0; 3]),
-                |(l1, g1), (l2, g2)| (l1 + l2, [g1[0] + g2[0], g1[1] + g2[1], g1[2] + g2[2]]),
-            )
+        super::fit::ordered_sum(data.len(), |i| {
+            let (x, m) = data[i];
+            let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]].1;
+            let px = p * x;
+            let ll = gammas + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
+                - (px + q) * (x * m + gamma).ln();
+            let dp = x * (dp_gammas + m.ln() + x.ln() - (x * m + gamma).ln());
+            let dq = dq_gammas + gamma.ln() - (x * m + gamma).ln();
+            let dg = q / gamma - (px + q) / (x * m + gamma);
+            (ll, [dp, dq, dg])
+        })
     }
 
     /// The expected value of a customer's next purchases given x repeat

@@ -244,3 +244,25 @@ fn holdout_needs_transactions_and_an_earlier_calibration_end() {
     .code_is(2)
     .stderr_has(&["must be before the as-of day"]);
 }
+
+#[test]
+fn fits_and_predictions_do_not_depend_on_the_thread_count() {
+    let run = |threads: Option<&str>| {
+        let mut command = cpm(&[
+            "value",
+            "-q",
+            &data("cdnow_sample.csv"),
+            "--as-of",
+            "1997-09-30",
+            "-f",
+            "csv",
+        ]);
+        if let Some(n) = threads {
+            command = command
+                .env("RAYON_NUM_THREADS", n)
+                .env("POLARS_MAX_THREADS", n);
+        }
+        command.run().ok().stdout()
+    };
+    assert_eq!(run(Some("1")), run(None));
+}

@@ -3,6 +3,7 @@
 //! checking convergence, and standard errors from the Hessian.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Result, bail};
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason};
@@ -17,6 +18,11 @@ pub type Objective<'a> = dyn Fn(&[f64]) -> (f64, Vec<f64>) + Sync + 'a;
 
 /// Iterations L-BFGS may take.
 const MAX_ITERATIONS: u64 = 2_000;
+
+/// Evaluations of the objective a fit may use, line searches included:
+/// argmin's line search has no cap of its own and can circle for ever
+/// on a likelihood with no maximum.
+const MAX_EVALUATIONS: usize = 5_000;
 
 /// Largest gradient norm (of the mean log-likelihood, per log-parameter)
 /// accepted as converged.
@@ -75,6 +81,7 @@ pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Min
     let problem = Problem {
         objective,
         last: Mutex::new(None),
+        evaluations: AtomicUsize::new(0),
     };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(GRADIENT_TOLERANCE * 1e-2)?
@@ -205,22 +212,35 @@ fn invert(mut m: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
 struct Problem<'a> {
     objective: &'a Objective<'a>,
     last: Mutex<Option<Evaluation>>,
+    evaluations: AtomicUsize,
 }
 
 /// Parameters, and the objective's value and gradient there.
 type Evaluation = (Vec<f64>, f64, Vec<f64>);
 
 impl Problem<'_> {
-    fn evaluate(&self, param: &[f64]) -> (f64, Vec<f64>) {
+    /// The objective at `param`; an error (which stops argmin) once the
+    /// evaluation budget is spent or the value is not a number.
+    fn evaluate(&self, param: &[f64]) -> Result<(f64, Vec<f64>), argmin::core::Error> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((p, value, gradient)) = last.as_ref()
             && p.as_slice() == param
         {
-            return (*value, gradient.clone());
+            return Ok((*value, gradient.clone()));
+        }
+        if self.evaluations.fetch_add(1, Ordering::Relaxed) >= MAX_EVALUATIONS {
+            return Err(anyhow::anyhow!(
+                "no optimum after {MAX_EVALUATIONS} evaluations of the likelihood"
+            ));
         }
         let (value, gradient) = (self.objective)(param);
+        if value.is_nan() || gradient.iter().any(|g| g.is_nan()) {
+            return Err(anyhow::anyhow!(
+                "the likelihood is not a number at {param:?}"
+            ));
+        }
         *last = Some((param.to_vec(), value, gradient.clone()));
-        (value, gradient)
+        Ok((value, gradient))
     }
 }
 
@@ -229,7 +249,7 @@ impl CostFunction for Problem<'_> {
     type Output = f64;
 
     fn cost(&self, param: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        Ok(self.evaluate(param).0)
+        Ok(self.evaluate(param)?.0)
     }
 }
 
@@ -238,7 +258,7 @@ impl Gradient for Problem<'_> {
     type Gradient = Vec<f64>;
 
     fn gradient(&self, param: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.evaluate(param).1)
+        Ok(self.evaluate(param)?.1)
     }
 }
 

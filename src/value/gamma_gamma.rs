@@ -161,3 +161,35 @@ fn correlation(data: &[(f64, f64)]) -> f64 {
     }
     sxy / (sxx * syy).sqrt()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeat_customers_with_refunds_only_are_counted_and_refused() {
+        let err = GammaGamma::fit(&[0.0, 1.0, 2.0, 1.0], &[0.0, -5.0, 0.0, 12.0], 0.0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(1 found, 2 with refunds only)"), "{err}");
+    }
+
+    #[test]
+    fn expected_order_value_shrinks_towards_the_population_mean() {
+        let model = GammaGamma {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+        };
+        let population = model.expected_order_value(0.0, 0.0).unwrap();
+        assert!((population - 15.44 * 6.25 / 2.74).abs() < 1e-12);
+        let one = model.expected_order_value(1.0, 100.0).unwrap();
+        let many = model.expected_order_value(20.0, 100.0).unwrap();
+        assert!(population < one && one < many && many < 100.0);
+        assert!(
+            GammaGamma { q: 0.9, ..model }
+                .expected_order_value(1.0, 5.0)
+                .is_none()
+        );
+    }
+}

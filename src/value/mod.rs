@@ -299,6 +299,57 @@ mod tests {
     }
 
     #[test]
+    fn bgnbd_recovers_the_parameters_of_simulated_customers() {
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Beta, Distribution, Exp, Gamma};
+        let truth = BgNbd {
+            r: 0.5,
+            alpha: 5.0,
+            a: 0.8,
+            b: 2.5,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let rates = Gamma::new(truth.r, 1.0 / truth.alpha).unwrap();
+        let dropouts = Beta::new(truth.a, truth.b).unwrap();
+        let (mut x, mut t_x, mut t) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..20_000 {
+            // buy till you die: purchases at rate λ; after each repeat
+            // purchase, gone with probability p
+            let (lambda, p): (f64, f64) = (rates.sample(&mut rng), dropouts.sample(&mut rng));
+            let observed = rng.random_range(30.0..52.0);
+            let (mut now, mut repeats, mut last) = (0.0, 0.0, 0.0);
+            let gap = Exp::new(lambda).unwrap();
+            loop {
+                now += gap.sample(&mut rng);
+                if now > observed {
+                    break;
+                }
+                repeats += 1.0;
+                last = now;
+                if rng.random::<f64>() < p {
+                    break;
+                }
+            }
+            x.push(repeats);
+            t_x.push(last);
+            t.push(observed);
+        }
+        let fit = BgNbd::fit(&Histories::new(&x, &t_x, &t).unwrap(), 0.0).unwrap();
+        let got = [fit.params.r, fit.params.alpha, fit.params.a, fit.params.b];
+        let want = [truth.r, truth.alpha, truth.a, truth.b];
+        for k in 0..4 {
+            // within four standard errors: sampling error, as the fit itself
+            // measures it
+            let se = fit.std_errors[k].unwrap();
+            assert!(
+                (got[k] - want[k]).abs() < 4.0 * se,
+                "{k}: {got:?} ± {:?}",
+                fit.std_errors
+            );
+        }
+    }
+
+    #[test]
     fn gamma_gamma_fit_reproduces_the_paper() {
         let rows = cdnow();
         let x: Vec<f64> = rows.iter().map(|r| r[0]).collect();

@@ -266,3 +266,24 @@ fn fits_and_predictions_do_not_depend_on_the_thread_count() {
     };
     assert_eq!(run(Some("1")), run(None));
 }
+
+#[test]
+fn data_that_cannot_pin_the_model_down_end_quickly_with_advice() {
+    // one customer; six customers whose repeat spend is refunded: no
+    // optimum exists, and the fit must say so rather than circle or
+    // return the numbers it stopped at
+    for (file, extra) in [
+        ("value_one_customer.csv", None),
+        ("value_one_customer.csv", Some("0.1")),
+        ("value_refunds_only.csv", Some("0.1")),
+    ] {
+        let mut args = vec!["value".to_string(), data(file)];
+        if let Some(penalty) = extra {
+            args.extend(["--penalty".to_string(), penalty.to_string()]);
+        }
+        cpm(&args)
+            .run()
+            .code_is(1)
+            .stderr_has(&["the BG/NBD fit", "--penalty"]);
+    }
+}

@@ -8,6 +8,7 @@ pub mod bgnbd;
 pub mod clv;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod historic;
 pub mod holdout;
 pub mod special;
 

@@ -287,3 +287,33 @@ fn data_that_cannot_pin_the_model_down_end_quickly_with_advice() {
             .stderr_has(&["the BG/NBD fit", "--penalty"]);
     }
 }
+
+#[test]
+fn profitability_whale_curve_and_profit_per_segment() {
+    let dir = tempdir();
+    let customers = dir.path().join("customers.csv").display().to_string();
+    cpm(&[
+        "segment",
+        "-q",
+        &data("cdnow_sample.csv"),
+        "--as-of",
+        "1997-09-30",
+        "-o",
+        &customers,
+    ])
+    .run()
+    .ok();
+    cpm(&["value", &customers, "--margin", "0.3"])
+        .run()
+        .ok()
+        .stderr_has(&[
+            "whale curve peak",
+            "unprofitable customers",
+            "profit they destroy",
+            "profit_share",
+            "Champions",
+        ])
+        // the same fit as from the transactions: segment's table is in
+        // days, value recomputes the times in weeks from its dates
+        .stderr_has(&["0.2426", "4.4136"]);
+}

@@ -249,12 +249,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         table.with_column(column)?;
     }
     ui.timing("predict", &mut clock);
+    let style = TableStyle {
+        width: args.output.width,
+        ..TableStyle::default()
+    };
     if let Some(holdout) = &holdout {
         let report = holdout_report(&mut table, &model_inputs, &model, holdout)?;
-        let style = TableStyle {
-            width: args.output.width,
-            ..TableStyle::default()
-        };
         ui.print(&holdout_tables(&report, &style)?);
         if let Some(path) = &args.holdout_report {
             cpm::io::write_atomically(path, |w| {
@@ -263,6 +263,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             })?;
         }
         ui.timing("holdout", &mut clock);
+    }
+    if table.column("profit").is_ok() {
+        ui.print(&profitability_tables(&table, &style)?);
     }
     let report = model_report(&model, &config);
     if let Some(path) = &args.model_out {
@@ -273,18 +276,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let on_terminal =
         output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    let text = cpm::io::table::render_table(&report, &style);
     if on_terminal {
-        let style = TableStyle {
-            width: args.output.width,
-            ..TableStyle::default()
-        };
-        let text = cpm::io::table::render_table(&report, &style);
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
-    ui.print(&cpm::io::table::render_table(
-        &report,
-        &TableStyle::default(),
-    ));
+    ui.print(&text);
     output.write(&mut table)?;
     ui.timing("write", &mut clock);
     Ok(())
@@ -357,6 +353,63 @@ fn holdout_report(
         &params, &births, &repeats, start, period, periods, unit_days,
     )?;
     Ok(report)
+}
+
+/// The whale curve of historic profit, and profit per segment when the
+/// table has segments (after `cpm segment`).
+fn profitability_tables(table: &DataFrame, style: &TableStyle) -> Result<String> {
+    let profit = table.column("profit")?.cast(&DataType::Float64)?;
+    let profit: Vec<f64> = profit.f64()?.into_no_null_iter().collect();
+    let curve = cpm::value::historic::whale_curve(&profit);
+    let percent = |share: f64| format!("{:.1}%", 100.0 * share);
+    let money = |value: f64| format!("{value:.2}");
+    let rows = [
+        ("total profit", money(curve.total_profit)),
+        (
+            "whale curve peak",
+            format!(
+                "{} ({} of total)",
+                money(curve.peak_profit),
+                percent(curve.peak_share_of_total)
+            ),
+        ),
+        (
+            "peak reached after",
+            format!(
+                "{} customers ({})",
+                curve.peak_at_customers,
+                percent(curve.peak_at_share)
+            ),
+        ),
+        (
+            "unprofitable customers",
+            format!(
+                "{} ({})",
+                curve.unprofitable_customers,
+                percent(curve.unprofitable_share)
+            ),
+        ),
+        ("profit they destroy", money(curve.profit_destroyed)),
+    ];
+    let whale = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "profitability".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "value".into(),
+                rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let mut text = cpm::io::table::render_table(&whale, style);
+    if table.column("segment").is_ok() {
+        let by = cpm::value::historic::profitability_by(table, "segment")?;
+        text.push_str(&cpm::io::table::render_table(&by, style));
+    }
+    Ok(text)
 }
 
 /// The holdout comparison for people: totals and errors, then by

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, Minimum};
-use super::special::{digamma, ln_gamma, ln_hyp2f1};
+use super::special::{Hyp2f1, digamma, ln_gamma, ln_hyp2f1};
 
 /// The four BG/NBD parameters: purchase rates λ ~ Gamma(r, α) (α in the
 /// time unit of the data), dropout probabilities p ~ Beta(a, b).
@@ -111,6 +111,10 @@ impl XTerms {
         }
     }
 }
+
+/// How close to 1 `a` must be for the expectations' 0/0 to be avoided by
+/// averaging either side.
+const NEAR_ONE: f64 = 1e-4;
 
 /// A fitted BG/NBD model and how the fit went.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -281,7 +285,6 @@ impl BgNbd {
     /// `formula` at these parameters; at a = 1, where the expectations are
     /// 0/0, the mean of `formula` just either side.
     fn around_a_of_one(&self, formula: impl Fn(&BgNbd) -> Result<f64>) -> Result<f64> {
-        const NEAR_ONE: f64 = 1e-4;
         if (self.a - 1.0).abs() < NEAR_ONE {
             let at = |a: f64| formula(&BgNbd { a, ..*self });
             return Ok((at(1.0 - NEAR_ONE)? + at(1.0 + NEAR_ONE)?) / 2.0);
@@ -289,11 +292,57 @@ impl BgNbd {
         formula(self)
     }
 
+    /// [`BgNbd::expected_purchases`] over each of `horizons`, for one
+    /// history: 2F1 is prepared once for them all.
+    pub fn expected_purchases_over(
+        &self,
+        horizons: &[f64],
+        x: f64,
+        t_x: f64,
+        t: f64,
+    ) -> Result<Vec<f64>> {
+        if (self.a - 1.0).abs() < NEAR_ONE {
+            return horizons
+                .iter()
+                .map(|&h| self.expected_purchases(h, x, t_x, t))
+                .collect();
+        }
+        let hyp = self.conditional_hyp2f1(x);
+        horizons
+            .iter()
+            .map(|&h| {
+                if h <= 0.0 {
+                    Ok(0.0)
+                } else {
+                    self.expectation_with(&hyp, h, x, t_x, t)
+                }
+            })
+            .collect()
+    }
+
+    /// The 2F1 of the conditional expectation of a customer with x repeat
+    /// purchases.
+    fn conditional_hyp2f1(&self, x: f64) -> Hyp2f1 {
+        Hyp2f1::new(self.r + x, self.b + x, self.a + self.b + x - 1.0)
+    }
+
     /// Equation (10) itself, for a ≠ 1.
     fn expectation(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        self.expectation_with(&self.conditional_hyp2f1(x), horizon, x, t_x, t)
+    }
+
+    /// Equation (10) with its 2F1 prepared.
+    fn expectation_with(
+        &self,
+        hyp: &Hyp2f1,
+        horizon: f64,
+        x: f64,
+        t_x: f64,
+        t: f64,
+    ) -> Result<f64> {
         let BgNbd { r, alpha, a, b } = *self;
         let z = horizon / (alpha + t + horizon);
-        let ln_f = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, z)?;
+        let ln_f = hyp.ln_at(z)?;
         let first = (a + b + x - 1.0) / (a - 1.0);
         let second = 1.0 - (ln_f + (r + x) * ((alpha + t) / (alpha + t + horizon)).ln()).exp();
         let tail = if x > 0.0 {

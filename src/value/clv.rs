@@ -75,29 +75,35 @@ pub fn monthly_rate(annual: f64) -> f64 {
 /// Discounted purchases of a customer with history (x, t_x, T) over
 /// `horizon` time units: for each month step (the last one may be
 /// partial), the purchases expected in it, discounted by
-/// (1 + `monthly_discount`) to the power of the months elapsed. The CLV
-/// is this × the value of a purchase.
+/// (1 + `monthly_discount`) to the power of the months elapsed; and the
+/// purchases expected over the whole horizon. The CLV is the first × the
+/// value of a purchase.
 pub fn discounted_purchases(
     model: &BgNbd,
     history: (f64, f64, f64),
     horizon: f64,
     month: f64,
     monthly_discount: f64,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     let (x, t_x, t) = history;
-    let mut total = 0.0;
-    let mut before = 0.0;
+    let mut steps = Vec::new();
     let mut step = 1.0;
     loop {
         let until = (step * month).min(horizon);
-        let expected = model.expected_purchases(until, x, t_x, t)?;
-        total += (expected - before) / (1.0 + monthly_discount).powf(until / month);
-        before = expected;
+        steps.push(until);
         if until >= horizon {
-            return Ok(total);
+            break;
         }
         step += 1.0;
     }
+    let expected = model.expected_purchases_over(&steps, x, t_x, t)?;
+    let mut before = 0.0;
+    let mut total = 0.0;
+    for (until, expected) in steps.iter().zip(&expected) {
+        total += (expected - before) / (1.0 + monthly_discount).powf(until / month);
+        before = *expected;
+    }
+    Ok((total, before))
 }
 
 #[cfg(test)]
@@ -126,12 +132,14 @@ mod tests {
         };
         let history = (2.0, 30.43, 38.86);
         let horizon = 12.0 * MONTH_IN_WEEKS;
-        let plain = discounted_purchases(&model, history, horizon, MONTH_IN_WEEKS, 0.0).unwrap();
+        let (plain, over_horizon) =
+            discounted_purchases(&model, history, horizon, MONTH_IN_WEEKS, 0.0).unwrap();
         let purchases = model
             .expected_purchases(horizon, 2.0, 30.43, 38.86)
             .unwrap();
         assert!((plain - purchases).abs() < 1e-9);
-        let discounted =
+        assert!((over_horizon - purchases).abs() < 1e-12);
+        let (discounted, _) =
             discounted_purchases(&model, history, horizon, MONTH_IN_WEEKS, 0.01).unwrap();
         assert!(discounted < plain && discounted > plain / 1.01f64.powi(12));
     }

@@ -198,12 +198,14 @@ pub fn predict(
         .into_par_iter()
         .map(|g| -> Result<Prediction> {
             let (x, t_x, t) = (histories.x[g], histories.t_x[g], histories.t[g]);
+            let (discounted, expected) =
+                clv::discounted_purchases(&params, (x, t_x, t), horizon, month, discount)?;
             Ok(Prediction {
                 p_alive: params.p_alive(x, t_x, t),
-                expected_purchases: params.expected_purchases(horizon, x, t_x, t)?,
+                expected_purchases: expected,
                 p_no_purchase: params.p_no_purchase(horizon, x, t_x, t),
                 expected_order_value: f64::NAN,
-                clv: clv::discounted_purchases(&params, (x, t_x, t), horizon, month, discount)?,
+                clv: discounted,
             })
         })
         .collect::<Result<_>>()?;

@@ -51,40 +51,66 @@ const MAX_TERMS: usize = 100_000;
 /// not overflow; a series that has not converged after [`MAX_TERMS`] terms
 /// is an error, never a number.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
-    if !(0.0..1.0).contains(&z) || a <= 0.0 || b <= 0.0 || c <= 0.0 {
-        bail!("2F1({a}, {b}; {c}; {z}) is outside 0 ≤ z < 1 with positive parameters");
+    Hyp2f1::new(a, b, c).ln_at(z)
+}
+
+/// 2F1(a, b; c; ·) ready to be evaluated at many z: the gamma-function
+/// weights of the 1 − z transformation are computed once.
+pub struct Hyp2f1 {
+    a: f64,
+    b: f64,
+    c: f64,
+    /// ln |weight| and sign of the two transformed series, when the
+    /// transformation applies (c − a − b not an integer).
+    weights: Option<[(f64, f64); 2]>,
+}
+
+impl Hyp2f1 {
+    /// Prepares 2F1(a, b; c; ·).
+    pub fn new(a: f64, b: f64, c: f64) -> Hyp2f1 {
+        let s = c - a - b;
+        let weights = ((s - s.round()).abs() >= 1e-6).then(|| {
+            // A = Γ(c)Γ(c−a−b) / (Γ(c−a)Γ(c−b)), B = Γ(c)Γ(a+b−c) / (Γ(a)Γ(b))
+            let (lg_c, _) = ln_gamma_signed(c);
+            let ln_weight = |num: f64, den1: f64, den2: f64| {
+                let (n, sn) = ln_gamma_signed(num);
+                let (d1, s1) = ln_gamma_signed(den1);
+                let (d2, s2) = ln_gamma_signed(den2);
+                (lg_c + n - d1 - d2, sn * s1 * s2)
+            };
+            [ln_weight(s, c - a, c - b), ln_weight(-s, a, b)]
+        });
+        Hyp2f1 { a, b, c, weights }
     }
-    let s = c - a - b;
-    if z <= 0.5 || (s - s.round()).abs() < 1e-6 {
-        return ln_series(a, b, c, z);
+
+    /// ln 2F1(a, b; c; z) (see [`ln_hyp2f1`]).
+    pub fn ln_at(&self, z: f64) -> Result<f64> {
+        let Hyp2f1 { a, b, c, weights } = *self;
+        if !(0.0..1.0).contains(&z) || a <= 0.0 || b <= 0.0 || c <= 0.0 {
+            bail!("2F1({a}, {b}; {c}; {z}) is outside 0 ≤ z < 1 with positive parameters");
+        }
+        let Some([first_weight, second_weight]) = weights.filter(|_| z > 0.5) else {
+            return ln_series(a, b, c, z);
+        };
+        // 2F1(a,b;c;z) = A · 2F1(a, b; a+b−c+1; 1−z)
+        //              + (1−z)^(c−a−b) · B · 2F1(c−a, c−b; c−a−b+1; 1−z)
+        let (s, w) = (c - a - b, 1.0 - z);
+        // each part as (ln |value|, sign)
+        let (ln_f1, sign1) = ln_series_signed(a, b, 1.0 - s, w)?;
+        let first = (first_weight.0 + ln_f1, first_weight.1 * sign1);
+        let (ln_f2, sign2) = ln_series_signed(c - a, c - b, 1.0 + s, w)?;
+        let second = (
+            second_weight.0 + s * w.ln() + ln_f2,
+            second_weight.1 * sign2,
+        );
+        let top = first.0.max(second.0);
+        let sum = first.1 * (first.0 - top).exp() + second.1 * (second.0 - top).exp();
+        if sum <= 0.0 || !sum.is_finite() {
+            // the weights cancelled: fall back on the direct series
+            return ln_series(a, b, c, z);
+        }
+        Ok(top + sum.ln())
     }
-    // 2F1(a,b;c;z) = A · 2F1(a, b; a+b−c+1; 1−z)
-    //              + (1−z)^(c−a−b) · B · 2F1(c−a, c−b; c−a−b+1; 1−z)
-    // with A = Γ(c)Γ(c−a−b) / (Γ(c−a)Γ(c−b)), B = Γ(c)Γ(a+b−c) / (Γ(a)Γ(b)).
-    let w = 1.0 - z;
-    let (lg_c, _) = ln_gamma_signed(c);
-    // each part as (ln |value|, sign)
-    let part =
-        |ln_weight: (f64, f64), ln_f: (f64, f64)| (ln_weight.0 + ln_f.0, ln_weight.1 * ln_f.1);
-    let ln_weight = |num: f64, den1: f64, den2: f64| {
-        let (n, sn) = ln_gamma_signed(num);
-        let (d1, s1) = ln_gamma_signed(den1);
-        let (d2, s2) = ln_gamma_signed(den2);
-        (lg_c + n - d1 - d2, sn * s1 * s2)
-    };
-    let first = part(
-        ln_weight(s, c - a, c - b),
-        ln_series_signed(a, b, 1.0 - s, w)?,
-    );
-    let (ln_f, sign) = ln_series_signed(c - a, c - b, 1.0 + s, w)?;
-    let second = part(ln_weight(-s, a, b), (s * w.ln() + ln_f, sign));
-    let top = first.0.max(second.0);
-    let sum = first.1 * (first.0 - top).exp() + second.1 * (second.0 - top).exp();
-    if sum <= 0.0 || !sum.is_finite() {
-        // the weights cancelled: fall back on the direct series
-        return ln_series(a, b, c, z);
-    }
-    Ok(top + sum.ln())
 }
 
 /// ln of the power series Σ (a)_k (b)_k / ((c)_k k!) z^k, all terms

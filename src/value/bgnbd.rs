@@ -193,16 +193,9 @@ impl BgNbd {
     pub fn total_log_likelihood(&self, h: &Histories) -> (f64, [f64; 4]) {
         // the gamma-function terms depend on x alone: once per distinct x
         // (groups are sorted by x)
-        let mut levels: Vec<(f64, XTerms)> = Vec::new();
-        let mut level_of = Vec::with_capacity(h.x.len());
-        for &x in &h.x {
-            if levels.last().is_none_or(|(last, _)| *last != x) {
-                levels.push((x, XTerms::new(self, x)));
-            }
-            level_of.push(levels.len() - 1);
-        }
+        let (levels, level_of) = super::fit::once_per_run(&h.x, |x| XTerms::new(self, x));
         super::fit::ordered_sum(h.x.len(), |i| {
-            let terms = &levels[level_of[i]].1;
+            let terms = &levels[level_of[i]];
             let (ll, g) = self.log_likelihood_with(terms, h.x[i], h.t_x[i], h.t[i]);
             let c = h.count[i];
             (ll * c, g.map(|g| g * c))

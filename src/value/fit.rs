@@ -60,6 +60,22 @@ pub fn ordered_sum<const K: usize>(
     chunks.into_iter().fold((0.0, [0.0; K]), add)
 }
 
+/// For `keys` in which equal keys are adjacent (sorted data): `terms(key)`
+/// computed once per run of equal keys, and for each key the index of its
+/// run's terms. The likelihoods use it for their gamma-function terms,
+/// which depend on x alone.
+pub fn once_per_run<T>(keys: &[f64], terms: impl Fn(f64) -> T) -> (Vec<T>, Vec<usize>) {
+    let mut runs: Vec<(f64, T)> = Vec::new();
+    let mut run_of = Vec::with_capacity(keys.len());
+    for &key in keys {
+        if runs.last().is_none_or(|(last, _)| *last != key) {
+            runs.push((key, terms(key)));
+        }
+        run_of.push(runs.len() - 1);
+    }
+    (runs.into_iter().map(|(_, t)| t).collect(), run_of)
+}
+
 /// The optimum found.
 #[derive(Debug, Clone)]
 pub struct Minimum {

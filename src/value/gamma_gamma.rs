@@ -100,25 +100,18 @@ impl GammaGamma {
     fn total_log_likelihood(&self, data: &[(f64, f64)]) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *self;
         // per x: lnΓ(px+q) − lnΓ(px) − lnΓ(q), ψ(px+q) − ψ(px), ψ(px+q) − ψ(q)
-        let mut levels: Vec<(f64, [f64; 3])> = Vec::new();
-        let mut level_of = Vec::with_capacity(data.len());
-        for &(x, _) in data {
-            if levels.last().is_none_or(|(last, _)| *last != x) {
-                let px = p * x;
-                levels.push((
-                    x,
-                    [
-                        ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q),
-                        digamma(px + q) - digamma(px),
-                        digamma(px + q) - digamma(q),
-                    ],
-                ));
-            }
-            level_of.push(levels.len() - 1);
-        }
+        let xs: Vec<f64> = data.iter().map(|(x, _)| *x).collect();
+        let (levels, level_of) = super::fit::once_per_run(&xs, |x| {
+            let px = p * x;
+            [
+                ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q),
+                digamma(px + q) - digamma(px),
+                digamma(px + q) - digamma(q),
+            ]
+        });
         super::fit::ordered_sum(data.len(), |i| {
             let (x, m) = data[i];
-            let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]].1;
+            let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]];
             let px = p * x;
             let ll = gammas + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
                 - (px + q) * (x * m + gamma).ln();

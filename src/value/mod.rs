@@ -85,6 +85,11 @@ pub struct ModelInputs {
     /// Mean repeat-purchase value (`mean_repeat_value`, lifetimes
     /// `monetary_value`).
     pub m: Option<Vec<f64>>,
+    /// The distinct histories, which the fit sums over and the
+    /// predictions are computed for.
+    pub histories: Histories,
+    /// Each customer's place in `histories`.
+    pub history_of: Vec<u32>,
 }
 
 /// Reads the model inputs from a customer table. With `first_order`,
@@ -132,7 +137,15 @@ pub fn model_inputs(customers: &DataFrame, unit: TimeUnit) -> Result<ModelInputs
         .find(|name| has(name))
         .map(|name| numbers(customers, &[name]))
         .transpose()?;
-    Ok(ModelInputs { x, t_x, t, m })
+    let (histories, history_of) = Histories::grouped(&x, &t_x, &t)?;
+    Ok(ModelInputs {
+        x,
+        t_x,
+        t,
+        m,
+        histories,
+        history_of,
+    })
 }
 
 /// The first of `names` the table has, as f64s; an error naming what the
@@ -162,8 +175,7 @@ pub fn fit_models(
     config: &ValueConfig,
     as_of: Option<NaiveDate>,
 ) -> Result<Model> {
-    let histories = Histories::new(&inputs.x, &inputs.t_x, &inputs.t)?;
-    let bgnbd = BgNbd::fit(&histories, config.penalty)?;
+    let bgnbd = BgNbd::fit(&inputs.histories, config.penalty)?;
     let gamma_gamma = match &inputs.m {
         Some(m) => Some(GammaGamma::fit(&inputs.x, m, config.penalty)?),
         None => None,
@@ -193,7 +205,7 @@ pub fn predict(
     let discount = clv::monthly_rate(config.discount_rate);
     // everything but spend depends on the history alone: computed once
     // per distinct (x, t_x, T)
-    let (histories, group_of) = Histories::grouped(&inputs.x, &inputs.t_x, &inputs.t)?;
+    let histories = &inputs.histories;
     let per_history: Vec<Prediction> = (0..histories.x.len())
         .into_par_iter()
         .map(|g| -> Result<Prediction> {
@@ -212,7 +224,7 @@ pub fn predict(
     let predictions: Vec<Prediction> = (0..inputs.x.len())
         .into_par_iter()
         .map(|i| -> Result<Prediction> {
-            let mut prediction = per_history[group_of[i] as usize].clone();
+            let mut prediction = per_history[inputs.history_of[i] as usize].clone();
             match (&model.gamma_gamma, &inputs.m) {
                 (Some(gg), Some(m)) => {
                     let value = gg

@@ -5,6 +5,38 @@ use anyhow::Result;
 use polars::prelude::*;
 use serde::Serialize;
 
+/// The portfolio margin rate (total margin / total revenue, or `margin`)
+/// and each customer's historic profit: margin less acquisition and
+/// service costs when the table has them. `None` rate: profit in revenue.
+pub fn profit(table: &DataFrame, margin: Option<f64>) -> Result<(Option<f64>, Column)> {
+    let numbers = |name: &str| -> Result<Option<Float64Chunked>> {
+        match table.column(name) {
+            Ok(c) => Ok(Some(c.cast(&DataType::Float64)?.f64()?.clone())),
+            Err(_) => Ok(None),
+        }
+    };
+    let revenue = numbers("revenue")?.unwrap_or_default();
+    let (rate, mut profit) = match (numbers("margin")?, margin) {
+        (Some(m), _) => {
+            let total = revenue.sum().unwrap_or(0.0);
+            let rate = if total > 0.0 {
+                m.sum().unwrap_or(0.0) / total
+            } else {
+                1.0
+            };
+            (Some(rate), m)
+        }
+        (None, Some(fraction)) => (Some(fraction), &revenue * fraction),
+        (None, None) => (None, revenue),
+    };
+    for cost in ["acquisition_cost", "service_cost"] {
+        if let Some(c) = numbers(cost)? {
+            profit = &profit - &c.fill_null_with_values(0.0)?;
+        }
+    }
+    Ok((rate, profit.with_name("profit".into()).into_column()))
+}
+
 /// The whale curve: cumulative profit over customers ranked from the most
 /// to the least profitable. It rises above total profit while profitable
 /// customers are added, and falls back as the unprofitable ones are.

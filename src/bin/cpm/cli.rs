@@ -69,6 +69,24 @@ pub enum ColorWhen {
     Never,
 }
 
+/// `--time-unit` of segment and value.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TimeUnitArg {
+    /// Days.
+    Day,
+    /// Weeks (days / 7).
+    Week,
+}
+
+impl From<TimeUnitArg> for cpm::summary::TimeUnit {
+    fn from(unit: TimeUnitArg) -> Self {
+        match unit {
+            TimeUnitArg::Day => cpm::summary::TimeUnit::Day,
+            TimeUnitArg::Week => cpm::summary::TimeUnit::Week,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {

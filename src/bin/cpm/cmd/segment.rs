@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cpm::io::TableStyle;
 use cpm::segment::{Monetary, RfmConfig, Rule, ScoringMethod, SegmentConfig, Segmented};
-use cpm::summary::{SummaryConfig, TimeUnit};
+use cpm::summary::SummaryConfig;
 use polars::prelude::*;
 
 use super::customers::customers_from;
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs};
+use crate::cli::{InputArgs, OutputArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -141,13 +141,6 @@ pub struct Args {
     summary_out: Option<PathBuf>,
 }
 
-/// `--time-unit`.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum TimeUnitArg {
-    Day,
-    Week,
-}
-
 /// `--scoring`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ScoringArg {
@@ -166,10 +159,7 @@ enum MonetaryArg {
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let summary_config = SummaryConfig {
         as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
-        time_unit: match args.time_unit {
-            TimeUnitArg::Day => TimeUnit::Day,
-            TimeUnitArg::Week => TimeUnit::Week,
-        },
+        time_unit: args.time_unit.into(),
     };
     let config = SegmentConfig {
         rfm: RfmConfig {

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use super::customers::{Loaded, load, summarize};
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs};
+use crate::cli::{InputArgs, OutputArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -53,8 +53,8 @@ pub struct Args {
 
     /// Time unit of the models: day or week. Their parameters depend on it
     /// (it is stored with the model); weeks suit most retail data.
-    #[arg(long, value_enum, default_value_t = UnitArg::Week, help_heading = "Model")]
-    time_unit: UnitArg,
+    #[arg(long, value_enum, default_value_t = TimeUnitArg::Week, help_heading = "Model")]
+    time_unit: TimeUnitArg,
 
     /// Prediction and CLV horizon with its unit: 12m, 52w, 365d.
     #[arg(
@@ -116,13 +116,6 @@ struct Holdout {
     as_of: NaiveDate,
 }
 
-/// `--time-unit`.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum UnitArg {
-    Day,
-    Week,
-}
-
 /// Runs `cpm value`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if !(0.0..=10.0).contains(&args.discount_rate) {
@@ -144,8 +137,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     };
     let time_unit = match (&model_in, args.time_unit) {
         (Some(model), _) => model.time_unit,
-        (None, UnitArg::Day) => TimeUnit::Day,
-        (None, UnitArg::Week) => TimeUnit::Week,
+        (None, unit) => unit.into(),
     };
     let config = ValueConfig {
         time_unit,

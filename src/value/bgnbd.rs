@@ -247,13 +247,11 @@ impl BgNbd {
 
     /// Expected purchases in the next `horizon` time units of a customer
     /// with history (x, t_x, T): the conditional expectation of the paper's
-    /// equation (10), which needs 2F1. At a = 1 the formula is 0/0: it is
-    /// evaluated just either side and averaged.
+    /// equation (10), which is P(alive) × the purchases expected of a
+    /// customer still active ([`BgNbd::expected_purchases_if_alive`]).
     pub fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        if horizon <= 0.0 {
-            return Ok(0.0);
-        }
-        self.around_a_of_one(|model| model.expectation(horizon, x, t_x, t))
+        let if_alive = self.expected_purchases_if_alive(&[horizon], x, t)?[0];
+        Ok(self.p_alive(x, t_x, t) * if_alive)
     }
 
     /// Expected purchases in the first `t` time units after the first
@@ -285,72 +283,53 @@ impl BgNbd {
         formula(self)
     }
 
-    /// [`BgNbd::expected_purchases`] over each of `horizons`, for one
-    /// history: 2F1 is prepared once for them all.
-    pub fn expected_purchases_over(
+    /// The purchases expected in the next `horizon` time units of a
+    /// customer with x repeat purchases, T time units after the first, who
+    /// is still active, for each of `horizons`: (a + b + x − 1) / (a − 1) ×
+    /// [1 − ((α + T) / (α + T + h))^(r + x) · 2F1(r + x, b + x; a + b + x − 1;
+    /// h / (α + T + h))]. It does not depend on t_x, so customers who share
+    /// x and T share it; 2F1 is prepared once for all horizons. At a = 1
+    /// the formula is 0/0: it is evaluated just either side and averaged.
+    pub fn expected_purchases_if_alive(
         &self,
         horizons: &[f64],
         x: f64,
-        t_x: f64,
         t: f64,
     ) -> Result<Vec<f64>> {
         if (self.a - 1.0).abs() < NEAR_ONE {
-            return horizons
+            let at = |a: f64| BgNbd { a, ..*self }.if_alive(horizons, x, t);
+            let (below, above) = (at(1.0 - NEAR_ONE)?, at(1.0 + NEAR_ONE)?);
+            return Ok(below
                 .iter()
-                .map(|&h| self.expected_purchases(h, x, t_x, t))
-                .collect();
+                .zip(&above)
+                .map(|(l, h)| (l + h) / 2.0)
+                .collect());
         }
-        let hyp = self.conditional_hyp2f1(x);
-        horizons
-            .iter()
-            .map(|&h| {
-                if h <= 0.0 {
-                    Ok(0.0)
-                } else {
-                    self.expectation_with(&hyp, h, x, t_x, t)
-                }
-            })
-            .collect()
+        self.if_alive(horizons, x, t)
     }
 
-    /// The 2F1 of the conditional expectation of a customer with x repeat
-    /// purchases.
-    fn conditional_hyp2f1(&self, x: f64) -> Hyp2f1 {
-        Hyp2f1::new(self.r + x, self.b + x, self.a + self.b + x - 1.0)
-    }
-
-    /// Equation (10) itself, for a ≠ 1.
-    fn expectation(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        self.expectation_with(&self.conditional_hyp2f1(x), horizon, x, t_x, t)
-    }
-
-    /// Equation (10) with its 2F1 prepared.
-    fn expectation_with(
-        &self,
-        hyp: &Hyp2f1,
-        horizon: f64,
-        x: f64,
-        t_x: f64,
-        t: f64,
-    ) -> Result<f64> {
+    /// [`BgNbd::expected_purchases_if_alive`] for a ≠ 1.
+    fn if_alive(&self, horizons: &[f64], x: f64, t: f64) -> Result<Vec<f64>> {
         let BgNbd { r, alpha, a, b } = *self;
-        let z = horizon / (alpha + t + horizon);
-        let ln_f = hyp.ln_at(z)?;
+        let hyp = Hyp2f1::new(r + x, b + x, a + b + x - 1.0);
         let first = (a + b + x - 1.0) / (a - 1.0);
-        let second = 1.0 - (ln_f + (r + x) * ((alpha + t) / (alpha + t + horizon)).ln()).exp();
-        let tail = if x > 0.0 {
-            a / (b + x - 1.0) * ((alpha + t) / (alpha + t_x)).powf(r + x)
-        } else {
-            0.0
-        };
-        let expected = first * second / (1.0 + tail);
-        if !expected.is_finite() {
-            bail!(
-                "expected purchases are not finite for a customer with x = {x}, t_x = {t_x}, \
-                 T = {t} (parameters {self:?})"
-            );
+        let mut expected = vec![0.0; horizons.len()];
+        for (out, &horizon) in expected.iter_mut().zip(horizons) {
+            if horizon <= 0.0 {
+                continue;
+            }
+            let ln_f = hyp.ln_at(horizon / (alpha + t + horizon))?;
+            let second = 1.0 - (ln_f + (r + x) * ((alpha + t) / (alpha + t + horizon)).ln()).exp();
+            let value = first * second;
+            if !value.is_finite() {
+                bail!(
+                    "expected purchases are not finite for customers with x = {x}, T = {t} \
+                     (parameters {self:?})"
+                );
+            }
+            *out = value.max(0.0);
         }
-        Ok(expected.max(0.0))
+        Ok(expected)
     }
 
     /// The probability of no purchase in the next `horizon` time units:

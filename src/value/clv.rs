@@ -72,20 +72,21 @@ pub fn monthly_rate(annual: f64) -> f64 {
     (1.0 + annual).powf(1.0 / 12.0) - 1.0
 }
 
-/// Discounted purchases of a customer with history (x, t_x, T) over
-/// `horizon` time units: for each month step (the last one may be
-/// partial), the purchases expected in it, discounted by
-/// (1 + `monthly_discount`) to the power of the months elapsed; and the
-/// purchases expected over the whole horizon. The CLV is the first × the
-/// value of a purchase.
-pub fn discounted_purchases(
+/// The purchases over `horizon` time units of customers with x repeat
+/// purchases, T time units after the first, if they are still active:
+/// for each month step (the last one may be partial), the purchases
+/// expected in it, discounted by (1 + `monthly_discount`) to the power of
+/// the months elapsed; and the purchases expected over the whole horizon.
+/// Both are × P(alive) for a customer, the first × the value of a purchase
+/// is the CLV. They do not depend on t_x: customers who share x and T
+/// share them.
+pub fn discounted_purchases_if_alive(
     model: &BgNbd,
-    history: (f64, f64, f64),
+    (x, t): (f64, f64),
     horizon: f64,
     month: f64,
     monthly_discount: f64,
 ) -> Result<(f64, f64)> {
-    let (x, t_x, t) = history;
     let mut steps = Vec::new();
     let mut step = 1.0;
     loop {
@@ -96,7 +97,7 @@ pub fn discounted_purchases(
         }
         step += 1.0;
     }
-    let expected = model.expected_purchases_over(&steps, x, t_x, t)?;
+    let expected = model.expected_purchases_if_alive(&steps, x, t)?;
     let mut before = 0.0;
     let mut total = 0.0;
     for (until, expected) in steps.iter().zip(&expected) {
@@ -130,17 +131,22 @@ mod tests {
             a: 0.793,
             b: 2.426,
         };
-        let history = (2.0, 30.43, 38.86);
         let horizon = 12.0 * MONTH_IN_WEEKS;
         let (plain, over_horizon) =
-            discounted_purchases(&model, history, horizon, MONTH_IN_WEEKS, 0.0).unwrap();
+            discounted_purchases_if_alive(&model, (2.0, 38.86), horizon, MONTH_IN_WEEKS, 0.0)
+                .unwrap();
+        let alive = model.p_alive(2.0, 30.43, 38.86);
         let purchases = model
             .expected_purchases(horizon, 2.0, 30.43, 38.86)
             .unwrap();
+        assert!(alive < 1.0);
+        let (plain, over_horizon) = (alive * plain, alive * over_horizon);
         assert!((plain - purchases).abs() < 1e-9);
         assert!((over_horizon - purchases).abs() < 1e-12);
         let (discounted, _) =
-            discounted_purchases(&model, history, horizon, MONTH_IN_WEEKS, 0.01).unwrap();
+            discounted_purchases_if_alive(&model, (2.0, 38.86), horizon, MONTH_IN_WEEKS, 0.01)
+                .unwrap();
+        let discounted = alive * discounted;
         assert!(discounted < plain && discounted > plain / 1.01f64.powi(12));
     }
 }

@@ -12,6 +12,8 @@ pub mod historic;
 pub mod holdout;
 pub mod special;
 
+use std::collections::HashMap;
+
 use anyhow::{Result, anyhow, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -203,24 +205,42 @@ pub fn predict(
     let horizon = config.horizon.in_units(model.time_unit);
     let month = clv::month(model.time_unit);
     let discount = clv::monthly_rate(config.discount_rate);
-    // everything but spend depends on the history alone: computed once
-    // per distinct (x, t_x, T)
+    // everything but spend depends on the history alone, and what a
+    // customer still active is expected to buy on (x, T) alone: each is
+    // computed once per distinct history or (x, T)
     let histories = &inputs.histories;
+    let mut pairs: HashMap<(u64, u64), u32> = HashMap::new();
+    let pair_of: Vec<u32> = (0..histories.x.len())
+        .map(|g| {
+            let next = pairs.len() as u32;
+            *pairs
+                .entry((histories.x[g].to_bits(), histories.t[g].to_bits()))
+                .or_insert(next)
+        })
+        .collect();
+    let mut distinct = vec![(0.0, 0.0); pairs.len()];
+    for ((x, t), k) in pairs {
+        distinct[k as usize] = (f64::from_bits(x), f64::from_bits(t));
+    }
+    let if_alive: Vec<(f64, f64)> = distinct
+        .into_par_iter()
+        .map(|x_t| clv::discounted_purchases_if_alive(&params, x_t, horizon, month, discount))
+        .collect::<Result<_>>()?;
     let per_history: Vec<Prediction> = (0..histories.x.len())
         .into_par_iter()
-        .map(|g| -> Result<Prediction> {
+        .map(|g| {
             let (x, t_x, t) = (histories.x[g], histories.t_x[g], histories.t[g]);
-            let (discounted, expected) =
-                clv::discounted_purchases(&params, (x, t_x, t), horizon, month, discount)?;
-            Ok(Prediction {
-                p_alive: params.p_alive(x, t_x, t),
-                expected_purchases: expected,
+            let p_alive = params.p_alive(x, t_x, t);
+            let (discounted, expected) = if_alive[pair_of[g] as usize];
+            Prediction {
+                p_alive,
+                expected_purchases: p_alive * expected,
                 p_no_purchase: params.p_no_purchase(horizon, x, t_x, t),
                 expected_order_value: f64::NAN,
-                clv: discounted,
-            })
+                clv: p_alive * discounted,
+            }
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let predictions: Vec<Prediction> = (0..inputs.x.len())
         .into_par_iter()
         .map(|i| -> Result<Prediction> {

@@ -203,6 +203,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
     };
     let model_inputs = cpm::value::model_inputs(&table, time_unit)?;
+    ui.timing("model inputs", &mut clock);
     let model = match model_in {
         Some(model) => model,
         None => cpm::value::fit_models(&model_inputs, &config, as_of)?,
@@ -258,6 +259,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     if table.column("profit").is_ok() {
         ui.print(&profitability_tables(&table, &style)?);
+        ui.timing("profitability", &mut clock);
     }
     let report = model_report(&model, &config);
     if let Some(path) = &args.model_out {

@@ -35,6 +35,12 @@ pub struct Histories {
     pub t: Vec<f64>,
     /// Customers with this history.
     pub count: Vec<f64>,
+    /// The distinct values of t_x and T (times come in whole days, so
+    /// there are few), and each group's place in them: the likelihood
+    /// takes ln(α + t) once per distinct time, not once per group.
+    times: Vec<f64>,
+    t_x_at: Vec<u32>,
+    t_at: Vec<u32>,
 }
 
 impl Histories {
@@ -78,6 +84,19 @@ impl Histories {
             groups.t.push(f64::from_bits(ti));
             groups.count.push(run.len() as f64);
         }
+        let mut times: Vec<u64> = groups
+            .t_x
+            .iter()
+            .chain(&groups.t)
+            .map(|v| v.to_bits())
+            .collect();
+        // non-negative floats sort as their bits
+        times.par_sort_unstable();
+        times.dedup();
+        let at = |v: &f64| times.binary_search(&v.to_bits()).unwrap_or_default() as u32;
+        groups.t_x_at = groups.t_x.iter().map(at).collect();
+        groups.t_at = groups.t.iter().map(at).collect();
+        groups.times = times.into_iter().map(f64::from_bits).collect();
         Ok((groups, group_of))
     }
 
@@ -88,11 +107,21 @@ impl Histories {
 }
 
 /// The parts of a customer's log-likelihood that depend on x and the
-/// parameters only: A1 + A2 and their gradient.
+/// parameters only: A1 + A2 and their gradient, and for x > 0 the
+/// constant of A4, ln a − ln(b + x − 1), and its gradient.
 #[derive(Clone, Copy)]
 struct XTerms {
     a1a2: f64,
     d1d2: [f64; 4],
+    a4: f64,
+    d4: [f64; 4],
+}
+
+/// ln(α + t) and d/dα of it, 1 / (α + t), for a time t.
+type TimeTerms = (f64, f64);
+
+fn time_terms(alpha: f64, t: f64) -> TimeTerms {
+    ((alpha + t).ln(), 1.0 / (alpha + t))
 }
 
 impl XTerms {
@@ -100,6 +129,14 @@ impl XTerms {
         let BgNbd { r, alpha, a, b } = *model;
         let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
         let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+        let (a4, d4) = if x > 0.0 {
+            (
+                a.ln() - (b + x - 1.0).ln(),
+                [0.0, 0.0, 1.0 / a, -1.0 / (b + x - 1.0)],
+            )
+        } else {
+            (0.0, [0.0; 4])
+        };
         XTerms {
             a1a2: a1 + a2,
             d1d2: [
@@ -108,6 +145,8 @@ impl XTerms {
                 digamma(a + b) - digamma(a + b + x),
                 digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
             ],
+            a4,
+            d4,
         }
     }
 }
@@ -192,41 +231,52 @@ impl BgNbd {
     /// counts), and its gradient in (r, α, a, b); in parallel.
     pub fn total_log_likelihood(&self, h: &Histories) -> (f64, [f64; 4]) {
         // the gamma-function terms depend on x alone: once per distinct x
-        // (groups are sorted by x)
+        // (groups are sorted by x); the logs of α + t once per distinct t
         let (levels, level_of) = super::fit::once_per_run(&h.x, |x| XTerms::new(self, x));
+        let times: Vec<TimeTerms> = h
+            .times
+            .par_iter()
+            .map(|&t| time_terms(self.alpha, t))
+            .collect();
         super::fit::ordered_sum(h.x.len(), |i| {
             let terms = &levels[level_of[i]];
-            let (ll, g) = self.log_likelihood_with(terms, h.x[i], h.t_x[i], h.t[i]);
+            let (t_x, t) = (times[h.t_x_at[i] as usize], times[h.t_at[i] as usize]);
+            let (ll, g) = self.log_likelihood_with(terms, h.x[i], t_x, t);
             let c = h.count[i];
             (ll * c, g.map(|g| g * c))
         })
     }
 
-    /// One customer's log-likelihood and its gradient in (r, α, a, b)
-    /// (../shared/REFERENCE.md: A1 + A2 + ln(e^A3 + [x>0] e^A4)).
+    /// One customer's log-likelihood and its gradient in (r, α, a, b).
     pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> (f64, [f64; 4]) {
-        self.log_likelihood_with(&XTerms::new(self, x), x, t_x, t)
+        let times = (time_terms(self.alpha, t_x), time_terms(self.alpha, t));
+        self.log_likelihood_with(&XTerms::new(self, x), x, times.0, times.1)
     }
 
-    /// [`BgNbd::log_likelihood`] with the terms of x computed already.
-    fn log_likelihood_with(&self, terms: &XTerms, x: f64, t_x: f64, t: f64) -> (f64, [f64; 4]) {
-        let BgNbd { r, alpha, a, b } = *self;
-        let XTerms { a1a2, d1d2 } = *terms;
-        let a3 = -(r + x) * (alpha + t).ln();
-        let d3 = [-(alpha + t).ln(), -(r + x) / (alpha + t), 0.0, 0.0];
+    fn log_likelihood_with(
+        &self,
+        terms: &XTerms,
+        x: f64,
+        (ln_t_x, inv_t_x): TimeTerms,
+        (ln_t, inv_t): TimeTerms,
+    ) -> (f64, [f64; 4]) {
+        let r_x = self.r + x;
+        let XTerms { a1a2, d1d2, a4, d4 } = *terms;
+        let a3 = -r_x * ln_t;
+        let d3 = [-ln_t, -r_x * inv_t, 0.0, 0.0];
         let (tail, d_tail) = if x > 0.0 {
-            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln();
-            let d4 = [
-                -(alpha + t_x).ln(),
-                -(r + x) / (alpha + t_x),
-                1.0 / a,
-                -1.0 / (b + x - 1.0),
-            ];
-            let top = a3.max(a4);
-            let (w3, w4) = ((a3 - top).exp(), (a4 - top).exp());
-            let sum = w3 + w4;
-            let d = [0, 1, 2, 3].map(|k| (w3 * d3[k] + w4 * d4[k]) / sum);
-            (top + sum.ln(), d)
+            let a4 = a4 - r_x * ln_t_x;
+            let d4 = [-ln_t_x, -r_x * inv_t_x, d4[2], d4[3]];
+            // ln(e^A3 + e^A4), from the larger of the two
+            let (top, low, d_top, d_low) = if a3 >= a4 {
+                (a3, a4, d3, d4)
+            } else {
+                (a4, a3, d4, d3)
+            };
+            let w = (low - top).exp();
+            let share = w / (1.0 + w);
+            let d = [0, 1, 2, 3].map(|k| d_top[k] + share * (d_low[k] - d_top[k]));
+            (top + (1.0 + w).ln(), d)
         } else {
             (a3, d3)
         };

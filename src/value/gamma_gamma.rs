@@ -63,13 +63,22 @@ impl GammaGamma {
             );
         }
         let n = used.len() as f64;
+        let spenders: Vec<Spender> = used
+            .iter()
+            .map(|&(x, m)| Spender {
+                x,
+                xm: x * m,
+                ln_m: m.ln(),
+                ln_xm: (x * m).ln(),
+            })
+            .collect();
         let objective = |logs: &[f64]| {
             let params = GammaGamma {
                 p: logs[0].exp(),
                 q: logs[1].exp(),
                 gamma: logs[2].exp(),
             };
-            let (ll, g) = params.total_log_likelihood(&used);
+            let (ll, g) = params.total_log_likelihood(&spenders);
             let values = [params.p, params.q, params.gamma];
             let nll = -ll / n + penalty * values.iter().map(|v| v * v).sum::<f64>();
             let grad = (0..3)
@@ -87,20 +96,20 @@ impl GammaGamma {
         };
         Ok(GammaGammaFit {
             params: fitted,
-            log_likelihood: fitted.total_log_likelihood(&used).0,
+            log_likelihood: fitted.total_log_likelihood(&spenders).0,
             customers: used.len(),
             excluded,
             correlation: correlation(&used),
         })
     }
 
-    /// Log-likelihood over (x, m) pairs, and its gradient in (p, q, γ).
-    /// `data` sorted by x: the gamma-function terms are computed once per
-    /// distinct x.
-    fn total_log_likelihood(&self, data: &[(f64, f64)]) -> (f64, [f64; 3]) {
+    /// Log-likelihood over the repeat customers, and its gradient in
+    /// (p, q, γ). `data` sorted by x: the gamma-function terms are computed
+    /// once per distinct x.
+    fn total_log_likelihood(&self, data: &[Spender]) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *self;
         // per x: lnΓ(px+q) − lnΓ(px) − lnΓ(q), ψ(px+q) − ψ(px), ψ(px+q) − ψ(q)
-        let xs: Vec<f64> = data.iter().map(|(x, _)| *x).collect();
+        let xs: Vec<f64> = data.iter().map(|d| d.x).collect();
         let (levels, level_of) = super::fit::once_per_run(&xs, |x| {
             let px = p * x;
             [
@@ -109,15 +118,17 @@ impl GammaGamma {
                 digamma(px + q) - digamma(q),
             ]
         });
+        let ln_gamma_scale = gamma.ln();
         super::fit::ordered_sum(data.len(), |i| {
-            let (x, m) = data[i];
+            let Spender { x, xm, ln_m, ln_xm } = data[i];
             let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]];
             let px = p * x;
-            let ll = gammas + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
-                - (px + q) * (x * m + gamma).ln();
-            let dp = x * (dp_gammas + m.ln() + x.ln() - (x * m + gamma).ln());
-            let dq = dq_gammas + gamma.ln() - (x * m + gamma).ln();
-            let dg = q / gamma - (px + q) / (x * m + gamma);
+            // ln of the customers' scale at the data: ln(γ + x·m)
+            let ln_scale = (xm + gamma).ln();
+            let ll = gammas + q * ln_gamma_scale - ln_m + px * ln_xm - (px + q) * ln_scale;
+            let dp = x * (dp_gammas + ln_xm - ln_scale);
+            let dq = dq_gammas + ln_gamma_scale - ln_scale;
+            let dg = q / gamma - (px + q) / (xm + gamma);
             (ll, [dp, dq, dg])
         })
     }
@@ -137,6 +148,16 @@ impl GammaGamma {
         let weight = p * x / (p * x + q - 1.0);
         Some((1.0 - weight) * population + weight * m)
     }
+}
+
+/// A repeat customer as the likelihood reads it: x repeat purchases of
+/// mean value m, with the logs that do not depend on the parameters.
+#[derive(Clone, Copy)]
+struct Spender {
+    x: f64,
+    xm: f64,
+    ln_m: f64,
+    ln_xm: f64,
 }
 
 /// Pearson correlation of the pairs' two values.

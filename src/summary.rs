@@ -846,6 +846,25 @@ mod tests {
     }
 
     #[test]
+    fn ids_sort_as_text_when_they_share_eight_bytes() {
+        let ids = [
+            "customer-10",
+            "customer-9",
+            "customer-1",
+            "b",
+            "",
+            "customer",
+            "customer-1x",
+            "ab",
+        ];
+        let positions = sort_positions(&Column::new("id".into(), ids));
+        let sorted: Vec<&str> = positions.iter().map(|&p| ids[p as usize]).collect();
+        let mut expected = ids.to_vec();
+        expected.sort();
+        assert_eq!(sorted, expected);
+    }
+
+    #[test]
     fn facts_by_hand() {
         let config = SummaryConfig {
             as_of: Some(NaiveDate::from_ymd_opt(2024, 1, 21).unwrap()),

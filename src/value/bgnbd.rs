@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::fit::{self, Minimum};
+use super::fit::{self, Minimum, Runs};
 use super::special::{Hyp2f1, digamma, ln_gamma, ln_hyp2f1};
 
 /// The four BG/NBD parameters: purchase rates λ ~ Gamma(r, α) (α in the
@@ -41,6 +41,8 @@ pub struct Histories {
     times: Vec<f64>,
     t_x_at: Vec<u32>,
     t_at: Vec<u32>,
+    /// The runs of equal x (groups are sorted by x).
+    x_runs: Runs,
 }
 
 impl Histories {
@@ -97,6 +99,7 @@ impl Histories {
         groups.t_x_at = groups.t_x.iter().map(at).collect();
         groups.t_at = groups.t.iter().map(at).collect();
         groups.times = times.into_iter().map(f64::from_bits).collect();
+        groups.x_runs = Runs::new(&groups.x);
         Ok((groups, group_of))
     }
 
@@ -232,14 +235,19 @@ impl BgNbd {
     pub fn total_log_likelihood(&self, h: &Histories) -> (f64, [f64; 4]) {
         // the gamma-function terms depend on x alone: once per distinct x
         // (groups are sorted by x); the logs of α + t once per distinct t
-        let (levels, level_of) = super::fit::once_per_run(&h.x, |x| XTerms::new(self, x));
+        let levels: Vec<XTerms> = h
+            .x_runs
+            .keys
+            .iter()
+            .map(|&x| XTerms::new(self, x))
+            .collect();
         let times: Vec<TimeTerms> = h
             .times
             .par_iter()
             .map(|&t| time_terms(self.alpha, t))
             .collect();
         super::fit::ordered_sum(h.x.len(), |i| {
-            let terms = &levels[level_of[i]];
+            let terms = &levels[h.x_runs.run_of[i] as usize];
             let (t_x, t) = (times[h.t_x_at[i] as usize], times[h.t_at[i] as usize]);
             let (ll, g) = self.log_likelihood_with(terms, h.x[i], t_x, t);
             let c = h.count[i];

@@ -60,20 +60,31 @@ pub fn ordered_sum<const K: usize>(
     chunks.into_iter().fold((0.0, [0.0; K]), add)
 }
 
-/// For `keys` in which equal keys are adjacent (sorted data): `terms(key)`
-/// computed once per run of equal keys, and for each key the index of its
-/// run's terms. The likelihoods use it for their gamma-function terms,
-/// which depend on x alone.
-pub fn once_per_run<T>(keys: &[f64], terms: impl Fn(f64) -> T) -> (Vec<T>, Vec<usize>) {
-    let mut runs: Vec<(f64, T)> = Vec::new();
-    let mut run_of = Vec::with_capacity(keys.len());
-    for &key in keys {
-        if runs.last().is_none_or(|(last, _)| *last != key) {
-            runs.push((key, terms(key)));
+/// The runs of equal keys in data where equal keys are adjacent (sorted
+/// data): each run's key, and the run of each element. The likelihoods
+/// compute their gamma-function terms, which depend on x alone, once per
+/// run of x.
+#[derive(Debug, Clone, Default)]
+pub struct Runs {
+    /// The key of each run.
+    pub keys: Vec<f64>,
+    /// The run of each element.
+    pub run_of: Vec<u32>,
+}
+
+impl Runs {
+    /// The runs of `keys`.
+    pub fn new(keys: &[f64]) -> Runs {
+        let mut runs = Runs::default();
+        runs.run_of.reserve(keys.len());
+        for &key in keys {
+            if runs.keys.last() != Some(&key) {
+                runs.keys.push(key);
+            }
+            runs.run_of.push(runs.keys.len() as u32 - 1);
         }
-        run_of.push(runs.len() - 1);
+        runs
     }
-    (runs.into_iter().map(|(_, t)| t).collect(), run_of)
 }
 
 /// The optimum found.

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::fit::{self, Minimum};
+use super::fit::{self, Minimum, Runs};
 use super::special::{digamma, ln_gamma};
 
 /// The Gamma-Gamma parameters: a purchase's value ~ Gamma(p, ν) with
@@ -72,13 +72,14 @@ impl GammaGamma {
                 ln_xm: (x * m).ln(),
             })
             .collect();
+        let x_runs = Runs::new(&used.iter().map(|(x, _)| *x).collect::<Vec<f64>>());
         let objective = |logs: &[f64]| {
             let params = GammaGamma {
                 p: logs[0].exp(),
                 q: logs[1].exp(),
                 gamma: logs[2].exp(),
             };
-            let (ll, g) = params.total_log_likelihood(&spenders);
+            let (ll, g) = params.total_log_likelihood(&spenders, &x_runs);
             let values = [params.p, params.q, params.gamma];
             let nll = -ll / n + penalty * values.iter().map(|v| v * v).sum::<f64>();
             let grad = (0..3)
@@ -96,7 +97,7 @@ impl GammaGamma {
         };
         Ok(GammaGammaFit {
             params: fitted,
-            log_likelihood: fitted.total_log_likelihood(&spenders).0,
+            log_likelihood: fitted.total_log_likelihood(&spenders, &x_runs).0,
             customers: used.len(),
             excluded,
             correlation: correlation(&used),
@@ -104,24 +105,27 @@ impl GammaGamma {
     }
 
     /// Log-likelihood over the repeat customers, and its gradient in
-    /// (p, q, γ). `data` sorted by x: the gamma-function terms are computed
-    /// once per distinct x.
-    fn total_log_likelihood(&self, data: &[Spender]) -> (f64, [f64; 3]) {
+    /// (p, q, γ). `data` sorted by x, whose runs are `x_runs`: the
+    /// gamma-function terms are computed once per distinct x.
+    fn total_log_likelihood(&self, data: &[Spender], x_runs: &Runs) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *self;
         // per x: lnΓ(px+q) − lnΓ(px) − lnΓ(q), ψ(px+q) − ψ(px), ψ(px+q) − ψ(q)
-        let xs: Vec<f64> = data.iter().map(|d| d.x).collect();
-        let (levels, level_of) = super::fit::once_per_run(&xs, |x| {
-            let px = p * x;
-            [
-                ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q),
-                digamma(px + q) - digamma(px),
-                digamma(px + q) - digamma(q),
-            ]
-        });
+        let levels: Vec<[f64; 3]> = x_runs
+            .keys
+            .iter()
+            .map(|&x| {
+                let px = p * x;
+                [
+                    ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q),
+                    digamma(px + q) - digamma(px),
+                    digamma(px + q) - digamma(q),
+                ]
+            })
+            .collect();
         let ln_gamma_scale = gamma.ln();
         super::fit::ordered_sum(data.len(), |i| {
             let Spender { x, xm, ln_m, ln_xm } = data[i];
-            let [gammas, dp_gammas, dq_gammas] = levels[level_of[i]];
+            let [gammas, dp_gammas, dq_gammas] = levels[x_runs.run_of[i] as usize];
             let px = p * x;
             // ln of the customers' scale at the data: ln(γ + x·m)
             let ln_scale = (xm + gamma).ln();

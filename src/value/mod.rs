@@ -12,7 +12,7 @@ pub mod historic;
 pub mod holdout;
 pub mod special;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use anyhow::{Result, anyhow, bail};
 use chrono::NaiveDate;

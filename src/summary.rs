@@ -272,12 +272,14 @@ struct Facts {
 
 /// How many partitions customers are split into: enough that each
 /// partition's hash table and accumulators stay in cache and both cores
-/// have work.
+/// have work. A power of two.
 const PARTITIONS: usize = 64;
 
-/// Bits of a code that number the customers within a partition; the bits
-/// above them name the partition, until codes are made global.
-const LOCAL_BITS: u32 = 26;
+/// Bits of a code that number the customers within a partition (67 M, so
+/// 4 billion customers in all); the bits above them name the partition,
+/// until codes are made global.
+const LOCAL_BITS: u32 = u32::BITS - PARTITIONS.trailing_zeros();
+const _: () = assert!(PARTITIONS.is_power_of_two() && LOCAL_BITS >= 20);
 
 /// Rows per batch: bounds the memory the records of a batch take. A
 /// multiple of [`BLOCK`].

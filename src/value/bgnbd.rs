@@ -3,6 +3,7 @@
 //! the maximum-likelihood fit, and the per-customer predictions.
 
 use anyhow::{Result, bail};
+use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -55,50 +56,61 @@ impl Histories {
 
     /// [`Histories::new`], and the group of each customer.
     pub fn grouped(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<(Histories, Vec<u32>)> {
-        let mut keys: Vec<(u64, u64, u64, u32)> = Vec::with_capacity(x.len());
-        for i in 0..x.len() {
-            let (xi, txi, ti) = (x[i], t_x[i], t[i]);
-            let valid = xi >= 0.0
-                && xi.fract() == 0.0
-                && txi >= 0.0
-                && txi <= ti
-                && ti.is_finite()
-                && (xi > 0.0 || txi == 0.0);
-            if !valid {
-                bail!(
-                    "customer {} has an impossible history: {xi} repeat purchases, last at \
-                     {txi}, observed for {ti} (need 0 ≤ t_x ≤ T, and t_x = 0 when x = 0)",
-                    i + 1
-                );
-            }
-            keys.push((xi.to_bits(), txi.to_bits(), ti.to_bits(), i as u32));
+        let n = x.len();
+        if let Some(i) = (0..n).find(|&i| !possible(x[i], t_x[i], t[i])) {
+            bail!(
+                "customer {} has an impossible history: {} repeat purchases, last at {}, \
+                 observed for {} (need 0 ≤ t_x ≤ T, and t_x = 0 when x = 0)",
+                i + 1,
+                x[i],
+                t_x[i],
+                t[i]
+            );
         }
+        // the distinct times, ascending (non-negative floats sort as their
+        // bits; + 0.0 makes -0 +0), and each time's place among them
+        let bits = |v: f64| (v + 0.0).to_bits();
+        let distinct: HashSet<u64> = t_x
+            .par_iter()
+            .chain(t)
+            .fold(HashSet::new, |mut set, &v| {
+                set.insert(bits(v));
+                set
+            })
+            .reduce(HashSet::new, |mut all, set| {
+                all.extend(set);
+                all
+            });
+        let mut times: Vec<u64> = distinct.into_iter().collect();
+        times.sort_unstable();
+        let place: HashMap<u64, u32> = times.iter().zip(0..).map(|(&v, k)| (v, k)).collect();
+        // one u128 per customer: x, the places of t_x and T, the customer;
+        // sorted, equal histories are adjacent, in the order of (x, t_x, T)
+        let mut keys: Vec<u128> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let at = |v: f64| u128::from(place[&bits(v)]);
+                (x[i] as u128) << 96 | at(t_x[i]) << 64 | at(t[i]) << 32 | i as u128
+            })
+            .collect();
         keys.par_sort_unstable();
+        let times: Vec<f64> = times.into_iter().map(f64::from_bits).collect();
         let mut groups = Histories::default();
-        let mut group_of = vec![0u32; x.len()];
-        for run in keys.chunk_by(|p, q| (p.0, p.1, p.2) == (q.0, q.1, q.2)) {
-            let (xi, txi, ti, _) = run[0];
-            for &(_, _, _, customer) in run {
-                group_of[customer as usize] = groups.x.len() as u32;
+        let mut group_of = vec![0u32; n];
+        for run in keys.chunk_by(|p, q| p >> 32 == q >> 32) {
+            let key = run[0];
+            for &customer in run {
+                group_of[customer as u32 as usize] = groups.x.len() as u32;
             }
-            groups.x.push(f64::from_bits(xi));
-            groups.t_x.push(f64::from_bits(txi));
-            groups.t.push(f64::from_bits(ti));
+            let (t_x_at, t_at) = ((key >> 64) as u32, (key >> 32) as u32);
+            groups.x.push((key >> 96) as f64);
+            groups.t_x.push(times[t_x_at as usize]);
+            groups.t.push(times[t_at as usize]);
+            groups.t_x_at.push(t_x_at);
+            groups.t_at.push(t_at);
             groups.count.push(run.len() as f64);
         }
-        let mut times: Vec<u64> = groups
-            .t_x
-            .iter()
-            .chain(&groups.t)
-            .map(|v| v.to_bits())
-            .collect();
-        // non-negative floats sort as their bits
-        times.par_sort_unstable();
-        times.dedup();
-        let at = |v: &f64| times.binary_search(&v.to_bits()).unwrap_or_default() as u32;
-        groups.t_x_at = groups.t_x.iter().map(at).collect();
-        groups.t_at = groups.t.iter().map(at).collect();
-        groups.times = times.into_iter().map(f64::from_bits).collect();
+        groups.times = times;
         groups.x_runs = Runs::new(&groups.x);
         Ok((groups, group_of))
     }
@@ -107,6 +119,18 @@ impl Histories {
     pub fn customers(&self) -> f64 {
         self.count.iter().sum()
     }
+}
+
+/// Whether (x, t_x, T) can be a customer's history: x a whole number of
+/// repeat purchases (below 2^32), 0 ≤ t_x ≤ T, and t_x = 0 when x = 0.
+fn possible(x: f64, t_x: f64, t: f64) -> bool {
+    x >= 0.0
+        && x < 4_294_967_296.0
+        && x.fract() == 0.0
+        && t_x >= 0.0
+        && t_x <= t
+        && t.is_finite()
+        && (x > 0.0 || t_x == 0.0)
 }
 
 /// The parts of a customer's log-likelihood that depend on x and the

@@ -124,8 +124,7 @@ impl Histories {
 /// Whether (x, t_x, T) can be a customer's history: x a whole number of
 /// repeat purchases (below 2^32), 0 ≤ t_x ≤ T, and t_x = 0 when x = 0.
 fn possible(x: f64, t_x: f64, t: f64) -> bool {
-    x >= 0.0
-        && x < 4_294_967_296.0
+    (0.0..4_294_967_296.0).contains(&x)
         && x.fract() == 0.0
         && t_x >= 0.0
         && t_x <= t

@@ -3,6 +3,7 @@
 //! customers' mean repeat-purchase value.
 
 use anyhow::{Result, bail};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, Minimum, Runs};
@@ -53,7 +54,7 @@ impl GammaGamma {
             .collect();
         let mut used: Vec<(f64, f64)> = repeat.iter().copied().filter(|(_, m)| *m > 0.0).collect();
         // by x, so that the terms of each x are computed once
-        used.sort_by(|p, q| p.0.total_cmp(&q.0));
+        used.par_sort_by(|p, q| p.0.total_cmp(&q.0));
         let excluded = repeat.len() - used.len();
         if used.len() < 2 {
             bail!(

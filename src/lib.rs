@@ -11,12 +11,15 @@
 //!   attributes and reports data quality;
 //! - [`summary`] turns transactions into one row of facts per customer;
 //! - [`segment`] scores, names and places customers (RFM, tiers, matrix);
-//! - [`value`] fits the BG/NBD and Gamma-Gamma models and values customers.
+//! - [`value`] fits the BG/NBD and Gamma-Gamma models and values customers;
+//! - [`allocate`] splits a budget across groups of customers and lists whom
+//!   to contact.
 //!
 //! Nothing here parses command lines, prints, or exits: that is the binary's
 //! job.
 #![warn(missing_docs)]
 
+pub mod allocate;
 pub mod error;
 pub mod hashing;
 pub mod ingest;

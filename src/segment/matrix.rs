@@ -3,6 +3,8 @@
 
 use rayon::prelude::*;
 
+use super::rules::Play;
+
 /// Matrix cells: (value high, risk high) → name.
 pub fn cell(high_value: bool, high_risk: bool) -> &'static str {
     match (high_value, high_risk) {
@@ -11,6 +13,34 @@ pub fn cell(high_value: bool, high_risk: bool) -> &'static str {
         (false, false) => "Develop",
         (false, true) => "Deprioritise",
     }
+}
+
+/// What to do with the customers of a matrix cell (`None` for a name that
+/// is not a cell).
+pub fn play(cell: &str) -> Option<Play> {
+    let (strategy, action) = match cell {
+        "Protect" => (
+            "win back",
+            "Valuable and slipping: personal outreach now, before they lapse",
+        ),
+        "Maintain" => (
+            "retain",
+            "Valuable and active: service and recognition, no discounts needed",
+        ),
+        "Develop" => (
+            "grow",
+            "Active but small: cross-sell, bundles and a reason to buy more",
+        ),
+        "Deprioritise" => (
+            "deprioritise",
+            "Small and slipping: low-cost automated reactivation only",
+        ),
+        _ => return None,
+    };
+    Some(Play {
+        strategy: strategy.to_string(),
+        action: action.to_string(),
+    })
 }
 
 /// Median of finite values (NaN when there are none).

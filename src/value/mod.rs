@@ -192,6 +192,25 @@ pub fn fit_models(
     })
 }
 
+/// A customer table valued as `cpm value` values it, without its reports:
+/// profit, then the models fitted with `config` and their predictions
+/// added as columns. For the commands that need a value column.
+pub fn value_customers(
+    customers: &DataFrame,
+    config: &ValueConfig,
+    as_of: Option<NaiveDate>,
+) -> Result<(DataFrame, Model)> {
+    let mut table = customers.clone();
+    let inputs = model_inputs(&table, config.time_unit)?;
+    let model = fit_models(&inputs, config, as_of)?;
+    let (margin_rate, profit) = historic::profit(&table, config.margin)?;
+    table.with_column(profit)?;
+    for column in predict(&inputs, &model, config, margin_rate.unwrap_or(1.0))? {
+        table.with_column(column)?;
+    }
+    Ok((table, model))
+}
+
 /// The model's predictions per customer, as columns: `p_alive`,
 /// `expected_purchases` and `p_no_purchase` over the horizon, and, with a
 /// spend model, `expected_order_value` and `clv` (× `margin_rate`).

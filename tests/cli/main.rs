@@ -1,6 +1,7 @@
 //! The one integration test binary (polars makes every extra test binary a
 //! slow link). Every test runs the real `cpm` binary on files in testdata/.
 
+mod allocate;
 mod cli;
 mod formats;
 mod ingest;

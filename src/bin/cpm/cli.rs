@@ -96,6 +96,8 @@ pub enum Command {
     Segment(Box<cmd::segment::Args>),
     /// Historic profit, P(alive), expected purchases and CLV from BG/NBD + Gamma-Gamma
     Value(Box<cmd::value::Args>),
+    /// Split a budget across segments for the best expected return; whom to contact
+    Allocate(Box<cmd::allocate::Args>),
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  cpm completions bash > /etc/bash_completion.d/cpm\n  cpm completions zsh > \"${fpath[1]}/_cpm\""

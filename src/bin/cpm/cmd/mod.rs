@@ -2,6 +2,7 @@
 //! This module holds the wiring they share: turning the common input and
 //! output options into library options, reading inputs, writing results.
 
+pub mod allocate;
 pub mod customers;
 pub mod ingest;
 pub mod meta;
@@ -26,6 +27,7 @@ pub fn run(command: Command, ui: &Ui) -> Result<()> {
         Command::Ingest(args) => ingest::run(*args, ui),
         Command::Segment(args) => segment::run(*args, ui),
         Command::Value(args) => value::run(*args, ui),
+        Command::Allocate(args) => allocate::run(*args, ui),
         Command::Completions { shell } => meta::completions(shell),
         Command::Man => meta::man(),
     }
@@ -177,6 +179,12 @@ impl Output {
     /// The output file, if any.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Whether the output is a table or Markdown, for people rather than
+    /// programs.
+    pub fn is_for_people(&self) -> bool {
+        matches!(self.format, OutputFormat::Table | OutputFormat::Markdown)
     }
 
     /// Writes the frame: atomically to the file, or to stdout.

@@ -1,0 +1,317 @@
+//! From the customer table to groups, and from an allocation back to
+//! tables: the per-group allocation, the three methods side by side, the
+//! target list.
+
+use anyhow::{Result, bail};
+use polars::prelude::*;
+
+use super::targets::Contact;
+use super::{Method, Response};
+use crate::schema::CUSTOMER_ID;
+use crate::segment::rules::Play;
+
+/// Groups that make a useful allocation: beyond this many, `--by` names a
+/// column that is nearly an id.
+pub const MAX_GROUPS: usize = 10_000;
+
+/// The customers' groups, by name.
+pub struct Groups {
+    /// The group names, sorted.
+    pub names: Vec<String>,
+    /// Customers per group.
+    pub customers: Vec<u64>,
+    /// Total value per group.
+    pub value: Vec<f64>,
+    /// Each customer's group.
+    pub of: Vec<usize>,
+    /// Customers whose value is missing or not a number (counted as 0).
+    pub missing_values: usize,
+}
+
+/// The groups of `customers` by column `by`, valued by column `value`.
+/// Empty group names are the group "(none)".
+pub fn groups(customers: &DataFrame, by: &str, value: &str) -> Result<Groups> {
+    let names = customers.column(by)?.cast(&DataType::String)?;
+    let names: Vec<&str> = names.str()?.iter().map(|n| n.unwrap_or("(none)")).collect();
+    let values = customers
+        .column(value)?
+        .cast(&DataType::Float64)
+        .map_err(|_| anyhow::anyhow!("--value {value}: the column is not numeric"))?;
+    let values: Vec<Option<f64>> = values.f64()?.iter().collect();
+    let mut distinct: Vec<&str> = names.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() > MAX_GROUPS {
+        bail!(crate::error::usage(format!(
+            "--by {by}: {} groups; allocate splits a budget across at most {MAX_GROUPS} \
+             groups (a segment, tier, matrix cell, region, channel)",
+            distinct.len()
+        )));
+    }
+    let mut groups = Groups {
+        names: distinct.iter().map(|n| n.to_string()).collect(),
+        customers: vec![0; distinct.len()],
+        value: vec![0.0; distinct.len()],
+        of: Vec::with_capacity(names.len()),
+        missing_values: 0,
+    };
+    for (name, v) in names.iter().zip(&values) {
+        let g = distinct.binary_search(name).unwrap_or_default();
+        groups.of.push(g);
+        groups.customers[g] += 1;
+        match v {
+            Some(v) if v.is_finite() => groups.value[g] += v,
+            _ => groups.missing_values += 1,
+        }
+    }
+    Ok(groups)
+}
+
+/// The allocation per group, with exactly the documented columns, largest
+/// spend first: group, customers, value, spend, budget_share,
+/// expected_return, roi ((return − spend) / spend), marginal_roi (what the
+/// next unit of money returns, less that unit), strategy, action.
+pub fn allocation_table(
+    groups: &Groups,
+    responses: &[Response],
+    spends: &[f64],
+    plays: &[Option<Play>],
+) -> Result<DataFrame> {
+    let budget: f64 = spends.iter().sum();
+    let mut order: Vec<usize> = (0..spends.len()).collect();
+    order.sort_by(|&a, &b| spends[b].total_cmp(&spends[a]).then(a.cmp(&b)));
+    let pick = |f: &dyn Fn(usize) -> f64| order.iter().map(|&g| f(g)).collect::<Vec<f64>>();
+    let returns = |g: usize| responses[g].expected_return(spends[g]);
+    let optional = |v: f64| v.is_finite().then_some(v);
+    let frame = DataFrame::new(
+        order.len(),
+        vec![
+            Column::new(
+                "group".into(),
+                order
+                    .iter()
+                    .map(|&g| groups.names[g].as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "customers".into(),
+                order
+                    .iter()
+                    .map(|&g| groups.customers[g])
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("value".into(), pick(&|g| groups.value[g])),
+            Column::new("spend".into(), pick(&|g| spends[g])),
+            Column::new(
+                "budget_share".into(),
+                order
+                    .iter()
+                    .map(|&g| optional(spends[g] / budget))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("expected_return".into(), pick(&returns)),
+            Column::new(
+                "roi".into(),
+                order
+                    .iter()
+                    .map(|&g| optional((returns(g) - spends[g]) / spends[g]))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "marginal_roi".into(),
+                pick(&|g| responses[g].marginal_return(spends[g]) - 1.0),
+            ),
+            Column::new(
+                "strategy".into(),
+                order
+                    .iter()
+                    .map(|&g| plays[g].as_ref().map(|p| p.strategy.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "action".into(),
+                order
+                    .iter()
+                    .map(|&g| plays[g].as_ref().map(|p| p.action.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    Ok(frame)
+}
+
+/// The allocation table with a total row, for people.
+pub fn with_total(allocation: &DataFrame) -> Result<DataFrame> {
+    let sum = |name: &str| -> Result<f64> {
+        Ok(allocation
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .sum()
+            .unwrap_or(0.0))
+    };
+    let (spend, returns) = (sum("spend")?, sum("expected_return")?);
+    let total = DataFrame::new(
+        1,
+        vec![
+            Column::new("group".into(), ["total"]),
+            Column::new("customers".into(), [sum("customers")? as u64]),
+            Column::new("value".into(), [sum("value")?]),
+            Column::new("spend".into(), [spend]),
+            Column::new("budget_share".into(), [(spend > 0.0).then_some(1.0)]),
+            Column::new("expected_return".into(), [returns]),
+            Column::new(
+                "roi".into(),
+                [(spend > 0.0).then(|| (returns - spend) / spend)],
+            ),
+            Column::new("marginal_roi".into(), [None::<f64>]),
+            Column::new("strategy".into(), [None::<&str>]),
+            Column::new("action".into(), [None::<&str>]),
+        ],
+    )?;
+    Ok(allocation.vstack(&total)?)
+}
+
+/// The three methods side by side: each group's spend and expected return
+/// under each, and a total row.
+pub fn comparison_table(
+    groups: &Groups,
+    responses: &[Response],
+    spends: &[(Method, Vec<f64>)],
+) -> Result<DataFrame> {
+    let n = groups.names.len();
+    let mut names: Vec<&str> = groups.names.iter().map(String::as_str).collect();
+    names.push("total");
+    let mut columns = vec![Column::new("group".into(), names)];
+    for (method, s) in spends {
+        let mut spend: Vec<f64> = s.clone();
+        let mut returns: Vec<f64> = (0..n).map(|g| responses[g].expected_return(s[g])).collect();
+        spend.push(spend.iter().sum());
+        returns.push(returns.iter().sum());
+        columns.push(Column::new(
+            format!("spend_{}", method.name()).into(),
+            spend,
+        ));
+        columns.push(Column::new(
+            format!("return_{}", method.name()).into(),
+            returns,
+        ));
+    }
+    Ok(DataFrame::new(n + 1, columns)?)
+}
+
+/// The target list: customer_id, group, expected_value, cost, action.
+pub fn target_table(
+    customers: &DataFrame,
+    groups: &Groups,
+    contacts: &[Contact],
+    cost: f64,
+    plays: &[Option<Play>],
+) -> Result<DataFrame> {
+    let rows = IdxCa::from_vec(
+        "rows".into(),
+        contacts.iter().map(|c| c.row as IdxSize).collect(),
+    );
+    let ids = customers
+        .column(CUSTOMER_ID)?
+        .take(&rows)?
+        .with_name(CUSTOMER_ID.into());
+    Ok(DataFrame::new(
+        contacts.len(),
+        vec![
+            ids,
+            Column::new(
+                "group".into(),
+                contacts
+                    .iter()
+                    .map(|c| groups.names[c.group].as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "expected_value".into(),
+                contacts
+                    .iter()
+                    .map(|c| c.expected_value)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("cost".into(), vec![cost; contacts.len()]),
+            Column::new(
+                "action".into(),
+                contacts
+                    .iter()
+                    .map(|c| plays[c.group].as_ref().map(|p| p.action.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?)
+}
+
+/// Each group's playbook: for segments the table's own `strategy` and
+/// `action` (else the standard playbook), for matrix cells the matrix's,
+/// none for other groups; an action from a `--response` file replaces the
+/// playbook's.
+pub fn plays(
+    customers: &DataFrame,
+    by: &str,
+    groups: &Groups,
+    actions: &[Option<String>],
+) -> Result<Vec<Option<Play>>> {
+    let first_rows: Vec<usize> = {
+        let mut first = vec![usize::MAX; groups.names.len()];
+        for (row, &g) in groups.of.iter().enumerate().rev() {
+            first[g] = row;
+        }
+        first
+    };
+    let text = |name: &str| -> Result<Option<Vec<Option<String>>>> {
+        let Ok(column) = customers.column(name) else {
+            return Ok(None);
+        };
+        let column = column.cast(&DataType::String)?;
+        let values = column.str()?;
+        Ok(Some(
+            first_rows
+                .iter()
+                .map(|&row| values.get(row).map(str::to_string))
+                .collect(),
+        ))
+    };
+    let mut plays: Vec<Option<Play>> = match by {
+        "segment" => match (text("strategy")?, text("action")?) {
+            (Some(strategies), Some(actions)) => strategies
+                .into_iter()
+                .zip(actions)
+                .map(|(strategy, action)| {
+                    Some(Play {
+                        strategy: strategy.unwrap_or_default(),
+                        action: action.unwrap_or_default(),
+                    })
+                })
+                .collect(),
+            _ => groups
+                .names
+                .iter()
+                .map(|n| Some(crate::segment::rules::playbook(n)))
+                .collect(),
+        },
+        "matrix_cell" => groups
+            .names
+            .iter()
+            .map(|n| crate::segment::matrix::play(n))
+            .collect(),
+        _ => vec![None; groups.names.len()],
+    };
+    for (play, action) in plays.iter_mut().zip(actions) {
+        if let Some(action) = action {
+            let strategy = play
+                .as_ref()
+                .map(|p| p.strategy.clone())
+                .unwrap_or_default();
+            *play = Some(Play {
+                strategy,
+                action: action.clone(),
+            });
+        }
+    }
+    Ok(plays)
+}

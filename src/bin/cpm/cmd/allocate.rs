@@ -1,0 +1,434 @@
+//! `cpm allocate`: split a budget across groups of customers for the best
+//! expected return, compare with the usual splits, and list whom to
+//! contact.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use cpm::allocate::response::{Defaults, apply, read_overrides};
+use cpm::allocate::table::{self as tables, Groups};
+use cpm::allocate::targets::{self, Limits};
+use cpm::allocate::{Method, Response};
+use cpm::io::TableStyle;
+use cpm::segment::SegmentConfig;
+use cpm::summary::SummaryConfig;
+use cpm::value::ValueConfig;
+use polars::prelude::*;
+
+use super::customers::customers_from;
+use super::{inputs_and_output, parse_as_of};
+use crate::cli::{InputArgs, OutputArgs};
+use crate::ui::Ui;
+
+const EXAMPLES: &str = "\
+Examples:
+  # split 50,000 across the segments of an export (segments and CLV computed)
+  cpm allocate orders.csv --budget 50000
+
+  # after value and segment, by matrix cell, with the usual splits beside it
+  cpm value orders.csv --format ipc | cpm segment --format ipc | cpm allocate --budget 50000 --by matrix_cell --compare
+
+  # bounds and response per group from a file
+  cpm allocate customers.parquet --budget 20000 --response response.csv -o plan.csv
+
+  # the 5,000 customers to contact at 1.20 each, ready for the mailing tool
+  cpm allocate customers.parquet --budget 6000 --contact-cost 1.2 --target-list 5000 -o contacts.csv";
+
+/// Arguments of `cpm allocate`.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// The budget to split, in money (required).
+    #[arg(
+        long,
+        value_name = "AMOUNT",
+        allow_hyphen_values = true,
+        help_heading = "Budget"
+    )]
+    budget: f64,
+
+    /// The column whose values are the groups: segment, tier, matrix_cell or
+    /// any column of the customer table (segment, tier and matrix_cell are
+    /// computed when missing).
+    #[arg(
+        long,
+        default_value = "segment",
+        value_name = "COLUMN",
+        help_heading = "Budget"
+    )]
+    by: String,
+
+    /// The column of each customer's value (default: clv when present, else
+    /// revenue).
+    #[arg(long, value_name = "COLUMN", help_heading = "Budget")]
+    value: Option<String>,
+
+    /// optimal (equal marginal returns), proportional (to value) or equal.
+    #[arg(long, value_enum, default_value_t = MethodArg::Optimal, help_heading = "Budget")]
+    method: MethodArg,
+
+    /// Show all three methods side by side with their expected returns.
+    #[arg(long, help_heading = "Budget")]
+    compare: bool,
+
+    /// Value at stake per group as a fraction of its value: U = uplift × value.
+    #[arg(
+        long,
+        default_value_t = 0.1,
+        value_name = "FRACTION",
+        help_heading = "Response"
+    )]
+    uplift: f64,
+
+    /// Spend per customer that saturates a group: k = customers × this.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "AMOUNT",
+        help_heading = "Response"
+    )]
+    cost_per_customer: f64,
+
+    /// Per-group overrides: a CSV or TOML file with columns group,
+    /// uplift_value, saturation, min, max, action (all but group optional).
+    #[arg(long, value_name = "FILE", help_heading = "Response")]
+    response: Option<PathBuf>,
+
+    /// Make a target list of at most N customers (the list becomes the output).
+    #[arg(long, value_name = "N", help_heading = "Targets")]
+    target_list: Option<usize>,
+
+    /// Cost of one contact for the target list (default: --cost-per-customer).
+    #[arg(long, value_name = "AMOUNT", help_heading = "Targets")]
+    contact_cost: Option<f64>,
+
+    /// With a target list, also write the allocation to FILE.
+    #[arg(long, value_name = "FILE", help_heading = "Targets")]
+    allocation_out: Option<PathBuf>,
+
+    /// Print the allocation table on stderr.
+    #[arg(long, help_heading = "Output")]
+    summary: bool,
+
+    /// Analysis day for transactions (YYYY-MM-DD or 'today').
+    #[arg(long, value_name = "DATE", help_heading = "Input")]
+    as_of: Option<String>,
+}
+
+/// `--method`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MethodArg {
+    Optimal,
+    Proportional,
+    Equal,
+}
+
+impl From<MethodArg> for Method {
+    fn from(method: MethodArg) -> Method {
+        match method {
+            MethodArg::Optimal => Method::Optimal,
+            MethodArg::Proportional => Method::Proportional,
+            MethodArg::Equal => Method::Equal,
+        }
+    }
+}
+
+/// Runs `cpm allocate`.
+pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    check_args(&args)?;
+    let response_file: Vec<PathBuf> = args.response.iter().cloned().collect();
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[args.allocation_out.as_deref()],
+        &response_file,
+    )?;
+    let overrides = match &args.response {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| cpm::error::usage(format!("--response '{}': {e}", path.display())))?;
+            read_overrides(&text, &path.display().to_string())?
+        }
+        None => Vec::new(),
+    };
+
+    let mut clock = std::time::Instant::now();
+    let summary_config = SummaryConfig {
+        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        ..SummaryConfig::default()
+    };
+    let customers = customers_from(
+        &inputs,
+        &args.input,
+        &summary_config,
+        cpm::segment::is_customer_table,
+        ui,
+        &mut clock,
+    )?;
+    let from_transactions = customers.as_of.is_some();
+    let (table, value_column) = valued(
+        customers.table,
+        args.value.as_deref(),
+        from_transactions,
+        customers.as_of,
+        ui,
+    )?;
+    let table = grouped(table, &args.by)?;
+    ui.timing("customers", &mut clock);
+
+    let groups = tables::groups(&table, &args.by, &value_column)?;
+    if groups.missing_values > 0 {
+        ui.warn(&format!(
+            "{} customers have no {value_column}: counted as 0",
+            groups.missing_values
+        ));
+    }
+    let defaults = Defaults {
+        uplift: args.uplift,
+        cost_per_customer: args.cost_per_customer,
+    };
+    let responses: Vec<Response> = groups
+        .customers
+        .iter()
+        .zip(&groups.value)
+        .map(|(&n, &v)| defaults.response(n, v))
+        .collect();
+    let response_name = args
+        .response
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let (responses, actions) = apply(&groups.names, responses, &overrides, &response_name)?;
+    let method = Method::from(args.method);
+    let spends = cpm::allocate::allocate(&responses, &groups.value, args.budget, method)?;
+    if method == Method::Optimal {
+        let lambda = cpm::allocate::check_optimal(&responses, &spends, args.budget)?;
+        ui.info(&format!(
+            "optimal: marginal return {lambda:.4} per unit in every group inside its bounds"
+        ));
+    }
+    let plays = tables::plays(&table, &args.by, &groups, &actions)?;
+    let mut allocation = tables::allocation_table(&groups, &responses, &spends, &plays)?;
+    ui.timing("allocate", &mut clock);
+
+    let style = TableStyle {
+        width: args.output.width,
+        ..TableStyle::default()
+    };
+    let mut summary = cpm::io::table::render_table(&tables::with_total(&allocation)?, &style);
+    summary.push_str(&verdict(&responses, &spends, args.budget));
+    let comparison = if args.compare {
+        let all = Method::ALL
+            .iter()
+            .map(|&m| {
+                Ok((
+                    m,
+                    cpm::allocate::allocate(&responses, &groups.value, args.budget, m)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let table = tables::comparison_table(&groups, &responses, &all)?;
+        cpm::io::table::render_table(&table, &style)
+    } else {
+        String::new()
+    };
+    let targets = args.target_list.is_some() || args.contact_cost.is_some();
+    let on_terminal = !targets
+        && output.path().is_none()
+        && args.output.format.is_none()
+        && std::io::stdout().is_terminal();
+    if on_terminal {
+        let text = format!("{summary}{comparison}");
+        return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
+    }
+    if args.summary || targets {
+        ui.print(&summary);
+    }
+    ui.print(&comparison);
+
+    if targets {
+        let limits = Limits {
+            cost: args.contact_cost.unwrap_or(args.cost_per_customer),
+            budget: args.budget,
+            count: args.target_list.unwrap_or(usize::MAX),
+        };
+        let contacts = contacts(&table, &groups, &responses, limits, &value_column)?;
+        let mut list = tables::target_table(&table, &groups, &contacts, limits.cost, &plays)?;
+        ui.info(&format!(
+            "{} customers to contact for {:.2}",
+            contacts.len(),
+            contacts.len() as f64 * limits.cost
+        ));
+        if let Some(path) = &args.allocation_out {
+            let format = cpm::io::choose_format(Some(path), None, false)?;
+            cpm::io::write_atomically(path, |w| {
+                cpm::io::write_frame(&mut allocation, format, &style, w)
+            })?;
+        }
+        return output.write(&mut list);
+    }
+    if output.is_for_people() {
+        // a table or Markdown for people: with the total row
+        allocation = tables::with_total(&allocation)?;
+    }
+    output.write(&mut allocation)
+}
+
+/// Usage errors in the numbers, before anything is read.
+fn check_args(args: &Args) -> Result<()> {
+    let positive = |name: &str, v: f64| -> Result<()> {
+        if v > 0.0 && v.is_finite() {
+            Ok(())
+        } else {
+            bail!(cpm::error::usage(format!(
+                "{name} {v}: must be more than 0"
+            )))
+        }
+    };
+    if !(args.budget.is_finite() && args.budget >= 0.0) {
+        bail!(cpm::error::usage(format!(
+            "--budget {}: a budget is a finite amount of 0 or more",
+            args.budget
+        )));
+    }
+    positive("--cost-per-customer", args.cost_per_customer)?;
+    if let Some(cost) = args.contact_cost {
+        positive("--contact-cost", cost)?;
+    }
+    if !(args.uplift >= 0.0 && args.uplift.is_finite()) {
+        bail!(cpm::error::usage(format!(
+            "--uplift {}: a fraction of value, 0 or more (0.1 = 10%)",
+            args.uplift
+        )));
+    }
+    if args.allocation_out.is_some() && args.target_list.is_none() && args.contact_cost.is_none() {
+        bail!(cpm::error::usage(
+            "--allocation-out goes with a target list (--target-list or --contact-cost); \
+             the allocation is the output otherwise"
+        ));
+    }
+    Ok(())
+}
+
+/// The customer table with its value column: `--value`, else `clv`; for
+/// transactions without one, the value models are fitted with their
+/// defaults; otherwise, or when they cannot be fitted, revenue.
+fn valued(
+    table: DataFrame,
+    value: Option<&str>,
+    from_transactions: bool,
+    as_of: Option<chrono::NaiveDate>,
+    ui: &Ui,
+) -> Result<(DataFrame, String)> {
+    if let Some(name) = value {
+        if table.column(name).is_err() {
+            bail!(cpm::error::usage(format!(
+                "--value {name}: no such column (found: {})",
+                cpm::error::column_list(&table)
+            )));
+        }
+        return Ok((table, name.to_string()));
+    }
+    if table.column("clv").is_ok() {
+        return Ok((table, "clv".to_string()));
+    }
+    if from_transactions {
+        match cpm::value::value_customers(&table, &ValueConfig::default(), as_of) {
+            Ok((valued, _)) if valued.column("clv").is_ok() => {
+                return Ok((valued, "clv".to_string()));
+            }
+            Ok(_) => ui.warn("no spend model, so no CLV: customers are valued by revenue"),
+            Err(e) => ui.warn(&format!(
+                "the value models could not be fitted ({e:#}): customers are valued by revenue"
+            )),
+        }
+    }
+    Ok((table, "revenue".to_string()))
+}
+
+/// The customer table with the group column `by`: segment, tier and
+/// matrix_cell are computed (with segment's defaults) when missing.
+fn grouped(table: DataFrame, by: &str) -> Result<DataFrame> {
+    if table.column(by).is_ok() {
+        return Ok(table);
+    }
+    if ["segment", "tier", "matrix_cell"].contains(&by) {
+        return Ok(cpm::segment::segment(&table, &SegmentConfig::default())?.customers);
+    }
+    bail!(cpm::error::usage(format!(
+        "--by {by}: no such column (found: {})",
+        cpm::error::column_list(&table)
+    )))
+}
+
+/// The customers to contact: valued one by one (the group's uplift × clv
+/// × p_alive) when the table has clv and p_alive, else by their group's
+/// response, the customers of a group by `value_column`, highest first.
+fn contacts(
+    table: &DataFrame,
+    groups: &Groups,
+    responses: &[Response],
+    limits: Limits,
+    value_column: &str,
+) -> Result<Vec<targets::Contact>> {
+    let numbers = |name: &str| -> Result<Vec<f64>> {
+        Ok(table
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    };
+    if table.column("clv").is_ok() && table.column("p_alive").is_ok() {
+        let uplift: Vec<f64> = responses
+            .iter()
+            .zip(&groups.value)
+            .map(|(r, &v)| if v > 0.0 { r.uplift_value / v } else { 0.0 })
+            .collect();
+        let (clv, alive) = (numbers("clv")?, numbers("p_alive")?);
+        let values: Vec<f64> = (0..clv.len())
+            .map(|i| uplift[groups.of[i]] * clv[i] * alive[i])
+            .collect();
+        return Ok(targets::by_customer(&values, &groups.of, responses, limits));
+    }
+    let value = numbers(value_column)?;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.names.len()];
+    for (row, &g) in groups.of.iter().enumerate() {
+        members[g].push(row);
+    }
+    for rows in &mut members {
+        rows.sort_by(|&a, &b| value[b].total_cmp(&value[a]).then(a.cmp(&b)));
+    }
+    Ok(targets::by_group(&members, responses, limits))
+}
+
+/// One line on what the split buys, and where more budget stops paying.
+fn verdict(responses: &[Response], spends: &[f64], budget: f64) -> String {
+    let total: f64 = responses
+        .iter()
+        .zip(spends)
+        .map(|(r, &s)| r.expected_return(s))
+        .sum();
+    let break_even = cpm::allocate::break_even_budget(responses);
+    let mut text = format!("expected return {total:.2} on a budget of {budget:.2}");
+    if budget > break_even {
+        text.push_str(&format!(
+            "; beyond a budget of about {break_even:.2} the next unit of money returns less \
+             than it costs"
+        ));
+    } else {
+        text.push_str(&format!(
+            "; more budget keeps paying for itself up to about {break_even:.2}"
+        ));
+    }
+    text.push('\n');
+    text
+}

@@ -394,23 +394,25 @@ impl BgNbd {
         let BgNbd { r, alpha, a, b } = *self;
         let hyp = Hyp2f1::new(r + x, b + x, a + b + x - 1.0);
         let first = (a + b + x - 1.0) / (a - 1.0);
-        let mut expected = vec![0.0; horizons.len()];
-        for (out, &horizon) in expected.iter_mut().zip(horizons) {
-            if horizon <= 0.0 {
-                continue;
-            }
-            let ln_f = hyp.ln_at(horizon / (alpha + t + horizon))?;
-            let second = 1.0 - (ln_f + (r + x) * ((alpha + t) / (alpha + t + horizon)).ln()).exp();
-            let value = first * second;
-            if !value.is_finite() {
-                bail!(
-                    "expected purchases are not finite for customers with x = {x}, T = {t} \
-                     (parameters {self:?})"
-                );
-            }
-            *out = value.max(0.0);
-        }
-        Ok(expected)
+        // a horizon of 0 or less: no purchases (2F1 at z = 0 is 1)
+        let horizons: Vec<f64> = horizons.iter().map(|h| h.max(0.0)).collect();
+        let zs: Vec<f64> = horizons.iter().map(|h| h / (alpha + t + h)).collect();
+        let ln_f = hyp.ln_at_each(&zs)?;
+        horizons
+            .iter()
+            .zip(ln_f)
+            .map(|(&horizon, ln_f)| {
+                let ln_silent = (r + x) * ((alpha + t) / (alpha + t + horizon)).ln();
+                let value = first * -(ln_f + ln_silent).exp_m1();
+                if !value.is_finite() {
+                    bail!(
+                        "expected purchases are not finite for customers with x = {x}, T = {t} \
+                         (parameters {self:?})"
+                    );
+                }
+                Ok(value.max(0.0))
+            })
+            .collect()
     }
 
     /// The probability of no purchase in the next `horizon` time units:

@@ -85,74 +85,114 @@ impl Hyp2f1 {
 
     /// ln 2F1(a, b; c; z) (see [`ln_hyp2f1`]).
     pub fn ln_at(&self, z: f64) -> Result<f64> {
+        Ok(self.ln_at_each(&[z])?[0])
+    }
+
+    /// ln 2F1(a, b; c; z) at each of `zs` (see [`ln_hyp2f1`]). The series
+    /// of all the z that take the same form are summed together, so each
+    /// coefficient ratio (a division) is computed once for them all: the
+    /// monthly steps of a CLV need 2F1 at thirteen z.
+    pub fn ln_at_each(&self, zs: &[f64]) -> Result<Vec<f64>> {
         let Hyp2f1 { a, b, c, weights } = *self;
-        if !(0.0..1.0).contains(&z) || a <= 0.0 || b <= 0.0 || c <= 0.0 {
-            bail!("2F1({a}, {b}; {c}; {z}) is outside 0 ≤ z < 1 with positive parameters");
+        if let Some(z) = zs.iter().find(|z| !(0.0..1.0).contains(*z)) {
+            bail!("2F1({a}, {b}; {c}; {z}) is outside 0 ≤ z < 1");
         }
-        let Some([first_weight, second_weight]) = weights.filter(|_| z > 0.5) else {
-            return ln_series(a, b, c, z);
+        if a <= 0.0 || b <= 0.0 || c <= 0.0 {
+            bail!("2F1({a}, {b}; {c}; ·) needs positive parameters");
+        }
+        let mut out = vec![0.0; zs.len()];
+        let (far, near): (Vec<usize>, Vec<usize>) =
+            (0..zs.len()).partition(|&i| weights.is_some() && zs[i] > 0.5);
+        let direct = |at: &[usize], out: &mut [f64]| -> Result<()> {
+            let z: Vec<f64> = at.iter().map(|&i| zs[i]).collect();
+            for (&i, (ln, _)) in at.iter().zip(series_each(a, b, c, &z)?) {
+                out[i] = ln;
+            }
+            Ok(())
+        };
+        direct(&near, &mut out)?;
+        let Some([first_weight, second_weight]) = weights else {
+            return Ok(out);
         };
         // 2F1(a,b;c;z) = A · 2F1(a, b; a+b−c+1; 1−z)
         //              + (1−z)^(c−a−b) · B · 2F1(c−a, c−b; c−a−b+1; 1−z)
-        let (s, w) = (c - a - b, 1.0 - z);
-        // each part as (ln |value|, sign)
-        let (ln_f1, sign1) = ln_series_signed(a, b, 1.0 - s, w)?;
-        let first = (first_weight.0 + ln_f1, first_weight.1 * sign1);
-        let (ln_f2, sign2) = ln_series_signed(c - a, c - b, 1.0 + s, w)?;
-        let second = (
-            second_weight.0 + s * w.ln() + ln_f2,
-            second_weight.1 * sign2,
-        );
-        let top = first.0.max(second.0);
-        let sum = first.1 * (first.0 - top).exp() + second.1 * (second.0 - top).exp();
-        if sum <= 0.0 || !sum.is_finite() {
-            // the weights cancelled: fall back on the direct series
-            return ln_series(a, b, c, z);
-        }
-        Ok(top + sum.ln())
-    }
-}
-
-/// ln of the power series Σ (a)_k (b)_k / ((c)_k k!) z^k, all terms
-/// positive. Summed in plain floating point, rescaled by 10^-280 whenever
-/// the sum grows past 10^280, so no term needs a logarithm.
-fn ln_series(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
-    const SCALE: f64 = 1e280;
-    let (mut term, mut sum, mut ln_scale) = (1.0f64, 1.0f64, 0.0f64);
-    for k in 0..MAX_TERMS {
-        let k = k as f64;
-        let ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
-        term *= ratio;
-        sum += term;
-        if sum > SCALE {
-            term /= SCALE;
-            sum /= SCALE;
-            ln_scale += SCALE.ln();
-        }
-        if ratio < 1.0 && term < 1e-17 * sum {
-            return Ok(sum.ln() + ln_scale);
-        }
-    }
-    bail!("2F1({a}, {b}; {c}; {z}) did not converge in {MAX_TERMS} terms")
-}
-
-/// ln |sum| and the sign of the power series when parameters may make
-/// terms, and the sum, negative (as in the transformed series).
-fn ln_series_signed(a: f64, b: f64, c: f64, z: f64) -> Result<(f64, f64)> {
-    let mut term = 1.0f64;
-    let mut sum = 1.0f64;
-    for k in 0..MAX_TERMS {
-        let k = k as f64;
-        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
-        sum += term;
-        if term.abs() < 1e-17 * sum.abs() {
-            if sum == 0.0 || !sum.is_finite() {
-                bail!("2F1({a}, {b}; {c}; {z}) is {sum}");
+        let s = c - a - b;
+        let w: Vec<f64> = far.iter().map(|&i| 1.0 - zs[i]).collect();
+        let firsts = series_each(a, b, 1.0 - s, &w)?;
+        let seconds = series_each(c - a, c - b, 1.0 + s, &w)?;
+        let mut cancelled = Vec::new();
+        for (k, &i) in far.iter().enumerate() {
+            // each part as (ln |value|, sign)
+            let (ln_f1, sign1) = firsts[k];
+            let first = (first_weight.0 + ln_f1, first_weight.1 * sign1);
+            let (ln_f2, sign2) = seconds[k];
+            let second = (
+                second_weight.0 + s * w[k].ln() + ln_f2,
+                second_weight.1 * sign2,
+            );
+            let top = first.0.max(second.0);
+            let sum = first.1 * (first.0 - top).exp() + second.1 * (second.0 - top).exp();
+            if sum <= 0.0 || !sum.is_finite() {
+                // the weights cancelled: the direct series instead
+                cancelled.push(i);
+            } else {
+                out[i] = top + sum.ln();
             }
-            return Ok((sum.abs().ln(), sum.signum()));
+        }
+        direct(&cancelled, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// ln |Σ (a)_k (b)_k / ((c)_k k!) z^k| and the sign of the sum, for each of
+/// `zs`: the power series summed together, each coefficient ratio computed
+/// once. Sums are rescaled by 10^-280 whenever they grow past 10^280, so
+/// no term needs a logarithm; a series that has not converged after
+/// [`MAX_TERMS`] terms is an error, never a number.
+fn series_each(a: f64, b: f64, c: f64, zs: &[f64]) -> Result<Vec<(f64, f64)>> {
+    const SCALE: f64 = 1e280;
+    let n = zs.len();
+    let (mut term, mut sum, mut ln_scale) = (vec![1.0f64; n], vec![1.0f64; n], vec![0.0f64; n]);
+    let mut done = vec![false; n];
+    let mut left = n;
+    for k in 0..MAX_TERMS {
+        if left == 0 {
+            break;
+        }
+        let k = k as f64;
+        let ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0));
+        for j in 0..n {
+            if done[j] {
+                continue;
+            }
+            let step = ratio * zs[j];
+            term[j] *= step;
+            sum[j] += term[j];
+            if sum[j].abs() > SCALE {
+                term[j] /= SCALE;
+                sum[j] /= SCALE;
+                ln_scale[j] += SCALE.ln();
+            }
+            if step.abs() < 1.0 && term[j].abs() < 1e-17 * sum[j].abs() {
+                done[j] = true;
+                left -= 1;
+            }
         }
     }
-    bail!("2F1({a}, {b}; {c}; {z}) did not converge in {MAX_TERMS} terms")
+    (0..n)
+        .map(|j| {
+            if !done[j] {
+                bail!(
+                    "2F1({a}, {b}; {c}; {}) did not converge in {MAX_TERMS} terms",
+                    zs[j]
+                );
+            }
+            if sum[j] == 0.0 || !sum[j].is_finite() {
+                bail!("2F1({a}, {b}; {c}; {}) is {}", zs[j], sum[j]);
+            }
+            Ok((sum[j].abs().ln() + ln_scale[j], sum[j].signum()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -175,7 +215,7 @@ mod tests {
     #[test]
     fn hyp2f1_agrees_across_the_switch_to_1_minus_z() {
         for (a, b, c) in [(2.24, 3.43, 3.22), (0.5, 1.5, 4.7), (12.3, 7.1, 20.4)] {
-            let below = ln_series(a, b, c, 0.7).unwrap();
+            let below = series_each(a, b, c, &[0.7]).unwrap()[0].0;
             let above = ln_hyp2f1(a, b, c, 0.7).unwrap();
             assert!(
                 close(below, above, 1e-10),
@@ -187,6 +227,13 @@ mod tests {
         let v = ln_hyp2f1(1.0, 1.0, 2.0, z).unwrap().exp();
         assert!(close(v, -(1.0 - z).ln() / z, 1e-10), "{v}");
         assert!(ln_hyp2f1(1.0, 1.0, 2.0, 1.0).is_err());
+        // many z at once: the same values as one at a time
+        let hyp = Hyp2f1::new(2.24, 3.43, 3.22);
+        let zs = [0.1, 0.5, 0.51, 0.9, 0.0];
+        let each = hyp.ln_at_each(&zs).unwrap();
+        for (z, v) in zs.iter().zip(&each) {
+            assert_eq!(*v, hyp.ln_at(*z).unwrap(), "{z}");
+        }
     }
 
     #[test]

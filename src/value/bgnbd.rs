@@ -7,7 +7,7 @@ use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::fit::{self, Minimum, Runs};
+use super::fit::{self, Runs};
 use super::special::{Hyp2f1, digamma, ln_gamma, ln_hyp2f1};
 
 /// The four BG/NBD parameters: purchase rates λ ~ Gamma(r, α) (α in the
@@ -238,17 +238,18 @@ impl BgNbd {
                 .collect();
             (nll, grad)
         };
-        let Minimum { params, .. } = fit::minimize(&objective, &[1.0, alpha0, 1.0, 1.0], "BG/NBD")?;
+        let minimum = fit::minimize(&objective, &[1.0, alpha0, 1.0, 1.0], "BG/NBD")?;
+        let params = &minimum.params;
         let fitted = BgNbd {
             r: params[0],
             alpha: params[1],
             a: params[2],
             b: params[3],
         };
-        let std_errors = fit::standard_errors(&objective, &params, n);
+        let std_errors = fit::standard_errors(&objective, &minimum, n);
         Ok(BgNbdFit {
             params: fitted,
-            log_likelihood: fitted.total_log_likelihood(histories).0,
+            log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
         })
     }

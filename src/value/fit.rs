@@ -92,8 +92,10 @@ impl Runs {
 pub struct Minimum {
     /// The parameters (not their logs).
     pub params: Vec<f64>,
-    /// The mean negative log-likelihood there.
+    /// The mean negative log-likelihood there (with the penalty).
     pub value: f64,
+    /// Its gradient there, in the logs of the parameters.
+    pub gradient: Vec<f64>,
     /// Iterations taken.
     pub iterations: u64,
     /// Norm of the gradient there.
@@ -128,7 +130,16 @@ pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Min
     let Some(best) = result.state.take_best_param() else {
         bail!("the {model} fit found no parameters; {advice}");
     };
-    let (value, gradient) = objective(&best);
+    // the last evaluation is usually at the best point: not repeated
+    let last = result
+        .problem
+        .problem
+        .as_ref()
+        .and_then(|p| p.last.lock().ok().and_then(|last| last.clone()));
+    let (value, gradient) = match last {
+        Some((at, value, gradient)) if at == best => (value, gradient),
+        _ => objective(&best),
+    };
     let gradient_norm = gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
     let params: Vec<f64> = best.iter().map(|p| p.exp()).collect();
     if !value.is_finite() || params.iter().any(|p| !p.is_finite() || *p <= 0.0) {
@@ -155,27 +166,37 @@ pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Min
     Ok(Minimum {
         params,
         value,
+        gradient,
         iterations,
         gradient_norm,
     })
+}
+
+/// The total log-likelihood at a minimum of the mean negative
+/// log-likelihood of `n` customers plus `penalty` × Σ p².
+pub fn log_likelihood(minimum: &Minimum, n: f64, penalty: f64) -> f64 {
+    let penalty: f64 = penalty * minimum.params.iter().map(|p| p * p).sum::<f64>();
+    -(minimum.value - penalty) * n
 }
 
 /// Standard errors of the parameters from the Hessian of the total
 /// negative log-likelihood (`n` × the mean), by forward differences of
 /// the analytic gradient. `None` where the Hessian is not positive
 /// definite there (the parameter is not identified by the data).
-pub fn standard_errors(objective: &Objective, params: &[f64], n: f64) -> Vec<Option<f64>> {
+pub fn standard_errors(objective: &Objective, minimum: &Minimum, n: f64) -> Vec<Option<f64>> {
+    let params = &minimum.params;
     let k = params.len();
     // gradient with respect to the parameters themselves: d/dp = d/dlnp / p
+    let in_params =
+        |g: &[f64], p: &[f64]| -> Vec<f64> { g.iter().zip(p).map(|(g, p)| g / p * n).collect() };
     let gradient = |p: &[f64]| -> Vec<f64> {
         let logs: Vec<f64> = p.iter().map(|v| v.ln()).collect();
-        let (_, g) = objective(&logs);
-        g.iter().zip(p).map(|(g, p)| g / p * n).collect()
+        in_params(&objective(&logs).1, p)
     };
-    // forward differences: k + 1 evaluations of the likelihood over all
-    // the data rather than 2k; their error, about 1e-5 relative, is far
-    // below what a standard error needs
-    let at = gradient(params);
+    // forward differences from the gradient at the minimum: k evaluations
+    // of the likelihood over all the data rather than 2k; their error,
+    // about 1e-5 relative, is far below what a standard error needs
+    let at = in_params(&minimum.gradient, params);
     let mut hessian = vec![vec![0.0; k]; k];
     for j in 0..k {
         let h = params[j] * 1e-5;
@@ -307,7 +328,7 @@ mod tests {
         let min = minimize(&objective, &[1.0], "test").unwrap();
         assert!((min.params[0] - 3.0).abs() < 1e-6, "{min:?}");
         // total NLL over n = 100: curvature 100, so the SE is 0.1
-        let se = standard_errors(&objective, &min.params, 100.0);
+        let se = standard_errors(&objective, &min, 100.0);
         assert!((se[0].unwrap() - 0.1).abs() < 1e-6, "{se:?}");
     }
 

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::fit::{self, Minimum, Runs};
+use super::fit::{self, Runs};
 use super::special::{digamma, ln_gamma};
 
 /// The Gamma-Gamma parameters: a purchase's value ~ Gamma(p, ν) with
@@ -89,8 +89,8 @@ impl GammaGamma {
             (nll, grad)
         };
         let mean_m = used.iter().map(|(_, m)| m).sum::<f64>() / n;
-        let Minimum { params, .. } =
-            fit::minimize(&objective, &[1.0, 1.0, mean_m.max(1e-6)], "Gamma-Gamma")?;
+        let minimum = fit::minimize(&objective, &[1.0, 1.0, mean_m.max(1e-6)], "Gamma-Gamma")?;
+        let params = &minimum.params;
         let fitted = GammaGamma {
             p: params[0],
             q: params[1],
@@ -98,7 +98,7 @@ impl GammaGamma {
         };
         Ok(GammaGammaFit {
             params: fitted,
-            log_likelihood: fitted.total_log_likelihood(&spenders, &x_runs).0,
+            log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             customers: used.len(),
             excluded,
             correlation: correlation(&used),

@@ -601,10 +601,13 @@ impl Block {
         let orders = match part.column(ORDER_ID) {
             Ok(ids) => Some((
                 crate::hashing::column_hashes(ids)?,
-                ids.is_not_null()
-                    .iter()
-                    .map(|p| p == Some(true))
-                    .collect::<Vec<bool>>(),
+                // which rows have an order id (None: all of them)
+                (ids.null_count() > 0).then(|| {
+                    ids.is_not_null()
+                        .iter()
+                        .map(|p| p == Some(true))
+                        .collect::<Vec<bool>>()
+                }),
             )),
             Err(_) => None,
         };
@@ -625,7 +628,7 @@ impl Block {
             }
             let row = (start + i) as u32;
             let order = match &orders {
-                Some((hashes, present)) if present[i] => hashes[i],
+                Some((hashes, present)) if present.as_ref().is_none_or(|p| p[i]) => hashes[i],
                 _ => u64::from(row) | 1 << 63,
             };
             let record = Record {
@@ -642,11 +645,20 @@ impl Block {
     }
 }
 
-/// The values of `column` cast to `T`, empty ones as 0.
+/// The values of `column` cast to `T`, empty ones as 0; chunks without
+/// empty values are copied whole.
 fn plain<T: PolarsNumericType>(column: &Column) -> Result<Vec<T::Native>> {
     let values = column.cast(&T::get_static_dtype())?;
     let values: &ChunkedArray<T> = values.as_materialized_series().as_ref().as_ref();
-    Ok(values.iter().map(Option::unwrap_or_default).collect())
+    let mut out = Vec::with_capacity(values.len());
+    for chunk in values.downcast_iter() {
+        if chunk.validity().is_none_or(|v| v.unset_bits() == 0) {
+            out.extend_from_slice(chunk.values());
+        } else {
+            out.extend(chunk.iter().map(|v| v.copied().unwrap_or_default()));
+        }
+    }
+    Ok(out)
 }
 
 /// The facts of the customers of one partition, by local code.

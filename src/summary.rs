@@ -645,20 +645,14 @@ impl Block {
     }
 }
 
-/// The values of `column` cast to `T`, empty ones as 0; chunks without
-/// empty values are copied whole.
+/// The values of `column` cast to `T`, empty ones as 0 (without any, the
+/// chunks are copied whole).
 fn plain<T: PolarsNumericType>(column: &Column) -> Result<Vec<T::Native>> {
     let values = column.cast(&T::get_static_dtype())?;
     let values: &ChunkedArray<T> = values.as_materialized_series().as_ref().as_ref();
-    let mut out = Vec::with_capacity(values.len());
-    for chunk in values.downcast_iter() {
-        if chunk.validity().is_none_or(|v| v.unset_bits() == 0) {
-            out.extend_from_slice(chunk.values());
-        } else {
-            out.extend(chunk.iter().map(|v| v.copied().unwrap_or_default()));
-        }
-    }
-    Ok(out)
+    Ok(values
+        .to_vec_null_aware()
+        .left_or_else(|values| values.into_iter().map(Option::unwrap_or_default).collect()))
 }
 
 /// The facts of the customers of one partition, by local code.

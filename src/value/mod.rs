@@ -163,11 +163,14 @@ fn numbers(frame: &DataFrame, names: &[&str]) -> Result<Vec<f64>> {
     let values = column
         .cast(&DataType::Float64)
         .map_err(|_| anyhow!("column '{}' is not numeric", column.name()))?;
-    let values: Vec<Option<f64>> = values.f64()?.iter().collect();
-    if let Some(row) = values.iter().position(Option::is_none) {
-        bail!("column '{}' is empty in row {}", column.name(), row + 1);
+    let values = values.f64()?;
+    match values.to_vec_null_aware().left() {
+        Some(values) => Ok(values),
+        None => {
+            let row = values.iter().position(|v| v.is_none()).unwrap_or_default();
+            bail!("column '{}' is empty in row {}", column.name(), row + 1)
+        }
     }
-    Ok(values.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 /// Fits BG/NBD on the customers' histories and, when their repeat spend

@@ -30,11 +30,16 @@ pub fn column_hashes(column: &Column) -> PolarsResult<Vec<u64>> {
 /// among a billion share a key is below 10^-20, so keys stand in for values.
 pub fn text_keys(column: &Column) -> PolarsResult<Vec<u128>> {
     let text = column.cast(&DataType::String)?;
-    Ok(text
-        .str()?
-        .iter()
-        .map(|v| v.map_or(0, |v| xxhash_rust::xxh3::xxh3_128(v.as_bytes())))
-        .collect())
+    let key = |v: &str| xxhash_rust::xxh3::xxh3_128(v.as_bytes());
+    let text = text.str()?;
+    if text.null_count() > 0 {
+        return Ok(text.iter().map(|v| v.map_or(0, key)).collect());
+    }
+    let mut keys = Vec::with_capacity(text.len());
+    for chunk in text.downcast_iter() {
+        keys.extend(chunk.values_iter().map(key));
+    }
+    Ok(keys)
 }
 
 /// How many distinct values `column` holds (null counting as one), by

@@ -13,7 +13,8 @@
 //! - [`segment`] scores, names and places customers (RFM, tiers, matrix);
 //! - [`value`] fits the BG/NBD and Gamma-Gamma models and values customers;
 //! - [`allocate`] splits a budget across groups of customers and lists whom
-//!   to contact.
+//!   to contact;
+//! - [`report`] computes the portfolio summary's figures (in progress).
 //!
 //! Nothing here parses command lines, prints, or exits: that is the binary's
 //! job.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod hashing;
 pub mod ingest;
 pub mod io;
+pub mod report;
 pub mod schema;
 pub mod segment;
 pub mod summary;

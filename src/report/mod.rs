@@ -1,5 +1,6 @@
 //! `report`: how is the portfolio doing? The figures of the Monday
 //! summary, computed from the customer table (and, for the period KPIs,
-//! the transactions). Only the concentration section exists so far.
+//! the transactions). So far: concentration and the period KPIs.
 
 pub mod concentration;
+pub mod kpis;

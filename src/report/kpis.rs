@@ -1,0 +1,267 @@
+//! The period KPIs: the period ending at the as-of day against the one
+//! before it, from the transactions.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::{Result, bail};
+use chrono::{Days, Months, NaiveDate};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
+
+/// The length of a reporting period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// Seven days.
+    Week,
+    /// A calendar month's length (the same day of the month before).
+    Month,
+    /// Three months.
+    Quarter,
+}
+
+impl Period {
+    /// The first day of the period that ends on `end` (inclusive).
+    pub fn start(self, end: NaiveDate) -> NaiveDate {
+        let before = match self {
+            Period::Week => end.checked_sub_days(Days::new(7)),
+            Period::Month => end.checked_sub_months(Months::new(1)),
+            Period::Quarter => end.checked_sub_months(Months::new(3)),
+        };
+        before.unwrap_or(NaiveDate::MIN) + Days::new(1)
+    }
+}
+
+/// One period's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodKpis {
+    /// First day of the period.
+    pub start: NaiveDate,
+    /// Last day of the period.
+    pub end: NaiveDate,
+    /// Customers with a purchase in the period.
+    pub active_customers: u64,
+    /// Active customers whose first purchase ever is in the period.
+    pub new_customers: u64,
+    /// Active customers who had bought before the period.
+    pub returning_customers: u64,
+    /// Customers active in the period before, not in this one.
+    pub churned_customers: u64,
+    /// Revenue of the period, refunds included.
+    pub revenue: f64,
+    /// Revenue less cost, when the transactions have a cost.
+    pub margin: Option<f64>,
+    /// Distinct orders with a purchase (lines when there is no order id).
+    pub orders: u64,
+    /// Revenue per order.
+    pub average_order_value: Option<f64>,
+    /// Share of the active customers who have bought on two days or more
+    /// by the period's end.
+    pub repeat_rate: Option<f64>,
+    /// Share of the period before's active customers active again.
+    pub retention_rate: Option<f64>,
+}
+
+/// The KPIs of the period ending on `as_of` and of the one before it.
+pub fn period_kpis(
+    transactions: &DataFrame,
+    as_of: NaiveDate,
+    period: Period,
+) -> Result<[PeriodKpis; 2]> {
+    let rows = Rows::read(transactions)?;
+    // three periods back to back: the one before the previous gives the
+    // previous period its churn and retention
+    let current_start = period.start(as_of);
+    let previous_end = current_start - Days::new(1);
+    let previous_start = period.start(previous_end);
+    let oldest_end = previous_start - Days::new(1);
+    let oldest = rows.active(period.start(oldest_end), oldest_end);
+    let previous = rows.figures(previous_start, previous_end, &oldest);
+    let current = rows.figures(
+        current_start,
+        as_of,
+        &rows.active(previous_start, previous_end),
+    );
+    Ok([current, previous])
+}
+
+/// The columns the KPIs read, one entry per transaction line, and each
+/// customer's first and second purchase day.
+struct Rows {
+    customer: Vec<u128>,
+    day: Vec<i32>,
+    revenue: Vec<f64>,
+    cost: Option<Vec<f64>>,
+    order: Vec<u64>,
+    purchase_days: HashMap<u128, (i32, i32)>,
+}
+
+impl Rows {
+    fn read(transactions: &DataFrame) -> Result<Rows> {
+        for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+            if transactions.column(name).is_err() {
+                bail!("the KPIs need transactions with a '{name}' column");
+            }
+        }
+        let numbers = |name: &str| -> Result<Vec<f64>> {
+            let values = transactions.column(name)?.cast(&DataType::Float64)?;
+            Ok(values.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
+        };
+        let day: Vec<i32> = transactions
+            .column(ORDER_DATE)?
+            .cast(&DataType::Int32)?
+            .i32()?
+            .iter()
+            .map(|d| d.unwrap_or(i32::MIN))
+            .collect();
+        let customer = crate::hashing::text_keys(transactions.column(CUSTOMER_ID)?)?;
+        let revenue = numbers(REVENUE)?;
+        let order = match transactions.column(ORDER_ID) {
+            Ok(ids) => crate::hashing::text_keys(ids)?
+                .into_iter()
+                .map(|k| k as u64)
+                .collect(),
+            // no order ids: every line is an order
+            Err(_) => (0..day.len() as u64).collect(),
+        };
+        let cost = match transactions.column(COST) {
+            Ok(_) => Some(numbers(COST)?),
+            Err(_) => None,
+        };
+        let mut purchase_days: HashMap<u128, (i32, i32)> = HashMap::new();
+        for i in (0..day.len()).filter(|&i| revenue[i] >= 0.0) {
+            let days = purchase_days
+                .entry(customer[i])
+                .or_insert((i32::MAX, i32::MAX));
+            let d = day[i];
+            if d < days.0 {
+                *days = (d, days.0);
+            } else if d > days.0 && d < days.1 {
+                days.1 = d;
+            }
+        }
+        Ok(Rows {
+            customer,
+            day,
+            revenue,
+            cost,
+            order,
+            purchase_days,
+        })
+    }
+
+    /// The lines of the days `start..=end`.
+    fn lines(&self, start: NaiveDate, end: NaiveDate) -> impl Iterator<Item = usize> + '_ {
+        let (from, to) = (days(start), days(end));
+        (0..self.day.len()).filter(move |&i| from <= self.day[i] && self.day[i] <= to)
+    }
+
+    /// The customers with a purchase in `start..=end`.
+    fn active(&self, start: NaiveDate, end: NaiveDate) -> HashSet<u128> {
+        self.lines(start, end)
+            .filter(|&i| self.revenue[i] >= 0.0)
+            .map(|i| self.customer[i])
+            .collect()
+    }
+
+    /// The figures of `start..=end`, given who was active the period before.
+    fn figures(&self, start: NaiveDate, end: NaiveDate, before: &HashSet<u128>) -> PeriodKpis {
+        let active = self.active(start, end);
+        let (from, to) = (days(start), days(end));
+        let first = |c: &u128| self.purchase_days[c].0;
+        let new = active.iter().filter(|c| first(c) >= from).count() as u64;
+        let repeat = active
+            .iter()
+            .filter(|c| self.purchase_days[*c].1 <= to)
+            .count();
+        let kept = before.iter().filter(|c| active.contains(*c)).count();
+        let (mut revenue, mut margin) = (0.0, 0.0);
+        let mut orders = HashSet::new();
+        for i in self.lines(start, end) {
+            revenue += self.revenue[i];
+            if let Some(cost) = &self.cost {
+                margin += self.revenue[i] - cost[i];
+            }
+            if self.revenue[i] >= 0.0 {
+                orders.insert(self.order[i]);
+            }
+        }
+        let share = |part: usize, whole: usize| (whole > 0).then(|| part as f64 / whole as f64);
+        PeriodKpis {
+            start,
+            end,
+            active_customers: active.len() as u64,
+            new_customers: new,
+            returning_customers: active.len() as u64 - new,
+            churned_customers: (before.len() - kept) as u64,
+            revenue,
+            margin: self.cost.is_some().then_some(margin),
+            orders: orders.len() as u64,
+            average_order_value: (!orders.is_empty()).then(|| revenue / orders.len() as f64),
+            repeat_rate: share(repeat, active.len()),
+            retention_rate: share(kept, before.len()),
+        }
+    }
+}
+
+/// Days since 1970-01-01, as the Date columns hold them.
+fn days(day: NaiveDate) -> i32 {
+    (day - NaiveDate::default()).num_days() as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn periods_end_on_the_as_of_day() {
+        let end = date("2024-03-31");
+        assert_eq!(Period::Month.start(end), date("2024-03-01"));
+        assert_eq!(Period::Week.start(end), date("2024-03-25"));
+        assert_eq!(Period::Quarter.start(end), date("2024-01-01"));
+        // the month before 2024-02-29 starts on 2024-01-30
+        assert_eq!(Period::Month.start(date("2024-02-29")), date("2024-01-30"));
+    }
+
+    #[test]
+    fn kpis_by_hand() {
+        // months ending 2024-03-31: current Mar 1-31, previous Feb 1-29,
+        // the one before Jan 1-31
+        let frame = df!(
+            CUSTOMER_ID => ["A", "A", "B", "B", "C", "D", "D", "E"],
+            ORDER_DATE => ["2024-01-10", "2024-03-05", "2024-02-10", "2024-02-20",
+                           "2024-03-15", "2024-02-01", "2024-03-20", "2024-01-05"],
+            REVENUE => [10.0, 20.0, 30.0, -5.0, 40.0, 50.0, 60.0, 70.0],
+            ORDER_ID => ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
+        .collect()
+        .unwrap();
+        let [now, before] = period_kpis(&frame, date("2024-03-31"), Period::Month).unwrap();
+        // March: A (returning, repeat), C (new), D (returning, repeat)
+        assert_eq!((now.active_customers, now.new_customers), (3, 1));
+        assert_eq!(now.returning_customers, 2);
+        // February's active B and D: B is gone, D stayed
+        assert_eq!((now.churned_customers, now.retention_rate), (1, Some(0.5)));
+        assert_eq!((now.revenue, now.orders), (120.0, 3));
+        assert_eq!(now.average_order_value, Some(40.0));
+        assert_eq!(now.repeat_rate, Some(2.0 / 3.0));
+        assert_eq!(now.margin, None);
+        // February: B (new; its refund is no purchase, but counts in
+        // revenue), D (new); January's A and E both gone
+        assert_eq!((before.active_customers, before.new_customers), (2, 2));
+        assert_eq!((before.revenue, before.orders), (75.0, 2));
+        assert_eq!(
+            (before.churned_customers, before.retention_rate),
+            (2, Some(0.0))
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Composition: the portfolio's segments, tiers or matrix cells, each with
+//! its share of the customers, of the revenue and of the CLV.
+
+use anyhow::Result;
+use polars::prelude::DataFrame;
+use serde::Serialize;
+
+use crate::allocate::table::{groups, plays};
+
+/// One group's part of the portfolio.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Part {
+    /// The group (a segment, tier or cell).
+    pub name: String,
+    /// Its customers.
+    pub customers: u64,
+    /// Its share of the customers, 0–1.
+    pub share: f64,
+    /// Its share of the revenue (`None` when the total is not positive).
+    pub revenue_share: Option<f64>,
+    /// Its share of the CLV, when the table has one.
+    pub clv_share: Option<f64>,
+    /// Its strategy, for segments and matrix cells.
+    pub strategy: Option<String>,
+}
+
+/// The parts of the customer table by column `by`, largest revenue share
+/// first.
+pub fn composition(customers: &DataFrame, by: &str) -> Result<Vec<Part>> {
+    let by_revenue = groups(customers, by, "revenue")?;
+    let clv = match customers.column("clv") {
+        Ok(_) => Some(groups(customers, by, "clv")?.value),
+        Err(_) => None,
+    };
+    let strategies = plays(
+        customers,
+        by,
+        &by_revenue,
+        &vec![None; by_revenue.names.len()],
+    )?;
+    let total = |values: &[f64]| values.iter().sum::<f64>();
+    let share = |value: f64, total: f64| (total > 0.0).then(|| value / total);
+    let (revenue, customers_total) = (total(&by_revenue.value), by_revenue.of.len() as f64);
+    let mut parts: Vec<Part> = (0..by_revenue.names.len())
+        .map(|g| Part {
+            name: by_revenue.names[g].clone(),
+            customers: by_revenue.customers[g],
+            share: by_revenue.customers[g] as f64 / customers_total,
+            revenue_share: share(by_revenue.value[g], revenue),
+            clv_share: clv.as_ref().and_then(|c| share(c[g], total(c))),
+            strategy: strategies[g].as_ref().map(|p| p.strategy.clone()),
+        })
+        .collect();
+    parts.sort_by(|a, b| {
+        b.revenue_share
+            .unwrap_or(0.0)
+            .total_cmp(&a.revenue_share.unwrap_or(0.0))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    #[test]
+    fn shares_of_customers_revenue_and_clv() {
+        let table = df!(
+            "customer_id" => ["a", "b", "c", "d"],
+            "revenue" => [10.0, 30.0, 40.0, 20.0],
+            "clv" => [5.0, 5.0, 20.0, 10.0],
+            "segment" => ["Lost", "Lost", "Champions", "Lost"],
+        )
+        .unwrap();
+        let parts = composition(&table, "segment").unwrap();
+        assert_eq!(parts[0].name, "Lost");
+        assert_eq!((parts[0].customers, parts[0].share), (3, 0.75));
+        assert_eq!(parts[0].revenue_share, Some(0.6));
+        assert_eq!(parts[1].clv_share, Some(0.5));
+        // the segments' playbook
+        assert_eq!(parts[1].strategy.as_deref(), Some("retain"));
+        assert!(
+            composition(&table.drop("clv").unwrap(), "segment").unwrap()[0]
+                .clv_share
+                .is_none()
+        );
+    }
+}

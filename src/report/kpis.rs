@@ -87,19 +87,21 @@ pub fn period_kpis(
     Ok([current, previous])
 }
 
-/// The columns the KPIs read, one entry per transaction line, and each
-/// customer's first and second purchase day.
-struct Rows {
-    customer: Vec<u128>,
-    day: Vec<i32>,
-    revenue: Vec<f64>,
+/// The columns the KPIs and cohorts read, one entry per transaction line
+/// (customers by the 128-bit hash of their id, days since 1970-01-01), and
+/// each customer's first and second purchase day.
+pub(super) struct Rows {
+    pub(super) customer: Vec<u128>,
+    pub(super) day: Vec<i32>,
+    pub(super) revenue: Vec<f64>,
     cost: Option<Vec<f64>>,
     order: Vec<u64>,
-    purchase_days: HashMap<u128, (i32, i32)>,
+    pub(super) purchase_days: HashMap<u128, (i32, i32)>,
 }
 
 impl Rows {
-    fn read(transactions: &DataFrame) -> Result<Rows> {
+    /// Reads the columns of canonical transactions.
+    pub(super) fn read(transactions: &DataFrame) -> Result<Rows> {
         for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
             if transactions.column(name).is_err() {
                 bail!("the KPIs need transactions with a '{name}' column");
@@ -207,7 +209,7 @@ impl Rows {
 }
 
 /// Days since 1970-01-01, as the Date columns hold them.
-fn days(day: NaiveDate) -> i32 {
+pub(super) fn days(day: NaiveDate) -> i32 {
     (day - NaiveDate::default()).num_days() as i32
 }
 

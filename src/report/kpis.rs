@@ -78,12 +78,10 @@ pub fn period_kpis(
     let previous_start = period.start(previous_end);
     let oldest_end = previous_start - Days::new(1);
     let oldest = rows.active(period.start(oldest_end), oldest_end);
-    let previous = rows.figures(previous_start, previous_end, &oldest);
-    let current = rows.figures(
-        current_start,
-        as_of,
-        &rows.active(previous_start, previous_end),
-    );
+    let before = rows.active(previous_start, previous_end);
+    let now = rows.active(current_start, as_of);
+    let previous = rows.figures(previous_start, previous_end, &before, &oldest);
+    let current = rows.figures(current_start, as_of, &now, &before);
     Ok([current, previous])
 }
 
@@ -168,9 +166,15 @@ impl Rows {
             .collect()
     }
 
-    /// The figures of `start..=end`, given who was active the period before.
-    fn figures(&self, start: NaiveDate, end: NaiveDate, before: &HashSet<u128>) -> PeriodKpis {
-        let active = self.active(start, end);
+    /// The figures of `start..=end`, given who was active in it and in the
+    /// period before.
+    fn figures(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        active: &HashSet<u128>,
+        before: &HashSet<u128>,
+    ) -> PeriodKpis {
         let (from, to) = (days(start), days(end));
         let first = |c: &u128| self.purchase_days[c].0;
         let new = active.iter().filter(|c| first(c) >= from).count() as u64;

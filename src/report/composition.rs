@@ -28,8 +28,21 @@ pub struct Part {
 /// first.
 pub fn composition(customers: &DataFrame, by: &str) -> Result<Vec<Part>> {
     let by_revenue = groups(customers, by, "revenue")?;
+    // CLV summed over the same groups, without grouping again
     let clv = match customers.column("clv") {
-        Ok(_) => Some(groups(customers, by, "clv")?.value),
+        Ok(_) => {
+            let mut sums = vec![0.0; by_revenue.names.len()];
+            for (g, v) in by_revenue
+                .of
+                .iter()
+                .zip(crate::segment::numbers(customers, "clv")?)
+            {
+                if v.is_finite() {
+                    sums[*g] += v;
+                }
+            }
+            Some(sums)
+        }
         Err(_) => None,
     };
     let strategies = plays(

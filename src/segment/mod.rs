@@ -189,7 +189,7 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
 }
 
 /// A numeric column as f64s (null as NaN), with an error naming what exists.
-fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
+pub fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
     let column = frame.column(name).map_err(|_| {
         anyhow!(
             "column '{name}' not found in the customer table (found: {})",

@@ -378,15 +378,7 @@ fn contacts(
     limits: Limits,
     value_column: &str,
 ) -> Result<Vec<targets::Contact>> {
-    let numbers = |name: &str| -> Result<Vec<f64>> {
-        Ok(table
-            .column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect())
-    };
+    let numbers = |name: &str| cpm::segment::numbers(table, name);
     if table.column("clv").is_ok() && table.column("p_alive").is_ok() {
         let uplift: Vec<f64> = responses
             .iter()

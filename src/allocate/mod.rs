@@ -73,14 +73,20 @@ impl Method {
     }
 }
 
-/// Checks that the groups' bounds admit `budget`: a usage error naming the
-/// numbers when the minimums exceed it, or when the maximums cannot take it.
-pub fn check_feasible(responses: &[Response], budget: f64) -> Result<()> {
+/// Checks that `budget` is a finite amount of 0 or more (a usage error).
+pub fn check_budget(budget: f64) -> Result<()> {
     if !(budget.is_finite() && budget >= 0.0) {
         bail!(crate::error::usage(format!(
             "--budget {budget}: a budget is a finite amount of 0 or more"
         )));
     }
+    Ok(())
+}
+
+/// Checks that the groups' bounds admit `budget`: a usage error naming the
+/// numbers when the minimums exceed it, or when the maximums cannot take it.
+pub fn check_feasible(responses: &[Response], budget: f64) -> Result<()> {
+    check_budget(budget)?;
     if responses.is_empty() {
         bail!("no groups to allocate the budget to");
     }

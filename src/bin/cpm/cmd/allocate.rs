@@ -292,12 +292,7 @@ fn check_args(args: &Args) -> Result<()> {
             )))
         }
     };
-    if !(args.budget.is_finite() && args.budget >= 0.0) {
-        bail!(cpm::error::usage(format!(
-            "--budget {}: a budget is a finite amount of 0 or more",
-            args.budget
-        )));
-    }
+    cpm::allocate::check_budget(args.budget)?;
     positive("--cost-per-customer", args.cost_per_customer)?;
     if let Some(cost) = args.contact_cost {
         positive("--contact-cost", cost)?;

@@ -55,8 +55,9 @@ pub fn by_customer(
     order.sort_by(|&i, &j| values[j].total_cmp(&values[i]).then(i.cmp(&j)));
     let mut spent = vec![0.0; responses.len()];
     let mut chosen = Vec::new();
+    let limit = limits.contacts();
     for row in order {
-        if chosen.len() == limits.contacts() {
+        if chosen.len() == limit {
             break;
         }
         let g = groups[row];

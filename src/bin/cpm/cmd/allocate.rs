@@ -225,13 +225,16 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let mut summary = cpm::io::table::render_table(&tables::with_total(&allocation)?, &style);
     summary.push_str(&verdict(&responses, &spends, args.budget));
     let comparison = if args.compare {
+        // the chosen method's split is already there
         let all = Method::ALL
             .iter()
             .map(|&m| {
-                Ok((
-                    m,
-                    cpm::allocate::allocate(&responses, &groups.value, args.budget, m)?,
-                ))
+                let split = if m == method {
+                    spends.clone()
+                } else {
+                    cpm::allocate::allocate(&responses, &groups.value, args.budget, m)?
+                };
+                Ok((m, split))
             })
             .collect::<Result<Vec<_>>>()?;
         let table = tables::comparison_table(&groups, &responses, &all)?;

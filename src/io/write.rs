@@ -133,6 +133,9 @@ pub fn choose_format(
     Ok(format)
 }
 
+/// Rows per thread and batch of the CSV writer (checked at compile time).
+const CSV_BATCH_ROWS: NonZeroUsize = NonZeroUsize::new(1 << 16).unwrap();
+
 /// Writes `frame` in `format` to `out`.
 pub fn write_frame(
     frame: &mut DataFrame,
@@ -152,7 +155,7 @@ pub fn write_frame(
                 // batches of 65,536 rows per thread, not 1,024: fewer rounds
                 // of slicing, rechunking and waiting for the other thread
                 Ok(CsvWriter::new(w)
-                    .with_batch_size(NonZeroUsize::new(1 << 16).expect("not zero"))
+                    .with_batch_size(CSV_BATCH_ROWS)
                     .include_header(true)
                     .with_separator(separator)
                     .finish(&mut text)?)

@@ -10,8 +10,8 @@ use super::{Method, Response};
 use crate::schema::CUSTOMER_ID;
 use crate::segment::rules::Play;
 
-/// Groups that make a useful allocation: beyond this many, `--by` names a
-/// column that is nearly an id.
+/// Groups that make a useful allocation or breakdown: beyond this many,
+/// `--by` names a column that is nearly an id.
 pub const MAX_GROUPS: usize = 10_000;
 
 /// The customers' groups, by name.
@@ -43,8 +43,8 @@ pub fn groups(customers: &DataFrame, by: &str, value: &str) -> Result<Groups> {
     distinct.dedup();
     if distinct.len() > MAX_GROUPS {
         bail!(crate::error::usage(format!(
-            "--by {by}: {} groups; allocate splits a budget across at most {MAX_GROUPS} \
-             groups (a segment, tier, matrix cell, region, channel)",
+            "--by {by}: {} groups; at most {MAX_GROUPS} make a useful breakdown (a \
+             segment, tier, matrix cell, region, channel)",
             distinct.len()
         )));
     }

@@ -4,10 +4,14 @@
 //! tracking curve of cumulative repeat purchases.
 
 use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::Model;
 use super::bgnbd::BgNbd;
+use crate::schema::CUSTOMER_ID;
 
 /// Predicted against actual, as `--holdout-report` writes it.
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +124,88 @@ pub fn tracking(
             })
         })
         .collect()
+}
+
+/// What a holdout run compares against: the transactions and the facts
+/// up to the as-of day.
+pub struct Holdout {
+    /// The transactions.
+    pub transactions: DataFrame,
+    /// The customer facts up to the as-of day.
+    pub full: DataFrame,
+    /// The last day of the calibration.
+    pub calibration_end: NaiveDate,
+    /// The end of the holdout.
+    pub as_of: NaiveDate,
+}
+
+/// Compares the calibration customers' predicted holdout purchases with
+/// the actual ones (added as `holdout_purchases` and
+/// `holdout_expected`), and tracks cumulative repeat purchases per period.
+pub fn holdout_report(
+    table: &mut DataFrame,
+    inputs: &super::ModelInputs,
+    model: &Model,
+    holdout: &Holdout,
+) -> Result<HoldoutReport> {
+    let unit_days = model.time_unit.days();
+    let to_day = |d: NaiveDate| crate::schema::dates::days_since_epoch(d);
+    let length = f64::from(to_day(holdout.as_of) - to_day(holdout.calibration_end)) / unit_days;
+    let params = model.bgnbd.params;
+    let predicted: Vec<f64> = (0..inputs.x.len())
+        .into_par_iter()
+        .map(|i| params.expected_purchases(length, inputs.x[i], inputs.t_x[i], inputs.t[i]))
+        .collect::<Result<_>>()?;
+    // actual: repeat purchases by the as-of day less those by the end of
+    // calibration (purchase days split cleanly at a date)
+    let later = holdout
+        .full
+        .select([CUSTOMER_ID, "repeat_purchases"])?
+        .lazy()
+        .rename(["repeat_purchases"], ["__repeats_by_as_of"], true);
+    let joined = table
+        .clone()
+        .lazy()
+        .select([col(CUSTOMER_ID)])
+        .join(
+            later,
+            [col(CUSTOMER_ID)],
+            [col(CUSTOMER_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()?;
+    let by_as_of = joined
+        .column("__repeats_by_as_of")?
+        .cast(&DataType::Float64)?;
+    let actual: Vec<f64> = by_as_of
+        .f64()?
+        .iter()
+        .zip(&inputs.x)
+        .map(|(total, x)| total.unwrap_or(*x) - x)
+        .collect();
+    let mut report = crate::value::holdout::compare(&inputs.x, &actual, &predicted);
+    table.with_column(Column::new("holdout_purchases".into(), &actual))?;
+    table.with_column(Column::new("holdout_expected".into(), &predicted))?;
+
+    let firsts = table.column("first_order")?.cast(&DataType::Int32)?;
+    let mut births: Vec<(i32, f64)> = Vec::new();
+    let mut days: Vec<i32> = firsts.i32()?.into_no_null_iter().collect();
+    days.sort_unstable();
+    for run in days.chunk_by(|a, b| a == b) {
+        births.push((run[0], run.len() as f64));
+    }
+    let start = births.first().map_or(0, |b| b.0);
+    let repeats = crate::summary::repeat_purchase_days(
+        &holdout.transactions,
+        holdout.as_of,
+        holdout.calibration_end,
+    )?;
+    let period = unit_days as i32;
+    let periods = ((to_day(holdout.as_of) - start) / period + 1).max(1) as u32;
+    report.tracking = crate::value::holdout::tracking(
+        &params, &births, &repeats, start, period, periods, unit_days,
+    )?;
+    Ok(report)
 }
 
 #[cfg(test)]

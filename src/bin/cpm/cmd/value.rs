@@ -6,15 +6,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use chrono::NaiveDate;
 use cpm::io::TableStyle;
-use cpm::schema::CUSTOMER_ID;
 use cpm::summary::{SummaryConfig, TimeUnit};
 use cpm::value::clv::Horizon;
-use cpm::value::holdout::HoldoutReport;
+use cpm::value::holdout::{Holdout, HoldoutReport};
 use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use super::customers::{Loaded, load, summarize};
 use super::{inputs_and_output, parse_as_of};
@@ -105,15 +102,6 @@ pub struct Args {
     /// Write the holdout comparison as JSON.
     #[arg(long, value_name = "FILE", help_heading = "Holdout")]
     holdout_report: Option<PathBuf>,
-}
-
-/// What a holdout run compares against: the transactions and the facts
-/// up to the as-of day.
-struct Holdout {
-    transactions: DataFrame,
-    full: DataFrame,
-    calibration_end: NaiveDate,
-    as_of: NaiveDate,
 }
 
 /// Runs `cpm value`.
@@ -247,7 +235,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ..TableStyle::default()
     };
     if let Some(holdout) = &holdout {
-        let report = holdout_report(&mut table, &model_inputs, &model, holdout)?;
+        let report =
+            cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
         ui.print(&holdout_tables(&report, &style)?);
         if let Some(path) = &args.holdout_report {
             cpm::io::write_atomically(path, |w| {
@@ -278,75 +267,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     output.write(&mut table)?;
     ui.timing("write", &mut clock);
     Ok(())
-}
-
-/// Compares the calibration customers' predicted holdout purchases with
-/// the actual ones (added as `holdout_purchases` and
-/// `holdout_expected`), and tracks cumulative repeat purchases per period.
-fn holdout_report(
-    table: &mut DataFrame,
-    inputs: &cpm::value::ModelInputs,
-    model: &Model,
-    holdout: &Holdout,
-) -> Result<HoldoutReport> {
-    let unit_days = model.time_unit.days();
-    let to_day = |d: NaiveDate| cpm::schema::dates::days_since_epoch(d);
-    let length = f64::from(to_day(holdout.as_of) - to_day(holdout.calibration_end)) / unit_days;
-    let params = model.bgnbd.params;
-    let predicted: Vec<f64> = (0..inputs.x.len())
-        .into_par_iter()
-        .map(|i| params.expected_purchases(length, inputs.x[i], inputs.t_x[i], inputs.t[i]))
-        .collect::<Result<_>>()?;
-    // actual: repeat purchases by the as-of day less those by the end of
-    // calibration (purchase days split cleanly at a date)
-    let later = holdout
-        .full
-        .select([CUSTOMER_ID, "repeat_purchases"])?
-        .lazy()
-        .rename(["repeat_purchases"], ["__repeats_by_as_of"], true);
-    let joined = table
-        .clone()
-        .lazy()
-        .select([col(CUSTOMER_ID)])
-        .join(
-            later,
-            [col(CUSTOMER_ID)],
-            [col(CUSTOMER_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .collect()?;
-    let by_as_of = joined
-        .column("__repeats_by_as_of")?
-        .cast(&DataType::Float64)?;
-    let actual: Vec<f64> = by_as_of
-        .f64()?
-        .iter()
-        .zip(&inputs.x)
-        .map(|(total, x)| total.unwrap_or(*x) - x)
-        .collect();
-    let mut report = cpm::value::holdout::compare(&inputs.x, &actual, &predicted);
-    table.with_column(Column::new("holdout_purchases".into(), &actual))?;
-    table.with_column(Column::new("holdout_expected".into(), &predicted))?;
-
-    let firsts = table.column("first_order")?.cast(&DataType::Int32)?;
-    let mut births: Vec<(i32, f64)> = Vec::new();
-    let mut days: Vec<i32> = firsts.i32()?.into_no_null_iter().collect();
-    days.sort_unstable();
-    for run in days.chunk_by(|a, b| a == b) {
-        births.push((run[0], run.len() as f64));
-    }
-    let start = births.first().map_or(0, |b| b.0);
-    let repeats = cpm::summary::repeat_purchase_days(
-        &holdout.transactions,
-        holdout.as_of,
-        holdout.calibration_end,
-    )?;
-    let period = unit_days as i32;
-    let periods = ((to_day(holdout.as_of) - start) / period + 1).max(1) as u32;
-    report.tracking = cpm::value::holdout::tracking(
-        &params, &births, &repeats, start, period, periods, unit_days,
-    )?;
-    Ok(report)
 }
 
 /// The whale curve of historic profit, and profit per segment when the

@@ -4,9 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
-use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use super::kpis::{Rows, days};
@@ -26,8 +24,7 @@ pub struct Cohort {
 }
 
 /// The cohorts of the transactions up to `as_of`, oldest first.
-pub fn cohorts(transactions: &DataFrame, as_of: NaiveDate) -> Result<Vec<Cohort>> {
-    let rows = Rows::read(transactions)?;
+pub fn cohorts(rows: &Rows, as_of: NaiveDate) -> Vec<Cohort> {
     let last = days(as_of);
     let month_of = |day: i32| {
         let date = NaiveDate::default() + chrono::Duration::days(i64::from(day));
@@ -63,7 +60,7 @@ pub fn cohorts(transactions: &DataFrame, as_of: NaiveDate) -> Result<Vec<Cohort>
     }
     let mut months: Vec<i32> = sizes.keys().copied().collect();
     months.sort_unstable();
-    Ok(months
+    months
         .into_iter()
         .map(|cohort| {
             let size = sizes[&cohort];
@@ -80,7 +77,7 @@ pub fn cohorts(transactions: &DataFrame, as_of: NaiveDate) -> Result<Vec<Cohort>
                     .collect(),
             }
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -102,7 +99,8 @@ mod tests {
         .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
         .collect()
         .unwrap();
-        let c = cohorts(&frame, NaiveDate::from_ymd_opt(2024, 3, 31).unwrap()).unwrap();
+        let rows = Rows::read(&frame).unwrap();
+        let c = cohorts(&rows, NaiveDate::from_ymd_opt(2024, 3, 31).unwrap());
         // D's first purchase is after the as-of day: no cohort for April
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].month.as_str(), c[0].customers), ("2024-01", 2));

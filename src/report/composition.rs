@@ -73,6 +73,41 @@ pub fn composition(customers: &DataFrame, by: &str) -> Result<Vec<Part>> {
     Ok(parts)
 }
 
+/// Customers and revenue by R score (rows, 5 first: the most recent) and
+/// F score (columns, 1 first).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RfmGrid {
+    /// `customers[i][j]`: customers with R score 5 − i and F score j + 1.
+    pub customers: [[u64; 5]; 5],
+    /// Their revenue.
+    pub revenue: [[f64; 5]; 5],
+}
+
+/// The R×F grid of a segmented customer table (`r_score`, `f_score`;
+/// `revenue` when present); customers without both scores are left out.
+pub fn rfm_grid(customers: &DataFrame) -> Result<RfmGrid> {
+    let r = crate::segment::numbers(customers, "r_score")?;
+    let f = crate::segment::numbers(customers, "f_score")?;
+    let revenue = match customers.column("revenue") {
+        Ok(_) => crate::segment::numbers(customers, "revenue")?,
+        Err(_) => vec![0.0; customers.height()],
+    };
+    let mut grid = RfmGrid {
+        customers: [[0; 5]; 5],
+        revenue: [[0.0; 5]; 5],
+    };
+    for ((r, f), value) in r.into_iter().zip(f).zip(revenue) {
+        let score = |s: f64| (1.0..=5.0).contains(&s).then(|| s as usize);
+        if let (Some(r), Some(f)) = (score(r), score(f)) {
+            grid.customers[5 - r][f - 1] += 1;
+            if value.is_finite() {
+                grid.revenue[5 - r][f - 1] += value;
+            }
+        }
+    }
+    Ok(grid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +129,16 @@ mod tests {
         assert_eq!(parts[1].clv_share, Some(0.5));
         // the segments' playbook
         assert_eq!(parts[1].strategy.as_deref(), Some("retain"));
+        let scored = table
+            .hstack(&[
+                Column::new("r_score".into(), [5, 5, 1, 3]),
+                Column::new("f_score".into(), [1, 1, 5, 2]),
+            ])
+            .unwrap();
+        let grid = rfm_grid(&scored).unwrap();
+        assert_eq!(grid.customers[0][0], 2);
+        assert_eq!(grid.revenue[0][0], 40.0);
+        assert_eq!((grid.customers[4][4], grid.customers[2][1]), (1, 1));
         assert!(
             composition(&table.drop("clv").unwrap(), "segment").unwrap()[0]
                 .clv_share

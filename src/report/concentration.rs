@@ -78,6 +78,34 @@ pub fn concentration(values: &[f64]) -> Concentration {
     }
 }
 
+/// The cumulative curve of `values` sorted from the largest down, at
+/// `points` + 1 evenly spaced shares of the customers (0 to 1): each point
+/// is (share of customers, their cumulative value / the total of all
+/// values). On revenue clamped at 0 it is the Pareto (Lorenz) curve; on
+/// profit the whale curve, which rises above 1 and falls back to it.
+/// Empty when the total is 0.
+pub fn cumulative_curve(values: &[f64], points: usize) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+    let total: f64 = sorted.iter().sum();
+    if sorted.is_empty() || total == 0.0 || points == 0 {
+        return Vec::new();
+    }
+    let mut running = Vec::with_capacity(sorted.len() + 1);
+    running.push(0.0);
+    for v in &sorted {
+        running.push(running[running.len() - 1] + v);
+    }
+    let n = sorted.len();
+    (0..=points)
+        .map(|k| {
+            let share = k as f64 / points as f64;
+            let customers = ((share * n as f64).round() as usize).min(n);
+            (share, running[customers] / total)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +140,20 @@ mod tests {
         let nothing = concentration(&[0.0, -1.0]);
         assert_eq!(nothing.gini, None);
         assert_eq!(concentration(&[]).customers_for_80pct, None);
+    }
+
+    #[test]
+    fn curves_rise_to_one() {
+        // 50, 30, 10, 10: the top quarter holds half, the top half 80%
+        let curve = cumulative_curve(&[10.0, 50.0, 10.0, 30.0], 4);
+        assert_eq!(
+            curve,
+            [(0.0, 0.0), (0.25, 0.5), (0.5, 0.8), (0.75, 0.9), (1.0, 1.0)]
+        );
+        // a whale curve peaks above 1
+        let whale = cumulative_curve(&[30.0, -10.0], 2);
+        assert_eq!(whale, [(0.0, 0.0), (0.5, 1.5), (1.0, 1.0)]);
+        assert!(cumulative_curve(&[0.0], 10).is_empty());
     }
 
     #[test]

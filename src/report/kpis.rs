@@ -65,12 +65,7 @@ pub struct PeriodKpis {
 }
 
 /// The KPIs of the period ending on `as_of` and of the one before it.
-pub fn period_kpis(
-    transactions: &DataFrame,
-    as_of: NaiveDate,
-    period: Period,
-) -> Result<[PeriodKpis; 2]> {
-    let rows = Rows::read(transactions)?;
+pub fn period_kpis(rows: &Rows, as_of: NaiveDate, period: Period) -> [PeriodKpis; 2] {
     // three periods back to back: the one before the previous gives the
     // previous period its churn and retention
     let current_start = period.start(as_of);
@@ -82,13 +77,13 @@ pub fn period_kpis(
     let now = rows.active(current_start, as_of);
     let previous = rows.figures(previous_start, previous_end, &before, &oldest);
     let current = rows.figures(current_start, as_of, &now, &before);
-    Ok([current, previous])
+    [current, previous]
 }
 
 /// The columns the KPIs and cohorts read, one entry per transaction line
 /// (customers by the 128-bit hash of their id, days since 1970-01-01), and
-/// each customer's first and second purchase day.
-pub(super) struct Rows {
+/// each customer's first and second purchase day. Read once for both.
+pub struct Rows {
     pub(super) customer: Vec<u128>,
     pub(super) day: Vec<i32>,
     pub(super) revenue: Vec<f64>,
@@ -99,7 +94,7 @@ pub(super) struct Rows {
 
 impl Rows {
     /// Reads the columns of canonical transactions.
-    pub(super) fn read(transactions: &DataFrame) -> Result<Rows> {
+    pub fn read(transactions: &DataFrame) -> Result<Rows> {
         for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
             if transactions.column(name).is_err() {
                 bail!("the KPIs need transactions with a '{name}' column");
@@ -251,7 +246,8 @@ mod tests {
         .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
         .collect()
         .unwrap();
-        let [now, before] = period_kpis(&frame, date("2024-03-31"), Period::Month).unwrap();
+        let rows = Rows::read(&frame).unwrap();
+        let [now, before] = period_kpis(&rows, date("2024-03-31"), Period::Month);
         // March: A (returning, repeat), C (new), D (returning, repeat)
         assert_eq!((now.active_customers, now.new_customers), (3, 1));
         assert_eq!(now.returning_customers, 2);

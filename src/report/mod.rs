@@ -1,10 +1,416 @@
 //! `report`: how is the portfolio doing? The figures of the Monday
-//! summary, computed from the customer table and, for the period KPIs and
-//! the cohorts, the transactions. So far: the period KPIs ([`kpis`]),
-//! composition, concentration and cohorts; the command and its formats
-//! are still to come.
+//! summary ([`Report`], built by [`build`]) from a segmented customer table
+//! and, when there are any, the transactions, the fitted models and
+//! ingest's quality report; then rendered for a terminal, Markdown, HTML
+//! with charts, JSON and CSV tables ([`render`]).
+//!
+//! The pipeline: sources → [`build`] → [`Report`] (the JSON schema) →
+//! [`document::document`] (sections of titled tables, for people) → one
+//! renderer per format.
 
+pub mod charts;
 pub mod cohorts;
 pub mod composition;
 pub mod concentration;
+pub mod document;
 pub mod kpis;
+pub mod migration;
+pub mod render;
+
+use anyhow::Result;
+use chrono::{Days, NaiveDate};
+use polars::prelude::DataFrame;
+use serde::Serialize;
+
+use crate::ingest::report::QualityReport;
+use crate::schema::CUSTOMER_ID;
+use crate::value::Model;
+use crate::value::historic::WhaleCurve;
+use crate::value::holdout::HoldoutReport;
+use cohorts::Cohort;
+use composition::{Part, RfmGrid};
+use concentration::Concentration;
+use kpis::{Period, PeriodKpis};
+use migration::Migration;
+
+/// The version of the JSON schema: raised when a key changes meaning or
+/// goes away (new keys may be added without it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Points of the Pareto and whale curves (plus the origin).
+const CURVE_POINTS: usize = 100;
+
+/// What the report is asked for.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// The period of the KPIs and the migration.
+    pub period: Period,
+    /// The largest customer's share of revenue above which the report
+    /// raises an alert (0.1: 10%).
+    pub concentration_alert: f64,
+    /// How many of the largest customers to list.
+    pub top_customers: usize,
+    /// A time stamp to print (`--stamp`); none keeps runs byte-identical.
+    pub stamp: Option<String>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            period: Period::Month,
+            concentration_alert: 0.1,
+            top_customers: 10,
+            stamp: None,
+        }
+    }
+}
+
+/// What the report is made from.
+pub struct Sources<'a> {
+    /// One row per customer, segmented (`segment`, `tier`, `matrix_cell`,
+    /// scores), valued when the models ran.
+    pub customers: &'a DataFrame,
+    /// The canonical transactions, when the input had them.
+    pub transactions: Option<&'a DataFrame>,
+    /// The analysis day, when known.
+    pub as_of: Option<NaiveDate>,
+    /// The segmented customer table at the end of the previous period, or
+    /// an earlier table given by the user, with what it is (a date, a
+    /// file).
+    pub earlier: Option<(&'a DataFrame, String)>,
+    /// The fitted models, when the predictive part ran.
+    pub model: Option<&'a Model>,
+    /// The holdout comparison, with `--calibration-end`.
+    pub holdout: Option<&'a HoldoutReport>,
+    /// Ingest's report, when the input was a raw export.
+    pub quality: Option<&'a QualityReport>,
+    /// Sections left out and why, known before the build (say `--no-model`).
+    pub notes: Vec<String>,
+}
+
+/// The whole report; its JSON form is the documented schema (README,
+/// "JSON schema").
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `--stamp`'s time, else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_at: Option<String>,
+    /// The analysis day.
+    pub as_of: Option<NaiveDate>,
+    /// Totals of the portfolio.
+    pub portfolio: Portfolio,
+    /// This period against the one before.
+    pub kpis: Option<Kpis>,
+    /// Segments, tiers and matrix cells.
+    pub composition: Composition,
+    /// How concentrated revenue is.
+    pub concentration: Concentration,
+    /// Whether the largest customer's share is above the threshold.
+    pub concentration_alert: ConcentrationAlert,
+    /// The largest customers by revenue.
+    pub top_customers: Vec<TopCustomer>,
+    /// Segment moves since the end of the previous period (or an earlier
+    /// table).
+    pub migration: Option<Migration>,
+    /// Acquisition-month cohorts.
+    pub cohorts: Option<Vec<Cohort>>,
+    /// Customers and revenue by R and F score.
+    pub rfm_grid: Option<RfmGrid>,
+    /// The whale curve's summary of historic profit.
+    pub profitability: Option<WhaleCurve>,
+    /// The fitted models and, with a holdout, how well they predicted it.
+    pub model: Option<ModelHealth>,
+    /// Ingest's counts, when the input was a raw export.
+    pub data_quality: Option<DataQuality>,
+    /// The Pareto curve of revenue and the whale curve of profit, as
+    /// (share of customers, cumulative share) points.
+    pub curves: Curves,
+    /// What could not be reported, and why.
+    pub notes: Vec<String>,
+}
+
+/// Totals of the portfolio.
+#[derive(Debug, Clone, Serialize)]
+pub struct Portfolio {
+    /// Customers in the table.
+    pub customers: u64,
+    /// Transaction lines read, when the input had them.
+    pub transactions: Option<u64>,
+    /// Revenue to date.
+    pub revenue: Option<f64>,
+    /// Profit to date (revenue less cost, or × margin).
+    pub profit: Option<f64>,
+    /// Customer lifetime value over the horizon.
+    pub clv: Option<f64>,
+    /// Purchases expected over the horizon.
+    pub expected_purchases: Option<f64>,
+    /// The mean probability that a customer is still active.
+    pub mean_p_alive: Option<f64>,
+}
+
+/// The KPIs of the period ending at the as-of day and of the one before.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kpis {
+    /// The period's length.
+    pub period: Period,
+    /// The period ending at the as-of day.
+    pub current: PeriodKpis,
+    /// The period before it.
+    pub previous: PeriodKpis,
+}
+
+/// The portfolio by segment, value tier and value/risk cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Composition {
+    /// By RFM segment.
+    pub segments: Option<Vec<Part>>,
+    /// By value tier.
+    pub tiers: Option<Vec<Part>>,
+    /// By value/risk matrix cell.
+    pub matrix_cells: Option<Vec<Part>>,
+}
+
+/// The over-concentration alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcentrationAlert {
+    /// The threshold, a share 0–1.
+    pub threshold: f64,
+    /// Whether the largest customer's share is above it.
+    pub triggered: bool,
+}
+
+/// One of the largest customers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopCustomer {
+    /// The customer.
+    pub customer_id: String,
+    /// Revenue to date.
+    pub revenue: f64,
+    /// Share of the portfolio's positive revenue.
+    pub share: Option<f64>,
+    /// The customer's segment, when known.
+    pub segment: Option<String>,
+}
+
+/// The models' parameters and fit.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelHealth {
+    /// Customers the models were fitted on.
+    pub customers: u64,
+    /// BG/NBD r, alpha, a, b.
+    pub bgnbd: [f64; 4],
+    /// BG/NBD's log-likelihood.
+    pub bgnbd_log_likelihood: f64,
+    /// Gamma-Gamma p, q, gamma, when a spend model was fitted.
+    pub gamma_gamma: Option<[f64; 3]>,
+    /// Gamma-Gamma's log-likelihood.
+    pub gamma_gamma_log_likelihood: Option<f64>,
+    /// Predicted against actual after `--calibration-end`.
+    pub holdout: Option<HoldoutReport>,
+}
+
+/// Ingest's counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataQuality {
+    /// Rows read.
+    pub rows_read: u64,
+    /// Rows kept.
+    pub rows_kept: u64,
+    /// Rows rejected.
+    pub rows_rejected: u64,
+    /// Duplicate rows removed.
+    pub duplicates_removed: u64,
+    /// Rejected rows by reason.
+    pub rejects_by_reason: Vec<(String, u64)>,
+}
+
+/// Chart data: (share of customers, cumulative share) points.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curves {
+    /// Revenue (clamped at 0), largest customers first.
+    pub pareto: Vec<(f64, f64)>,
+    /// Profit, most profitable customers first; above 1 where the
+    /// unprofitable customers destroy value.
+    pub whale: Option<Vec<(f64, f64)>>,
+}
+
+/// Builds the report from `sources`.
+pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
+    let customers = sources.customers;
+    let has = |name: &str| customers.column(name).is_ok();
+    let numbers = |name: &str| -> Result<Option<Vec<f64>>> {
+        if has(name) {
+            crate::segment::numbers(customers, name).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let finite_sum = |values: &[f64]| values.iter().filter(|v| v.is_finite()).sum::<f64>();
+    let mut notes = sources.notes;
+    let revenue = numbers("revenue")?;
+    let profit = numbers("profit")?;
+    let clv = numbers("clv")?;
+    let p_alive = numbers("p_alive")?;
+    let portfolio = Portfolio {
+        customers: customers.height() as u64,
+        transactions: sources.transactions.map(|t| t.height() as u64),
+        revenue: revenue.as_deref().map(finite_sum),
+        profit: profit.as_deref().map(finite_sum),
+        clv: clv.as_deref().map(finite_sum),
+        expected_purchases: numbers("expected_purchases")?.as_deref().map(finite_sum),
+        mean_p_alive: p_alive
+            .filter(|p| !p.is_empty())
+            .map(|p| finite_sum(&p) / p.len() as f64),
+    };
+    let revenue = revenue.unwrap_or_else(|| {
+        notes.push("no revenue column: concentration is empty".to_string());
+        Vec::new()
+    });
+
+    let (kpis, cohorts) = match (sources.transactions, sources.as_of) {
+        (Some(transactions), Some(as_of)) => {
+            let rows = kpis::Rows::read(transactions)?;
+            let [current, previous] = kpis::period_kpis(&rows, as_of, config.period);
+            let kpis = Kpis {
+                period: config.period,
+                current,
+                previous,
+            };
+            (Some(kpis), Some(cohorts::cohorts(&rows, as_of)))
+        }
+        _ => {
+            notes.push(
+                "no transactions: the period KPIs and the cohorts need them (a customer table \
+                 has no dates of single purchases)"
+                    .to_string(),
+            );
+            (None, None)
+        }
+    };
+    let part = |by: &str| -> Result<Option<Vec<Part>>> {
+        if has(by) {
+            composition::composition(customers, by).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let composition = Composition {
+        segments: part("segment")?,
+        tiers: part("tier")?,
+        matrix_cells: part("matrix_cell")?,
+    };
+    let concentration = concentration::concentration(&revenue);
+    let concentration_alert = ConcentrationAlert {
+        threshold: config.concentration_alert,
+        triggered: concentration
+            .largest_customer_share
+            .is_some_and(|s| s > config.concentration_alert),
+    };
+    let migration = match &sources.earlier {
+        Some((earlier, from)) => {
+            let to = sources
+                .as_of
+                .map_or_else(|| "now".to_string(), |d| d.to_string());
+            Some(migration::migration(earlier, customers, from, &to)?)
+        }
+        None => {
+            notes.push(
+                "no migration: it needs transactions, or an earlier customer table (--compare)"
+                    .to_string(),
+            );
+            None
+        }
+    };
+    let rfm_grid = if has("r_score") && has("f_score") {
+        Some(composition::rfm_grid(customers)?)
+    } else {
+        None
+    };
+    let profitability = profit
+        .as_deref()
+        .map(crate::value::historic::whale_curve);
+    let model = sources.model.map(|model| ModelHealth {
+        customers: model.customers,
+        bgnbd: {
+            let p = model.bgnbd.params;
+            [p.r, p.alpha, p.a, p.b]
+        },
+        bgnbd_log_likelihood: model.bgnbd.log_likelihood,
+        gamma_gamma: model
+            .gamma_gamma
+            .as_ref()
+            .map(|g| [g.params.p, g.params.q, g.params.gamma]),
+        gamma_gamma_log_likelihood: model.gamma_gamma.as_ref().map(|g| g.log_likelihood),
+        holdout: sources.holdout.cloned(),
+    });
+    let data_quality = sources.quality.map(|q| DataQuality {
+        rows_read: q.rows_read,
+        rows_kept: q.rows_kept,
+        rows_rejected: q.rows_rejected,
+        duplicates_removed: q.duplicates_removed,
+        rejects_by_reason: q
+            .rejects_by_reason
+            .iter()
+            .map(|(why, n)| (why.clone(), *n))
+            .collect(),
+    });
+    let positive_revenue: Vec<f64> = revenue.iter().map(|v| v.max(0.0)).collect();
+    let curves = Curves {
+        pareto: concentration::cumulative_curve(&positive_revenue, CURVE_POINTS),
+        whale: profit
+            .as_deref()
+            .map(|p| concentration::cumulative_curve(p, CURVE_POINTS)),
+    };
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        generated_at: config.stamp.clone(),
+        as_of: sources.as_of,
+        portfolio,
+        kpis,
+        composition,
+        top_customers: top_customers(customers, &revenue, config.top_customers)?,
+        concentration,
+        concentration_alert,
+        migration,
+        cohorts,
+        rfm_grid,
+        profitability,
+        model,
+        data_quality,
+        curves,
+        notes,
+    })
+}
+
+/// The `count` customers with the most revenue (ties by id).
+fn top_customers(customers: &DataFrame, revenue: &[f64], count: usize) -> Result<Vec<TopCustomer>> {
+    if revenue.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = crate::segment::texts(customers, CUSTOMER_ID)?;
+    let segments = match customers.column("segment") {
+        Ok(_) => Some(crate::segment::texts(customers, "segment")?),
+        Err(_) => None,
+    };
+    let total: f64 = revenue.iter().filter(|v| v.is_finite()).map(|v| v.max(0.0)).sum();
+    let mut rows: Vec<usize> = (0..revenue.len()).filter(|&i| revenue[i].is_finite()).collect();
+    rows.sort_by(|&a, &b| revenue[b].total_cmp(&revenue[a]).then_with(|| ids[a].cmp(&ids[b])));
+    Ok(rows
+        .into_iter()
+        .take(count)
+        .map(|i| TopCustomer {
+            customer_id: ids[i].clone(),
+            revenue: revenue[i],
+            share: (total > 0.0).then(|| revenue[i].max(0.0) / total),
+            segment: segments.as_ref().map(|s| s[i].clone()),
+        })
+        .collect())
+}
+
+/// The last day of the period before the one ending at `as_of`: where the
+/// migration starts.
+pub fn previous_period_end(as_of: NaiveDate, period: Period) -> NaiveDate {
+    period.start(as_of) - Days::new(1)
+}

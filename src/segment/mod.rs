@@ -206,6 +206,22 @@ pub fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
         .collect())
 }
 
+/// A column as text (null as empty), with an error naming what exists.
+pub fn texts(frame: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let column = frame.column(name).map_err(|_| {
+        anyhow!(
+            "column '{name}' not found in the customer table (found: {})",
+            crate::error::column_list(frame)
+        )
+    })?;
+    let values = column.cast(&DataType::String)?;
+    Ok(values
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
 /// Days between first and last purchase.
 fn span_days(frame: &DataFrame) -> Result<Vec<f64>> {
     let spans = frame

@@ -98,6 +98,8 @@ pub enum Command {
     Value(Box<cmd::value::Args>),
     /// Split a budget across segments for the best expected return; whom to contact
     Allocate(Box<cmd::allocate::Args>),
+    /// The portfolio summary: KPIs, composition, concentration, migration, cohorts, models
+    Report(Box<cmd::report::Args>),
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  cpm completions bash > /etc/bash_completion.d/cpm\n  cpm completions zsh > \"${fpath[1]}/_cpm\""
@@ -112,7 +114,7 @@ pub enum Command {
 }
 
 /// Where input comes from and how to read it; shared by every subcommand.
-#[derive(Args)]
+#[derive(Args, Default)]
 #[command(next_help_heading = "Input")]
 pub struct InputArgs {
     /// Input files: paths, globs (quote them: 'exports/*.csv'), or '-' for stdin.

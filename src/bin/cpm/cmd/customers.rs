@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use chrono::NaiveDate;
 use cpm::ingest::IngestConfig;
+use cpm::ingest::report::QualityReport;
 use cpm::io::{Input, LINE_COLUMN, RawTable};
 use cpm::summary::SummaryConfig;
 use polars::prelude::*;
@@ -28,8 +29,9 @@ pub struct Customers {
 pub enum Loaded {
     /// A customer table, typed.
     Customers(DataFrame),
-    /// Canonical transactions.
-    Transactions(DataFrame),
+    /// Canonical transactions, with ingest's report when they came from a
+    /// raw export.
+    Transactions(DataFrame, Option<Box<QualityReport>>),
 }
 
 /// Reads `inputs` and returns their customer table. `is_table` tells a
@@ -44,7 +46,7 @@ pub fn customers_from(
 ) -> Result<Customers> {
     match load(inputs, args, is_table, ui, clock)? {
         Loaded::Customers(table) => Ok(Customers { table, as_of: None }),
-        Loaded::Transactions(transactions) => summarize(&transactions, summary_config, ui, clock),
+        Loaded::Transactions(transactions, _) => summarize(&transactions, summary_config, ui, clock),
     }
 }
 
@@ -80,15 +82,18 @@ pub fn load(
         [table] if args.map.is_empty() => cpm::ingest::already_canonical(table),
         _ => None,
     };
-    let transactions = match transactions {
+    let (transactions, quality) = match transactions {
         Some(frame) => {
             ui.info("input is a canonical transaction table: used as it is");
-            frame
+            (frame, None)
         }
-        None => ingest_raw(tables, args, ui)?,
+        None => {
+            let (frame, quality) = ingest_raw(tables, args, ui)?;
+            (frame, Some(Box::new(quality)))
+        }
     };
     ui.timing("ingest", clock);
-    Ok(Loaded::Transactions(transactions))
+    Ok(Loaded::Transactions(transactions, quality))
 }
 
 /// The customer table of `transactions`, with warnings for what was left
@@ -122,7 +127,11 @@ pub fn summarize(
 
 /// Runs a raw export through ingest's mapping and validation; rejected
 /// rows are left out with a warning that counts them.
-fn ingest_raw(tables: Vec<RawTable>, args: &InputArgs, ui: &Ui) -> Result<DataFrame> {
+fn ingest_raw(
+    tables: Vec<RawTable>,
+    args: &InputArgs,
+    ui: &Ui,
+) -> Result<(DataFrame, QualityReport)> {
     let config = IngestConfig {
         map: args.map_overrides()?,
         date_format: args.date_format(),
@@ -132,7 +141,7 @@ fn ingest_raw(tables: Vec<RawTable>, args: &InputArgs, ui: &Ui) -> Result<DataFr
         ..IngestConfig::default()
     };
     let ingested = cpm::ingest::ingest(tables, None, &config)?;
-    let report = &ingested.report;
+    let report = ingested.report;
     if report.rows_rejected > 0 {
         let reasons: Vec<String> = report
             .rejects_by_reason
@@ -146,7 +155,7 @@ fn ingest_raw(tables: Vec<RawTable>, args: &InputArgs, ui: &Ui) -> Result<DataFr
             reasons.join(", ")
         ));
     }
-    Ok(ingested.transactions)
+    Ok((ingested.transactions, report))
 }
 
 /// A customer table read from text: columns typed, the line column dropped.

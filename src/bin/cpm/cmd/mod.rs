@@ -6,6 +6,7 @@ pub mod allocate;
 pub mod customers;
 pub mod ingest;
 pub mod meta;
+pub mod report;
 pub mod segment;
 pub mod value;
 
@@ -28,6 +29,7 @@ pub fn run(command: Command, ui: &Ui) -> Result<()> {
         Command::Segment(args) => segment::run(*args, ui),
         Command::Value(args) => value::run(*args, ui),
         Command::Allocate(args) => allocate::run(*args, ui),
+        Command::Report(args) => report::run(*args, ui),
         Command::Completions { shell } => meta::completions(shell),
         Command::Man => meta::man(),
     }

@@ -164,11 +164,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             "--calibration-end needs transactions, not a customer table: what happened after \
              the calibration comes from them"
         )),
-        (Loaded::Transactions(transactions), None) => {
+        (Loaded::Transactions(transactions, _), None) => {
             let customers = summarize(&transactions, &summary_config, ui, &mut clock)?;
             (customers.table, customers.as_of, None)
         }
-        (Loaded::Transactions(transactions), Some(end)) => {
+        (Loaded::Transactions(transactions, _), Some(end)) => {
             let full = summarize(&transactions, &summary_config, ui, &mut clock)?;
             let as_of = full.as_of.unwrap_or(end);
             if end >= as_of {

@@ -1,0 +1,412 @@
+//! `cpm report`: the portfolio summary: KPIs, composition, concentration,
+//! migration, cohorts, profitability, model health, data quality; for the
+//! terminal, Markdown, JSON, HTML, and as CSV tables.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use cpm::io::Input;
+use cpm::report::kpis::Period;
+use cpm::report::render::Format;
+use cpm::report::{ReportConfig, Sources};
+use cpm::segment::SegmentConfig;
+use cpm::summary::SummaryConfig;
+use cpm::value::holdout::{Holdout, HoldoutReport};
+use cpm::value::{Model, ValueConfig};
+use polars::prelude::*;
+
+use super::customers::{Loaded, load};
+use super::{check_output, input_paths, parse_as_of};
+use crate::cli::InputArgs;
+use crate::ui::Ui;
+
+const EXAMPLES: &str = "\
+Examples:
+  # the month ending on the last day of the data, on the terminal
+  cpm report testdata/cdnow_master.csv
+
+  # every Monday: last week's HTML page and JSON for the dashboard
+  cpm report orders.csv --as-of today --period week -o weekly.html -o weekly.json -q
+
+  # Markdown for the team chat; the tables as CSV for a spreadsheet
+  cpm report orders.csv --format markdown --tables-dir tables/
+
+  # at the end of a pipeline, with a holdout check of the models
+  cpm ingest orders.csv --format ipc | cpm report --calibration-end 2024-06-30
+
+  # a customer table against last month's, without the models
+  cpm report customers.parquet --compare customers_last_month.parquet --no-model";
+
+/// Arguments of `cpm report`.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+
+    /// Analysis day: the KPI period ends on it (YYYY-MM-DD or 'today';
+    /// default: the day after the last transaction).
+    #[arg(long, value_name = "DATE", help_heading = "Report")]
+    as_of: Option<String>,
+
+    /// The KPI period: week, month or quarter, ending on the as-of day.
+    #[arg(long, value_enum, default_value_t = PeriodArg::Month, help_heading = "Report")]
+    period: PeriodArg,
+
+    /// Skip the models (no CLV, P(alive) or model health); faster.
+    #[arg(long, help_heading = "Report")]
+    no_model: bool,
+
+    /// Fit the models up to this day as well and compare their predictions
+    /// with what happened after it (model health's holdout table).
+    #[arg(long, value_name = "DATE", help_heading = "Report")]
+    calibration_end: Option<String>,
+
+    /// Migration from this earlier customer table (default: the segments
+    /// at the end of the previous period, from the same transactions).
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
+    compare: Option<PathBuf>,
+
+    /// Alert when the largest customer's share of revenue is above this
+    /// (a fraction, or a percentage like 10%).
+    #[arg(long, value_name = "SHARE", default_value = "0.1", value_parser = parse_share, help_heading = "Report")]
+    concentration_alert: f64,
+
+    /// How many of the largest customers to list.
+    #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Report")]
+    top: usize,
+
+    /// Margin on revenue for profit and CLV when there is no cost column.
+    #[arg(long, value_name = "FRACTION", help_heading = "Report")]
+    margin: Option<f64>,
+
+    /// Write the report to FILE (atomically); repeatable. The extension
+    /// picks the format: .html .json .md .txt.
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    output: Vec<PathBuf>,
+
+    /// The format on stdout: terminal, markdown, json or html (default:
+    /// terminal). With one -o whose extension says nothing, its format.
+    #[arg(long, short = 'f', value_parser = parse_format, value_name = "FORMAT", help_heading = "Output")]
+    format: Option<Format>,
+
+    /// Also write each table as DIR/NAME.csv.
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    tables_dir: Option<PathBuf>,
+
+    /// Write CSV tables as they are: no apostrophe before text a
+    /// spreadsheet would run as a formula (= + - @).
+    #[arg(long, help_heading = "Output")]
+    no_excel_safe: bool,
+
+    /// Print when the report was made (otherwise the same input gives the
+    /// same bytes).
+    #[arg(long, help_heading = "Output")]
+    stamp: bool,
+
+    /// Width of the terminal page in characters.
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Output")]
+    width: u16,
+}
+
+/// `--period`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PeriodArg {
+    Week,
+    Month,
+    Quarter,
+}
+
+impl From<PeriodArg> for Period {
+    fn from(period: PeriodArg) -> Period {
+        match period {
+            PeriodArg::Week => Period::Week,
+            PeriodArg::Month => Period::Month,
+            PeriodArg::Quarter => Period::Quarter,
+        }
+    }
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(percent) => (percent, 100.0),
+        None => (text, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&(v / scale)) => Ok(v / scale),
+        _ => Err("expected a share between 0 and 1, or a percentage like 10%".to_string()),
+    }
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    Format::parse(text).ok_or_else(|| "expected terminal, markdown, json or html".to_string())
+}
+
+/// Where each rendering goes.
+struct Target {
+    path: Option<PathBuf>,
+    format: Format,
+}
+
+/// Runs `cpm report`.
+pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    let targets = targets(&args)?;
+    if let Some(m) = args.margin
+        && !(-1.0..=1.0).contains(&m)
+    {
+        bail!(cpm::error::usage(format!(
+            "--margin {m} must be a fraction of revenue (e.g. 0.3)"
+        )));
+    }
+    let as_of = args.as_of.as_deref().map(parse_as_of).transpose()?;
+    let calibration_end = args
+        .calibration_end
+        .as_deref()
+        .map(parse_as_of)
+        .transpose()?;
+    if args.no_model && calibration_end.is_some() {
+        bail!(cpm::error::usage(
+            "--calibration-end checks the models: it does not go with --no-model"
+        ));
+    }
+    let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;
+    let mut protected = input_paths(&inputs);
+    protected.extend(args.compare.iter().cloned());
+    for path in targets.iter().filter_map(|t| t.path.as_deref()) {
+        check_output(path, &protected)?;
+    }
+
+    let mut clock = std::time::Instant::now();
+    let mut notes = Vec::new();
+    let loaded = load(&inputs, &args.input, cpm::segment::is_customer_table, ui, &mut clock)?;
+    let (mut table, transactions, quality, as_of) = match loaded {
+        Loaded::Customers(table) => {
+            if calibration_end.is_some() {
+                bail!(cpm::error::usage(
+                    "--calibration-end needs transactions, not a customer table: what happened \
+                     after the calibration comes from them"
+                ));
+            }
+            (table, None, None, as_of)
+        }
+        Loaded::Transactions(transactions, quality) => {
+            let config = SummaryConfig {
+                as_of,
+                ..SummaryConfig::default()
+            };
+            let summary = super::customers::summarize(&transactions, &config, ui, &mut clock)?;
+            (summary.table, Some(transactions), quality, summary.as_of)
+        }
+    };
+    if args.margin.is_none() && table.column("margin").is_err() {
+        notes.push(
+            "no cost in the data and no --margin: profit and CLV are in revenue".to_string(),
+        );
+    }
+    let valued = if args.no_model {
+        notes.push("--no-model: no CLV, P(alive) or model health".to_string());
+        None
+    } else {
+        valued(&mut table, transactions.is_some(), as_of, args.margin, &mut notes, ui)?
+    };
+    if valued.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
+        let (_, profit) = cpm::value::historic::profit(&table, args.margin)?;
+        table.with_column(profit)?;
+    }
+    ui.timing("value", &mut clock);
+    let table = segmented(table)?;
+    ui.timing("segment", &mut clock);
+
+    let holdout = match (&transactions, calibration_end, as_of, &valued) {
+        (Some(transactions), Some(end), Some(as_of), Some(_)) => {
+            Some(holdout(transactions, &table, end, as_of, ui, &mut clock)?)
+        }
+        _ => None,
+    };
+    let earlier = earlier(&args, transactions.as_ref(), as_of, ui, &mut clock)?;
+    let config = ReportConfig {
+        period: args.period.into(),
+        concentration_alert: args.concentration_alert,
+        top_customers: args.top,
+        stamp: args.stamp.then(|| {
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        }),
+    };
+    let sources = Sources {
+        customers: &table,
+        transactions: transactions.as_ref(),
+        as_of,
+        earlier: earlier.as_ref().map(|(frame, label)| (frame, label.clone())),
+        model: valued.as_ref(),
+        holdout: holdout.as_ref(),
+        quality: quality.as_deref(),
+        notes,
+    };
+    let report = cpm::report::build(sources, &config)?;
+    ui.timing("report", &mut clock);
+
+    if let Some(dir) = &args.tables_dir {
+        let document = cpm::report::document::document(&report);
+        let files = cpm::report::render::csv::write_tables(&document, dir, !args.no_excel_safe)?;
+        ui.info(&format!("{} tables written to {}", files.len(), dir.display()));
+    }
+    for target in &targets {
+        let text = cpm::report::render::render(&report, target.format, Some(args.width))?;
+        match &target.path {
+            Some(path) => cpm::io::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))?,
+            None => cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?))?,
+        }
+    }
+    ui.timing("write", &mut clock);
+    Ok(())
+}
+
+/// The renderings asked for: one per `-o`, or stdout.
+fn targets(args: &Args) -> Result<Vec<Target>> {
+    if args.output.is_empty() {
+        return Ok(vec![Target {
+            path: None,
+            format: args.format.unwrap_or(Format::Terminal),
+        }]);
+    }
+    args.output
+        .iter()
+        .map(|path| {
+            let format = match (Format::from_path(path), args.format) {
+                (Some(format), _) => format,
+                (None, Some(format)) if args.output.len() == 1 => format,
+                _ => bail!(cpm::error::usage(format!(
+                    "-o {}: the extension does not say the format (.html .json .md .txt)",
+                    path.display()
+                ))),
+            };
+            Ok(Target {
+                path: Some(path.clone()),
+                format,
+            })
+        })
+        .collect()
+}
+
+/// Values the customers with the models' defaults (and `margin`), adding
+/// profit, P(alive) and CLV; `None` with a note when the models cannot be
+/// fitted (too few repeat customers, a table without the facts).
+fn valued(
+    table: &mut DataFrame,
+    from_transactions: bool,
+    as_of: Option<NaiveDate>,
+    margin: Option<f64>,
+    notes: &mut Vec<String>,
+    ui: &Ui,
+) -> Result<Option<Model>> {
+    if table.column("clv").is_ok() {
+        notes.push("the input has CLV already: the models were not fitted again".to_string());
+        return Ok(None);
+    }
+    let config = ValueConfig {
+        margin,
+        ..ValueConfig::default()
+    };
+    match cpm::value::value_customers(table, &config, as_of) {
+        Ok((valued, model)) => {
+            *table = valued;
+            Ok(Some(model))
+        }
+        Err(e) => {
+            let why = format!("the value models could not be fitted: {e:#}");
+            if from_transactions {
+                ui.warn(&why);
+            }
+            notes.push(why);
+            Ok(None)
+        }
+    }
+}
+
+/// The customer table with segments, tiers and matrix cells (segment's
+/// defaults) when it has none.
+fn segmented(table: DataFrame) -> Result<DataFrame> {
+    if table.column("segment").is_ok() {
+        return Ok(table);
+    }
+    Ok(cpm::segment::segment(&table, &SegmentConfig::default())?.customers)
+}
+
+/// Fits the models on the transactions up to `end` and compares their
+/// predictions for `end`..`as_of` with what happened (`full`: the
+/// customers' facts at `as_of`).
+fn holdout(
+    transactions: &DataFrame,
+    full: &DataFrame,
+    end: NaiveDate,
+    as_of: NaiveDate,
+    ui: &Ui,
+    clock: &mut std::time::Instant,
+) -> Result<HoldoutReport> {
+    if end >= as_of {
+        bail!(cpm::error::usage(format!(
+            "--calibration-end {end} must be before the as-of day {as_of}"
+        )));
+    }
+    let calibration = SummaryConfig {
+        as_of: Some(end),
+        ..SummaryConfig::default()
+    };
+    let mut calibrated = cpm::summary::summarize(transactions, &calibration)?.customers;
+    let config = ValueConfig::default();
+    let inputs = cpm::value::model_inputs(&calibrated, config.time_unit)?;
+    let model = cpm::value::fit_models(&inputs, &config, Some(end))?;
+    let holdout = Holdout {
+        transactions: transactions.clone(),
+        full: full.clone(),
+        calibration_end: end,
+        as_of,
+    };
+    let report = cpm::value::holdout::holdout_report(&mut calibrated, &inputs, &model, &holdout)?;
+    ui.timing("holdout", clock);
+    Ok(report)
+}
+
+/// The segmented customer table to migrate from: `--compare`'s file, or
+/// the transactions' customers at the end of the previous period.
+fn earlier(
+    args: &Args,
+    transactions: Option<&DataFrame>,
+    as_of: Option<NaiveDate>,
+    ui: &Ui,
+    clock: &mut std::time::Instant,
+) -> Result<Option<(DataFrame, String)>> {
+    if let Some(path) = &args.compare {
+        let input = [Input::Path(path.clone())];
+        let table = match load(&input, &InputArgs::default(), cpm::segment::is_customer_table, ui, clock)? {
+            Loaded::Customers(table) => table,
+            Loaded::Transactions(..) => bail!(cpm::error::usage(format!(
+                "--compare {}: expected a customer table (cpm segment's or cpm value's output), \
+                 found transactions",
+                path.display()
+            ))),
+        };
+        return Ok(Some((segmented(table)?, display_name(path))));
+    }
+    let (Some(transactions), Some(as_of)) = (transactions, as_of) else {
+        return Ok(None);
+    };
+    let end = cpm::report::previous_period_end(as_of, args.period.into());
+    let config = SummaryConfig {
+        as_of: Some(end),
+        ..SummaryConfig::default()
+    };
+    let before = cpm::summary::summarize(transactions, &config)?.customers;
+    if before.height() == 0 {
+        return Ok(None);
+    }
+    let table = segmented(before)?;
+    ui.timing("migration", clock);
+    Ok(Some((table, end.to_string())))
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,84 @@
+//! The report's tables as CSV files (`--tables-dir`), one per table, safe
+//! to open in a spreadsheet: a text cell that a spreadsheet would run as a
+//! formula gets a leading apostrophe; numbers are written as they are.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::report::document::{Cell, Document, Table};
+
+/// Writes every table of `document` to `dir/NAME.csv` (atomically; the
+/// folder is created when missing) and returns the files written.
+pub fn write_tables(document: &Document, dir: &Path, excel_safe: bool) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = Vec::new();
+    for table in document.sections.iter().flat_map(|s| &s.tables) {
+        let name = format!("{}.csv", table.name);
+        let path = dir.join(&name);
+        crate::io::write_atomically(&path, |w| {
+            w.write_all(table_csv(table, excel_safe)?.as_bytes())?;
+            Ok(())
+        })?;
+        written.push(name);
+    }
+    Ok(written)
+}
+
+/// One table as CSV: raw numbers, headers and text guarded when
+/// `excel_safe`.
+pub fn table_csv(table: &Table, excel_safe: bool) -> Result<String> {
+    let guard = |text: &str| {
+        if excel_safe {
+            guard_formula(text)
+        } else {
+            text.to_string()
+        }
+    };
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    writer.write_record(table.headers.iter().map(|h| guard(h)))?;
+    for row in &table.rows {
+        writer.write_record(row.iter().map(|cell| match cell {
+            Cell::Text(text) => guard(text),
+            number => number.raw(),
+        }))?;
+    }
+    Ok(String::from_utf8(writer.into_inner()?)?)
+}
+
+/// A text that a spreadsheet would take for a formula (it starts with
+/// = + - @, a tab or a carriage return) with a leading apostrophe.
+pub fn guard_formula(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused_and_numbers_left_alone() {
+        for risky in ["=1+1", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(guard_formula(risky), format!("'{risky}"));
+        }
+        assert_eq!(guard_formula("Champions"), "Champions");
+        let table = Table {
+            name: "t".to_string(),
+            caption: None,
+            headers: vec!["customer".to_string(), "revenue".to_string()],
+            rows: vec![
+                vec![Cell::Text("=HYPERLINK(\"x\")".to_string()), Cell::Money(-100.0)],
+                vec![Cell::Text("-100".to_string()), Cell::Share(0.5)],
+            ],
+        };
+        let csv = table_csv(&table, true).unwrap();
+        assert_eq!(
+            csv,
+            "customer,revenue\n\"'=HYPERLINK(\"\"x\"\")\",-100\n'-100,0.5\n"
+        );
+        assert!(table_csv(&table, false).unwrap().contains("\n-100,0.5"));
+    }
+}

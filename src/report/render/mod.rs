@@ -1,0 +1,71 @@
+//! The report's formats: a terminal page, Markdown, JSON, a self-contained
+//! HTML page with charts, and CSV files of its tables.
+
+pub mod csv;
+pub mod html;
+pub mod markdown;
+pub mod terminal;
+
+use anyhow::Result;
+
+use super::Report;
+use super::document::document;
+
+/// A format of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Tables for a terminal, with bars for shares.
+    Terminal,
+    /// GitHub-flavoured Markdown, for mail, chat and wikis.
+    Markdown,
+    /// The report's JSON schema.
+    Json,
+    /// One self-contained HTML page with inline SVG charts.
+    Html,
+}
+
+impl Format {
+    /// Every format, as `--format` names them.
+    pub const ALL: [(&'static str, Format); 4] = [
+        ("terminal", Format::Terminal),
+        ("markdown", Format::Markdown),
+        ("json", Format::Json),
+        ("html", Format::Html),
+    ];
+
+    /// The format named `name` (`table` and `md` too).
+    pub fn parse(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "table" | "text" => Some(Format::Terminal),
+            "md" => Some(Format::Markdown),
+            other => Self::ALL.iter().find(|(n, _)| *n == other).map(|(_, f)| *f),
+        }
+    }
+
+    /// The format of a file, by its extension: .md, .json, .html/.htm,
+    /// .txt (the terminal page).
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "md" | "markdown" => Some(Format::Markdown),
+            "json" => Some(Format::Json),
+            "html" | "htm" => Some(Format::Html),
+            "txt" => Some(Format::Terminal),
+            _ => None,
+        }
+    }
+}
+
+/// The report in `format`; `width` bounds the terminal page (default 100).
+pub fn render(report: &Report, format: Format, width: Option<u16>) -> Result<String> {
+    Ok(match format {
+        Format::Terminal => terminal::render(&document(report), width.unwrap_or(100)),
+        Format::Markdown => markdown::render(&document(report)),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(report)?;
+            text.push('\n');
+            text
+        }
+        Format::Html => html::render(report, &document(report))?,
+    })
+}

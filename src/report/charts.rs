@@ -15,6 +15,9 @@ const ORANGE: RGBColor = RGBColor(230, 126, 34);
 const GREY: RGBColor = RGBColor(150, 150, 150);
 const FONT: &str = "sans-serif";
 
+/// A named line of points in a colour.
+type Series<'a> = (&'a str, &'a [(f64, f64)], RGBColor);
+
 /// One chart of the report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Chart {
@@ -39,9 +42,16 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
     if let Some(parts) = &report.composition.segments {
         let names: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
         let customers: Vec<f64> = parts.iter().map(|p| p.share).collect();
-        let revenue: Vec<f64> = parts.iter().map(|p| p.revenue_share.unwrap_or(0.0)).collect();
+        let revenue: Vec<f64> = parts
+            .iter()
+            .map(|p| p.revenue_share.unwrap_or(0.0))
+            .collect();
         let title = "Segments: share of customers and of revenue";
-        add("composition", title, bars(title, &names, &customers, &revenue)?);
+        add(
+            "composition",
+            title,
+            bars(title, &names, &customers, &revenue)?,
+        );
     }
     if !report.curves.pareto.is_empty() {
         let title = "Pareto curve: share of revenue of the top customers";
@@ -52,7 +62,10 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
             lines(
                 title,
                 ("share of customers, largest first", "share of revenue"),
-                &[("revenue", &report.curves.pareto, BLUE), ("equal shares", &equal, GREY)],
+                &[
+                    ("revenue", &report.curves.pareto, BLUE),
+                    ("equal shares", &equal, GREY),
+                ],
             )?,
         );
     }
@@ -60,7 +73,12 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
         && !cohorts.is_empty()
     {
         let shown = &cohorts[cohorts.len().saturating_sub(36)..];
-        let months = shown.iter().map(|c| c.retention.len()).max().unwrap_or(1).min(25);
+        let months = shown
+            .iter()
+            .map(|c| c.retention.len())
+            .max()
+            .unwrap_or(1)
+            .min(25);
         let rows: Vec<String> = shown.iter().map(|c| c.month.clone()).collect();
         let columns: Vec<String> = (0..months).map(|m| format!("M{m}")).collect();
         let cells: Vec<Vec<Option<f64>>> = shown
@@ -68,7 +86,11 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
             .map(|c| (0..months).map(|m| c.retention.get(m).copied()).collect())
             .collect();
         let title = "Cohort retention: share active M months after the first purchase";
-        add("cohorts", title, heatmap(title, &rows, &columns, &cells, false)?);
+        add(
+            "cohorts",
+            title,
+            heatmap(title, &rows, &columns, &cells, false)?,
+        );
     }
     if let Some(grid) = &report.rfm_grid {
         let rows: Vec<String> = (1..=5).rev().map(|r| format!("R{r}")).collect();
@@ -84,7 +106,11 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
             })
             .collect();
         let title = "Customers by recency (R) and frequency (F) score";
-        add("rfm_grid", title, heatmap(title, &rows, &columns, &cells, true)?);
+        add(
+            "rfm_grid",
+            title,
+            heatmap(title, &rows, &columns, &cells, true)?,
+        );
     }
     if let Some(whale) = &report.curves.whale
         && !whale.is_empty()
@@ -96,14 +122,23 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
             title,
             lines(
                 title,
-                ("share of customers, most profitable first", "share of total profit"),
+                (
+                    "share of customers, most profitable first",
+                    "share of total profit",
+                ),
                 &[("profit", whale, BLUE), ("total profit", &total, GREY)],
             )?,
         );
     }
-    if let Some(holdout) = report.model.as_ref().and_then(|m| m.holdout.as_ref())
+    if let Some(model) = &report.model
+        && let Some(holdout) = &model.holdout
         && !holdout.tracking.is_empty()
     {
+        let unit = match model.time_unit {
+            crate::summary::TimeUnit::Day => "days",
+            crate::summary::TimeUnit::Week => "weeks",
+        };
+        let x_name = format!("{unit} since the first purchase in the data");
         let actual: Vec<(f64, f64)> = holdout
             .tracking
             .iter()
@@ -120,7 +155,7 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
             title,
             lines(
                 title,
-                ("period", "cumulative repeat purchases"),
+                (&x_name, "cumulative repeat purchases"),
                 &[("actual", &actual, BLUE), ("expected", &expected, ORANGE)],
             )?,
         );
@@ -147,7 +182,10 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
     {
         let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
-        let top = customers.iter().chain(revenue).fold(0.0f64, |a, &b| a.max(b));
+        let top = customers
+            .iter()
+            .chain(revenue)
+            .fold(0.0f64, |a, &b| a.max(b));
         let bands = 2 * n;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 18))
@@ -180,13 +218,18 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
                 .draw_series(values.iter().enumerate().map(|(i, &v)| {
                     let band = 2 * (names.len() - 1 - i) + upper;
                     Rectangle::new(
-                        [(0.0, SegmentValue::Exact(band)), (v, SegmentValue::Exact(band + 1))],
+                        [
+                            (0.0, SegmentValue::Exact(band)),
+                            (v, SegmentValue::Exact(band + 1)),
+                        ],
                         colour.filled(),
                     )
                 }))
                 .map_err(drawing)?
                 .label(series)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
+                });
         }
         chart
             .configure_series_labels()
@@ -201,11 +244,7 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
 }
 
 /// Lines on shared axes; y starts at 0 and ends above the highest point.
-fn lines(
-    title: &str,
-    (x_name, y_name): (&str, &str),
-    series: &[(&str, &[(f64, f64)], RGBColor)],
-) -> Result<String> {
+fn lines(title: &str, (x_name, y_name): (&str, &str), series: &[Series]) -> Result<String> {
     let points = || series.iter().flat_map(|(_, p, _)| p.iter());
     let x_max = points().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
     let y_max = points().map(|p| p.1).fold(0.0f64, f64::max).max(1e-9);
@@ -234,10 +273,15 @@ fn lines(
         mesh.draw().map_err(drawing)?;
         for &(name, points, colour) in series {
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    colour.stroke_width(2),
+                ))
                 .map_err(drawing)?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

@@ -97,7 +97,7 @@ pub fn rfm_grid(customers: &DataFrame) -> Result<RfmGrid> {
         revenue: [[0.0; 5]; 5],
     };
     for ((r, f), value) in r.into_iter().zip(f).zip(revenue) {
-        let score = |s: f64| (1.0..=5.0).contains(&s).then(|| s as usize);
+        let score = |s: f64| (1.0..=5.0).contains(&s).then_some(s as usize);
         if let (Some(r), Some(f)) = (score(r), score(f)) {
             grid.customers[5 - r][f - 1] += 1;
             if value.is_finite() {

@@ -254,13 +254,17 @@ fn portfolio(report: &Report) -> Section {
         }
     }
     if let Some(e) = p.expected_purchases {
-        rows.push(vec![text("expected purchases (horizon)"), Cell::Number(e, 0)]);
+        rows.push(vec![
+            text("expected purchases (horizon)"),
+            Cell::Number(e, 0),
+        ]);
     }
     if let Some(alive) = p.mean_p_alive {
         rows.push(vec![text("mean P(alive)"), Cell::Share(alive)]);
     }
     let mut s = section("portfolio", "Portfolio");
-    s.tables.push(table("portfolio", &["measure", "value"], rows));
+    s.tables
+        .push(table("portfolio", &["measure", "value"], rows));
     s
 }
 
@@ -413,9 +417,18 @@ fn concentration(report: &Report) -> Section {
         ));
     }
     let rows = vec![
-        vec![text("top 1% of customers"), Cell::of(c.top_1pct_share, Cell::Share)],
-        vec![text("top 10% of customers"), Cell::of(c.top_10pct_share, Cell::Share)],
-        vec![text("top 20% of customers"), Cell::of(c.top_20pct_share, Cell::Share)],
+        vec![
+            text("top 1% of customers"),
+            Cell::of(c.top_1pct_share, Cell::Share),
+        ],
+        vec![
+            text("top 10% of customers"),
+            Cell::of(c.top_10pct_share, Cell::Share),
+        ],
+        vec![
+            text("top 20% of customers"),
+            Cell::of(c.top_20pct_share, Cell::Share),
+        ],
         vec![
             text("largest customer"),
             Cell::of(c.largest_customer_share, Cell::Share),
@@ -424,10 +437,17 @@ fn concentration(report: &Report) -> Section {
             text("customers making 80% of revenue"),
             c.customers_for_80pct.map_or(Cell::Empty, Cell::Count),
         ],
-        vec![text("Gini (0 equal, 1 one customer)"), Cell::of(c.gini, |g| Cell::Number(g, 3))],
-        vec![text("HHI (sum of squared shares)"), Cell::of(c.hhi, |h| Cell::Number(h, 4))],
+        vec![
+            text("Gini (0 equal, 1 one customer)"),
+            Cell::of(c.gini, |g| Cell::Number(g, 3)),
+        ],
+        vec![
+            text("HHI (sum of squared shares)"),
+            Cell::of(c.hhi, |h| Cell::Number(h, 4)),
+        ],
     ];
-    s.tables.push(table("concentration", &["measure", "value"], rows));
+    s.tables
+        .push(table("concentration", &["measure", "value"], rows));
     if !report.top_customers.is_empty() {
         let with_segment = report.top_customers.iter().any(|t| t.segment.is_some());
         let mut headers = vec!["customer", "revenue", "share"];
@@ -460,9 +480,8 @@ fn migration(report: &Report) -> Option<Section> {
     let m = report.migration.as_ref()?;
     let mut s = section("migration", "Segment migration");
     s.lines.push(format!("from {} to {}", m.from, m.to));
-    let moved = |name: &str, m: &Moved| {
-        vec![text(name), Cell::Count(m.customers), Cell::Money(m.revenue)]
-    };
+    let moved =
+        |name: &str, m: &Moved| vec![text(name), Cell::Count(m.customers), Cell::Money(m.revenue)];
     let mut rows = vec![
         moved("moved up", &m.moved_up),
         moved("moved down", &m.moved_down),
@@ -475,7 +494,11 @@ fn migration(report: &Report) -> Option<Section> {
     if m.gone > 0 {
         rows.push(vec![text("gone"), Cell::Count(m.gone), Cell::Empty]);
     }
-    let mut summary = table("migration", &["customers", "count", "revenue to date"], rows);
+    let mut summary = table(
+        "migration",
+        &["customers", "count", "revenue to date"],
+        rows,
+    );
     summary.caption = Some("moves on the segment ladder".to_string());
     s.tables.push(summary);
     let mut headers = vec!["from \\ to".to_string()];
@@ -581,20 +604,30 @@ fn profitability(report: &Report) -> Option<Section> {
     let mut s = section("profitability", "Profitability (whale curve)");
     let rows = vec![
         vec![text("total profit"), Cell::Money(w.total_profit)],
-        vec![text("profit of the profitable customers"), Cell::Money(w.peak_profit)],
+        vec![
+            text("profit of the profitable customers"),
+            Cell::Money(w.peak_profit),
+        ],
         vec![
             text("… as a share of total profit"),
             Cell::of(Some(w.peak_share_of_total), Cell::Share),
         ],
-        vec![text("profitable customers"), Cell::Count(w.peak_at_customers)],
-        vec![text("unprofitable customers"), Cell::Count(w.unprofitable_customers)],
+        vec![
+            text("profitable customers"),
+            Cell::Count(w.peak_at_customers),
+        ],
+        vec![
+            text("unprofitable customers"),
+            Cell::Count(w.unprofitable_customers),
+        ],
         vec![
             text("… as a share of all"),
             Cell::Share(w.unprofitable_share),
         ],
         vec![text("profit they destroy"), Cell::Money(w.profit_destroyed)],
     ];
-    s.tables.push(table("profitability", &["measure", "value"], rows));
+    s.tables
+        .push(table("profitability", &["measure", "value"], rows));
     Some(s)
 }
 
@@ -625,9 +658,18 @@ fn model(report: &Report) -> Option<Section> {
     ));
     if let Some(h) = &m.holdout {
         let rows = vec![
-            vec![text("repeat purchases, actual"), Cell::Number(h.total_actual, 0)],
-            vec![text("repeat purchases, predicted"), Cell::Number(h.total_predicted, 1)],
-            vec![text("mean absolute error per customer"), Cell::Number(h.mae, 3)],
+            vec![
+                text("repeat purchases, actual"),
+                Cell::Number(h.total_actual, 0),
+            ],
+            vec![
+                text("repeat purchases, predicted"),
+                Cell::Number(h.total_predicted, 1),
+            ],
+            vec![
+                text("mean absolute error per customer"),
+                Cell::Number(h.mae, 3),
+            ],
             vec![text("root mean squared error"), Cell::Number(h.rmse, 3)],
         ];
         let mut t = table("holdout", &["holdout", "value"], rows);
@@ -647,7 +689,12 @@ fn model(report: &Report) -> Option<Section> {
             .collect();
         let mut t = table(
             "holdout_by_frequency",
-            &["calibration repeats", "customers", "actual mean", "predicted mean"],
+            &[
+                "calibration repeats",
+                "customers",
+                "actual mean",
+                "predicted mean",
+            ],
             rows,
         );
         t.caption = Some("by calibration frequency".to_string());
@@ -663,12 +710,19 @@ fn data_quality(report: &Report) -> Option<Section> {
         vec![text("rows read"), Cell::Count(q.rows_read)],
         vec![text("rows kept"), Cell::Count(q.rows_kept)],
         vec![text("rows rejected"), Cell::Count(q.rows_rejected)],
-        vec![text("duplicates removed"), Cell::Count(q.duplicates_removed)],
+        vec![
+            text("duplicates removed"),
+            Cell::Count(q.duplicates_removed),
+        ],
     ];
     for (why, n) in &q.rejects_by_reason {
-        rows.push(vec![Cell::Text(format!("rejected: {why}")), Cell::Count(*n)]);
+        rows.push(vec![
+            Cell::Text(format!("rejected: {why}")),
+            Cell::Count(*n),
+        ]);
     }
-    s.tables.push(table("data_quality", &["rows", "count"], rows));
+    s.tables
+        .push(table("data_quality", &["rows", "count"], rows));
     Some(s)
 }
 

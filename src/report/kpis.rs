@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use anyhow::{Result, bail};
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -23,14 +23,27 @@ pub enum Period {
 }
 
 impl Period {
-    /// The first day of the period that ends on `end` (inclusive).
+    /// The first day of the period that ends on `end` (inclusive): seven
+    /// days for a week; for a month or quarter ending on the last day of a
+    /// month, the calendar month or the three calendar months, otherwise
+    /// from the day after the same day one or three months before.
     pub fn start(self, end: NaiveDate) -> NaiveDate {
-        let before = match self {
-            Period::Week => end.checked_sub_days(Days::new(7)),
-            Period::Month => end.checked_sub_months(Months::new(1)),
-            Period::Quarter => end.checked_sub_months(Months::new(3)),
+        let months = match self {
+            Period::Week => {
+                return end.checked_sub_days(Days::new(6)).unwrap_or(NaiveDate::MIN);
+            }
+            Period::Month => 1,
+            Period::Quarter => 3,
         };
-        before.unwrap_or(NaiveDate::MIN) + Days::new(1)
+        let month_end = end.succ_opt().is_none_or(|next| next.day() == 1);
+        if month_end {
+            let first = end.with_day(1).unwrap_or(end);
+            return first
+                .checked_sub_months(Months::new(months - 1))
+                .unwrap_or(NaiveDate::MIN);
+        }
+        end.checked_sub_months(Months::new(months))
+            .map_or(NaiveDate::MIN, |d| d + Days::new(1))
     }
 }
 
@@ -226,8 +239,16 @@ mod tests {
         assert_eq!(Period::Month.start(end), date("2024-03-01"));
         assert_eq!(Period::Week.start(end), date("2024-03-25"));
         assert_eq!(Period::Quarter.start(end), date("2024-01-01"));
-        // the month before 2024-02-29 starts on 2024-01-30
-        assert_eq!(Period::Month.start(date("2024-02-29")), date("2024-01-30"));
+        // month ends give calendar months
+        assert_eq!(Period::Month.start(date("2024-02-29")), date("2024-02-01"));
+        assert_eq!(
+            Period::Quarter.start(date("2024-06-30")),
+            date("2024-04-01")
+        );
+        // other days: from the day after the same day a month before
+        assert_eq!(Period::Month.start(date("2024-03-15")), date("2024-02-16"));
+        assert_eq!(Period::Month.start(date("2024-03-30")), date("2024-03-01"));
+        assert_eq!(Period::Week.start(date("2024-03-04")), date("2024-02-27"));
     }
 
     #[test]

@@ -108,7 +108,11 @@ pub fn migration(before: &DataFrame, after: &DataFrame, from: &str, to: &str) ->
         to_segments.push(GONE.to_string());
     }
     let index = |names: &[String]| -> HashMap<String, usize> {
-        names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect()
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect()
     };
     let (rows, columns) = (index(&from_segments), index(&to_segments));
     let mut customers = vec![vec![0u64; to_segments.len()]; from_segments.len()];
@@ -191,10 +195,34 @@ mod tests {
                 vec![0, 1, 0, 0]
             ]
         );
-        assert_eq!(m.moved_up, Moved { customers: 1, revenue: 10.0 });
-        assert_eq!(m.moved_down, Moved { customers: 1, revenue: 20.0 });
-        assert_eq!(m.stayed, Moved { customers: 2, revenue: 70.0 });
-        assert_eq!(m.new, Moved { customers: 1, revenue: 50.0 });
+        assert_eq!(
+            m.moved_up,
+            Moved {
+                customers: 1,
+                revenue: 10.0
+            }
+        );
+        assert_eq!(
+            m.moved_down,
+            Moved {
+                customers: 1,
+                revenue: 20.0
+            }
+        );
+        assert_eq!(
+            m.stayed,
+            Moved {
+                customers: 2,
+                revenue: 70.0
+            }
+        );
+        assert_eq!(
+            m.new,
+            Moved {
+                customers: 1,
+                revenue: 50.0
+            }
+        );
         assert_eq!((m.gone, m.moved_unranked.customers), (1, 0));
     }
 

@@ -199,6 +199,8 @@ pub struct TopCustomer {
 pub struct ModelHealth {
     /// Customers the models were fitted on.
     pub customers: u64,
+    /// The unit of the models' times (alpha's, the tracking periods').
+    pub time_unit: crate::summary::TimeUnit,
     /// BG/NBD r, alpha, a, b.
     pub bgnbd: [f64; 4],
     /// BG/NBD's log-likelihood.
@@ -328,11 +330,10 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
     } else {
         None
     };
-    let profitability = profit
-        .as_deref()
-        .map(crate::value::historic::whale_curve);
+    let profitability = profit.as_deref().map(crate::value::historic::whale_curve);
     let model = sources.model.map(|model| ModelHealth {
         customers: model.customers,
+        time_unit: model.time_unit,
         bgnbd: {
             let p = model.bgnbd.params;
             [p.r, p.alpha, p.a, p.b]
@@ -394,9 +395,19 @@ fn top_customers(customers: &DataFrame, revenue: &[f64], count: usize) -> Result
         Ok(_) => Some(crate::segment::texts(customers, "segment")?),
         Err(_) => None,
     };
-    let total: f64 = revenue.iter().filter(|v| v.is_finite()).map(|v| v.max(0.0)).sum();
-    let mut rows: Vec<usize> = (0..revenue.len()).filter(|&i| revenue[i].is_finite()).collect();
-    rows.sort_by(|&a, &b| revenue[b].total_cmp(&revenue[a]).then_with(|| ids[a].cmp(&ids[b])));
+    let total: f64 = revenue
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| v.max(0.0))
+        .sum();
+    let mut rows: Vec<usize> = (0..revenue.len())
+        .filter(|&i| revenue[i].is_finite())
+        .collect();
+    rows.sort_by(|&a, &b| {
+        revenue[b]
+            .total_cmp(&revenue[a])
+            .then_with(|| ids[a].cmp(&ids[b]))
+    });
     Ok(rows
         .into_iter()
         .take(count)

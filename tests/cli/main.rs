@@ -6,6 +6,7 @@ mod cli;
 mod formats;
 mod ingest;
 mod mapping;
+mod report;
 mod segment;
 mod util;
 mod value;

@@ -70,7 +70,10 @@ mod tests {
             caption: None,
             headers: vec!["customer".to_string(), "revenue".to_string()],
             rows: vec![
-                vec![Cell::Text("=HYPERLINK(\"x\")".to_string()), Cell::Money(-100.0)],
+                vec![
+                    Cell::Text("=HYPERLINK(\"x\")".to_string()),
+                    Cell::Money(-100.0),
+                ],
                 vec![Cell::Text("-100".to_string()), Cell::Share(0.5)],
             ],
         };

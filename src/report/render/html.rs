@@ -54,8 +54,9 @@ pub fn render(report: &Report, document: &Document) -> Result<String> {
         .sections
         .iter()
         .map(|section| {
-            let (mine, rest): (Vec<Chart>, Vec<Chart>) =
-                std::mem::take(&mut charts).into_iter().partition(|c| c.section == section.id);
+            let (mine, rest): (Vec<Chart>, Vec<Chart>) = std::mem::take(&mut charts)
+                .into_iter()
+                .partition(|c| c.section == section.id);
             charts = rest;
             SectionView {
                 id: section.id,
@@ -104,5 +105,7 @@ pub fn render(report: &Report, document: &Document) -> Result<String> {
         .add_template("report.html", TEMPLATE)
         .context("the report template")?;
     let template = environment.get_template("report.html")?;
-    Ok(template.render(minijinja::value::Serde(&page)).context("rendering the HTML report")?)
+    template
+        .render(minijinja::value::Serde(&page))
+        .context("rendering the HTML report")
 }

@@ -46,7 +46,9 @@ pub fn customers_from(
 ) -> Result<Customers> {
     match load(inputs, args, is_table, ui, clock)? {
         Loaded::Customers(table) => Ok(Customers { table, as_of: None }),
-        Loaded::Transactions(transactions, _) => summarize(&transactions, summary_config, ui, clock),
+        Loaded::Transactions(transactions, _) => {
+            summarize(&transactions, summary_config, ui, clock)
+        }
     }
 }
 

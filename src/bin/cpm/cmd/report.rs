@@ -179,7 +179,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let mut clock = std::time::Instant::now();
     let mut notes = Vec::new();
-    let loaded = load(&inputs, &args.input, cpm::segment::is_customer_table, ui, &mut clock)?;
+    let loaded = load(
+        &inputs,
+        &args.input,
+        cpm::segment::is_customer_table,
+        ui,
+        &mut clock,
+    )?;
     let (mut table, transactions, quality, as_of) = match loaded {
         Loaded::Customers(table) => {
             if calibration_end.is_some() {
@@ -200,15 +206,21 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
     };
     if args.margin.is_none() && table.column("margin").is_err() {
-        notes.push(
-            "no cost in the data and no --margin: profit and CLV are in revenue".to_string(),
-        );
+        notes
+            .push("no cost in the data and no --margin: profit and CLV are in revenue".to_string());
     }
     let valued = if args.no_model {
         notes.push("--no-model: no CLV, P(alive) or model health".to_string());
         None
     } else {
-        valued(&mut table, transactions.is_some(), as_of, args.margin, &mut notes, ui)?
+        valued(
+            &mut table,
+            transactions.is_some(),
+            as_of,
+            args.margin,
+            &mut notes,
+            ui,
+        )?
     };
     if valued.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
         let (_, profit) = cpm::value::historic::profit(&table, args.margin)?;
@@ -229,15 +241,17 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         period: args.period.into(),
         concentration_alert: args.concentration_alert,
         top_customers: args.top,
-        stamp: args.stamp.then(|| {
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        }),
+        stamp: args
+            .stamp
+            .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     };
     let sources = Sources {
         customers: &table,
         transactions: transactions.as_ref(),
         as_of,
-        earlier: earlier.as_ref().map(|(frame, label)| (frame, label.clone())),
+        earlier: earlier
+            .as_ref()
+            .map(|(frame, label)| (frame, label.clone())),
         model: valued.as_ref(),
         holdout: holdout.as_ref(),
         quality: quality.as_deref(),
@@ -249,7 +263,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if let Some(dir) = &args.tables_dir {
         let document = cpm::report::document::document(&report);
         let files = cpm::report::render::csv::write_tables(&document, dir, !args.no_excel_safe)?;
-        ui.info(&format!("{} tables written to {}", files.len(), dir.display()));
+        ui.info(&format!(
+            "{} tables written to {}",
+            files.len(),
+            dir.display()
+        ));
     }
     for target in &targets {
         let text = cpm::report::render::render(&report, target.format, Some(args.width))?;
@@ -379,7 +397,13 @@ fn earlier(
 ) -> Result<Option<(DataFrame, String)>> {
     if let Some(path) = &args.compare {
         let input = [Input::Path(path.clone())];
-        let table = match load(&input, &InputArgs::default(), cpm::segment::is_customer_table, ui, clock)? {
+        let table = match load(
+            &input,
+            &InputArgs::default(),
+            cpm::segment::is_customer_table,
+            ui,
+            clock,
+        )? {
             Loaded::Customers(table) => table,
             Loaded::Transactions(..) => bail!(cpm::error::usage(format!(
                 "--compare {}: expected a customer table (cpm segment's or cpm value's output), \
@@ -407,6 +431,8 @@ fn earlier(
 }
 
 fn display_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

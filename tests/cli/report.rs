@@ -1,0 +1,612 @@
+//! `cpm report`: the figures on handcrafted transactions against answers
+//! computed by hand, the JSON schema pinned by a golden file, the HTML
+//! page's safety, CSV tables against formula injection, determinism, the
+//! cron behaviour, and the page rendered in a real browser.
+
+use std::path::Path;
+
+use crate::util::{cpm, data, parse_csv, read_json, tempdir, testdata};
+
+/// The handcrafted report (see testdata/report_small.csv): March 2024
+/// against February, without the models.
+fn small_report(format: &str) -> String {
+    let input = data("report_small.csv");
+    cpm(&[
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--format",
+        format,
+    ])
+    .run()
+    .ok()
+    .stdout()
+}
+
+fn small_json() -> serde_json::Value {
+    serde_json::from_str(&small_report("json")).expect("valid JSON")
+}
+
+fn close(value: &serde_json::Value, want: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - want).abs() < 1e-9)
+}
+
+#[test]
+fn each_kpi_matches_the_hand_computed_answer() {
+    let json = small_json();
+    let now = &json["kpis"]["current"];
+    // March: A (bought in January too), C and -42 (new), D (bought in
+    // February too); February's B and =1+2 did not come back
+    assert_eq!(now["start"], "2024-03-01");
+    assert_eq!(now["active_customers"], 4);
+    assert_eq!(now["new_customers"], 2);
+    assert_eq!(now["returning_customers"], 2);
+    assert_eq!(now["churned_customers"], 2);
+    assert!(close(&now["revenue"], 435.0));
+    // D's two lines of order o7 are one order
+    assert_eq!(now["orders"], 4);
+    assert!(close(&now["average_order_value"], 108.75));
+    assert!(close(&now["repeat_rate"], 0.5));
+    assert!(close(&now["retention_rate"], 1.0 / 3.0));
+    let before = &json["kpis"]["previous"];
+    // February: B, D, =1+2, all new; January's A, E and the script all gone;
+    // B's refund counts in revenue but is not an order
+    assert_eq!(before["start"], "2024-02-01");
+    assert_eq!(before["end"], "2024-02-29");
+    assert_eq!(before["active_customers"], 3);
+    assert_eq!(before["new_customers"], 3);
+    assert_eq!(before["churned_customers"], 3);
+    assert!(close(&before["revenue"], 245.0));
+    assert_eq!(before["orders"], 3);
+    assert!(close(&before["repeat_rate"], 0.0));
+    assert!(close(&before["retention_rate"], 0.0));
+}
+
+#[test]
+fn the_concentration_metrics_match_the_hand_computed_answer() {
+    let json = small_json();
+    let c = &json["concentration"];
+    // revenue by customer: 300, 180, 150, 110, 70, 30, 25, 15 (total 880)
+    assert!(close(&c["top_1pct_share"], 300.0 / 880.0));
+    assert!(close(&c["top_10pct_share"], 300.0 / 880.0));
+    assert!(close(&c["top_20pct_share"], 480.0 / 880.0));
+    assert!(close(&c["largest_customer_share"], 300.0 / 880.0));
+    // 300 + 180 + 150 + 110 = 740 ≥ 80% of 880
+    assert_eq!(c["customers_for_80pct"], 4);
+    // ascending Σ i·x = 5545: 2·5545 / (8·880) − 9/8
+    assert!(close(&c["gini"], 11090.0 / 7040.0 - 1.125));
+    assert!(close(&c["hhi"], 163_650.0 / 774_400.0));
+    assert_eq!(json["concentration_alert"]["triggered"], true);
+    // a looser threshold: no alert
+    let input = data("report_small.csv");
+    let out = cpm(&[
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--concentration-alert",
+        "40%",
+    ])
+    .run()
+    .ok()
+    .stdout();
+    assert!(!out.contains("over-concentration"), "{out}");
+    assert!(small_report("terminal").contains("over-concentration"));
+}
+
+#[test]
+fn the_cohort_triangle_matches_the_hand_computed_answer() {
+    let json = small_json();
+    let cohorts = json["cohorts"].as_array().unwrap();
+    let months: Vec<&str> = cohorts
+        .iter()
+        .map(|c| c["month"].as_str().unwrap())
+        .collect();
+    assert_eq!(months, ["2024-01", "2024-02", "2024-03"]);
+    let retention = |i: usize| -> Vec<f64> {
+        cohorts[i]["retention"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    // January: A, E, the script; none in February, A in March
+    assert_eq!(cohorts[0]["customers"], 3);
+    assert_eq!(retention(0), [1.0, 0.0, 1.0 / 3.0]);
+    // February: B, D, =1+2; D in March
+    assert_eq!(retention(1), [1.0, 1.0 / 3.0]);
+    assert_eq!(retention(2), [1.0]);
+    let revenue: Vec<f64> = cohorts[1]["revenue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // 200 − 20 + 40 + 25 in February, D's 60 + 10 in March
+    assert_eq!(revenue, [245.0, 70.0]);
+}
+
+#[test]
+fn the_migration_counts_match_the_hand_computed_answer() {
+    // two customer tables: a Lost → Champions (up), b Champions → At Risk
+    // (down), c and d stay, e is gone, f is new
+    let input = data("report_customers_after.csv");
+    let earlier = data("report_customers_before.csv");
+    let json: serde_json::Value = serde_json::from_str(
+        &cpm(&["report", &input, "--compare", &earlier, "--format", "json"])
+            .run()
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    let m = &json["migration"];
+    assert_eq!(m["from"], "report_customers_before.csv");
+    assert_eq!(
+        m["from_segments"],
+        serde_json::json!(["Champions", "At Risk", "Lost", "(new)"])
+    );
+    assert_eq!(
+        m["to_segments"],
+        serde_json::json!(["Champions", "New Customers", "At Risk", "(gone)"])
+    );
+    assert_eq!(
+        m["customers"],
+        serde_json::json!([[1, 0, 1, 0], [0, 0, 1, 0], [1, 0, 0, 1], [0, 1, 0, 0]])
+    );
+    assert_eq!(m["moved_up"]["customers"], 1);
+    assert!(close(&m["moved_up"]["revenue"], 10.0));
+    assert_eq!(m["moved_down"]["customers"], 1);
+    assert!(close(&m["moved_down"]["revenue"], 20.0));
+    assert_eq!(m["stayed"]["customers"], 2);
+    assert_eq!(m["new"]["customers"], 1);
+    assert_eq!(m["gone"], 1);
+    // a customer table: what needs transactions is said to be missing
+    let notes = json["notes"].to_string();
+    assert!(notes.contains("no transactions"), "{notes}");
+    assert_eq!(json["kpis"], serde_json::Value::Null);
+}
+
+#[test]
+fn the_migration_from_the_same_transactions_adds_up() {
+    let json = small_json();
+    let m = &json["migration"];
+    assert_eq!(m["from"], "2024-02-29");
+    // C and -42 bought first in March: new; the other six were there
+    assert_eq!(m["new"]["customers"], 2);
+    let moved: u64 = ["moved_up", "moved_down", "stayed", "moved_unranked", "new"]
+        .iter()
+        .map(|k| m[*k]["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(moved, 8);
+    let cells: u64 = m["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(cells, 8);
+}
+
+#[test]
+fn the_json_schema_is_pinned_by_a_golden_file() {
+    let golden = std::fs::read_to_string(testdata("report_small.json")).unwrap();
+    assert_eq!(
+        small_report("json"),
+        golden,
+        "the JSON report changed: when on purpose, regenerate testdata/report_small.json \
+         and raise SCHEMA_VERSION if a key changed meaning or went away"
+    );
+}
+
+#[test]
+fn the_models_add_their_health_and_the_holdout() {
+    let dir = tempdir();
+    let out = dir.path().join("report.json");
+    let input = data("cdnow_sample.csv");
+    cpm(&[
+        "report",
+        &input,
+        "--calibration-end",
+        "1997-09-30",
+        "-q",
+        "-o",
+        &out.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let json = read_json(&out);
+    assert_eq!(json["schema_version"], 1);
+    let model = &json["model"];
+    assert_eq!(model["customers"], 2357);
+    assert_eq!(model["bgnbd"].as_array().unwrap().len(), 4);
+    assert!(model["bgnbd_log_likelihood"].as_f64().unwrap() < 0.0);
+    assert_eq!(model["gamma_gamma"].as_array().unwrap().len(), 3);
+    let holdout = &model["holdout"];
+    assert!(holdout["total_actual"].as_f64().unwrap() > 0.0);
+    assert!(!holdout["tracking"].as_array().unwrap().is_empty());
+    assert!(json["portfolio"]["clv"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn the_html_page_is_well_formed_self_contained_and_escapes_text() {
+    let html = small_report("html");
+    // well-formed: the page is written as XML-compatible HTML
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let document = roxmltree::Document::parse_with_options(&html, options)
+        .unwrap_or_else(|e| panic!("{e}\n{html}"));
+    assert_eq!(document.root_element().tag_name().name(), "html");
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    assert!(!html.contains("<script"), "no script, and no injected one");
+    assert!(!html.contains("<link") && !html.contains("@import") && !html.contains("url("));
+    // the customer id shows as text
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;"));
+    let text: String = document
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(text.contains("<script>alert(1)</script>"));
+    // every chart the data allows: segments, Pareto, cohorts, R×F, whale
+    assert_eq!(
+        document
+            .descendants()
+            .filter(|n| n.has_tag_name("svg"))
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn csv_tables_guard_against_formula_injection_and_leave_numbers_alone() {
+    let dir = tempdir();
+    let tables = dir.path().join("tables");
+    let input = data("report_small.csv");
+    let tables_arg = tables.display().to_string();
+    let args = [
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--tables-dir",
+        &tables_arg,
+        "-q",
+        "-o",
+    ];
+    let out = dir.path().join("r.md").display().to_string();
+    let mut safe = args.to_vec();
+    safe.push(&out);
+    cpm(&safe).run().ok();
+    let read = |name: &str| parse_csv(&std::fs::read(tables.join(name)).unwrap());
+    let top = read("top_customers.csv");
+    let ids: Vec<&str> = top[1..].iter().map(|r| r[0].as_str()).collect();
+    assert!(ids.contains(&"'=1+2"), "{ids:?}");
+    assert!(ids.contains(&"'-42"), "{ids:?}");
+    assert!(ids.contains(&"<script>alert(1)</script>"));
+    // numbers untouched: shares as fractions, a fall in KPIs negative
+    assert_eq!(top[1][0], "C");
+    assert_eq!(top[1][2], (300.0f64 / 880.0).to_string());
+    let kpis = read("kpis.csv");
+    let new = kpis.iter().find(|r| r[0] == "new").unwrap();
+    assert_eq!(new[3], "-1");
+    // --no-excel-safe writes the text as it is
+    let mut raw = args.to_vec();
+    raw.push(&out);
+    raw.push("--no-excel-safe");
+    cpm(&raw).run().ok();
+    let top = read("top_customers.csv");
+    assert!(top.iter().any(|r| r[0] == "=1+2"));
+}
+
+#[test]
+fn a_net_refund_stays_a_number_in_the_tables() {
+    let dir = tempdir();
+    let input = dir.path().join("refund.csv");
+    std::fs::write(
+        &input,
+        "customer_id,order_date,revenue\nr1,2024-03-01,50\nr1,2024-03-02,-150\nr2,2024-03-03,80\n",
+    )
+    .unwrap();
+    let tables = dir.path().join("t");
+    cpm(&[
+        "report",
+        &input.display().to_string(),
+        "--no-model",
+        "--tables-dir",
+        &tables.display().to_string(),
+        "-q",
+        "-o",
+        &dir.path().join("r.json").display().to_string(),
+    ])
+    .run()
+    .ok();
+    let top = parse_csv(&std::fs::read(tables.join("top_customers.csv")).unwrap());
+    let r1 = top.iter().find(|r| r[0] == "r1").unwrap();
+    assert_eq!(r1[1], "-100");
+}
+
+#[test]
+fn the_same_input_gives_the_same_bytes() {
+    let dir = tempdir();
+    let input = data("cdnow_sample.csv");
+    let run = |name: &str, stamp: bool| -> Vec<u8> {
+        let path = dir.path().join(name);
+        let mut args = vec![
+            "report".to_string(),
+            input.clone(),
+            "-q".to_string(),
+            "-o".to_string(),
+            path.display().to_string(),
+        ];
+        if stamp {
+            args.push("--stamp".to_string());
+        }
+        cpm(&args).run().ok();
+        std::fs::read(path).unwrap()
+    };
+    for extension in ["html", "json", "md", "txt"] {
+        let first = run(&format!("a.{extension}"), false);
+        let second = run(&format!("b.{extension}"), false);
+        assert!(first == second, "{extension} differs between runs");
+    }
+    let stamped = String::from_utf8(run("c.json", true)).unwrap();
+    assert!(stamped.contains("\"generated_at\""));
+    assert!(
+        !String::from_utf8(run("d.json", false))
+            .unwrap()
+            .contains("generated_at")
+    );
+}
+
+#[test]
+fn cron_runs_are_silent_with_q_and_write_every_output() {
+    let dir = tempdir();
+    let html = dir.path().join("weekly.html");
+    let json = dir.path().join("weekly.json");
+    let input = data("cdnow_sample.csv");
+    let run = cpm(&[
+        "report",
+        &input,
+        "--as-of",
+        "today",
+        "--period",
+        "week",
+        "-o",
+        &html.display().to_string(),
+        "-o",
+        &json.display().to_string(),
+        "-q",
+    ])
+    .run()
+    .ok();
+    assert_eq!(run.stdout(), "");
+    assert_eq!(run.stderr(), "");
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    assert_eq!(read_json(&json)["kpis"]["period"], "week");
+    // no temporary files left beside them
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn a_failed_run_exits_non_zero_and_leaves_the_old_report() {
+    let dir = tempdir();
+    let out = dir.path().join("report.html");
+    std::fs::write(&out, "old report").unwrap();
+    let missing = dir.path().join("missing.csv");
+    cpm(&[
+        "report",
+        &missing.display().to_string(),
+        "-o",
+        &out.display().to_string(),
+    ])
+    .run()
+    .code_is(1)
+    .stderr_has(&["missing.csv"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old report");
+    let input = data("report_small.csv");
+    cpm(&["report", &input, "-o", "report.xlsx"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["-o report.xlsx", ".html .json .md .txt"]);
+    cpm(&[
+        "report",
+        &input,
+        "--no-model",
+        "--calibration-end",
+        "2024-02-01",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--no-model"]);
+    cpm(&["report", &input, "--concentration-alert", "150%"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--concentration-alert"]);
+}
+
+#[test]
+fn the_terminal_page_fits_100_columns_and_markdown_is_tables() {
+    let input = data("cdnow_sample.csv");
+    let page = cpm(&["report", &input, "-q"]).run().ok().stdout();
+    for title in [
+        "Portfolio",
+        "This period against the one before",
+        "Composition",
+        "Concentration of revenue",
+        "Segment migration",
+        "Cohorts by month of first purchase",
+        "Profitability",
+        "Model health",
+        "Data quality",
+    ] {
+        assert!(page.contains(title), "no {title} in\n{page}");
+    }
+    let widest = page.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 100, "a line of {widest} characters");
+    assert!(page.contains('█'), "shares have bars");
+    let markdown = small_report("markdown");
+    assert!(markdown.starts_with("# Customer portfolio report"));
+    assert!(markdown.contains("| measure | previous | current | change | change % |"));
+    assert!(markdown.contains("&lt;script&gt;"));
+    assert!(markdown.contains("> **Alert:** over-concentration"));
+}
+
+/// Hosts Chromium itself calls (component updates, sign-in, network time)
+/// even with background networking disabled; any other request through
+/// the proxy comes from the page.
+const BROWSER_HOSTS: [&str; 4] = [
+    "accounts.google.com",
+    "update.googleapis.com",
+    "clients2.google.com",
+    "optimizationguide-pa.googleapis.com",
+];
+
+#[test]
+fn the_html_page_renders_in_a_real_browser_without_errors_or_requests() {
+    let Some(browser) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| which(b))
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs chromium (.ci/run): it is missing"
+        );
+        eprintln!("skipped: no chromium on PATH (.ci/run installs it)");
+        return;
+    };
+    let dir = tempdir();
+    let page = dir.path().join("report.html");
+    let input = data("cdnow_sample.csv");
+    cpm(&[
+        "report",
+        &input,
+        "--calibration-end",
+        "1997-09-30",
+        "-q",
+        "-o",
+        &page.display().to_string(),
+    ])
+    .run()
+    .ok();
+    // every request goes through this proxy, which records and refuses it
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    proxy.set_nonblocking(true).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let recorder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || record_requests(&proxy, &stop))
+    };
+    let shot = dir.path().join("shot.png");
+    let mut child = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--proxy-bypass-list=<-loopback>",
+            "--window-size=1200,2400",
+        ])
+        .arg(format!("--proxy-server=127.0.0.1:{port}"))
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish in 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let requests = recorder.join().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let from_page: Vec<&String> = requests
+        .iter()
+        .filter(|r| !BROWSER_HOSTS.iter().any(|h| r.contains(h)))
+        .collect();
+    assert!(
+        from_page.is_empty(),
+        "the page made requests: {from_page:#?}"
+    );
+    assert_not_blank(&shot);
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// The first line of every request made to `proxy` until `stop`.
+fn record_requests(
+    proxy: &std::net::TcpListener,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Vec<String> {
+    use std::io::Read;
+    let mut requests = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        match proxy.accept() {
+            Ok((mut stream, _)) => {
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut head = [0u8; 512];
+                let n = stream.read(&mut head).unwrap_or(0);
+                let text = String::from_utf8_lossy(&head[..n]);
+                requests.push(text.lines().next().unwrap_or_default().to_string());
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    requests
+}
+
+/// The screenshot decodes and is not one colour.
+fn assert_not_blank(shot: &Path) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(shot).expect("a screenshot"),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let pixels = &pixels[..info.buffer_size()];
+    let step = info.color_type.samples();
+    let mut colours: Vec<&[u8]> = pixels.chunks(step).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        colours.len() > 50,
+        "the screenshot has {} colours: blank",
+        colours.len()
+    );
+}

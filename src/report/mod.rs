@@ -74,6 +74,9 @@ pub struct Sources<'a> {
     pub transactions: Option<&'a DataFrame>,
     /// The analysis day, when known.
     pub as_of: Option<NaiveDate>,
+    /// The last day of the KPI period (the as-of day, or the last day with
+    /// transactions when the as-of day is the default day after it).
+    pub period_end: Option<NaiveDate>,
     /// The segmented customer table at the end of the previous period, or
     /// an earlier table given by the user, with what it is (a date, a
     /// file).
@@ -271,10 +274,10 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         Vec::new()
     });
 
-    let (kpis, cohorts) = match (sources.transactions, sources.as_of) {
-        (Some(transactions), Some(as_of)) => {
+    let (kpis, cohorts) = match (sources.transactions, sources.as_of, sources.period_end) {
+        (Some(transactions), Some(as_of), Some(period_end)) => {
             let rows = kpis::Rows::read(transactions)?;
-            let [current, previous] = kpis::period_kpis(&rows, as_of, config.period);
+            let [current, previous] = kpis::period_kpis(&rows, period_end, config.period);
             let kpis = Kpis {
                 period: config.period,
                 current,
@@ -420,8 +423,8 @@ fn top_customers(customers: &DataFrame, revenue: &[f64], count: usize) -> Result
         .collect())
 }
 
-/// The last day of the period before the one ending at `as_of`: where the
+/// The last day of the period before the one ending on `end`: where the
 /// migration starts.
-pub fn previous_period_end(as_of: NaiveDate, period: Period) -> NaiveDate {
-    period.start(as_of) - Days::new(1)
+pub fn previous_period_end(end: NaiveDate, period: Period) -> NaiveDate {
+    period.start(end) - Days::new(1)
 }

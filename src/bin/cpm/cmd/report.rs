@@ -45,8 +45,9 @@ pub struct Args {
     #[command(flatten)]
     input: InputArgs,
 
-    /// Analysis day: the KPI period ends on it (YYYY-MM-DD or 'today';
-    /// default: the day after the last transaction).
+    /// Analysis day: the KPI period ends on it (YYYY-MM-DD or 'today').
+    /// Default: the day after the last transaction, as for segment and
+    /// value, and the period then ends on the last transaction's day.
     #[arg(long, value_name = "DATE", help_heading = "Report")]
     as_of: Option<String>,
 
@@ -194,6 +195,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                      after the calibration comes from them"
                 ));
             }
+            let as_of = as_of.or_else(|| table_as_of(&table));
             (table, None, None, as_of)
         }
         Loaded::Transactions(transactions, quality) => {
@@ -236,7 +238,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
         _ => None,
     };
-    let earlier = earlier(&args, transactions.as_ref(), as_of, ui, &mut clock)?;
+    // a default as-of day is the day after the last transaction: the
+    // period ends on the last day with data
+    let period_end = match (&args.as_of, as_of) {
+        (None, Some(day)) if transactions.is_some() => day.pred_opt(),
+        _ => as_of,
+    };
+    let earlier = earlier(&args, transactions.as_ref(), period_end, ui, &mut clock)?;
     let config = ReportConfig {
         period: args.period.into(),
         concentration_alert: args.concentration_alert,
@@ -249,6 +257,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         customers: &table,
         transactions: transactions.as_ref(),
         as_of,
+        period_end,
         earlier: earlier
             .as_ref()
             .map(|(frame, label)| (frame, label.clone())),
@@ -387,11 +396,12 @@ fn holdout(
 }
 
 /// The segmented customer table to migrate from: `--compare`'s file, or
-/// the transactions' customers at the end of the previous period.
+/// the transactions' customers at the end of the period before the one
+/// ending on `period_end`.
 fn earlier(
     args: &Args,
     transactions: Option<&DataFrame>,
-    as_of: Option<NaiveDate>,
+    period_end: Option<NaiveDate>,
     ui: &Ui,
     clock: &mut std::time::Instant,
 ) -> Result<Option<(DataFrame, String)>> {
@@ -413,10 +423,10 @@ fn earlier(
         };
         return Ok(Some((segmented(table)?, display_name(path))));
     }
-    let (Some(transactions), Some(as_of)) = (transactions, as_of) else {
+    let (Some(transactions), Some(period_end)) = (transactions, period_end) else {
         return Ok(None);
     };
-    let end = cpm::report::previous_period_end(as_of, args.period.into());
+    let end = cpm::report::previous_period_end(period_end, args.period.into());
     let config = SummaryConfig {
         as_of: Some(end),
         ..SummaryConfig::default()
@@ -428,6 +438,24 @@ fn earlier(
     let table = segmented(before)?;
     ui.timing("migration", clock);
     Ok(Some((table, end.to_string())))
+}
+
+/// The as-of day of a customer table made by cpm: any customer's last
+/// order plus its days since then.
+fn table_as_of(table: &DataFrame) -> Option<NaiveDate> {
+    let last = table
+        .column("last_order")
+        .ok()?
+        .cast(&DataType::Date)
+        .ok()?;
+    let days = table
+        .column("days_since_last")
+        .ok()?
+        .cast(&DataType::Int64)
+        .ok()?;
+    let last = last.date().ok()?.physical().get(0)?;
+    let days = days.i64().ok()?.get(0)?;
+    NaiveDate::default().checked_add_signed(chrono::Duration::days(i64::from(last) + days))
 }
 
 fn display_name(path: &Path) -> String {

@@ -42,14 +42,102 @@ pub fn text_keys(column: &Column) -> PolarsResult<Vec<u128>> {
     Ok(keys)
 }
 
-/// How many distinct values `column` holds (null counting as one), by
-/// sorting their [`text_keys`] on all cores.
-pub fn distinct_count(column: &Column) -> PolarsResult<u64> {
-    let mut keys: Vec<u128> = (0..column.len().div_ceil(BATCH))
+/// A hasher for maps keyed by [`text_keys`]: a key is already a uniform
+/// hash, so its bits are used as they are (SipHash would hash it again for
+/// nothing); other integers are mixed by a multiplication, so small ones
+/// (row numbers, days) still spread over all bits.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+/// The golden-ratio multiplier of Fibonacci hashing.
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 ^= key as u64 ^ (key >> 64) as u64;
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(23) ^ value).wrapping_mul(MIX);
+    }
+
+    fn write_i32(&mut self, value: i32) {
+        self.write_u64(u64::from(value as u32));
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+}
+
+/// A hash map keyed by [`text_keys`] (or tuples starting with one).
+pub type KeyMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// A hash set of [`text_keys`] (or other integers).
+pub type KeySet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// [`text_keys`] on all cores.
+pub fn par_text_keys(column: &Column) -> PolarsResult<Vec<u128>> {
+    Ok((0..column.len().div_ceil(BATCH))
         .into_par_iter()
         .map(|i| text_keys(&column.slice((i * BATCH) as i64, BATCH)))
         .collect::<PolarsResult<Vec<_>>>()?
-        .concat();
+        .concat())
+}
+
+/// Partitions of [`dense_codes`]: enough that each one's table stays in
+/// cache. A power of two.
+const CODE_PARTITIONS: usize = 64;
+
+/// Numbers the distinct `keys` 0..n and returns each key's number and n.
+/// The keys are split into partitions by their bits, each numbered by its
+/// own small hash table on its own core, so no lookup leaves the cache
+/// (one table over millions of customers would miss it on every row).
+pub fn dense_codes(keys: &[u128]) -> (Vec<u32>, usize) {
+    let partition = |key: u128| (key >> 32) as usize % CODE_PARTITIONS;
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); CODE_PARTITIONS];
+    for (row, &key) in keys.iter().enumerate() {
+        members[partition(key)].push(row as u32);
+    }
+    let local: Vec<(Vec<u32>, u32)> = members
+        .par_iter()
+        .map(|rows| {
+            let mut numbered: KeyMap<u128, u32> = KeyMap::default();
+            let codes = rows
+                .iter()
+                .map(|&row| {
+                    let next = numbered.len() as u32;
+                    *numbered.entry(keys[row as usize]).or_insert(next)
+                })
+                .collect();
+            (codes, numbered.len() as u32)
+        })
+        .collect();
+    let mut codes = vec![0u32; keys.len()];
+    let mut base = 0u32;
+    for (rows, (local, distinct)) in members.iter().zip(&local) {
+        for (&row, &code) in rows.iter().zip(local) {
+            codes[row as usize] = base + code;
+        }
+        base += distinct;
+    }
+    (codes, base as usize)
+}
+
+/// How many distinct values `column` holds (null counting as one), by
+/// sorting their [`text_keys`] on all cores.
+pub fn distinct_count(column: &Column) -> PolarsResult<u64> {
+    let mut keys = par_text_keys(column)?;
     keys.par_sort_unstable();
     keys.dedup();
     Ok(keys.len() as u64)
@@ -96,6 +184,24 @@ pub fn row_hashes(frame: &DataFrame) -> PolarsResult<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dense_codes_number_each_distinct_key_once() {
+        let keys: Vec<u128> = (0..10_000u128)
+            .map(|i| (i % 777) * 0x9e37_79b9_7f4a_7c15_f39c)
+            .collect();
+        let (codes, n) = dense_codes(&keys);
+        assert_eq!(n, 777);
+        for (i, &code) in codes.iter().enumerate() {
+            assert!((code as usize) < n);
+            // equal keys, equal codes; different keys, different codes
+            assert_eq!(code, codes[i % 777]);
+        }
+        let mut distinct = codes[..777].to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 777);
+    }
 
     #[test]
     fn distinct_values_and_shared_hashes() {

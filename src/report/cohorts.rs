@@ -2,12 +2,11 @@
 //! the share of each cohort active in each later month (the retention
 //! triangle) and the revenue it brought.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::kpis::{Rows, days};
+use crate::hashing::KeySet;
 
 /// One acquisition month.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,51 +29,75 @@ pub fn cohorts(rows: &Rows, as_of: NaiveDate) -> Vec<Cohort> {
         let date = NaiveDate::default() + chrono::Duration::days(i64::from(day));
         date.year() * 12 + date.month0() as i32
     };
-    let end = month_of(last);
-    // each customer's cohort (first purchase up to as_of)
-    let cohort_of: HashMap<u128, i32> = rows
+    // each customer's cohort month (first purchase up to as_of), if any
+    let cohort_of: Vec<Option<i32>> = rows
         .purchase_days
         .iter()
-        .filter(|(_, (first, _))| *first <= last)
-        .map(|(&c, (first, _))| (c, month_of(*first)))
+        .map(|&(first, _)| (first <= last).then(|| month_of(first)))
         .collect();
-    let mut sizes: HashMap<i32, u64> = HashMap::new();
-    for &cohort in cohort_of.values() {
-        *sizes.entry(cohort).or_default() += 1;
+    let Some(oldest) = cohort_of.iter().flatten().min().copied() else {
+        return Vec::new();
+    };
+    let end = month_of(last);
+    let span = (end - oldest + 1) as usize;
+    // revenue[cohort][month] and customers active[cohort][month], both as
+    // offsets from the oldest month; a customer's active months are bits
+    // of a mask by months since its cohort (a set past 64 months)
+    let mut revenue = vec![vec![0.0; span]; span];
+    let mut sizes = vec![0u64; span];
+    for cohort in cohort_of.iter().flatten() {
+        sizes[(cohort - oldest) as usize] += 1;
     }
-    let mut active: HashSet<(u128, i32)> = HashSet::new();
-    let mut revenue: HashMap<(i32, i32), f64> = HashMap::new();
+    let mut masks = vec![0u64; cohort_of.len()];
+    let mut later: KeySet<(u32, i32)> = KeySet::default();
     for i in (0..rows.day.len()).filter(|&i| rows.day[i] <= last) {
-        let Some(&cohort) = cohort_of.get(&rows.customer[i]) else {
+        let c = rows.customer[i];
+        let Some(cohort) = cohort_of[c as usize] else {
             continue;
         };
         let month = month_of(rows.day[i]);
-        *revenue.entry((cohort, month)).or_default() += rows.revenue[i];
+        if month < cohort {
+            // a refund before the customer's first purchase
+            continue;
+        }
+        revenue[(cohort - oldest) as usize][(month - oldest) as usize] += rows.revenue[i];
         if rows.revenue[i] >= 0.0 {
-            active.insert((rows.customer[i], month));
+            match month - cohort {
+                offset @ 0..64 => masks[c as usize] |= 1 << offset,
+                offset => {
+                    later.insert((c, offset));
+                }
+            }
         }
     }
-    let mut counts: HashMap<(i32, i32), u64> = HashMap::new();
-    for (customer, month) in active {
-        *counts.entry((cohort_of[&customer], month)).or_default() += 1;
+    let mut counts = vec![vec![0u64; span]; span];
+    for (c, cohort) in cohort_of.iter().enumerate() {
+        let Some(cohort) = cohort else { continue };
+        let row = &mut counts[(cohort - oldest) as usize];
+        let mut mask = masks[c];
+        while mask != 0 {
+            let offset = mask.trailing_zeros() as usize;
+            row[(cohort - oldest) as usize + offset] += 1;
+            mask &= mask - 1;
+        }
     }
-    let mut months: Vec<i32> = sizes.keys().copied().collect();
-    months.sort_unstable();
-    months
-        .into_iter()
-        .map(|cohort| {
-            let size = sizes[&cohort];
-            let span = cohort..=end;
+    for &(c, offset) in &later {
+        if let Some(cohort) = cohort_of[c as usize] {
+            counts[(cohort - oldest) as usize][(cohort - oldest + offset) as usize] += 1;
+        }
+    }
+    (0..span)
+        .filter(|&k| sizes[k] > 0)
+        .map(|k| {
+            let month = oldest + k as i32;
+            let size = sizes[k];
             Cohort {
-                month: format!("{}-{:02}", cohort / 12, cohort % 12 + 1),
+                month: format!("{}-{:02}", month / 12, month % 12 + 1),
                 customers: size,
-                retention: span
-                    .clone()
-                    .map(|m| counts.get(&(cohort, m)).copied().unwrap_or(0) as f64 / size as f64)
+                retention: (k..span)
+                    .map(|m| counts[k][m] as f64 / size as f64)
                     .collect(),
-                revenue: span
-                    .map(|m| revenue.get(&(cohort, m)).copied().unwrap_or(0.0))
-                    .collect(),
+                revenue: revenue[k][k..].to_vec(),
             }
         })
         .collect()
@@ -113,5 +136,29 @@ mod tests {
             ("2024-02", &[1.0, 0.0][..])
         );
         assert_eq!(c[1].revenue, [35.0, 0.0]);
+    }
+
+    #[test]
+    fn long_histories_and_early_refunds() {
+        // X: a refund before any purchase, then purchases in 2015-01,
+        // 2015-03 and 70 months later (past the 64-month mask)
+        let frame = df!(
+            CUSTOMER_ID => ["X", "X", "X", "X", "Y"],
+            ORDER_DATE => ["2014-12-01", "2015-01-10", "2015-03-10", "2020-11-05", "2015-01-20"],
+            REVENUE => [-5.0, 10.0, 20.0, 30.0, 40.0],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
+        .collect()
+        .unwrap();
+        let rows = Rows::read(&frame).unwrap();
+        let c = cohorts(&rows, NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        assert_eq!((c.len(), c[0].customers), (1, 2));
+        assert_eq!(c[0].retention.len(), 72);
+        assert_eq!((c[0].retention[2], c[0].retention[70]), (0.5, 0.5));
+        assert_eq!(c[0].retention.iter().filter(|&&r| r > 0.0).count(), 3);
+        assert_eq!(c[0].revenue[0], 50.0);
+        assert_eq!(c[0].revenue.iter().sum::<f64>(), 100.0);
     }
 }

@@ -1,13 +1,12 @@
 //! The period KPIs: the period ending at the as-of day against the one
 //! before it, from the transactions.
 
-use std::collections::{HashMap, HashSet};
-
 use anyhow::{Result, bail};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::hashing::KeySet;
 use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
 
 /// The length of a reporting period.
@@ -94,15 +93,18 @@ pub fn period_kpis(rows: &Rows, as_of: NaiveDate, period: Period) -> [PeriodKpis
 }
 
 /// The columns the KPIs and cohorts read, one entry per transaction line
-/// (customers by the 128-bit hash of their id, days since 1970-01-01), and
+/// (customers as dense numbers 0..customers, days since 1970-01-01), and
 /// each customer's first and second purchase day. Read once for both.
 pub struct Rows {
-    pub(super) customer: Vec<u128>,
+    /// Each line's customer, numbered 0..customers.
+    pub(super) customer: Vec<u32>,
     pub(super) day: Vec<i32>,
     pub(super) revenue: Vec<f64>,
     cost: Option<Vec<f64>>,
     order: Vec<u64>,
-    pub(super) purchase_days: HashMap<u128, (i32, i32)>,
+    /// Per customer: the first and second day with a purchase
+    /// (`i32::MAX` when there is none).
+    pub(super) purchase_days: Vec<(i32, i32)>,
 }
 
 impl Rows {
@@ -124,10 +126,11 @@ impl Rows {
             .iter()
             .map(|d| d.unwrap_or(i32::MIN))
             .collect();
-        let customer = crate::hashing::text_keys(transactions.column(CUSTOMER_ID)?)?;
+        let keys = crate::hashing::par_text_keys(transactions.column(CUSTOMER_ID)?)?;
+        let (customer, customers) = crate::hashing::dense_codes(&keys);
         let revenue = numbers(REVENUE)?;
         let order = match transactions.column(ORDER_ID) {
-            Ok(ids) => crate::hashing::text_keys(ids)?
+            Ok(ids) => crate::hashing::par_text_keys(ids)?
                 .into_iter()
                 .map(|k| k as u64)
                 .collect(),
@@ -138,11 +141,9 @@ impl Rows {
             Ok(_) => Some(numbers(COST)?),
             Err(_) => None,
         };
-        let mut purchase_days: HashMap<u128, (i32, i32)> = HashMap::new();
+        let mut purchase_days = vec![(i32::MAX, i32::MAX); customers];
         for i in (0..day.len()).filter(|&i| revenue[i] >= 0.0) {
-            let days = purchase_days
-                .entry(customer[i])
-                .or_insert((i32::MAX, i32::MAX));
+            let days = &mut purchase_days[customer[i] as usize];
             let d = day[i];
             if d < days.0 {
                 *days = (d, days.0);
@@ -166,12 +167,20 @@ impl Rows {
         (0..self.day.len()).filter(move |&i| from <= self.day[i] && self.day[i] <= to)
     }
 
-    /// The customers with a purchase in `start..=end`.
-    fn active(&self, start: NaiveDate, end: NaiveDate) -> HashSet<u128> {
-        self.lines(start, end)
-            .filter(|&i| self.revenue[i] >= 0.0)
-            .map(|i| self.customer[i])
-            .collect()
+    /// Which customers have a purchase in `start..=end`.
+    fn active(&self, start: NaiveDate, end: NaiveDate) -> Active {
+        let mut active = Active {
+            customers: vec![false; self.purchase_days.len()],
+            count: 0,
+        };
+        for i in self.lines(start, end).filter(|&i| self.revenue[i] >= 0.0) {
+            let seen = &mut active.customers[self.customer[i] as usize];
+            if !*seen {
+                *seen = true;
+                active.count += 1;
+            }
+        }
+        active
     }
 
     /// The figures of `start..=end`, given who was active in it and in the
@@ -180,19 +189,20 @@ impl Rows {
         &self,
         start: NaiveDate,
         end: NaiveDate,
-        active: &HashSet<u128>,
-        before: &HashSet<u128>,
+        active: &Active,
+        before: &Active,
     ) -> PeriodKpis {
         let (from, to) = (days(start), days(end));
-        let first = |c: &u128| self.purchase_days[c].0;
-        let new = active.iter().filter(|c| first(c) >= from).count() as u64;
-        let repeat = active
-            .iter()
-            .filter(|c| self.purchase_days[*c].1 <= to)
-            .count();
-        let kept = before.iter().filter(|c| active.contains(*c)).count();
+        let (mut new, mut repeat, mut kept) = (0u64, 0usize, 0usize);
+        for (c, &(first, second)) in self.purchase_days.iter().enumerate() {
+            if active.customers[c] {
+                new += u64::from(first >= from);
+                repeat += usize::from(second <= to);
+                kept += usize::from(before.customers[c]);
+            }
+        }
         let (mut revenue, mut margin) = (0.0, 0.0);
-        let mut orders = HashSet::new();
+        let mut orders: KeySet<u64> = KeySet::default();
         for i in self.lines(start, end) {
             revenue += self.revenue[i];
             if let Some(cost) = &self.cost {
@@ -203,21 +213,28 @@ impl Rows {
             }
         }
         let share = |part: usize, whole: usize| (whole > 0).then(|| part as f64 / whole as f64);
+        let count = active.count as u64;
         PeriodKpis {
             start,
             end,
-            active_customers: active.len() as u64,
+            active_customers: count,
             new_customers: new,
-            returning_customers: active.len() as u64 - new,
-            churned_customers: (before.len() - kept) as u64,
+            returning_customers: count - new,
+            churned_customers: (before.count - kept) as u64,
             revenue,
             margin: self.cost.is_some().then_some(margin),
             orders: orders.len() as u64,
             average_order_value: (!orders.is_empty()).then(|| revenue / orders.len() as f64),
-            repeat_rate: share(repeat, active.len()),
-            retention_rate: share(kept, before.len()),
+            repeat_rate: share(repeat, active.count),
+            retention_rate: share(kept, before.count),
         }
     }
+}
+
+/// The customers active in a period: a flag per customer, and how many.
+struct Active {
+    customers: Vec<bool>,
+    count: usize,
 }
 
 /// Days since 1970-01-01, as the Date columns hold them.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::{Result, bail};
-use polars::prelude::DataFrame;
+use polars::prelude::*;
 use serde::Serialize;
 
 use crate::schema::CUSTOMER_ID;
@@ -50,120 +50,167 @@ pub struct Migration {
     pub gone: u64,
 }
 
-/// The rank of a segment on the ladder, best first: the order of the
-/// default rule table (Champions … Lost); `None` for other names.
-pub fn ladder_rank(segment: &str) -> Option<usize> {
-    let rules = crate::segment::rules::default_rules();
-    let mut names: Vec<&str> = Vec::new();
-    for rule in &rules {
-        if !names.contains(&rule.name.as_str()) {
-            names.push(&rule.name);
+/// The segments on the ladder, best first: the default rule table's
+/// names in its order (Champions … Lost).
+fn ladder() -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for rule in crate::segment::rules::default_rules() {
+        if !names.contains(&rule.name) {
+            names.push(rule.name);
         }
     }
-    names.iter().position(|n| *n == segment)
+    names
 }
 
-/// The migration from `before` to `after`, two customer tables with
-/// `customer_id` and `segment` (and `revenue` in `after` for the revenue
-/// moved).
-pub fn migration(before: &DataFrame, after: &DataFrame, from: &str, to: &str) -> Result<Migration> {
-    let segments_of = |table: &DataFrame, which: &str| -> Result<HashMap<String, String>> {
+/// The rank of a segment on the ladder (0 best), `None` for other names.
+pub fn ladder_rank(segment: &str) -> Option<usize> {
+    ladder().iter().position(|n| n == segment)
+}
+
+/// A customer table's customers (by [`crate::hashing::text_keys`]) and
+/// their segments, as indices into the distinct names.
+struct Segmented {
+    keys: Vec<u128>,
+    segment_of: Vec<u32>,
+    names: Vec<String>,
+}
+
+impl Segmented {
+    fn read(table: &DataFrame, which: &str) -> Result<Segmented> {
         for name in [CUSTOMER_ID, "segment"] {
             if table.column(name).is_err() {
                 bail!("the migration needs a '{name}' column in the {which} customer table");
             }
         }
-        let ids = crate::segment::texts(table, CUSTOMER_ID)?;
-        let segments = crate::segment::texts(table, "segment")?;
-        Ok(ids.into_iter().zip(segments).collect())
-    };
-    let earlier = segments_of(before, &format!("earlier ({from})"))?;
-    let later_ids = crate::segment::texts(after, CUSTOMER_ID)?;
-    let later_segments = segments_of(after, "later")?;
+        let keys = crate::hashing::par_text_keys(table.column(CUSTOMER_ID)?)?;
+        let segments = table.column("segment")?.cast(&DataType::String)?;
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut names = Vec::new();
+        let segment_of = segments
+            .str()?
+            .iter()
+            .map(|name| {
+                let name = name.unwrap_or_default();
+                *index.entry(name).or_insert_with(|| {
+                    names.push(name.to_string());
+                    names.len() as u32 - 1
+                })
+            })
+            .collect();
+        Ok(Segmented {
+            keys,
+            segment_of,
+            names,
+        })
+    }
+}
+
+/// The names in ladder order (unranked ones after, by name), and each
+/// name's place in that order.
+fn ordered(names: &[String]) -> (Vec<String>, Vec<usize>) {
+    let ladder = ladder();
+    let rank = |n: &str| ladder.iter().position(|l| l == n).unwrap_or(usize::MAX);
+    let mut sorted: Vec<String> = names.to_vec();
+    sorted.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    let place = names
+        .iter()
+        .map(|n| sorted.iter().position(|s| s == n).unwrap_or_default())
+        .collect();
+    (sorted, place)
+}
+
+/// The migration from `before` to `after`, two customer tables with
+/// `customer_id` and `segment` (and `revenue` in `after` for the revenue
+/// moved). Customers are matched by their id.
+pub fn migration(before: &DataFrame, after: &DataFrame, from: &str, to: &str) -> Result<Migration> {
+    let earlier = Segmented::read(before, &format!("earlier ({from})"))?;
+    let later = Segmented::read(after, "later")?;
     let revenue = match after.column("revenue") {
         Ok(_) => crate::segment::numbers(after, "revenue")?,
         Err(_) => vec![0.0; after.height()],
     };
+    let (mut from_segments, from_place) = ordered(&earlier.names);
+    let (mut to_segments, to_place) = ordered(&later.names);
+    let ladder = ladder();
+    let rank = |n: &str| ladder.iter().position(|l| l == n);
+    let from_rank: Vec<Option<usize>> = earlier.names.iter().map(|n| rank(n)).collect();
+    let to_rank: Vec<Option<usize>> = later.names.iter().map(|n| rank(n)).collect();
 
-    let order = |names: &mut Vec<String>| {
-        names.sort_by(|a, b| {
-            let rank = |n: &str| ladder_rank(n).unwrap_or(usize::MAX);
-            rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
-        });
-        names.dedup();
-    };
-    let mut from_segments: Vec<String> = earlier.values().cloned().collect();
-    order(&mut from_segments);
-    let mut to_segments: Vec<String> = later_segments.values().cloned().collect();
-    order(&mut to_segments);
-    let gone = earlier
-        .keys()
-        .filter(|id| !later_segments.contains_key(*id))
-        .count() as u64;
-    let has_new = later_ids.iter().any(|id| !earlier.contains_key(id));
-    if has_new {
+    // both tables' customers numbered together: the earlier segment and
+    // whether the customer is still there, per number
+    let all: Vec<u128> = earlier.keys.iter().chain(&later.keys).copied().collect();
+    let (codes, distinct) = crate::hashing::dense_codes(&all);
+    let (earlier_codes, later_codes) = codes.split_at(earlier.keys.len());
+    let mut was = vec![None; distinct];
+    for (&code, &segment) in earlier_codes.iter().zip(&earlier.segment_of) {
+        was[code as usize] = Some(segment);
+    }
+    let mut still_there = vec![false; distinct];
+    for &code in later_codes {
+        still_there[code as usize] = true;
+    }
+    let gone_rows: Vec<usize> = (0..earlier.keys.len())
+        .filter(|&i| !still_there[earlier_codes[i] as usize])
+        .collect();
+    let new_row = from_segments.len();
+    if later_codes.iter().any(|&c| was[c as usize].is_none()) {
         from_segments.push(NEW.to_string());
     }
-    if gone > 0 {
+    let gone_column = to_segments.len();
+    if !gone_rows.is_empty() {
         to_segments.push(GONE.to_string());
     }
-    let index = |names: &[String]| -> HashMap<String, usize> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), i))
-            .collect()
-    };
-    let (rows, columns) = (index(&from_segments), index(&to_segments));
     let mut customers = vec![vec![0u64; to_segments.len()]; from_segments.len()];
-    let mut moved = Migration {
+    // the moves in the order of [moved_up, moved_down, stayed,
+    // moved_unranked, new]
+    let mut moves: [Moved; 5] = Default::default();
+    let [up, down, same, unranked, new] = [0, 1, 2, 3, 4];
+    for (i, &code) in later_codes.iter().enumerate() {
+        let now = later.segment_of[i] as usize;
+        let (row, bucket) = match was[code as usize] {
+            None => (new_row, new),
+            Some(before) => {
+                let before = before as usize;
+                let bucket = if earlier.names[before] == later.names[now] {
+                    same
+                } else {
+                    match (from_rank[before], to_rank[now]) {
+                        (Some(a), Some(b)) if b < a => up,
+                        (Some(_), Some(_)) => down,
+                        _ => unranked,
+                    }
+                };
+                (from_place[before], bucket)
+            }
+        };
+        customers[row][to_place[now]] += 1;
+        moves[bucket].customers += 1;
+        if revenue[i].is_finite() {
+            moves[bucket].revenue += revenue[i];
+        }
+    }
+    for &i in &gone_rows {
+        customers[from_place[earlier.segment_of[i] as usize]][gone_column] += 1;
+    }
+    let [moved_up, moved_down, stayed, moved_unranked, new] = moves;
+    Ok(Migration {
         from: from.to_string(),
         to: to.to_string(),
-        from_segments: Vec::new(),
-        to_segments: Vec::new(),
-        customers: Vec::new(),
-        moved_up: Moved::default(),
-        moved_down: Moved::default(),
-        stayed: Moved::default(),
-        moved_unranked: Moved::default(),
-        new: Moved::default(),
-        gone,
-    };
-    for (id, value) in later_ids.iter().zip(revenue) {
-        let now = &later_segments[id];
-        let was = earlier.get(id).map_or(NEW, String::as_str);
-        customers[rows[was]][columns[now]] += 1;
-        let bucket = match earlier.get(id) {
-            None => &mut moved.new,
-            Some(was) if was == now => &mut moved.stayed,
-            Some(was) => match (ladder_rank(was), ladder_rank(now)) {
-                (Some(a), Some(b)) if b < a => &mut moved.moved_up,
-                (Some(_), Some(_)) => &mut moved.moved_down,
-                _ => &mut moved.moved_unranked,
-            },
-        };
-        bucket.customers += 1;
-        if value.is_finite() {
-            bucket.revenue += value;
-        }
-    }
-    for (id, was) in &earlier {
-        if !later_segments.contains_key(id) {
-            customers[rows[was]][columns[GONE]] += 1;
-        }
-    }
-    Ok(Migration {
         from_segments,
         to_segments,
         customers,
-        ..moved
+        moved_up,
+        moved_down,
+        stayed,
+        moved_unranked,
+        new,
+        gone: gone_rows.len() as u64,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars::prelude::*;
 
     #[test]
     fn transitions_by_hand() {

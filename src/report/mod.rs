@@ -19,7 +19,7 @@ pub mod render;
 
 use anyhow::Result;
 use chrono::{Days, NaiveDate};
-use polars::prelude::DataFrame;
+use polars::prelude::*;
 use serde::Serialize;
 
 use crate::ingest::report::QualityReport;
@@ -390,37 +390,43 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
 
 /// The `count` customers with the most revenue (ties by id).
 fn top_customers(customers: &DataFrame, revenue: &[f64], count: usize) -> Result<Vec<TopCustomer>> {
-    if revenue.is_empty() {
+    let mut values: Vec<f64> = revenue.iter().copied().filter(|v| v.is_finite()).collect();
+    if values.is_empty() || count == 0 {
         return Ok(Vec::new());
     }
-    let ids = crate::segment::texts(customers, CUSTOMER_ID)?;
+    let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+    // the count-th largest value: only rows at or above it are candidates
+    let nth = count.min(values.len()) - 1;
+    let (_, &mut threshold, _) = values.select_nth_unstable_by(nth, |a, b| b.total_cmp(a));
+    let ids = customers.column(CUSTOMER_ID)?.cast(&DataType::String)?;
+    let ids = ids.str()?;
     let segments = match customers.column("segment") {
-        Ok(_) => Some(crate::segment::texts(customers, "segment")?),
+        Ok(column) => Some(column.cast(&DataType::String)?),
         Err(_) => None,
     };
-    let total: f64 = revenue
-        .iter()
-        .filter(|v| v.is_finite())
-        .map(|v| v.max(0.0))
-        .sum();
+    let text = |column: &StringChunked, row: usize| column.get(row).unwrap_or_default().to_string();
     let mut rows: Vec<usize> = (0..revenue.len())
-        .filter(|&i| revenue[i].is_finite())
+        .filter(|&i| revenue[i].is_finite() && revenue[i] >= threshold)
         .collect();
     rows.sort_by(|&a, &b| {
         revenue[b]
             .total_cmp(&revenue[a])
-            .then_with(|| ids[a].cmp(&ids[b]))
+            .then_with(|| ids.get(a).cmp(&ids.get(b)))
     });
-    Ok(rows
-        .into_iter()
-        .take(count)
-        .map(|i| TopCustomer {
-            customer_id: ids[i].clone(),
-            revenue: revenue[i],
-            share: (total > 0.0).then(|| revenue[i].max(0.0) / total),
-            segment: segments.as_ref().map(|s| s[i].clone()),
+    rows.truncate(count);
+    rows.into_iter()
+        .map(|i| {
+            Ok(TopCustomer {
+                customer_id: text(ids, i),
+                revenue: revenue[i],
+                share: (total > 0.0).then(|| revenue[i].max(0.0) / total),
+                segment: match &segments {
+                    Some(s) => Some(text(s.str()?, i)),
+                    None => None,
+                },
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The last day of the period before the one ending on `end`: where the

@@ -39,14 +39,23 @@ pub fn cohorts(rows: &Rows, as_of: NaiveDate) -> Vec<Cohort> {
         return Vec::new();
     };
     let end = month_of(last);
-    let span = (end - oldest + 1) as usize;
-    // revenue[cohort][month] and customers active[cohort][month], both as
-    // offsets from the oldest month; a customer's active months are bits
-    // of a mask by months since its cohort (a set past 64 months)
-    let mut revenue = vec![vec![0.0; span]; span];
-    let mut sizes = vec![0u64; span];
+    // the cohorts that have customers, oldest first, and each one's place
+    let mut months: Vec<i32> = cohort_of.iter().flatten().copied().collect();
+    months.sort_unstable();
+    months.dedup();
+    let mut place = vec![u32::MAX; (end - oldest + 1) as usize];
+    for (k, &month) in months.iter().enumerate() {
+        place[(month - oldest) as usize] = k as u32;
+    }
+    // per cohort, from its own month to the as-of day's: revenue, and the
+    // customers active (a customer's active months are bits of a mask by
+    // months since its cohort; a set past 64 months)
+    let width = |month: i32| (end - month + 1) as usize;
+    let mut revenue: Vec<Vec<f64>> = months.iter().map(|&m| vec![0.0; width(m)]).collect();
+    let mut counts: Vec<Vec<u64>> = months.iter().map(|&m| vec![0; width(m)]).collect();
+    let mut sizes = vec![0u64; months.len()];
     for cohort in cohort_of.iter().flatten() {
-        sizes[(cohort - oldest) as usize] += 1;
+        sizes[place[(cohort - oldest) as usize] as usize] += 1;
     }
     let mut masks = vec![0u64; cohort_of.len()];
     let mut later: KeySet<(u32, i32)> = KeySet::default();
@@ -55,50 +64,43 @@ pub fn cohorts(rows: &Rows, as_of: NaiveDate) -> Vec<Cohort> {
         let Some(cohort) = cohort_of[c as usize] else {
             continue;
         };
-        let month = month_of(rows.day[i]);
-        if month < cohort {
+        let offset = month_of(rows.day[i]) - cohort;
+        if offset < 0 {
             // a refund before the customer's first purchase
             continue;
         }
-        revenue[(cohort - oldest) as usize][(month - oldest) as usize] += rows.revenue[i];
+        revenue[place[(cohort - oldest) as usize] as usize][offset as usize] += rows.revenue[i];
         if rows.revenue[i] >= 0.0 {
-            match month - cohort {
-                offset @ 0..64 => masks[c as usize] |= 1 << offset,
-                offset => {
-                    later.insert((c, offset));
-                }
+            if offset < 64 {
+                masks[c as usize] |= 1 << offset;
+            } else {
+                later.insert((c, offset));
             }
         }
     }
-    let mut counts = vec![vec![0u64; span]; span];
     for (c, cohort) in cohort_of.iter().enumerate() {
         let Some(cohort) = cohort else { continue };
-        let row = &mut counts[(cohort - oldest) as usize];
+        let row = &mut counts[place[(cohort - oldest) as usize] as usize];
         let mut mask = masks[c];
         while mask != 0 {
-            let offset = mask.trailing_zeros() as usize;
-            row[(cohort - oldest) as usize + offset] += 1;
+            row[mask.trailing_zeros() as usize] += 1;
             mask &= mask - 1;
         }
     }
     for &(c, offset) in &later {
         if let Some(cohort) = cohort_of[c as usize] {
-            counts[(cohort - oldest) as usize][(cohort - oldest + offset) as usize] += 1;
+            counts[place[(cohort - oldest) as usize] as usize][offset as usize] += 1;
         }
     }
-    (0..span)
-        .filter(|&k| sizes[k] > 0)
-        .map(|k| {
-            let month = oldest + k as i32;
-            let size = sizes[k];
-            Cohort {
-                month: format!("{}-{:02}", month / 12, month % 12 + 1),
-                customers: size,
-                retention: (k..span)
-                    .map(|m| counts[k][m] as f64 / size as f64)
-                    .collect(),
-                revenue: revenue[k][k..].to_vec(),
-            }
+    months
+        .iter()
+        .zip(sizes)
+        .zip(counts.iter().zip(revenue))
+        .map(|((&month, size), (counts, revenue))| Cohort {
+            month: format!("{}-{:02}", month / 12, month % 12 + 1),
+            customers: size,
+            retention: counts.iter().map(|&n| n as f64 / size as f64).collect(),
+            revenue,
         })
         .collect()
 }

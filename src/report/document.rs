@@ -132,6 +132,23 @@ impl Cell {
     }
 }
 
+/// `text` with control characters (escape sequences that would drive a
+/// terminal, line breaks) written out as escapes, e.g. `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A fraction as a percentage with one decimal.
 pub fn percent(share: f64) -> String {
     if share.is_finite() {
@@ -742,6 +759,8 @@ mod tests {
         assert_eq!(Cell::Share(0.4213).raw(), "0.4213");
         assert_eq!(Cell::Empty.raw(), "");
         assert_eq!(relative(110.0, 100.0).display(), "+10.0%");
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("Müller"), "Müller");
         assert_eq!(Cell::Rate(0.456).display(), "46%");
         assert_eq!(Cell::Number(12345.678, 1).display(), "12,345.7");
         assert_eq!(relative(5.0, 0.0), Cell::Empty);

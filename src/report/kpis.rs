@@ -63,7 +63,8 @@ pub struct PeriodKpis {
     pub churned_customers: u64,
     /// Revenue of the period, refunds included.
     pub revenue: f64,
-    /// Revenue less cost, when the transactions have a cost.
+    /// Revenue less cost, when the transactions have a cost (else revenue
+    /// × the margin rate, when one is given).
     pub margin: Option<f64>,
     /// Distinct orders with a purchase (lines when there is no order id).
     pub orders: u64,
@@ -77,7 +78,14 @@ pub struct PeriodKpis {
 }
 
 /// The KPIs of the period ending on `as_of` and of the one before it.
-pub fn period_kpis(rows: &Rows, as_of: NaiveDate, period: Period) -> [PeriodKpis; 2] {
+/// Margin is revenue less cost with a cost column, else revenue ×
+/// `margin_rate` when one is given.
+pub fn period_kpis(
+    rows: &Rows,
+    as_of: NaiveDate,
+    period: Period,
+    margin_rate: Option<f64>,
+) -> [PeriodKpis; 2] {
     // three periods back to back: the one before the previous gives the
     // previous period its churn and retention
     let current_start = period.start(as_of);
@@ -89,7 +97,12 @@ pub fn period_kpis(rows: &Rows, as_of: NaiveDate, period: Period) -> [PeriodKpis
     let now = rows.active(current_start, as_of);
     let previous = rows.figures(previous_start, previous_end, &before, &oldest);
     let current = rows.figures(current_start, as_of, &now, &before);
-    [current, previous]
+    [current, previous].map(|mut kpis| {
+        if rows.cost.is_none() {
+            kpis.margin = margin_rate.map(|rate| kpis.revenue * rate);
+        }
+        kpis
+    })
 }
 
 /// The columns the KPIs and cohorts read, one entry per transaction line
@@ -129,13 +142,26 @@ impl Rows {
         let keys = crate::hashing::par_text_keys(transactions.column(CUSTOMER_ID)?)?;
         let (customer, customers) = crate::hashing::dense_codes(&keys);
         let revenue = numbers(REVENUE)?;
+        // lines without an order id are an order each (as in the facts):
+        // they get keys of their own, the row number with the top bit set
+        let own_key = |row: usize| row as u64 | 1 << 63;
         let order = match transactions.column(ORDER_ID) {
-            Ok(ids) => crate::hashing::par_text_keys(ids)?
-                .into_iter()
-                .map(|k| k as u64)
-                .collect(),
-            // no order ids: every line is an order
-            Err(_) => (0..day.len() as u64).collect(),
+            Ok(ids) => {
+                let keys = crate::hashing::par_text_keys(ids)?;
+                let missing = ids.is_null();
+                keys.into_iter()
+                    .zip(missing.iter())
+                    .enumerate()
+                    .map(|(row, (key, missing))| {
+                        if missing == Some(true) {
+                            own_key(row)
+                        } else {
+                            key as u64
+                        }
+                    })
+                    .collect()
+            }
+            Err(_) => (0..day.len()).map(own_key).collect(),
         };
         let cost = match transactions.column(COST) {
             Ok(_) => Some(numbers(COST)?),
@@ -269,6 +295,25 @@ mod tests {
     }
 
     #[test]
+    fn lines_without_an_order_id_are_an_order_each() {
+        let frame = df!(
+            CUSTOMER_ID => ["A", "B", "C", "C"],
+            ORDER_DATE => ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-03"],
+            REVENUE => [10.0, 20.0, 30.0, 40.0],
+            ORDER_ID => [None, None, Some("o3"), Some("o3")],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
+        .collect()
+        .unwrap();
+        let rows = Rows::read(&frame).unwrap();
+        let [now, _] = period_kpis(&rows, date("2024-03-31"), Period::Month, None);
+        assert_eq!(now.orders, 3);
+        assert_eq!(now.average_order_value, Some(100.0 / 3.0));
+    }
+
+    #[test]
     fn kpis_by_hand() {
         // months ending 2024-03-31: current Mar 1-31, previous Feb 1-29,
         // the one before Jan 1-31
@@ -285,7 +330,7 @@ mod tests {
         .collect()
         .unwrap();
         let rows = Rows::read(&frame).unwrap();
-        let [now, before] = period_kpis(&rows, date("2024-03-31"), Period::Month);
+        let [now, before] = period_kpis(&rows, date("2024-03-31"), Period::Month, None);
         // March: A (returning, repeat), C (new), D (returning, repeat)
         assert_eq!((now.active_customers, now.new_customers), (3, 1));
         assert_eq!(now.returning_customers, 2);
@@ -295,6 +340,8 @@ mod tests {
         assert_eq!(now.average_order_value, Some(40.0));
         assert_eq!(now.repeat_rate, Some(2.0 / 3.0));
         assert_eq!(now.margin, None);
+        let [with_margin, _] = period_kpis(&rows, date("2024-03-31"), Period::Month, Some(0.25));
+        assert_eq!(with_margin.margin, Some(30.0));
         // February: B (new; its refund is no purchase, but counts in
         // revenue), D (new); January's A and E both gone
         assert_eq!((before.active_customers, before.new_customers), (2, 2));

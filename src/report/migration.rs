@@ -50,21 +50,15 @@ pub struct Migration {
     pub gone: u64,
 }
 
-/// The segments on the ladder, best first: the default rule table's
-/// names in its order (Champions … Lost).
+/// The segments on the ladder, best first: the order summaries list
+/// them in ([`crate::segment::rules::SEGMENT_ORDER`]), without "Others",
+/// which is no rung.
 fn ladder() -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for rule in crate::segment::rules::default_rules() {
-        if !names.contains(&rule.name) {
-            names.push(rule.name);
-        }
-    }
-    names
-}
-
-/// The rank of a segment on the ladder (0 best), `None` for other names.
-pub fn ladder_rank(segment: &str) -> Option<usize> {
-    ladder().iter().position(|n| n == segment)
+    crate::segment::rules::SEGMENT_ORDER
+        .iter()
+        .filter(|name| **name != "Others")
+        .map(|name| name.to_string())
+        .collect()
 }
 
 /// A customer table's customers (by [`crate::hashing::text_keys`]) and
@@ -274,9 +268,13 @@ mod tests {
     }
 
     #[test]
-    fn the_ladder_is_the_default_rule_order() {
-        assert_eq!(ladder_rank("Champions"), Some(0));
-        assert!(ladder_rank("Lost") > ladder_rank("At Risk"));
-        assert_eq!(ladder_rank("Whales"), None);
+    fn the_ladder_is_the_summary_order() {
+        let ladder = ladder();
+        let rank = |name: &str| ladder.iter().position(|n| n == name);
+        assert_eq!(rank("Champions"), Some(0));
+        assert!(rank("Can't Lose Them") > rank("At Risk"));
+        assert!(rank("Lost") > rank("Hibernating"));
+        assert_eq!(rank("Others"), None);
+        assert_eq!(rank("Whales"), None);
     }
 }

@@ -52,6 +52,8 @@ pub struct ReportConfig {
     pub top_customers: usize,
     /// A time stamp to print (`--stamp`); none keeps runs byte-identical.
     pub stamp: Option<String>,
+    /// The margin on revenue when the transactions have no cost (`--margin`).
+    pub margin: Option<f64>,
 }
 
 impl Default for ReportConfig {
@@ -61,6 +63,7 @@ impl Default for ReportConfig {
             concentration_alert: 0.1,
             top_customers: 10,
             stamp: None,
+            margin: None,
         }
     }
 }
@@ -79,7 +82,7 @@ pub struct Sources<'a> {
     pub period_end: Option<NaiveDate>,
     /// The segmented customer table at the end of the previous period, or
     /// an earlier table given by the user, with what it is (a date, a
-    /// file).
+    /// file); without it there is no migration (the caller notes why).
     pub earlier: Option<(&'a DataFrame, String)>,
     /// The fitted models, when the predictive part ran.
     pub model: Option<&'a Model>,
@@ -252,7 +255,13 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             Ok(None)
         }
     };
-    let finite_sum = |values: &[f64]| values.iter().filter(|v| v.is_finite()).sum::<f64>();
+    // from +0.0: an empty sum is 0, not the -0.0 of Iterator::sum
+    let finite_sum = |values: &[f64]| {
+        values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0, |sum, v| sum + v)
+    };
     let mut notes = sources.notes;
     let revenue = numbers("revenue")?;
     let profit = numbers("profit")?;
@@ -274,16 +283,17 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         Vec::new()
     });
 
-    let (kpis, cohorts) = match (sources.transactions, sources.as_of, sources.period_end) {
-        (Some(transactions), Some(as_of), Some(period_end)) => {
+    let (kpis, cohorts) = match (sources.transactions, sources.period_end) {
+        (Some(transactions), Some(period_end)) => {
             let rows = kpis::Rows::read(transactions)?;
-            let [current, previous] = kpis::period_kpis(&rows, period_end, config.period);
+            let [current, previous] =
+                kpis::period_kpis(&rows, period_end, config.period, config.margin);
             let kpis = Kpis {
                 period: config.period,
                 current,
                 previous,
             };
-            (Some(kpis), Some(cohorts::cohorts(&rows, as_of)))
+            (Some(kpis), Some(cohorts::cohorts(&rows, period_end)))
         }
         _ => {
             notes.push(
@@ -316,17 +326,12 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
     let migration = match &sources.earlier {
         Some((earlier, from)) => {
             let to = sources
-                .as_of
+                .period_end
+                .or(sources.as_of)
                 .map_or_else(|| "now".to_string(), |d| d.to_string());
             Some(migration::migration(earlier, customers, from, &to)?)
         }
-        None => {
-            notes.push(
-                "no migration: it needs transactions, or an earlier customer table (--compare)"
-                    .to_string(),
-            );
-            None
-        }
+        None => None,
     };
     let rfm_grid = if has("r_score") && has("f_score") {
         Some(composition::rfm_grid(customers)?)

@@ -65,9 +65,11 @@ pub struct WhaleCurve {
 /// The whale curve of per-customer `profit`.
 pub fn whale_curve(profit: &[f64]) -> WhaleCurve {
     let n = profit.len().max(1) as f64;
-    let total_profit: f64 = profit.iter().sum();
+    // sums from +0.0: an empty one is 0, not Iterator::sum's -0.0
+    let sum = |values: &[f64]| values.iter().fold(0.0, |total, v| total + v);
+    let total_profit = sum(profit);
     let positive: Vec<f64> = profit.iter().copied().filter(|p| *p > 0.0).collect();
-    let peak_profit: f64 = positive.iter().sum();
+    let peak_profit = sum(&positive);
     let unprofitable: Vec<f64> = profit.iter().copied().filter(|p| *p < 0.0).collect();
     WhaleCurve {
         total_profit,
@@ -81,7 +83,7 @@ pub fn whale_curve(profit: &[f64]) -> WhaleCurve {
         peak_at_share: positive.len() as f64 / n,
         unprofitable_customers: unprofitable.len() as u64,
         unprofitable_share: unprofitable.len() as f64 / n,
-        profit_destroyed: -unprofitable.iter().sum::<f64>(),
+        profit_destroyed: 0.0 - sum(&unprofitable),
     }
 }
 

@@ -610,3 +610,100 @@ fn assert_not_blank(shot: &Path) {
         colours.len()
     );
 }
+
+#[test]
+fn tables_never_overwrite_an_input() {
+    let dir = tempdir();
+    // an input named like one of the tables, in the tables' folder
+    let input = dir.path().join("portfolio.csv");
+    std::fs::copy(testdata("report_small.csv"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    cpm(&[
+        "report",
+        &input.display().to_string(),
+        "--no-model",
+        "--tables-dir",
+        &dir.path().display().to_string(),
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["portfolio.csv"]);
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn thin_customer_tables_report_what_they_allow() {
+    let dir = tempdir();
+    // no rows at all
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(
+        &empty,
+        "customer_id,days_since_last,orders,revenue,last_order\n",
+    )
+    .unwrap();
+    let json = cpm(&["report", &empty.display().to_string(), "--format", "json"])
+        .run()
+        .ok()
+        .stdout();
+    assert!(!json.contains("-0.0"), "{json}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()["portfolio"]["customers"],
+        0
+    );
+    // facts without order dates: no segments, said so, the rest reported
+    let thin = dir.path().join("thin.csv");
+    std::fs::write(
+        &thin,
+        "customer_id,days_since_last,orders,revenue\na,3,2,100\nb,40,1,50\n",
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &cpm(&["report", &thin.display().to_string(), "--format", "json"])
+            .run()
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    assert!(json["notes"].to_string().contains("no segments"));
+    assert!(close(
+        &json["concentration"]["largest_customer_share"],
+        100.0 / 150.0
+    ));
+}
+
+#[test]
+fn a_month_that_ends_the_data_ends_the_cohorts_and_kpis() {
+    let dir = tempdir();
+    let input = dir.path().join("march.csv");
+    std::fs::write(
+        &input,
+        "customer_id,order_id,order_date,revenue\n\
+         a,1,2024-01-15,10\na,2,2024-03-31,20\nb,3,2024-02-10,30\n",
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &cpm(&[
+            "report",
+            &input.display().to_string(),
+            "--no-model",
+            "--margin",
+            "0.5",
+            "--format",
+            "json",
+        ])
+        .run()
+        .ok()
+        .stdout(),
+    )
+    .unwrap();
+    // the as-of day is 2024-04-01, but the period and the cohorts end on
+    // the last day with data: no empty April
+    assert_eq!(json["as_of"], "2024-04-01");
+    assert_eq!(json["kpis"]["current"]["start"], "2024-03-01");
+    assert_eq!(json["kpis"]["current"]["end"], "2024-03-31");
+    let january = &json["cohorts"][0];
+    assert_eq!(january["retention"], serde_json::json!([1.0, 0.0, 1.0]));
+    assert_eq!(json["migration"]["to"], "2024-03-31");
+    // no cost column: margin is revenue × --margin
+    assert!(close(&json["kpis"]["current"]["margin"], 10.0));
+}

@@ -2,27 +2,19 @@
 //! to open in a spreadsheet: a text cell that a spreadsheet would run as a
 //! formula gets a leading apostrophe; numbers are written as they are.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::report::document::{Cell, Document, Table};
 
-/// Writes every table of `document` to `dir/NAME.csv` (atomically; the
-/// folder is created when missing) and returns the files written.
-pub fn write_tables(document: &Document, dir: &Path, excel_safe: bool) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut written = Vec::new();
-    for table in document.sections.iter().flat_map(|s| &s.tables) {
-        let name = format!("{}.csv", table.name);
-        let path = dir.join(&name);
-        crate::io::write_atomically(&path, |w| {
-            w.write_all(table_csv(table, excel_safe)?.as_bytes())?;
-            Ok(())
-        })?;
-        written.push(name);
-    }
-    Ok(written)
+/// Every table of `document` as a CSV file: its name (`NAME.csv`) and
+/// its text.
+pub fn table_files(document: &Document, excel_safe: bool) -> Result<Vec<(String, String)>> {
+    document
+        .sections
+        .iter()
+        .flat_map(|s| &s.tables)
+        .map(|table| Ok((format!("{}.csv", table.name), table_csv(table, excel_safe)?)))
+        .collect()
 }
 
 /// One table as CSV: raw numbers, headers and text guarded when

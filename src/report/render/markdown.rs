@@ -45,23 +45,26 @@ pub fn render(document: &Document) -> String {
     out
 }
 
-/// Text safe in a Markdown table cell or line: Markdown's punctuation and
-/// HTML's angle brackets escaped, line breaks as spaces.
+/// Text shown as it is in a Markdown table cell or line: Markdown's
+/// punctuation escaped, HTML's `<`, `>` and `&` as entities, no autolinks
+/// (`http://`, `www.`, `name@host`), control characters written out.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '#' => {
+            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '#' | '~' | '@' => {
                 out.push('\\');
                 out.push(c);
             }
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
             '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.push_str(&c.escape_debug().to_string()),
             c => out.push(c),
         }
     }
-    out
+    out.replace("://", "\\://").replace("www.", "www\\.")
 }
 
 #[cfg(test)]
@@ -73,5 +76,11 @@ mod tests {
         assert_eq!(escape("a|b"), "a\\|b");
         assert_eq!(escape("<script>"), "&lt;script&gt;");
         assert_eq!(escape("x\ny"), "x y");
+        assert_eq!(escape("&lt;b&gt;"), "&amp;lt;b&amp;gt;");
+        assert_eq!(
+            escape("see https://x.io or www.x.io"),
+            "see https\\://x.io or www\\.x.io"
+        );
+        assert_eq!(escape("a@b.c ~x~"), "a\\@b.c \\~x\\~");
     }
 }

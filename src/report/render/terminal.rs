@@ -3,40 +3,40 @@
 
 use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table, presets};
 
-use crate::report::document::Document;
+use crate::report::document::{Document, printable};
 
 /// Characters of a full bar (a share of 1).
 const BAR_WIDTH: usize = 8;
 
 /// The document as terminal text at most `width` columns wide.
 pub fn render(document: &Document, width: u16) -> String {
-    let mut out = format!("{}\n", document.title);
+    let mut out = format!("{}\n", printable(&document.title));
     for line in &document.subtitle {
-        out.push_str(&format!("{line}\n"));
+        out.push_str(&format!("{}\n", printable(line)));
     }
     for section in &document.sections {
-        out.push_str(&format!("\n{}\n", section.title));
+        out.push_str(&format!("\n{}\n", printable(&section.title)));
         out.push_str(&format!("{}\n", "─".repeat(section.title.chars().count())));
         for alert in &section.alerts {
-            out.push_str(&format!("! {alert}\n"));
+            out.push_str(&format!("! {}\n", printable(alert)));
         }
         for line in &section.lines {
-            out.push_str(&format!("{line}\n"));
+            out.push_str(&format!("{}\n", printable(line)));
         }
         for table in &section.tables {
             if let Some(caption) = &table.caption {
-                out.push_str(&format!("{caption}:\n"));
+                out.push_str(&format!("{}:\n", printable(caption)));
             }
             let mut t = Table::new();
             t.load_preset(presets::UTF8_FULL_CONDENSED)
                 .set_content_arrangement(ContentArrangement::Dynamic)
                 .set_width(width)
-                .set_header(&table.headers);
+                .set_header(table.headers.iter().map(|h| printable(h)));
             for row in &table.rows {
                 t.add_row(row.iter().map(|cell| {
                     let content = match cell.share() {
                         Some(share) => format!("{} {:>6}", bar(share), cell.display()),
-                        None => cell.display(),
+                        None => printable(&cell.display()),
                     };
                     let aligned = TableCell::new(content);
                     if cell.is_numeric() {

@@ -229,7 +229,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         table.with_column(profit)?;
     }
     ui.timing("value", &mut clock);
-    let table = segmented(table)?;
+    let table = match segmented(table.clone()) {
+        Ok(segmented) => segmented,
+        Err(e) => {
+            notes.push(format!(
+                "no segments: {e:#} (composition, the R×F grid and the migration need them)"
+            ));
+            table
+        }
+    };
     ui.timing("segment", &mut clock);
 
     let holdout = match (&transactions, calibration_end, as_of, &valued) {
@@ -244,7 +252,21 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         (None, Some(day)) if transactions.is_some() => day.pred_opt(),
         _ => as_of,
     };
-    let earlier = earlier(&args, transactions.as_ref(), period_end, ui, &mut clock)?;
+    let earlier = if table.column("segment").is_ok() {
+        earlier(&args, transactions.as_ref(), period_end, ui, &mut clock)?
+    } else {
+        None
+    };
+    if earlier.is_none() && table.column("segment").is_ok() {
+        notes.push(match (&transactions, period_end) {
+            (Some(_), Some(end)) => format!(
+                "no migration: no customers before {}",
+                cpm::report::previous_period_end(end, args.period.into()) + chrono::Days::new(1)
+            ),
+            _ => "no migration: it needs transactions, or an earlier customer table (--compare)"
+                .to_string(),
+        });
+    }
     let config = ReportConfig {
         period: args.period.into(),
         concentration_alert: args.concentration_alert,
@@ -252,6 +274,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stamp: args
             .stamp
             .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        margin: args.margin,
     };
     let sources = Sources {
         customers: &table,
@@ -269,17 +292,40 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let report = cpm::report::build(sources, &config)?;
     ui.timing("report", &mut clock);
 
+    // everything is rendered before anything is written: a failure leaves
+    // every previous file as it was
+    let rendered = targets
+        .iter()
+        .map(|target| cpm::report::render::render(&report, target.format, Some(args.width)))
+        .collect::<Result<Vec<String>>>()?;
+    let tables = match &args.tables_dir {
+        Some(dir) => {
+            let document = cpm::report::document::document(&report);
+            let files = cpm::report::render::csv::table_files(&document, !args.no_excel_safe)?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("--tables-dir {}: {e}", dir.display()))?;
+            files
+                .into_iter()
+                .map(|(name, text)| {
+                    let path = dir.join(name);
+                    check_output(&path, &protected)?;
+                    Ok((path, text))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+    for (path, text) in &tables {
+        cpm::io::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))?;
+    }
     if let Some(dir) = &args.tables_dir {
-        let document = cpm::report::document::document(&report);
-        let files = cpm::report::render::csv::write_tables(&document, dir, !args.no_excel_safe)?;
         ui.info(&format!(
             "{} tables written to {}",
-            files.len(),
+            tables.len(),
             dir.display()
         ));
     }
-    for target in &targets {
-        let text = cpm::report::render::render(&report, target.format, Some(args.width))?;
+    for (target, text) in targets.iter().zip(&rendered) {
         match &target.path {
             Some(path) => cpm::io::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))?,
             None => cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?))?,
@@ -443,6 +489,9 @@ fn earlier(
 /// The as-of day of a customer table made by cpm: any customer's last
 /// order plus its days since then.
 fn table_as_of(table: &DataFrame) -> Option<NaiveDate> {
+    if table.height() == 0 {
+        return None;
+    }
     let last = table
         .column("last_order")
         .ok()?

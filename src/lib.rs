@@ -14,17 +14,24 @@
 //! - [`value`] fits the BG/NBD and Gamma-Gamma models and values customers;
 //! - [`allocate`] splits a budget across groups of customers and lists whom
 //!   to contact;
-//! - [`report`] computes the portfolio summary's figures (in progress).
+//! - [`report`] computes the portfolio summary and renders it (terminal,
+//!   Markdown, JSON, HTML with charts, CSV tables);
+//! - [`panic`] turns a dependency's panic on malformed input into an error,
+//!   and any other panic into a one-line bug report.
 //!
 //! Nothing here parses command lines, prints, or exits: that is the binary's
 //! job.
 #![warn(missing_docs)]
+// input never panics cpm: no unwrap or expect outside tests (an exception
+// carries an allow with the reason beside it)
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod allocate;
 pub mod error;
 pub mod hashing;
 pub mod ingest;
 pub mod io;
+pub mod panic;
 pub mod report;
 pub mod schema;
 pub mod segment;

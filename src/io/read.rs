@@ -87,11 +87,29 @@ pub fn read_input_projected(
     progress: &dyn Fn(u64),
     choose: ColumnChoice,
 ) -> Result<RawTable> {
-    let opened = open(input, opts.format)?;
+    read_opened_projected(&open(input, opts.format)?, opts, progress, choose)
+}
+
+/// Reads an opened input whole (its format as detected or forced).
+pub fn read_opened(
+    opened: &Opened,
+    opts: &ReadOptions,
+    progress: &dyn Fn(u64),
+) -> Result<RawTable> {
+    read_opened_projected(opened, opts, progress, &|_| Ok(None))
+}
+
+/// [`read_input_projected`] on an opened input.
+fn read_opened_projected(
+    opened: &Opened,
+    opts: &ReadOptions,
+    progress: &dyn Fn(u64),
+    choose: ColumnChoice,
+) -> Result<RawTable> {
     let name = opened.name.clone();
     let mut table = match opened.format {
         InputFormat::Csv => {
-            let csv = read_csv(&opened, &opts.csv, progress)?;
+            let csv = read_csv(opened, &opts.csv, progress)?;
             RawTable {
                 name: name.clone(),
                 format: opened.format,
@@ -111,12 +129,12 @@ pub fn read_input_projected(
                 )
             };
             let columns = if format.is_columnar() {
-                let head = read_binary_or_json(&opened, Some(HEAD_ROWS), None).map_err(cannot)?;
+                let head = read_binary_or_json(opened, Some(HEAD_ROWS), None).map_err(cannot)?;
                 choose(&head)?
             } else {
                 None
             };
-            let mut frame = read_binary_or_json(&opened, None, columns).map_err(cannot)?;
+            let mut frame = read_binary_or_json(opened, None, columns).map_err(cannot)?;
             progress(opened.size);
             let position = if format == InputFormat::Ndjson {
                 PositionKind::Line
@@ -180,7 +198,20 @@ fn read_binary_or_json(
     }
 }
 
+/// Reads with polars' readers, whose panics on malformed bytes become
+/// errors ([`crate::panic::guard`]).
 fn read_from<R: MmapBytesReader + Read>(
+    reader: R,
+    format: InputFormat,
+    rows: Option<usize>,
+    columns: Option<Vec<String>>,
+) -> Result<DataFrame> {
+    crate::panic::guard("the reader", || {
+        read_unguarded(reader, format, rows, columns)
+    })
+}
+
+fn read_unguarded<R: MmapBytesReader + Read>(
     reader: R,
     format: InputFormat,
     rows: Option<usize>,

@@ -75,6 +75,37 @@ pub struct Model {
     pub fitted_at: String,
 }
 
+impl Model {
+    /// Reads a model file (`--model-out`'s JSON) named `name`; errors name
+    /// the line, or the parameter that is not a positive finite number.
+    pub fn from_json(text: &str, name: &str) -> Result<Model> {
+        let model: Model = serde_json::from_str(text).map_err(|e| {
+            crate::error::InputError::at_line(
+                name,
+                e.line() as u64,
+                format!("not a cpm model file: {e}"),
+            )
+        })?;
+        let p = model.bgnbd.params;
+        let mut parameters = vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)];
+        if let Some(gg) = &model.gamma_gamma {
+            let g = gg.params;
+            parameters.extend([("p", g.p), ("q", g.q), ("gamma", g.gamma)]);
+        }
+        for (parameter, value) in parameters {
+            if !(value > 0.0 && value.is_finite()) {
+                bail!(crate::error::InputError::file(
+                    name,
+                    format!(
+                        "parameter {parameter} is {value}: a model's parameters are positive numbers"
+                    ),
+                ));
+            }
+        }
+        Ok(model)
+    }
+}
+
 /// Per customer, what the models read: x, t_x, T in the model's unit, and
 /// the mean repeat-purchase value (when known).
 pub struct ModelInputs {

@@ -1,5 +1,8 @@
 //! The `cpm` binary: parse the command line, run the subcommand, print an
-//! error once and pick the exit code (0 ok, 1 failure, 2 usage error).
+//! error once and pick the exit code (0 ok, 1 failure, 2 usage error, 101
+//! a bug).
+
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
 mod cmd;
@@ -16,6 +19,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // a panic is a bug: one line on stderr and exit code 101
+    cpm::panic::install_hook(|| std::process::exit(101));
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -401,14 +401,7 @@ fn is_customer_table(frame: &DataFrame) -> bool {
 fn read_model(path: &std::path::Path) -> Result<Model> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the model {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        cpm::error::InputError::at_line(
-            path.display().to_string(),
-            e.line() as u64,
-            format!("not a cpm model file: {e}"),
-        )
-        .into()
-    })
+    Model::from_json(&text, &path.display().to_string())
 }
 
 /// The fitted parameters for people: one row per parameter.

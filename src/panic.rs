@@ -73,4 +73,34 @@ mod tests {
         assert_eq!(guard("the reader", || Ok(7)).unwrap(), 7);
         assert_eq!(GUARDED.load(Ordering::SeqCst), 0);
     }
+
+    /// The child of [`an_unguarded_panic_is_one_line_and_exit_101`]: panics
+    /// under the hook when run by it.
+    #[test]
+    fn panicking_child() {
+        if std::env::var_os("CPM_PANIC_CHILD").is_some() {
+            install_hook(|| std::process::exit(101));
+            let guarded: Result<()> = guard("a reader", || panic!("caught"));
+            assert!(guarded.is_err());
+            panic!("a bug");
+        }
+    }
+
+    #[test]
+    fn an_unguarded_panic_is_one_line_and_exit_101() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "panic::tests::panicking_child", "--nocapture"])
+            .env("CPM_PANIC_CHILD", "1")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(101));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reports: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("cpm: internal error"))
+            .collect();
+        assert_eq!(reports.len(), 1, "{stderr}");
+        assert!(reports[0].contains("a bug") && reports[0].contains("src/panic.rs"));
+        assert!(!stderr.contains("caught"), "the guarded panic is silent: {stderr}");
+    }
 }

@@ -101,6 +101,9 @@ mod tests {
             .collect();
         assert_eq!(reports.len(), 1, "{stderr}");
         assert!(reports[0].contains("a bug") && reports[0].contains("src/panic.rs"));
-        assert!(!stderr.contains("caught"), "the guarded panic is silent: {stderr}");
+        assert!(
+            !stderr.contains("caught"),
+            "the guarded panic is silent: {stderr}"
+        );
     }
 }

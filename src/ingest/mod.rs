@@ -232,19 +232,20 @@ struct CleanTable {
 fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     let raw = &table.frame;
     let map = map_columns(&table.columns(), &config.map, &table.name)?;
-    let column = |name: &str| raw.column(name);
+    // the mapped columns, with "NA", "NULL", "-"... as missing
+    let column = |name: &str| -> Result<Column> { typing::tokens_as_missing(raw.column(name)?) };
 
-    let customer_id = typing::id_strings(column(&map.customer_id)?)?.with_name(CUSTOMER_ID.into());
+    let customer_id = typing::id_strings(&column(&map.customer_id)?)?.with_name(CUSTOMER_ID.into());
     let (order_date, date_format) = typing::parse_dates(
-        column(&map.order_date)?,
+        &column(&map.order_date)?,
         config.date_format.as_ref(),
         &table.name,
     )?;
     let revenue = match &map.revenue {
-        RevenueSource::Column(c) => typing::parse_amounts(column(c)?, config.decimal_comma)?,
+        RevenueSource::Column(c) => typing::parse_amounts(&column(c)?, config.decimal_comma)?,
         RevenueSource::QuantityTimesPrice { quantity, price } => {
-            let q = typing::parse_amounts(column(quantity)?, config.decimal_comma)?;
-            let p = typing::parse_amounts(column(price)?, config.decimal_comma)?;
+            let q = typing::parse_amounts(&column(quantity)?, config.decimal_comma)?;
+            let p = typing::parse_amounts(&column(price)?, config.decimal_comma)?;
             (&q * &p)?
         }
     };
@@ -262,7 +263,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     ];
     if let Some(c) = &map.order_id {
         columns.push(
-            typing::id_strings(column(c)?)?
+            typing::id_strings(&column(c)?)?
                 .with_name(ORDER_ID.into())
                 .into_column(),
         );
@@ -283,7 +284,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
         Column::new("__revenue_present".into(), revenue_present),
     ];
     if let Some(c) = &map.cost {
-        let cost = typing::parse_amounts(column(c)?, config.decimal_comma)?;
+        let cost = typing::parse_amounts(&column(c)?, config.decimal_comma)?;
         columns.push(cost.with_name(COST.into()).into_column());
         flags.push(Column::new(
             "__cost_present".into(),

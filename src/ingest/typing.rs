@@ -82,6 +82,34 @@ fn date_detect_error(error: DetectError, file: &str, column: &str) -> anyhow::Er
     InputError::file(file, message).in_column(column).into()
 }
 
+/// Values that mean "missing" in the id, date and amount columns of
+/// exports (R, pandas, SQL and spreadsheet habits). Only those columns: a
+/// region "NA" (Namibia, North America) stays as it is. `--null-values`
+/// adds tokens for every column.
+pub const MISSING_TOKENS: [&str; 12] = [
+    "NA", "N/A", "n/a", "NULL", "null", "Null", "None", "none", "nil", "-", "--", "#N/A",
+];
+
+/// `column` with [`MISSING_TOKENS`] as nulls (text columns; others as
+/// they are).
+pub fn tokens_as_missing(column: &Column) -> Result<Column> {
+    let Ok(text) = column.str() else {
+        return Ok(column.clone());
+    };
+    if !text
+        .iter()
+        .flatten()
+        .any(|v| MISSING_TOKENS.contains(&v.trim()))
+    {
+        return Ok(column.clone());
+    }
+    let cleaned: StringChunked = text
+        .iter()
+        .map(|v| v.filter(|v| !MISSING_TOKENS.contains(&v.trim())))
+        .collect();
+    Ok(cleaned.with_name(column.name().clone()).into_column())
+}
+
 /// Parses an amount column into f64; text that is not a number becomes null,
 /// NaN and infinities stay (the caller rejects them with their own reason).
 pub fn parse_amounts(column: &Column, decimal_comma: bool) -> Result<Series> {

@@ -241,11 +241,22 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
             None => Ok(by_alias(aliases_of(canonical))),
         }
     };
+    // not one known name: the first line is likely a title, not the header
+    let preamble = if ALIASES
+        .iter()
+        .all(|(_, aliases)| by_alias(aliases).is_none())
+    {
+        "; no column has a known name: if lines come before the header, skip them with \
+         --skip-rows N (or give --delimiter, --no-header)"
+    } else {
+        ""
+    };
     let missing = |canonical: &str, extra: &str| -> anyhow::Error {
         InputError::file(
             file,
             format!(
-                "no column for {canonical} (found: {}); accepted names: {}{extra}; or use --map {canonical}=COLUMN",
+                "no column for {canonical} (found: {}); accepted names: {}{extra}; or use --map \
+                 {canonical}=COLUMN{preamble}",
                 found.join(", "),
                 aliases_of(canonical).join(", "),
             ),

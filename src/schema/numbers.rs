@@ -44,10 +44,15 @@ pub fn parse_amount(text: &str, decimal_comma: bool) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
-/// `1,234,567.89`: groups of three digits after a first group of one to three.
+/// `1,234,567.89`: groups of three digits after a first group of one to
+/// three, then at most one decimal mark followed by digits only (so
+/// `1.234,50` is no grouping of `,`: it is the other convention).
 fn valid_grouping(text: &str, group: char, decimal: char) -> bool {
     let text = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let integer = text.split(decimal).next().unwrap_or("");
+    let (integer, fraction) = text.split_once(decimal).unwrap_or((text, ""));
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
     let mut parts = integer.split(group);
     let first = parts.next().unwrap_or("");
     (1..=3).contains(&first.len())
@@ -76,6 +81,11 @@ mod tests {
         assert_eq!(parse_amount("12,5", true), Some(12.5));
         assert_eq!(parse_amount("1.234,00", true), Some(1234.0));
         assert_eq!(parse_amount("1.234", true), Some(1234.0));
+        // the other convention never parses as this one
+        assert_eq!(parse_amount("1.234,50", false), None);
+        assert_eq!(parse_amount("1.234,00", false), None);
+        assert_eq!(parse_amount("1,234.50", true), None);
+        assert_eq!(parse_amount("1,234.5,0", false), None);
     }
 
     #[test]

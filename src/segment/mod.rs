@@ -206,6 +206,46 @@ pub fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
         .collect())
 }
 
+/// Fails, naming the customer and the two rows (lines, when the table has
+/// its [`crate::io::LINE_COLUMN`]), when a customer table of `file` has a
+/// customer twice: its facts would count twice in every total.
+pub fn check_one_row_per_customer(table: &DataFrame, file: &str) -> Result<()> {
+    let Ok(ids) = table.column(CUSTOMER_ID) else {
+        return Ok(());
+    };
+    let keys = crate::hashing::par_text_keys(ids)?;
+    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| (keys[i as usize], i));
+    let Some(pair) = order
+        .windows(2)
+        .find(|pair| keys[pair[0] as usize] == keys[pair[1] as usize])
+    else {
+        return Ok(());
+    };
+    let (first, second) = (pair[0] as usize, pair[1] as usize);
+    let (place, at) = match table.column(crate::io::LINE_COLUMN) {
+        Ok(lines) => {
+            let lines = lines.cast(&DataType::UInt64)?;
+            let lines = lines.u64()?;
+            (
+                "lines",
+                [lines.get(first), lines.get(second)].map(|l| l.unwrap_or_default()),
+            )
+        }
+        Err(_) => ("rows", [first as u64 + 1, second as u64 + 1]),
+    };
+    bail!(crate::error::InputError::file(
+        file,
+        format!(
+            "customer '{}' appears twice ({place} {} and {}): a customer table has one row per \
+             customer, or its totals would count it twice",
+            ids.get(first)?.str_value(),
+            at[0],
+            at[1]
+        ),
+    ))
+}
+
 /// A column as text (null as empty), with an error naming what exists.
 pub fn texts(frame: &DataFrame, name: &str) -> Result<Vec<String>> {
     let column = frame.column(name).map_err(|_| {
@@ -224,6 +264,16 @@ pub fn texts(frame: &DataFrame, name: &str) -> Result<Vec<String>> {
 
 /// Days between first and last purchase.
 fn span_days(frame: &DataFrame) -> Result<Vec<f64>> {
+    for name in ["first_order", "last_order"] {
+        if frame.column(name).is_err() {
+            bail!(
+                "the value/risk matrix needs p_alive, or first_order, last_order and \
+                 repeat_purchases to tell the risk: no column '{name}' in the customer table \
+                 (found: {})",
+                crate::error::column_list(frame)
+            );
+        }
+    }
     let spans = frame
         .clone()
         .lazy()

@@ -78,6 +78,7 @@ pub fn load(
         && is_table(&table.frame)
     {
         ui.info("input is a customer table: facts are taken as they are");
+        cpm::segment::check_one_row_per_customer(&table.frame, &table.name)?;
         return Ok(Loaded::Customers(typed_customer_table(&table.frame)?));
     }
     let transactions = match tables.as_slice() {

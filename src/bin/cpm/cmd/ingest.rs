@@ -153,11 +153,21 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             .first()
             .map(describe_reject)
             .unwrap_or_default();
+        let decimal_comma = !args.input.decimal_comma
+            && ingested
+                .rejects
+                .iter()
+                .any(|r| r.reason.starts_with("non-numeric") && has_decimal_comma(&r.raw));
         bail!(
             "{} of {} rows rejected, more than --max-rejects allows ({max_rejects}); no output \
-             written. First: {first}{}",
+             written. First: {first}{}{}",
             report.rows_rejected,
             report.rows_read,
+            if decimal_comma {
+                ". Amounts like 20,00 use a decimal comma: try --decimal-comma"
+            } else {
+                ""
+            },
             if args.rejects.is_none() {
                 ". See them all with --rejects FILE"
             } else {
@@ -166,6 +176,22 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         );
     }
     output.write(&mut ingested.transactions)
+}
+
+/// Whether a raw row holds a number with a decimal comma: a digit, a
+/// comma, then one or two digits that end the field.
+fn has_decimal_comma(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    (1..bytes.len()).any(|i| {
+        bytes[i] == b',' && bytes[i - 1].is_ascii_digit() && {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let end = bytes.get(i + 1 + digits);
+            (1..=2).contains(&digits) && end.is_none_or(|b| matches!(b, b';' | b'\t' | b'|' | b'"'))
+        }
+    })
 }
 
 fn describe_reject(r: &Reject) -> String {

@@ -2,6 +2,7 @@
 //! slow link). Every test runs the real `cpm` binary on files in testdata/.
 
 mod allocate;
+mod bad_input;
 mod cli;
 mod formats;
 mod ingest;

@@ -110,6 +110,13 @@ pub fn summarize(
     let summary = cpm::summary::summarize(transactions, summary_config)?;
     ui.timing("facts", clock);
     ui.info(&format!("as of {}", summary.as_of));
+    if summary.as_of > chrono::Local::now().date_naive() + chrono::Days::new(1) {
+        ui.warn(&format!(
+            "the as-of day {} is after today: the data has future dates; --as-of today leaves \
+             them out",
+            summary.as_of
+        ));
+    }
     if summary.transactions_after_as_of > 0 {
         ui.warn(&format!(
             "{} transactions after {} excluded",

@@ -146,6 +146,16 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if report.rows_read == 0 {
         ui.warn("the input has a header but no rows");
     }
+    let today = chrono::Local::now().date_naive().to_string();
+    if let Some(last) = report.kept.as_ref().and_then(|k| k.last_date.as_ref())
+        && **last > *today
+    {
+        ui.warn(&format!(
+            "the latest order date, {last}, is after today: check the export; segment, value \
+             and report take the day after the latest date as the as-of day unless --as-of \
+             (--as-of today leaves future rows out)"
+        ));
+    }
 
     if max_rejects.exceeded(report.rows_rejected, report.rows_read) {
         let first = ingested

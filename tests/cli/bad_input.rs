@@ -1,0 +1,439 @@
+//! The bad-input corpus (testdata/bad/): every malformed input, what cpm
+//! answers (exit code, a message naming the file, the line and the column
+//! where there is one), and what happens to the output: a failed run
+//! creates none and leaves an existing one as it was; inputs cpm can read
+//! give the output the case checks.
+
+use std::path::Path;
+
+use crate::util::{column, cpm, data, parse_csv, tempdir};
+
+/// One corpus case.
+struct Case {
+    /// The command and its arguments; `IN` stands for the input file.
+    args: &'static [&'static str],
+    /// The file under testdata/bad/.
+    file: &'static str,
+    /// Fed on stdin instead of named.
+    stdin: bool,
+    /// The exit code.
+    code: i32,
+    /// What stderr must say.
+    says: &'static [&'static str],
+    /// For a successful run: a check of the CSV output.
+    check: Option<fn(&[Vec<String>])>,
+}
+
+const fn fails(
+    file: &'static str,
+    args: &'static [&'static str],
+    code: i32,
+    says: &'static [&'static str],
+) -> Case {
+    Case {
+        args,
+        file,
+        stdin: false,
+        code,
+        says,
+        check: None,
+    }
+}
+
+const fn reads(
+    file: &'static str,
+    args: &'static [&'static str],
+    check: fn(&[Vec<String>]),
+) -> Case {
+    Case {
+        args,
+        file,
+        stdin: false,
+        code: 0,
+        says: &[],
+        check: Some(check),
+    }
+}
+
+const INGEST: &[&str] = &["ingest", "IN"];
+
+fn ids(out: &[Vec<String>]) -> Vec<String> {
+    column(out, "customer_id")
+}
+
+fn revenues(out: &[Vec<String>]) -> Vec<f64> {
+    column(out, "revenue")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+fn corpus() -> Vec<Case> {
+    vec![
+        // quotes
+        fails(
+            "unterminated_quote.csv",
+            INGEST,
+            1,
+            &[
+                "unterminated_quote.csv, line 4, column 'note'",
+                "never closes",
+            ],
+        ),
+        fails(
+            "unterminated_quote_eof.csv",
+            INGEST,
+            1,
+            &["unterminated_quote_eof.csv, line 3, column 'note'"],
+        ),
+        // a quote inside an unquoted field is kept as a character
+        reads("stray_quote.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["A", "B\"x", "C"])
+        }),
+        reads("embedded_newlines.csv", INGEST, |out| {
+            assert_eq!(column(out, "note"), ["first line\nsecond line", "plain"])
+        }),
+        // ragged rows are counted rejects, past --max-rejects an error
+        fails(
+            "ragged_short.csv",
+            INGEST,
+            1,
+            &["ragged_short.csv, line 3: ragged row: 3 fields, expected 4"],
+        ),
+        fails(
+            "ragged_long.csv",
+            INGEST,
+            1,
+            &["ragged_long.csv, line 3: ragged row: 5 fields, expected 4"],
+        ),
+        reads(
+            "ragged.csv",
+            &["ingest", "IN", "--max-rejects", "50%"],
+            |out| assert_eq!(ids(out), ["A", "D"]),
+        ),
+        // encodings and line ends
+        reads("bom.csv", INGEST, |out| assert_eq!(ids(out), ["A", "B"])),
+        reads("utf16_bom.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["José", "B"])
+        }),
+        fails(
+            "latin1.csv",
+            INGEST,
+            1,
+            &[
+                "latin1.csv, line 2, column 'customer_id'",
+                "invalid UTF-8",
+                "--encoding windows-1252",
+            ],
+        ),
+        reads(
+            "latin1.csv",
+            &["ingest", "IN", "--encoding", "latin1"],
+            |out| assert_eq!(ids(out), ["Müller", "B"]),
+        ),
+        reads("crlf_mixed.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["A", "B", "C"]);
+            assert_eq!(revenues(out), [10.0, 20.0, 30.0]);
+        }),
+        fails(
+            "garbage.csv",
+            INGEST,
+            1,
+            &["garbage.csv, line 1", "invalid UTF-8"],
+        ),
+        Case {
+            stdin: true,
+            ..fails(
+                "random.bin",
+                &["ingest"],
+                1,
+                &["<stdin>, line 1", "invalid UTF-8"],
+            )
+        },
+        // amounts: the other convention never parses silently
+        fails(
+            "semicolon_decimal_comma.csv",
+            INGEST,
+            1,
+            &[
+                "semicolon_decimal_comma.csv, line 2: non-numeric revenue",
+                "try --decimal-comma",
+            ],
+        ),
+        reads(
+            "semicolon_decimal_comma.csv",
+            &["ingest", "IN", "--decimal-comma"],
+            |out| assert_eq!(revenues(out), [1234.5, 20.0]),
+        ),
+        reads("thousands_comma.csv", INGEST, |out| {
+            assert_eq!(revenues(out), [1234.0, 20.0])
+        }),
+        fails(
+            "thousands_dot.csv",
+            INGEST,
+            1,
+            &["thousands_dot.csv, line 2: non-numeric revenue (1;A;2024-01-01;1.234,00)"],
+        ),
+        reads(
+            "thousands_dot.csv",
+            &["ingest", "IN", "--decimal-comma"],
+            |out| assert_eq!(revenues(out), [1234.0, 1234.0]),
+        ),
+        fails(
+            "nan_inf.csv",
+            INGEST,
+            1,
+            &["nan_inf.csv, line 2: non-finite revenue"],
+        ),
+        reads(
+            "nan_inf.csv",
+            &["ingest", "IN", "--max-rejects", "100%"],
+            |out| assert_eq!(revenues(out), [10.0]),
+        ),
+        reads("negative_zero.csv", INGEST, |out| {
+            assert_eq!(revenues(out), [10.0, -10.0, 0.0, 0.0, 5.0])
+        }),
+        // dates
+        fails(
+            "mixed_dates.csv",
+            INGEST,
+            1,
+            &["mixed_dates.csv, line 3: unparseable order_date"],
+        ),
+        fails(
+            "ambiguous_dates.csv",
+            INGEST,
+            1,
+            &["ambiguous_dates.csv, column 'order_date'", "--date-format"],
+        ),
+        reads("timezones.csv", INGEST, |out| {
+            // offsets are applied: the day is the UTC day
+            assert_eq!(
+                column(out, "order_date"),
+                ["2024-01-02", "2024-01-01", "2024-01-03"]
+            )
+        }),
+        reads("future_dates.csv", INGEST, |out| {
+            assert_eq!(column(out, "order_date")[1], "2099-12-31")
+        }),
+        // headers and shape
+        fails("empty.csv", INGEST, 1, &["empty.csv: empty file"]),
+        reads("header_only.csv", INGEST, |out| assert_eq!(out.len(), 1)),
+        fails(
+            "duplicate_header.csv",
+            INGEST,
+            1,
+            &[
+                "duplicate_header.csv, line 1, column 'revenue'",
+                "duplicate column name",
+            ],
+        ),
+        fails(
+            "missing_column.csv",
+            INGEST,
+            1,
+            &[
+                "missing_column.csv: no column for order_date",
+                "--map order_date=",
+            ],
+        ),
+        reads("header_spaces.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["A", "B"])
+        }),
+        fails(
+            "preamble.csv",
+            INGEST,
+            1,
+            &["preamble.csv: no column for customer_id", "--skip-rows"],
+        ),
+        reads(
+            "preamble.csv",
+            &["ingest", "IN", "--skip-rows", "1"],
+            |out| assert_eq!(ids(out), ["A", "B"]),
+        ),
+        // values
+        reads("duplicates.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["A", "B", "C"])
+        }),
+        reads("same_day.csv", INGEST, |out| {
+            assert_eq!(revenues(out), [10.0, 15.0, 5.0, 20.0])
+        }),
+        reads("leading_zero_ids.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["00042", "042", "42"])
+        }),
+        reads("padded.csv", INGEST, |out| {
+            assert_eq!(ids(out), ["A", "B"]);
+            assert_eq!(revenues(out), [10.0, 20.0]);
+        }),
+        fails(
+            "null_tokens.csv",
+            INGEST,
+            1,
+            &["null_tokens.csv, line 3: missing customer_id (2,NA,"],
+        ),
+        reads(
+            "null_tokens.csv",
+            &["ingest", "IN", "--max-rejects", "100%"],
+            |out| assert_eq!(ids(out), ["A"]),
+        ),
+        fails(
+            "bad_values.csv",
+            INGEST,
+            1,
+            &["bad_values.csv, line 3: missing customer_id"],
+        ),
+        // binary and compressed inputs
+        fails(
+            "truncated.parquet",
+            INGEST,
+            1,
+            &["truncated.parquet: cannot read as Parquet"],
+        ),
+        fails(
+            "truncated.arrows",
+            INGEST,
+            1,
+            &["truncated.arrows: cannot read as an Arrow IPC stream"],
+        ),
+        fails(
+            "truncated.csv.gz",
+            INGEST,
+            1,
+            &["truncated.csv.gz: cannot decompress"],
+        ),
+        // the other commands' inputs
+        fails(
+            "customers_duplicate_ids.csv",
+            &["segment", "IN"],
+            1,
+            &["customers_duplicate_ids.csv: customer 'a' appears twice (lines 2 and 4)"],
+        ),
+        fails(
+            "customers_duplicate_ids.csv",
+            &["report", "IN"],
+            1,
+            &["customer 'a' appears twice"],
+        ),
+        fails(
+            "model_negative.json",
+            &["value", "TX", "--model-in", "IN"],
+            1,
+            &["model_negative.json: parameter r is -0.24"],
+        ),
+        fails(
+            "model_garbage.json",
+            &["value", "TX", "--model-in", "IN"],
+            1,
+            &["model_garbage.json, line 2", "not a cpm model file"],
+        ),
+        fails(
+            "response_unknown_group.csv",
+            &["allocate", "TX", "--budget", "100", "--response", "IN"],
+            2,
+            &["Whales"],
+        ),
+        fails(
+            "rules_gap.toml",
+            &["segment", "TX", "--rules", "IN"],
+            1,
+            &["rules_gap.toml"],
+        ),
+    ]
+}
+
+/// Runs one case twice: into a new output (none may appear on failure)
+/// and over an existing one (it must stay as it was).
+fn run_case(case: &Case, dir: &Path) {
+    let input = data(&format!("bad/{}", case.file));
+    let transactions = data("orders.csv");
+    let args: Vec<String> = case
+        .args
+        .iter()
+        .map(|a| match *a {
+            "IN" => input.clone(),
+            "TX" => transactions.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    let stdin = if case.stdin {
+        std::fs::read(&input).unwrap()
+    } else {
+        Vec::new()
+    };
+    for existing in [false, true] {
+        // the report writes pages, the others tables
+        let extension = if case.args[0] == "report" {
+            "json"
+        } else {
+            "csv"
+        };
+        let output = dir.join(format!("{}-{existing}.{extension}", case.file));
+        if existing {
+            std::fs::write(&output, "previous output\n").unwrap();
+        }
+        let mut all = args.clone();
+        all.extend(["-o".to_string(), output.display().to_string()]);
+        let run = cpm(&all).stdin(stdin.clone()).run().code_is(case.code);
+        let run = run.stderr_has(case.says);
+        if case.code != 0 {
+            if existing {
+                assert_eq!(
+                    std::fs::read_to_string(&output).unwrap(),
+                    "previous output\n",
+                    "{}: the existing output changed",
+                    case.file
+                );
+            } else {
+                assert!(!output.exists(), "{}: an output was created", case.file);
+            }
+        } else if let Some(check) = case.check {
+            check(&parse_csv(&std::fs::read(&output).unwrap()));
+        }
+        drop(run);
+    }
+    // nothing half-written left beside the outputs
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{}: {leftovers:?}", case.file);
+}
+
+#[test]
+fn every_bad_input_is_answered_and_loses_nothing() {
+    let dir = tempdir();
+    let cases = corpus();
+    let files: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.file).collect();
+    assert!(files.len() >= 35, "the corpus has {} files", files.len());
+    for case in &cases {
+        run_case(case, dir.path());
+    }
+}
+
+#[test]
+fn a_20_mb_field_is_read_whole() {
+    let dir = tempdir();
+    let input = dir.path().join("big_field.csv");
+    let big = "x".repeat(20_000_000);
+    std::fs::write(
+        &input,
+        format!(
+            "order_id,customer_id,order_date,revenue,note\n1,A,2024-01-01,10.00,\"{big}\"\n\
+             2,B,2024-01-02,20.00,short\n"
+        ),
+    )
+    .unwrap();
+    let output = dir.path().join("out.csv");
+    cpm(&[
+        "ingest",
+        &input.display().to_string(),
+        "-q",
+        "-o",
+        &output.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let out = parse_csv(&std::fs::read(&output).unwrap());
+    assert_eq!(column(&out, "note"), [big, "short".to_string()]);
+}

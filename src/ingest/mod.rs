@@ -578,4 +578,84 @@ mod tests {
         let distinct = frame.slice(0, 2);
         assert!(!repeated_rows(&distinct).unwrap().any());
     }
+
+    mod properties {
+        use super::*;
+        use crate::io::source::{Compression, InputFormat, Opened, Payload};
+        use crate::summary::{SummaryConfig, summarize};
+        use proptest::prelude::*;
+
+        const HEADER: &str = "order_id,customer_id,order_date,revenue\n";
+
+        /// One CSV input of `lines` (header added), read as cpm reads files.
+        fn table(name: &str, lines: &[String]) -> RawTable {
+            let text = format!("{HEADER}{}", lines.concat());
+            let opened = Opened {
+                name: name.to_string(),
+                size: text.len() as u64,
+                payload: Payload::Bytes(text.into_bytes()),
+                format: InputFormat::Csv,
+                compression: Compression::None,
+            };
+            crate::io::read::read_opened(&opened, &Default::default(), &|_| {}).unwrap()
+        }
+
+        /// The customer facts of `tables`, as of a fixed day.
+        fn facts(tables: Vec<RawTable>) -> DataFrame {
+            let ingested = ingest(tables, None, &IngestConfig::default()).unwrap();
+            let config = SummaryConfig {
+                as_of: NaiveDate::from_ymd_opt(2025, 3, 1),
+                ..SummaryConfig::default()
+            };
+            summarize(&ingested.transactions, &config).unwrap().customers
+        }
+
+        fn same_facts(a: &DataFrame, b: &DataFrame) -> Result<(), TestCaseError> {
+            prop_assert_eq!(a.get_column_names(), b.get_column_names());
+            for (x, y) in a.columns().iter().zip(b.columns()) {
+                if x.dtype().is_float() {
+                    let (x, y) = (x.f64().unwrap(), y.f64().unwrap());
+                    for (u, v) in x.iter().zip(y.iter()) {
+                        let (u, v) = (u.unwrap_or(0.0), v.unwrap_or(0.0));
+                        prop_assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{} vs {}", u, v);
+                    }
+                } else {
+                    prop_assert!(x.as_materialized_series().equals_missing(y.as_materialized_series()), "{}", x.name());
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// The facts of the customers do not depend on the order of the
+            /// rows, nor on how they are split into files.
+            #[test]
+            fn facts_ignore_row_order_and_files(
+                rows in prop::collection::vec((0u8..8, 0u32..400, -5_000i32..50_000, 0u8..40), 1..80)
+                    .prop_flat_map(|rows| {
+                        let n = rows.len();
+                        (Just(rows.clone()), Just(rows).prop_shuffle(), prop::collection::vec(0..=n, 0..4))
+                    })
+            ) {
+                let (rows, shuffled, mut cuts) = rows;
+                let line = |&(customer, day, cents, order): &(u8, u32, i32, u8)| {
+                    let date = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(u64::from(day));
+                    format!("o{order}-{customer},c{customer},{date},{:.2}\n", f64::from(cents) / 100.0)
+                };
+                let whole: Vec<String> = rows.iter().map(line).collect();
+                let shuffled: Vec<String> = shuffled.iter().map(line).collect();
+                cuts.push(0);
+                cuts.push(shuffled.len());
+                cuts.sort_unstable();
+                let parts: Vec<RawTable> = cuts
+                    .windows(2)
+                    .enumerate()
+                    .map(|(i, w)| table(&format!("part{i}.csv"), &shuffled[w[0]..w[1]]))
+                    .collect();
+                same_facts(&facts(vec![table("whole.csv", &whole)]), &facts(parts))?;
+            }
+        }
+    }
 }

@@ -572,4 +572,49 @@ mod tests {
         write_atomically(&target, |w| Ok(w.write_all(b"new")?)).unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
     }
+
+    mod properties {
+        use super::*;
+        use crate::io::source::{Compression, InputFormat, Opened, Payload};
+        use proptest::prelude::*;
+
+        /// Text as exports have it: quotes, delimiters, line breaks,
+        /// formula starts, non-ASCII; trimmed and non-empty, as the reader
+        /// keeps values.
+        fn text() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9 ,;|\"'=+@\\-\n\r\téü€中]{1,16}"
+                .prop_map(|s| s.trim().to_string())
+                .prop_filter("a value", |s| !s.is_empty())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            /// What cpm writes as CSV, cpm reads back value for value.
+            #[test]
+            fn csv_write_then_read_keeps_every_value(
+                rows in prop::collection::vec((text(), any::<f64>().prop_filter("finite", |v| v.is_finite())), 1..40)
+            ) {
+                let (texts, numbers): (Vec<String>, Vec<f64>) = rows.into_iter().unzip();
+                let mut frame = df!("text" => &texts, "number" => &numbers).unwrap();
+                let mut bytes = Vec::new();
+                write_frame(&mut frame, OutputFormat::Csv, &TableStyle::default(), &mut bytes).unwrap();
+                let opened = Opened {
+                    name: "roundtrip.csv".to_string(),
+                    size: bytes.len() as u64,
+                    payload: Payload::Bytes(bytes),
+                    format: InputFormat::Csv,
+                    compression: Compression::None,
+                };
+                let read = crate::io::csv::read_csv(&opened, &Default::default(), &|_| {}).unwrap();
+                prop_assert!(read.rejects.is_empty());
+                let text_back: Vec<String> = read.frame.column("text").unwrap().str().unwrap()
+                    .iter().map(|v| v.unwrap_or_default().to_string()).collect();
+                prop_assert_eq!(text_back, texts);
+                let numbers_back: Vec<f64> = read.frame.column("number").unwrap().str().unwrap()
+                    .iter().map(|v| v.unwrap().parse().unwrap()).collect();
+                prop_assert_eq!(numbers_back, numbers);
+            }
+        }
+    }
 }

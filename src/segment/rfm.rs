@@ -260,4 +260,34 @@ mod tests {
             [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            /// Buying more recently never lowers a customer's R score, however
+            /// the quantiles move with it.
+            #[test]
+            fn a_more_recent_last_purchase_never_lowers_r(
+                days in prop::collection::vec(0u32..2000, 1..60),
+                pick in any::<prop::sample::Index>(),
+                sooner in 1u32..500,
+                rfm_r in any::<bool>(),
+                bins in 2usize..=9,
+            ) {
+                let before: Vec<f64> = days.iter().map(|&d| f64::from(d)).collect();
+                let k = pick.index(before.len());
+                let mut after = before.clone();
+                after[k] = (after[k] - f64::from(sooner)).max(0.0);
+                let method = if rfm_r { ScoringMethod::RfmR } else { ScoringMethod::Quantile };
+                let score = |values: &[f64]| {
+                    score_dimension("recency", values, None, bins, false, method).unwrap().0
+                };
+                prop_assert!(score(&after)[k] >= score(&before)[k]);
+            }
+        }
+    }
 }

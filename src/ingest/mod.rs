@@ -607,7 +607,9 @@ mod tests {
                 as_of: NaiveDate::from_ymd_opt(2025, 3, 1),
                 ..SummaryConfig::default()
             };
-            summarize(&ingested.transactions, &config).unwrap().customers
+            summarize(&ingested.transactions, &config)
+                .unwrap()
+                .customers
         }
 
         fn same_facts(a: &DataFrame, b: &DataFrame) -> Result<(), TestCaseError> {
@@ -620,7 +622,12 @@ mod tests {
                         prop_assert!((u - v).abs() <= 1e-9 * u.abs().max(1.0), "{} vs {}", u, v);
                     }
                 } else {
-                    prop_assert!(x.as_materialized_series().equals_missing(y.as_materialized_series()), "{}", x.name());
+                    prop_assert!(
+                        x.as_materialized_series()
+                            .equals_missing(y.as_materialized_series()),
+                        "{}",
+                        x.name()
+                    );
                 }
             }
             Ok(())

@@ -341,8 +341,8 @@ pub fn write_atomically(
             .with_context(|| format!("writing {}", path.display()));
     }
     let dir = parent_dir(path);
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".cpm-").suffix(".tmp");
+    remove_stale_temps(&dir);
+    let mut builder = temp_builder();
     // A new file gets the usual 0666 less the umask (tempfile's 0600 would
     // surprise whoever reads the output); a replaced file keeps its mode.
     #[cfg(unix)]
@@ -491,7 +491,65 @@ pub fn check_writable_target(path: &Path) -> Result<()> {
     if path.is_dir() {
         bail!("cannot write {}: it is a directory", path.display());
     }
-    Ok(())
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // a device or pipe is written in place
+        return Ok(());
+    }
+    // the folder must take the temporary file the output is written to:
+    // find out now, not after the work (a read-only folder, a full disk)
+    temp_builder().tempfile_in(&dir).map(drop).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write {}: {}",
+            path.display(),
+            crate::io::source::io_reason(&e)
+        )
+    })
+}
+
+/// The prefix of cpm's temporary files: `.cpm-PID-` and a random part, so
+/// a later run can tell the files of a run that was killed.
+fn temp_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| format!(".cpm-{}-", std::process::id()))
+}
+
+fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(temp_prefix()).suffix(".tmp");
+    builder
+}
+
+/// Removes the temporary files that runs killed before they could rename
+/// them left in `dir`: `.cpm-PID-*.tmp` whose process is gone (on systems
+/// without /proc, older than a day).
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let procfs = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".cpm-"))
+            .filter(|n| n.ends_with(".tmp"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let dead = if procfs {
+            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 86_400))
+        };
+        if dead {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]

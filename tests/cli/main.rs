@@ -4,6 +4,7 @@
 mod allocate;
 mod bad_input;
 mod cli;
+mod crash;
 mod formats;
 mod ingest;
 mod mapping;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::io::LINE_COLUMN;
+use crate::io::batches::Batches;
 use crate::schema::dates::days_since_epoch;
 use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
 
@@ -69,29 +70,35 @@ pub struct Summary {
 /// are constant for every customer (attributes joined by ingest, such as
 /// region) pass through; per-transaction columns do not.
 pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Summary> {
+    summarize_batches(&Batches::Frame(transactions), config)
+}
+
+/// [`summarize`] on transactions read a batch at a time: a Parquet file
+/// larger than memory is summarised in memory that grows with its
+/// customers, not its rows.
+pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Summary> {
     for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
-        if transactions.column(required).is_err() {
+        if !source.has(required) {
             bail!(
                 "column '{required}' not found (found: {}); run the input through cpm ingest, \
                  or map it with --map",
-                crate::error::column_list(transactions)
+                source.column_names().join(", ")
             );
         }
     }
-    let days = transactions.column(ORDER_DATE)?.cast(&DataType::Int32)?;
     let as_of = match config.as_of {
         Some(day) => day,
         // the day after the latest transaction (1970-01-02 for no rows)
         None => {
-            let latest = days.i32()?.max().unwrap_or(0);
+            let latest = latest_day(source)?.unwrap_or(0);
             NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1)
         }
     };
     let as_of_days = days_since_epoch(as_of);
-    let facts = Facts::gather(transactions, as_of_days, BATCH)?;
+    let facts = Facts::gather(source, as_of_days, BATCHING)?;
 
     let unit = config.time_unit.days();
-    let firsts = FirstRows::new(&facts, transactions.column(CUSTOMER_ID)?)?;
+    let firsts = FirstRows::new(&facts, source)?;
     // customers in the order of the output: by id, buyers only
     let buyers = &firsts.output_codes;
     let customers_without_purchases = (facts.first_row.len() - buyers.len()) as u64;
@@ -174,7 +181,7 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
                 .collect::<Vec<f64>>(),
         ));
     }
-    for extra in facts.constant_extras(transactions, &firsts)? {
+    for extra in facts.constant_extras(source, &firsts)? {
         columns.push(firsts.for_output(&extra)?);
     }
     let customers = DataFrame::new(buyers.len(), columns)?;
@@ -184,6 +191,17 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
         transactions_after_as_of: facts.rows_after_as_of,
         customers_without_purchases,
     })
+}
+
+/// The latest order date of `source`, in days since 1970-01-01.
+fn latest_day(source: &Batches) -> Result<Option<i32>> {
+    let mut latest = None;
+    for start in (0..source.height()).step_by(BATCH) {
+        let part = source.read(start, BATCH, &[ORDER_DATE])?;
+        let days = part.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+        latest = latest.max(days.i32()?.max());
+    }
+    Ok(latest)
 }
 
 /// The day (since 1970-01-01) of every repeat purchase up to `as_of` of the
@@ -222,8 +240,9 @@ pub fn repeat_purchase_days(
 /// rows are `head`: the canonical ones it has, and the others whose value
 /// is constant per customer in `head` (the only ones that can pass through).
 pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
-    let facts = Facts::gather(head, i32::MAX, BATCH)?;
-    let firsts = FirstRows::new(&facts, head.column(CUSTOMER_ID)?)?;
+    let source = Batches::Frame(head);
+    let facts = Facts::gather(&source, i32::MAX, BATCHING)?;
+    let firsts = FirstRows::new(&facts, &source)?;
     let mut needed: Vec<String> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
         .into_iter()
         .filter(|name| head.column(name).is_ok())
@@ -231,7 +250,7 @@ pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
         .collect();
     needed.extend(
         facts
-            .constant_extras(head, &firsts)?
+            .constant_extras(&source, &firsts)?
             .iter()
             .map(|c| c.name().to_string()),
     );
@@ -285,6 +304,26 @@ const _: () = assert!(PARTITIONS.is_power_of_two() && LOCAL_BITS >= 20);
 /// multiple of [`BLOCK`].
 const BATCH: usize = 1 << 21;
 
+/// Rows above which the facts keep each partition's purchases compacted
+/// (sorted, repeats removed) after every batch, so that they grow with
+/// distinct (customer, day, order) triples rather than rows; below it,
+/// room for all of them is made up front, which is faster.
+const COMPACT_ABOVE: usize = 1 << 24;
+
+/// How [`Facts::gather`] reads: rows per batch, and the number of rows
+/// above which purchases are compacted after each batch.
+#[derive(Clone, Copy)]
+struct Batching {
+    rows: usize,
+    compact_above: usize,
+}
+
+/// Batches of [`BATCH`] rows, compacted past [`COMPACT_ABOVE`] rows.
+const BATCHING: Batching = Batching {
+    rows: BATCH,
+    compact_above: COMPACT_ABOVE,
+};
+
 /// Rows per block, the unit of parallel work within a batch.
 const BLOCK: usize = 1 << 16;
 
@@ -320,21 +359,31 @@ struct Block {
 impl Facts {
     /// The facts of the rows up to `as_of_days`, read `batch` rows (a
     /// multiple of [`BLOCK`]) at a time.
-    fn gather(transactions: &DataFrame, as_of_days: i32, batch: usize) -> Result<Facts> {
-        for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
-            no_empty(transactions.column(name)?)?;
-        }
-        let height = transactions.height();
+    fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
+        let batch = batching.rows;
+        let columns: Vec<&str> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
+            .into_iter()
+            .filter(|name| source.has(name))
+            .collect();
+        let with_cost = source.has(COST);
+        let height = source.height();
         let mut codes = vec![u32::MAX; height];
+        // room for every purchase when the rows fit in memory; past that,
+        // purchases are compacted as they come (see Partition::compact)
+        let room = height.min(batching.compact_above.max(batch)) / PARTITIONS;
         let mut partitions: Vec<Partition> = (0..PARTITIONS)
-            .map(|_| Partition::new(transactions.column(COST).is_ok(), height / PARTITIONS))
+            .map(|_| Partition::new(with_cost, room))
             .collect();
         for (batch_start, batch_codes) in (0..height).step_by(batch).zip(codes.chunks_mut(batch)) {
-            let blocks: Vec<Block> = (batch_start..batch_start + batch_codes.len())
+            let rows = source.read(batch_start, batch, &columns)?;
+            for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+                no_empty(rows.column(name)?, batch_start)?;
+            }
+            let blocks: Vec<Block> = (0..batch_codes.len())
                 .step_by(BLOCK)
                 .collect::<Vec<_>>()
                 .into_par_iter()
-                .map(|start| Block::read(transactions, start, as_of_days))
+                .map(|start| Block::read(&rows, start, batch_start, as_of_days))
                 .collect::<Result<_>>()?;
             // each partition codes and adds up its records, in row order
             let local_codes: Vec<Vec<u32>> = partitions
@@ -371,6 +420,9 @@ impl Facts {
                         }
                     }
                 });
+            if height > batching.compact_above {
+                partitions.par_iter_mut().for_each(Partition::compact);
+            }
         }
 
         let offsets: Vec<u32> = partitions
@@ -396,7 +448,7 @@ impl Facts {
             last_day: Vec::new(),
             revenue: Vec::new(),
             first_day_revenue: Vec::new(),
-            margin: transactions.column(COST).is_ok().then(Vec::new),
+            margin: with_cost.then(Vec::new),
             orders: Vec::new(),
             purchase_days: Vec::new(),
         };
@@ -422,7 +474,7 @@ impl Facts {
     /// in blocks, stopping at the first block where one changes.
     /// Returns each customer's value of them (at its first row), in the
     /// order of `firsts`.
-    fn constant_extras(&self, transactions: &DataFrame, firsts: &FirstRows) -> Result<Vec<Column>> {
+    fn constant_extras(&self, source: &Batches, firsts: &FirstRows) -> Result<Vec<Column>> {
         let canonical = [
             CUSTOMER_ID,
             ORDER_DATE,
@@ -432,11 +484,11 @@ impl Facts {
             LINE_COLUMN,
         ];
         let mut constant = Vec::new();
-        for column in transactions.columns() {
-            if canonical.contains(&column.name().as_str()) {
+        for name in source.column_names() {
+            if canonical.contains(&name.as_str()) {
                 continue;
             }
-            let values = firsts.values(column)?;
+            let values = firsts.values(source, &name)?;
             let mut first = vec![0u64; self.first_row.len()];
             for (hash, &code) in crate::hashing::row_hashes(&values.clone().into_frame())?
                 .into_iter()
@@ -445,26 +497,34 @@ impl Facts {
                 first[code as usize] = hash;
             }
             let varies = AtomicBool::new(false);
-            (0..self.codes.len())
-                .step_by(BLOCK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .try_for_each(|start| -> Result<()> {
-                    if varies.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
-                    let part = column.slice(start as i64, BLOCK);
-                    let hashes = crate::hashing::column_hashes(&part)?;
-                    let codes = &self.codes[start..start + hashes.len()];
-                    if codes
-                        .iter()
-                        .zip(&hashes)
-                        .any(|(&code, &hash)| code != u32::MAX && first[code as usize] != hash)
-                    {
-                        varies.store(true, Ordering::Relaxed);
-                    }
-                    Ok(())
-                })?;
+            for batch_start in (0..self.codes.len()).step_by(BATCH) {
+                if varies.load(Ordering::Relaxed) {
+                    break;
+                }
+                let rows = source.read(batch_start, BATCH, &[&name])?;
+                let column = rows.column(&name)?;
+                (0..rows.height())
+                    .step_by(BLOCK)
+                    .collect::<Vec<_>>()
+                    .into_par_iter()
+                    .try_for_each(|start| -> Result<()> {
+                        if varies.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        let part = column.slice(start as i64, BLOCK);
+                        let hashes = crate::hashing::column_hashes(&part)?;
+                        let at = batch_start + start;
+                        let codes = &self.codes[at..at + hashes.len()];
+                        if codes
+                            .iter()
+                            .zip(&hashes)
+                            .any(|(&code, &hash)| code != u32::MAX && first[code as usize] != hash)
+                        {
+                            varies.store(true, Ordering::Relaxed);
+                        }
+                        Ok(())
+                    })?;
+            }
             if !varies.into_inner() {
                 constant.push(values);
             }
@@ -488,7 +548,7 @@ struct FirstRows {
 }
 
 impl FirstRows {
-    fn new(facts: &Facts, ids: &Column) -> Result<FirstRows> {
+    fn new(facts: &Facts, source: &Batches) -> Result<FirstRows> {
         let mut firsts: Vec<(IdxSize, u32)> = (0..facts.first_row.len())
             .map(|c| (facts.first_row[c], c as u32))
             .collect();
@@ -499,9 +559,9 @@ impl FirstRows {
             codes,
             output_codes: Vec::new(),
             output_positions: IdxCa::from_vec("positions".into(), Vec::new()),
-            ids: ids.clear(),
+            ids: Column::new_empty(CUSTOMER_ID.into(), &DataType::String),
         };
-        let all_ids = firsts.values(ids)?;
+        let all_ids = firsts.values(source, CUSTOMER_ID)?;
         let positions: Vec<IdxSize> = sort_positions(&all_ids)
             .into_iter()
             .filter(|&p| facts.first_day[firsts.codes[p as usize] as usize] != i32::MAX)
@@ -515,24 +575,32 @@ impl FirstRows {
         Ok(firsts)
     }
 
-    /// The values of `column` at the first rows (in the order of `rows`).
-    /// Gathered chunk by chunk: polars would first copy a column in many
-    /// chunks into one.
-    fn values(&self, column: &Column) -> Result<Column> {
-        let mut values = column.clear();
-        let (mut offset, mut done) = (0usize, 0usize);
-        for length in column.as_materialized_series().chunk_lengths() {
-            let end = offset + length;
-            let count = self.rows[done..].partition_point(|&r| (r as usize) < end);
-            let local: Vec<IdxSize> = self.rows[done..done + count]
-                .iter()
-                .map(|&r| r - offset as IdxSize)
-                .collect();
-            let chunk = column.slice(offset as i64, length);
-            values.append(&chunk.take(&IdxCa::from_vec("rows".into(), local))?)?;
-            (offset, done) = (end, done + count);
+    /// The values of column `name` at the first rows (in the order of
+    /// `rows`), read a batch at a time and gathered chunk by chunk: polars
+    /// would first copy a column in many chunks into one.
+    fn values(&self, source: &Batches, name: &str) -> Result<Column> {
+        let mut values: Option<Column> = None;
+        let mut done = 0usize;
+        for batch_start in (0..source.height().max(1)).step_by(BATCH) {
+            let rows = source.read(batch_start, BATCH, &[name])?;
+            let column = rows.column(name)?;
+            let mut offset = batch_start;
+            let gathered = values.get_or_insert_with(|| column.clear());
+            for length in column.as_materialized_series().chunk_lengths() {
+                let end = offset + length;
+                let count = self.rows[done..].partition_point(|&r| (r as usize) < end);
+                let local: Vec<IdxSize> = self.rows[done..done + count]
+                    .iter()
+                    .map(|&r| r - offset as IdxSize)
+                    .collect();
+                let chunk = column.slice((offset - batch_start) as i64, length);
+                gathered.append(&chunk.take(&IdxCa::from_vec("rows".into(), local))?)?;
+                (offset, done) = (end, done + count);
+            }
         }
-        Ok(values.rechunk())
+        Ok(values
+            .map(|v| v.rechunk())
+            .unwrap_or_else(|| Column::new_empty(name.into(), &DataType::String)))
     }
 
     /// Values in the order of `rows` put in the order of the output.
@@ -574,7 +642,7 @@ fn sort_positions(values: &Column) -> Vec<IdxSize> {
 /// Empty values in a column the facts need are an error naming the first
 /// row with one: ingest rejects such rows, so they come only from tables
 /// made elsewhere.
-fn no_empty(column: &Column) -> Result<()> {
+fn no_empty(column: &Column, offset: usize) -> Result<()> {
     if column.null_count() == 0 {
         return Ok(());
     }
@@ -582,14 +650,16 @@ fn no_empty(column: &Column) -> Result<()> {
     bail!(
         "{} is empty in row {}; run the input through cpm ingest, which rejects such rows",
         column.name(),
-        row.unwrap_or(0) + 1
+        offset + row.unwrap_or(0) + 1
     )
 }
 
 impl Block {
-    /// The records of rows `start..start + BLOCK` up to the as-of day.
-    fn read(transactions: &DataFrame, start: usize, as_of_days: i32) -> Result<Block> {
-        let part = transactions.slice(start as i64, BLOCK);
+    /// The records of rows `start..start + BLOCK` of `rows` (the batch
+    /// that starts at row `offset`) up to the as-of day.
+    fn read(rows: &DataFrame, start: usize, offset: usize, as_of_days: i32) -> Result<Block> {
+        let part = rows.slice(start as i64, BLOCK);
+        let start = offset + start;
         let customers = crate::hashing::text_keys(part.column(CUSTOMER_ID)?)?;
         // plain vectors: indexing chunked columns row by row is slow
         let days = plain::<Int32Type>(part.column(ORDER_DATE)?)?;
@@ -745,6 +815,13 @@ impl Partition {
         }
         self.orders.push(0);
         self.purchase_days.push(0);
+    }
+
+    /// Sorts the purchases and drops repeated ones (the lines of one order
+    /// on one day): the distinct days and orders stay the same.
+    fn compact(&mut self) {
+        self.purchases.sort_unstable();
+        self.purchases.dedup();
     }
 
     /// Counts distinct purchase days and orders: the purchases are grouped
@@ -992,10 +1069,18 @@ mod tests {
                 p.purchases.push((day, value));
             }
         }
-        let batched = Facts::gather(&frame, as_of, BLOCK).unwrap();
-        let whole = Facts::gather(&frame, as_of, BATCH).unwrap();
+        let source = Batches::Frame(&frame);
+        // a batch per block, purchases compacted after each
+        let batched = Batching {
+            rows: BLOCK,
+            compact_above: 0,
+        };
+        let batched = Facts::gather(&source, as_of, batched).unwrap();
+        let whole = Facts::gather(&source, as_of, BATCHING).unwrap();
         assert_eq!(batched.codes, whole.codes);
         assert_eq!(batched.first_row, whole.first_row);
+        assert_eq!(batched.orders, whole.orders);
+        assert_eq!(batched.purchase_days, whole.purchase_days);
         assert_eq!(whole.rows_after_as_of, after);
         assert_eq!(whole.first_row.len(), plain.len());
         for (c, &row) in whole.first_row.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! reading every supported format, writing outputs atomically, and tables
 //! for people.
 
+pub mod batches;
 pub mod csv;
 pub mod read;
 pub mod source;

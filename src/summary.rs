@@ -304,6 +304,11 @@ const _: () = assert!(PARTITIONS.is_power_of_two() && LOCAL_BITS >= 20);
 /// multiple of [`BLOCK`].
 const BATCH: usize = 1 << 21;
 
+/// Rows of a Parquet input above which commands summarise it a batch at a
+/// time ([`summarize_batches`]) instead of reading it whole: beyond this
+/// the transactions, not the customers, would fill the memory.
+pub const STREAM_ABOVE: usize = COMPACT_ABOVE;
+
 /// Rows above which the facts keep each partition's purchases compacted
 /// (sorted, repeats removed) after every batch, so that they grow with
 /// distinct (customer, day, order) triples rather than rows; below it,
@@ -1027,6 +1032,51 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_parquet_file_read_in_batches_gives_the_same_facts() {
+        let mut frame = random_transactions(3 * BLOCK + 77, 5_000);
+        frame
+            .with_column(Column::new("region".into(), vec!["north"; frame.height()]))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(10_000))
+            .finish(&mut frame.clone())
+            .unwrap();
+        let file = crate::io::batches::ParquetFile::open(&path, "t.parquet").unwrap();
+        assert_eq!(file.rows(), frame.height());
+        let on_disk = Batches::Parquet(file);
+        // slices across row groups read what the frame holds
+        let slice = on_disk
+            .read(BLOCK - 5, 20_000, &[CUSTOMER_ID, REVENUE])
+            .unwrap();
+        assert!(
+            slice.equals(
+                &frame
+                    .slice((BLOCK - 5) as i64, 20_000)
+                    .select([CUSTOMER_ID, REVENUE])
+                    .unwrap()
+            )
+        );
+        let batching = Batching {
+            rows: BLOCK,
+            compact_above: 0,
+        };
+        let as_of = 19_300;
+        let from_disk = Facts::gather(&on_disk, as_of, batching).unwrap();
+        let in_memory = Facts::gather(&Batches::Frame(&frame), as_of, BATCHING).unwrap();
+        assert_eq!(from_disk.codes, in_memory.codes);
+        assert_eq!(from_disk.orders, in_memory.orders);
+        assert_eq!(from_disk.purchase_days, in_memory.purchase_days);
+        assert_eq!(from_disk.revenue, in_memory.revenue);
+        let config = SummaryConfig::default();
+        let a = summarize_batches(&on_disk, &config).unwrap();
+        let b = summarize(&frame, &config).unwrap();
+        assert!(a.customers.equals(&b.customers));
+        assert!(a.customers.column("region").is_ok());
     }
 
     #[test]

@@ -56,6 +56,30 @@ impl ParquetFile {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// Rows `start..start + len` (fewer at the end) of `columns`.
+    pub fn read(&self, start: usize, len: usize, columns: &[&str]) -> Result<DataFrame> {
+        let handle =
+            File::open(&self.path).with_context(|| format!("cannot open {}", self.name))?;
+        let mut reader = ParquetReader::new(handle)
+            .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+            .with_slice(Some((start, len)));
+        reader.set_metadata(self.metadata.clone());
+        crate::panic::guard("the Parquet reader", || Ok(reader.finish()?)).map_err(|e| {
+            InputError::file(&self.name, format!("cannot read as Parquet: {e}")).into()
+        })
+    }
+
+    /// The names of its columns.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The file with only `columns` visible (those it has).
+    pub fn with_columns(mut self, columns: &[String]) -> ParquetFile {
+        self.columns.retain(|c| columns.contains(c));
+        self
+    }
 }
 
 impl Batches<'_> {
@@ -93,17 +117,7 @@ impl Batches<'_> {
             Batches::Frame(frame) => Ok(frame
                 .slice(start as i64, len)
                 .select(columns.iter().copied())?),
-            Batches::Parquet(file) => {
-                let handle =
-                    File::open(&file.path).with_context(|| format!("cannot open {}", file.name))?;
-                let mut reader = ParquetReader::new(handle)
-                    .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
-                    .with_slice(Some((start, len)));
-                reader.set_metadata(file.metadata.clone());
-                crate::panic::guard("the Parquet reader", || Ok(reader.finish()?)).map_err(|e| {
-                    InputError::file(&file.name, format!("cannot read as Parquet: {e}")).into()
-                })
-            }
+            Batches::Parquet(file) => file.read(start, len, columns),
         }
     }
 }

@@ -314,3 +314,30 @@ fn custom_rule_tables_are_read_and_checked() {
     .run()
     .code_is(2);
 }
+
+#[test]
+fn a_large_parquet_input_summarised_in_batches_gives_the_same_table() {
+    let dir = tempdir();
+    let parquet = dir.path().join("canonical.parquet");
+    cpm(&[
+        "ingest",
+        &data("cdnow_sample.csv"),
+        "-q",
+        "-o",
+        &parquet.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let input = parquet.display().to_string();
+    let whole = cpm(&["segment", &input, "-q", "--format", "csv"])
+        .run()
+        .ok()
+        .stdout();
+    // every Parquet input counts as large: read a batch at a time
+    let run = cpm(&["segment", &input, "-v", "--format", "csv"])
+        .env("CPM_STREAM_ABOVE", "1")
+        .run()
+        .ok()
+        .stderr_has(&["summarised a batch at a time"]);
+    assert_eq!(run.stdout(), whole);
+}

@@ -9,6 +9,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use cpm::ingest::IngestConfig;
 use cpm::ingest::report::QualityReport;
+use cpm::io::batches::{Batches, ParquetFile};
 use cpm::io::{Input, LINE_COLUMN, RawTable};
 use cpm::summary::SummaryConfig;
 use polars::prelude::*;
@@ -44,6 +45,13 @@ pub fn customers_from(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<Customers> {
+    if let Some(file) = large_parquet(inputs, args, is_table)? {
+        ui.info(&format!(
+            "{} rows of canonical transactions: summarised a batch at a time",
+            file.rows()
+        ));
+        return summarize_source(&Batches::Parquet(file), summary_config, ui, clock);
+    }
     match load(inputs, args, is_table, ui, clock)? {
         Loaded::Customers(table) => Ok(Customers { table, as_of: None }),
         Loaded::Transactions(transactions, _) => {
@@ -99,6 +107,44 @@ pub fn load(
     Ok(Loaded::Transactions(transactions, quality))
 }
 
+/// A single canonical Parquet input of more than
+/// [`cpm::summary::STREAM_ABOVE`] rows (or `CPM_STREAM_ABOVE`), with the
+/// columns the facts need: summarised from the file a batch at a time,
+/// never read whole.
+fn large_parquet(
+    inputs: &[Input],
+    args: &InputArgs,
+    is_table: fn(&DataFrame) -> bool,
+) -> Result<Option<ParquetFile>> {
+    let [Input::Path(path)] = inputs else {
+        return Ok(None);
+    };
+    let mut magic = [0u8; 4];
+    let is_parquet = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"PAR1";
+    if !is_parquet || !args.map.is_empty() {
+        return Ok(None);
+    }
+    let file = ParquetFile::open(path, &path.display().to_string())?;
+    // CPM_STREAM_ABOVE=ROWS moves the threshold (tests, small machines)
+    let threshold = std::env::var("CPM_STREAM_ABOVE")
+        .ok()
+        .and_then(|rows| rows.parse().ok())
+        .unwrap_or(cpm::summary::STREAM_ABOVE);
+    if file.rows() <= threshold {
+        return Ok(None);
+    }
+    let all: Vec<&str> = file.columns().iter().map(String::as_str).collect();
+    let head = file.read(0, 1 << 13, &all)?;
+    if !cpm::ingest::is_canonical(&head) || is_table(&head) {
+        return Ok(None);
+    }
+    let columns = cpm::summary::columns_needed(&head)?;
+    Ok(Some(file.with_columns(&columns)))
+}
+
 /// The customer table of `transactions`, with warnings for what was left
 /// out.
 pub fn summarize(
@@ -107,7 +153,17 @@ pub fn summarize(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<Customers> {
-    let summary = cpm::summary::summarize(transactions, summary_config)?;
+    summarize_source(&Batches::Frame(transactions), summary_config, ui, clock)
+}
+
+/// [`summarize`] on transactions read a batch at a time.
+fn summarize_source(
+    source: &Batches,
+    summary_config: &SummaryConfig,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Customers> {
+    let summary = cpm::summary::summarize_batches(source, summary_config)?;
     ui.timing("facts", clock);
     ui.info(&format!("as of {}", summary.as_of));
     if summary.as_of > chrono::Local::now().date_naive() + chrono::Days::new(1) {

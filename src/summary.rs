@@ -745,6 +745,8 @@ struct Partition {
     purchase_days: Vec<i64>,
     /// (customer, day, order) of each purchase.
     purchases: Vec<(u32, i32, u64)>,
+    /// How many purchases the last compaction left.
+    compacted: usize,
 }
 
 impl Partition {
@@ -764,6 +766,7 @@ impl Partition {
             orders: Vec::new(),
             purchase_days: Vec::new(),
             purchases: Vec::with_capacity(expected_rows + expected_rows / 16),
+            compacted: 0,
         }
     }
 
@@ -824,9 +827,17 @@ impl Partition {
 
     /// Sorts the purchases and drops repeated ones (the lines of one order
     /// on one day): the distinct days and orders stay the same.
+    /// Only when they have doubled since the last time (or fill the room
+    /// made for them): each purchase is sorted a few times in all, not
+    /// once per batch.
     fn compact(&mut self) {
+        let due = (2 * self.compacted).max(self.purchases.capacity() / 2);
+        if self.purchases.len() < due {
+            return;
+        }
         self.purchases.sort_unstable();
         self.purchases.dedup();
+        self.compacted = self.purchases.len();
     }
 
     /// Counts distinct purchase days and orders: the purchases are grouped

@@ -95,43 +95,119 @@ pub fn par_text_keys(column: &Column) -> PolarsResult<Vec<u128>> {
         .concat())
 }
 
-/// Partitions of [`dense_codes`]: enough that each one's table stays in
+/// Partitions of [`Numbering`]: enough that each one's table stays in
 /// cache. A power of two.
 const CODE_PARTITIONS: usize = 64;
 
-/// Numbers the distinct `keys` 0..n and returns each key's number and n.
-/// The keys are split into partitions by their bits, each numbered by its
-/// own small hash table on its own core, so no lookup leaves the cache
-/// (one table over millions of customers would miss it on every row).
-pub fn dense_codes(keys: &[u128]) -> (Vec<u32>, usize) {
-    let partition = |key: u128| (key >> 32) as usize % CODE_PARTITIONS;
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); CODE_PARTITIONS];
-    for (row, &key) in keys.iter().enumerate() {
-        members[partition(key)].push(row as u32);
-    }
-    let local: Vec<(Vec<u32>, u32)> = members
-        .par_iter()
-        .map(|rows| {
-            let mut numbered: KeyMap<u128, u32> = KeyMap::default();
-            let codes = rows
-                .iter()
-                .map(|&row| {
-                    let next = numbered.len() as u32;
-                    *numbered.entry(keys[row as usize]).or_insert(next)
-                })
-                .collect();
-            (codes, numbered.len() as u32)
-        })
-        .collect();
-    let mut codes = vec![0u32; keys.len()];
-    let mut base = 0u32;
-    for (rows, (local, distinct)) in members.iter().zip(&local) {
-        for (&row, &code) in rows.iter().zip(local) {
-            codes[row as usize] = base + code;
+/// Bits of a [`Numbering`] code that number a key within its partition
+/// (67 M per partition); the bits above name the partition.
+const LOCAL_BITS: u32 = u32::BITS - CODE_PARTITIONS.trailing_zeros();
+
+/// Numbers the distinct keys it is given, over any number of calls (the
+/// batches of a file): each key goes to one of [`CODE_PARTITIONS`] small
+/// hash tables by its bits, each table on its own core, so no lookup
+/// leaves the cache (one table over millions of customers would miss it on
+/// every row). Codes are (partition, number within it); [`Numbering::dense`]
+/// turns them into 0..n once every key is in.
+pub struct Numbering {
+    tables: Vec<KeyMap<u128, u32>>,
+}
+
+impl Default for Numbering {
+    fn default() -> Self {
+        Numbering {
+            tables: (0..CODE_PARTITIONS).map(|_| KeyMap::default()).collect(),
         }
-        base += distinct;
     }
-    (codes, base as usize)
+}
+
+impl Numbering {
+    /// The code of each of `keys`, numbering the new ones.
+    pub fn number(&mut self, keys: &[u128]) -> Vec<u32> {
+        let partition = |key: u128| (key >> 32) as usize % CODE_PARTITIONS;
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); CODE_PARTITIONS];
+        for (row, &key) in keys.iter().enumerate() {
+            members[partition(key)].push(row as u32);
+        }
+        let local: Vec<Vec<u32>> = self
+            .tables
+            .par_iter_mut()
+            .zip(&members)
+            .map(|(table, rows)| {
+                rows.iter()
+                    .map(|&row| {
+                        let next = table.len() as u32;
+                        *table.entry(keys[row as usize]).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut codes = vec![0u32; keys.len()];
+        for (p, (rows, local)) in members.iter().zip(&local).enumerate() {
+            for (&row, &code) in rows.iter().zip(local) {
+                codes[row as usize] = (p as u32) << LOCAL_BITS | code;
+            }
+        }
+        codes
+    }
+
+    /// Keys numbered so far in partition `p`.
+    pub fn partition_len(&self, p: usize) -> usize {
+        self.tables[p].len()
+    }
+
+    /// The partition of a code, and its number within it.
+    pub fn split(code: u32) -> (usize, usize) {
+        (
+            (code >> LOCAL_BITS) as usize,
+            (code & ((1 << LOCAL_BITS) - 1)) as usize,
+        )
+    }
+
+    /// Partitions.
+    pub fn partitions(&self) -> usize {
+        CODE_PARTITIONS
+    }
+
+    /// The dense numbers 0..n, partition after partition.
+    pub fn dense(&self) -> Dense {
+        let mut offsets = Vec::with_capacity(CODE_PARTITIONS);
+        let mut count = 0u32;
+        for table in &self.tables {
+            offsets.push(count);
+            count += table.len() as u32;
+        }
+        Dense {
+            offsets,
+            count: count as usize,
+        }
+    }
+}
+
+/// [`Numbering`]'s codes as numbers 0..count.
+pub struct Dense {
+    offsets: Vec<u32>,
+    /// Distinct keys.
+    pub count: usize,
+}
+
+impl Dense {
+    /// The number of a code.
+    pub fn of(&self, code: u32) -> u32 {
+        let (p, local) = Numbering::split(code);
+        self.offsets[p] + local as u32
+    }
+}
+
+/// Numbers the distinct `keys` 0..n and returns each key's number and n.
+pub fn dense_codes(keys: &[u128]) -> (Vec<u32>, usize) {
+    let mut numbering = Numbering::default();
+    let codes = numbering.number(keys);
+    let dense = numbering.dense();
+    (
+        codes.into_iter().map(|c| dense.of(c)).collect(),
+        dense.count,
+    )
 }
 
 /// How many distinct values `column` holds (null counting as one), by

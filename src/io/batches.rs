@@ -20,6 +20,7 @@ pub enum Batches<'a> {
 }
 
 /// A Parquet file's path, size and columns, its metadata read once.
+#[derive(Clone)]
 pub struct ParquetFile {
     path: PathBuf,
     name: String,

@@ -2,11 +2,9 @@
 //! the share of each cohort active in each later month (the retention
 //! triangle) and the revenue it brought.
 
-use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::kpis::{Rows, days};
-use crate::hashing::KeySet;
+use super::activity::Activity;
 
 /// One acquisition month.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,85 +20,21 @@ pub struct Cohort {
     pub revenue: Vec<f64>,
 }
 
-/// The cohorts of the transactions up to `as_of`, oldest first.
-pub fn cohorts(rows: &Rows, as_of: NaiveDate) -> Vec<Cohort> {
-    let last = days(as_of);
-    let month_of = |day: i32| {
-        let date = NaiveDate::default() + chrono::Duration::days(i64::from(day));
-        date.year() * 12 + date.month0() as i32
-    };
-    // each customer's cohort month (first purchase up to as_of), if any
-    let cohort_of: Vec<Option<i32>> = rows
-        .purchase_days
+/// The cohorts of the transactions up to the period end `activity` was
+/// read for, oldest first.
+pub fn cohorts(activity: &Activity) -> Vec<Cohort> {
+    activity
+        .cohorts
         .iter()
-        .map(|&(first, _)| (first <= last).then(|| month_of(first)))
-        .collect();
-    let Some(oldest) = cohort_of.iter().flatten().min().copied() else {
-        return Vec::new();
-    };
-    let end = month_of(last);
-    // the cohorts that have customers, oldest first, and each one's place
-    let mut months: Vec<i32> = cohort_of.iter().flatten().copied().collect();
-    months.sort_unstable();
-    months.dedup();
-    let mut place = vec![u32::MAX; (end - oldest + 1) as usize];
-    for (k, &month) in months.iter().enumerate() {
-        place[(month - oldest) as usize] = k as u32;
-    }
-    // per cohort, from its own month to the as-of day's: revenue, and the
-    // customers active (a customer's active months are bits of a mask by
-    // months since its cohort; a set past 64 months)
-    let width = |month: i32| (end - month + 1) as usize;
-    let mut revenue: Vec<Vec<f64>> = months.iter().map(|&m| vec![0.0; width(m)]).collect();
-    let mut counts: Vec<Vec<u64>> = months.iter().map(|&m| vec![0; width(m)]).collect();
-    let mut sizes = vec![0u64; months.len()];
-    for cohort in cohort_of.iter().flatten() {
-        sizes[place[(cohort - oldest) as usize] as usize] += 1;
-    }
-    let mut masks = vec![0u64; cohort_of.len()];
-    let mut later: KeySet<(u32, i32)> = KeySet::default();
-    for i in (0..rows.day.len()).filter(|&i| rows.day[i] <= last) {
-        let c = rows.customer[i];
-        let Some(cohort) = cohort_of[c as usize] else {
-            continue;
-        };
-        let offset = month_of(rows.day[i]) - cohort;
-        if offset < 0 {
-            // a refund before the customer's first purchase
-            continue;
-        }
-        revenue[place[(cohort - oldest) as usize] as usize][offset as usize] += rows.revenue[i];
-        if rows.revenue[i] >= 0.0 {
-            if offset < 64 {
-                masks[c as usize] |= 1 << offset;
-            } else {
-                later.insert((c, offset));
-            }
-        }
-    }
-    for (c, cohort) in cohort_of.iter().enumerate() {
-        let Some(cohort) = cohort else { continue };
-        let row = &mut counts[place[(cohort - oldest) as usize] as usize];
-        let mut mask = masks[c];
-        while mask != 0 {
-            row[mask.trailing_zeros() as usize] += 1;
-            mask &= mask - 1;
-        }
-    }
-    for &(c, offset) in &later {
-        if let Some(cohort) = cohort_of[c as usize] {
-            counts[place[(cohort - oldest) as usize] as usize][offset as usize] += 1;
-        }
-    }
-    months
-        .iter()
-        .zip(sizes)
-        .zip(counts.iter().zip(revenue))
-        .map(|((&month, size), (counts, revenue))| Cohort {
-            month: format!("{}-{:02}", month / 12, month % 12 + 1),
-            customers: size,
-            retention: counts.iter().map(|&n| n as f64 / size as f64).collect(),
-            revenue,
+        .map(|c| Cohort {
+            month: format!("{}-{:02}", c.month / 12, c.month % 12 + 1),
+            customers: c.customers,
+            retention: c
+                .active
+                .iter()
+                .map(|&n| n as f64 / c.customers as f64)
+                .collect(),
+            revenue: c.revenue.clone(),
         })
         .collect()
 }
@@ -108,8 +42,21 @@ pub fn cohorts(rows: &Rows, as_of: NaiveDate) -> Vec<Cohort> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::kpis::Period;
     use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
+    use chrono::NaiveDate;
     use polars::prelude::*;
+
+    /// The activity of `frame` up to the day `(y, m, d)`.
+    fn read(frame: &DataFrame, (y, m, d): (i32, u32, u32)) -> Activity {
+        let end = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        Activity::read(
+            &crate::io::batches::Batches::Frame(frame),
+            end,
+            Period::Month,
+        )
+        .unwrap()
+    }
 
     #[test]
     fn the_triangle_by_hand() {
@@ -124,8 +71,7 @@ mod tests {
         .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
         .collect()
         .unwrap();
-        let rows = Rows::read(&frame).unwrap();
-        let c = cohorts(&rows, NaiveDate::from_ymd_opt(2024, 3, 31).unwrap());
+        let c = cohorts(&read(&frame, (2024, 3, 31)));
         // D's first purchase is after the as-of day: no cohort for April
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].month.as_str(), c[0].customers), ("2024-01", 2));
@@ -154,8 +100,7 @@ mod tests {
         .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
         .collect()
         .unwrap();
-        let rows = Rows::read(&frame).unwrap();
-        let c = cohorts(&rows, NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        let c = cohorts(&read(&frame, (2020, 12, 31)));
         assert_eq!((c.len(), c[0].customers), (1, 2));
         assert_eq!(c[0].retention.len(), 72);
         assert_eq!((c[0].retention[2], c[0].retention[70]), (0.5, 0.5));

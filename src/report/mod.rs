@@ -8,6 +8,7 @@
 //! [`document::document`] (sections of titled tables, for people) → one
 //! renderer per format.
 
+pub mod activity;
 pub mod charts;
 pub mod cohorts;
 pub mod composition;
@@ -23,6 +24,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::ingest::report::QualityReport;
+use crate::io::batches::Batches;
 use crate::schema::CUSTOMER_ID;
 use crate::value::Model;
 use crate::value::historic::WhaleCurve;
@@ -73,8 +75,9 @@ pub struct Sources<'a> {
     /// One row per customer, segmented (`segment`, `tier`, `matrix_cell`,
     /// scores), valued when the models ran.
     pub customers: &'a DataFrame,
-    /// The canonical transactions, when the input had them.
-    pub transactions: Option<&'a DataFrame>,
+    /// The canonical transactions, when the input had them (in memory, or
+    /// a large file read a batch at a time).
+    pub transactions: Option<&'a Batches<'a>>,
     /// The analysis day, when known.
     pub as_of: Option<NaiveDate>,
     /// The last day of the KPI period (the as-of day, or the last day with
@@ -285,15 +288,14 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
 
     let (kpis, cohorts) = match (sources.transactions, sources.period_end) {
         (Some(transactions), Some(period_end)) => {
-            let rows = kpis::Rows::read(transactions)?;
-            let [current, previous] =
-                kpis::period_kpis(&rows, period_end, config.period, config.margin);
+            let activity = activity::Activity::read(transactions, period_end, config.period)?;
+            let [current, previous] = kpis::period_kpis(&activity, config.margin);
             let kpis = Kpis {
                 period: config.period,
                 current,
                 previous,
             };
-            (Some(kpis), Some(cohorts::cohorts(&rows, period_end)))
+            (Some(kpis), Some(cohorts::cohorts(&activity)))
         }
         _ => {
             notes.push(

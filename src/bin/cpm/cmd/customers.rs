@@ -111,7 +111,7 @@ pub fn load(
 /// [`cpm::summary::STREAM_ABOVE`] rows (or `CPM_STREAM_ABOVE`), with the
 /// columns the facts need: summarised from the file a batch at a time,
 /// never read whole.
-fn large_parquet(
+pub fn large_parquet(
     inputs: &[Input],
     args: &InputArgs,
     is_table: fn(&DataFrame) -> bool,
@@ -157,7 +157,7 @@ pub fn summarize(
 }
 
 /// [`summarize`] on transactions read a batch at a time.
-fn summarize_source(
+pub fn summarize_source(
     source: &Batches,
     summary_config: &SummaryConfig,
     ui: &Ui,

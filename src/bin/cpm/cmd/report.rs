@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use cpm::io::Input;
+use cpm::io::batches::Batches;
 use cpm::report::kpis::Period;
 use cpm::report::render::Format;
 use cpm::report::{ReportConfig, Sources};
@@ -16,7 +17,7 @@ use cpm::value::holdout::{Holdout, HoldoutReport};
 use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
 
-use super::customers::{Loaded, load};
+use super::customers::{Loaded, large_parquet, load, summarize_source};
 use super::{check_output, input_paths, parse_as_of};
 use crate::cli::InputArgs;
 use crate::ui::Ui;
@@ -180,32 +181,55 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let mut clock = std::time::Instant::now();
     let mut notes = Vec::new();
-    let loaded = load(
-        &inputs,
-        &args.input,
-        cpm::segment::is_customer_table,
-        ui,
-        &mut clock,
-    )?;
-    let (mut table, transactions, quality, as_of) = match loaded {
-        Loaded::Customers(table) => {
-            if calibration_end.is_some() {
-                bail!(cpm::error::usage(
-                    "--calibration-end needs transactions, not a customer table: what happened \
-                     after the calibration comes from them"
-                ));
+    // a large canonical Parquet file is read a batch at a time, never
+    // whole (the holdout reads it whole: it needs the rows themselves)
+    let large = match calibration_end {
+        None => large_parquet(&inputs, &args.input, cpm::segment::is_customer_table)?,
+        Some(_) => None,
+    };
+    let summary_config = SummaryConfig {
+        as_of,
+        ..SummaryConfig::default()
+    };
+    let (mut table, frame, quality, as_of) = match &large {
+        Some(file) => {
+            let source = Batches::Parquet(file.clone());
+            let summary = summarize_source(&source, &summary_config, ui, &mut clock)?;
+            (summary.table, None, None, summary.as_of)
+        }
+        None => match load(
+            &inputs,
+            &args.input,
+            cpm::segment::is_customer_table,
+            ui,
+            &mut clock,
+        )? {
+            Loaded::Customers(table) => {
+                if calibration_end.is_some() {
+                    bail!(cpm::error::usage(
+                        "--calibration-end needs transactions, not a customer table: what \
+                         happened after the calibration comes from them"
+                    ));
+                }
+                let as_of = as_of.or_else(|| table_as_of(&table));
+                (table, None, None, as_of)
             }
-            let as_of = as_of.or_else(|| table_as_of(&table));
-            (table, None, None, as_of)
-        }
-        Loaded::Transactions(transactions, quality) => {
-            let config = SummaryConfig {
-                as_of,
-                ..SummaryConfig::default()
-            };
-            let summary = super::customers::summarize(&transactions, &config, ui, &mut clock)?;
-            (summary.table, Some(transactions), quality, summary.as_of)
-        }
+            Loaded::Transactions(transactions, quality) => {
+                let summary = summarize_source(
+                    &Batches::Frame(&transactions),
+                    &summary_config,
+                    ui,
+                    &mut clock,
+                )?;
+                (summary.table, Some(transactions), quality, summary.as_of)
+            }
+        },
+    };
+    // the transactions, wherever they are
+    let transactions: Option<Batches> = match (&large, &frame) {
+        (Some(file), _) => Some(Batches::Parquet(file.clone())),
+        (None, Some(frame)) => Some(Batches::Frame(frame)),
+        (None, None) => None,
     };
     if args.margin.is_none() && table.column("margin").is_err() {
         notes
@@ -240,9 +264,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     };
     ui.timing("segment", &mut clock);
 
-    let holdout = match (&transactions, calibration_end, as_of, &valued) {
-        (Some(transactions), Some(end), Some(as_of), Some(_)) => {
-            Some(holdout(transactions, &table, end, as_of, ui, &mut clock)?)
+    let holdout = match (&frame, calibration_end, as_of, &valued) {
+        (Some(frame), Some(end), Some(as_of), Some(_)) => {
+            Some(holdout(frame, &table, end, as_of, ui, &mut clock)?)
         }
         _ => None,
     };
@@ -446,7 +470,7 @@ fn holdout(
 /// ending on `period_end`.
 fn earlier(
     args: &Args,
-    transactions: Option<&DataFrame>,
+    transactions: Option<&Batches>,
     period_end: Option<NaiveDate>,
     ui: &Ui,
     clock: &mut std::time::Instant,
@@ -477,7 +501,7 @@ fn earlier(
         as_of: Some(end),
         ..SummaryConfig::default()
     };
-    let before = cpm::summary::summarize(transactions, &config)?.customers;
+    let before = cpm::summary::summarize_batches(transactions, &config)?.customers;
     if before.height() == 0 {
         return Ok(None);
     }

@@ -1,0 +1,302 @@
+//! What the period KPIs and the cohorts need from the transactions,
+//! gathered in two passes over their batches, so that memory grows with
+//! the customers, not the rows: the first pass numbers the customers and
+//! finds each one's first and second purchase day; the second adds up the
+//! periods and the cohorts.
+
+use anyhow::{Result, bail};
+use chrono::{Datelike, Days, NaiveDate};
+use polars::prelude::*;
+
+use super::kpis::Period;
+use crate::hashing::{KeySet, Numbering};
+use crate::io::batches::Batches;
+use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
+
+/// Rows read at a time.
+const BATCH: usize = 1 << 21;
+
+/// The three periods back to back, oldest first, that end on the period
+/// end: the one before the previous gives the previous its churn.
+pub(super) const PERIODS: usize = 3;
+
+/// The figures of one period.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PeriodTotals {
+    pub(super) start: NaiveDate,
+    pub(super) end: NaiveDate,
+    /// Whether each customer bought in it.
+    pub(super) active: Vec<bool>,
+    pub(super) active_count: usize,
+    pub(super) revenue: f64,
+    /// Revenue less cost (with a cost column).
+    pub(super) margin: f64,
+    /// Distinct orders with a purchase.
+    pub(super) orders: usize,
+}
+
+/// One cohort's customers and, for each month from its own, the customers
+/// active and the revenue.
+#[derive(Debug, Clone)]
+pub(super) struct CohortTotals {
+    pub(super) month: i32,
+    pub(super) customers: u64,
+    pub(super) active: Vec<u64>,
+    pub(super) revenue: Vec<f64>,
+}
+
+/// What the KPIs and cohorts read.
+pub struct Activity {
+    /// Per customer: the first and second day with a purchase
+    /// (`i32::MAX` when there is none).
+    pub(super) purchase_days: Vec<(i32, i32)>,
+    /// Oldest first; the last ends on the period end.
+    pub(super) periods: [PeriodTotals; PERIODS],
+    /// Whether the transactions have a cost column.
+    pub(super) with_cost: bool,
+    /// Acquisition-month cohorts up to the period end, oldest first.
+    pub(super) cohorts: Vec<CohortTotals>,
+}
+
+/// Days since 1970-01-01, as the Date columns hold them.
+pub(super) fn days(day: NaiveDate) -> i32 {
+    (day - NaiveDate::default()).num_days() as i32
+}
+
+/// Months since year 0 of a day since 1970-01-01 (`i32::MIN`, a day no
+/// date has, for days out of the calendar's range).
+fn month_of(day: i32) -> i32 {
+    NaiveDate::default()
+        .checked_add_signed(chrono::Duration::days(i64::from(day)))
+        .map_or(i32::MIN, |date| date.year() * 12 + date.month0() as i32)
+}
+
+/// One batch of the columns read, as plain vectors.
+struct Batch {
+    keys: Vec<u128>,
+    day: Vec<i32>,
+    revenue: Vec<f64>,
+    cost: Option<Vec<f64>>,
+    order: Option<Vec<u64>>,
+}
+
+impl Batch {
+    fn read(source: &Batches, start: usize, with_orders: bool) -> Result<Batch> {
+        let mut columns = vec![CUSTOMER_ID, ORDER_DATE, REVENUE];
+        if with_orders {
+            columns.extend([ORDER_ID, COST].into_iter().filter(|c| source.has(c)));
+        }
+        let rows = source.read(start, BATCH, &columns)?;
+        let numbers = |name: &str| -> Result<Vec<f64>> {
+            let values = rows.column(name)?.cast(&DataType::Float64)?;
+            Ok(values.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
+        };
+        let day = rows
+            .column(ORDER_DATE)?
+            .cast(&DataType::Int32)?
+            .i32()?
+            .iter()
+            .map(|d| d.unwrap_or(i32::MIN))
+            .collect();
+        let keys = crate::hashing::par_text_keys(rows.column(CUSTOMER_ID)?)?;
+        // lines without an order id are an order each (as in the facts):
+        // keys of their own, the row number with the top bit set
+        let own_key = |row: usize| (start + row) as u64 | 1 << 63;
+        let order = match rows.column(ORDER_ID) {
+            Ok(ids) if with_orders => {
+                let hashed = crate::hashing::par_text_keys(ids)?;
+                let missing = ids.is_null();
+                Some(
+                    hashed
+                        .into_iter()
+                        .zip(missing.iter())
+                        .enumerate()
+                        .map(|(row, (key, missing))| {
+                            if missing == Some(true) {
+                                own_key(row)
+                            } else {
+                                key as u64
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            _ if with_orders => Some((0..rows.height()).map(own_key).collect()),
+            _ => None,
+        };
+        let cost = match rows.column(COST) {
+            Ok(_) if with_orders => Some(numbers(COST)?),
+            _ => None,
+        };
+        Ok(Batch {
+            keys,
+            day,
+            revenue: numbers(REVENUE)?,
+            cost,
+            order,
+        })
+    }
+}
+
+impl Activity {
+    /// Reads `source` for the periods of length `period` ending on `end`
+    /// and the cohorts up to `end`.
+    pub fn read(source: &Batches, end: NaiveDate, period: Period) -> Result<Activity> {
+        for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+            if !source.has(name) {
+                bail!("the KPIs need transactions with a '{name}' column");
+            }
+        }
+        let height = source.height();
+        // pass 1: number the customers; first and second purchase days
+        let mut numbering = Numbering::default();
+        let mut firsts: Vec<Vec<(i32, i32)>> = vec![Vec::new(); numbering.partitions()];
+        for start in (0..height).step_by(BATCH) {
+            let batch = Batch::read(source, start, false)?;
+            let codes = numbering.number(&batch.keys);
+            for (p, days) in firsts.iter_mut().enumerate() {
+                days.resize(numbering.partition_len(p), (i32::MAX, i32::MAX));
+            }
+            for (i, &code) in codes.iter().enumerate() {
+                if batch.revenue[i] < 0.0 {
+                    continue;
+                }
+                let (p, local) = Numbering::split(code);
+                let days = &mut firsts[p][local];
+                let d = batch.day[i];
+                if d < days.0 {
+                    *days = (d, days.0);
+                } else if d > days.0 && d < days.1 {
+                    days.1 = d;
+                }
+            }
+        }
+        let dense = numbering.dense();
+        let purchase_days: Vec<(i32, i32)> = firsts.concat();
+        let customers = dense.count;
+
+        // the periods, oldest first
+        let mut bounds = Vec::with_capacity(PERIODS);
+        let mut period_end = end;
+        for _ in 0..PERIODS {
+            let start = period.start(period_end);
+            bounds.push((start, period_end));
+            period_end = start - Days::new(1);
+        }
+        bounds.reverse();
+        let mut periods: [PeriodTotals; PERIODS] = Default::default();
+        for (totals, &(start, end)) in periods.iter_mut().zip(&bounds) {
+            totals.start = start;
+            totals.end = end;
+            totals.active = vec![false; customers];
+        }
+        let ranges: Vec<(i32, i32)> = bounds.iter().map(|&(s, e)| (days(s), days(e))).collect();
+        let mut orders: Vec<KeySet<u64>> = (0..PERIODS).map(|_| KeySet::default()).collect();
+
+        // the cohorts: each customer's month of first purchase up to `end`
+        let last = days(end);
+        let cohort_of: Vec<Option<i32>> = purchase_days
+            .iter()
+            .map(|&(first, _)| (first <= last).then(|| month_of(first)))
+            .collect();
+        let end_month = month_of(last);
+        let mut months: Vec<i32> = cohort_of.iter().flatten().copied().collect();
+        months.sort_unstable();
+        months.dedup();
+        let oldest = months.first().copied().unwrap_or(end_month);
+        let mut place = vec![u32::MAX; (end_month - oldest + 1).max(0) as usize];
+        for (k, &month) in months.iter().enumerate() {
+            place[(month - oldest) as usize] = k as u32;
+        }
+        let mut cohorts: Vec<CohortTotals> = months
+            .iter()
+            .map(|&month| {
+                let width = (end_month - month + 1) as usize;
+                CohortTotals {
+                    month,
+                    customers: 0,
+                    active: vec![0; width],
+                    revenue: vec![0.0; width],
+                }
+            })
+            .collect();
+        for cohort in cohort_of.iter().flatten() {
+            cohorts[place[(cohort - oldest) as usize] as usize].customers += 1;
+        }
+        // a customer's active months as bits of a mask by months since its
+        // cohort; a set past 64 months
+        let mut masks = vec![0u64; customers];
+        let mut later: KeySet<(u32, i32)> = KeySet::default();
+
+        // pass 2: the periods and the cohorts
+        let with_cost = source.has(COST);
+        for start in (0..height).step_by(BATCH) {
+            let batch = Batch::read(source, start, true)?;
+            let codes = numbering.number(&batch.keys);
+            for (i, &code) in codes.iter().enumerate() {
+                let c = dense.of(code);
+                let (day, value) = (batch.day[i], batch.revenue[i]);
+                for (k, &(from, to)) in ranges.iter().enumerate() {
+                    if from <= day && day <= to {
+                        let totals = &mut periods[k];
+                        totals.revenue += value;
+                        if let Some(cost) = &batch.cost {
+                            totals.margin += value - cost[i];
+                        }
+                        if value >= 0.0 {
+                            let seen = &mut totals.active[c as usize];
+                            totals.active_count += usize::from(!*seen);
+                            *seen = true;
+                            if let Some(order) = &batch.order {
+                                orders[k].insert(order[i]);
+                            }
+                        }
+                    }
+                }
+                if day > last {
+                    continue;
+                }
+                let Some(cohort) = cohort_of[c as usize] else {
+                    continue;
+                };
+                let offset = month_of(day).saturating_sub(cohort);
+                if offset < 0 {
+                    // a refund before the customer's first purchase
+                    continue;
+                }
+                let k = place[(cohort - oldest) as usize] as usize;
+                cohorts[k].revenue[offset as usize] += value;
+                if value >= 0.0 {
+                    if offset < 64 {
+                        masks[c as usize] |= 1 << offset;
+                    } else {
+                        later.insert((c, offset));
+                    }
+                }
+            }
+        }
+        for (totals, orders) in periods.iter_mut().zip(&orders) {
+            totals.orders = orders.len();
+        }
+        for (c, cohort) in cohort_of.iter().enumerate() {
+            let Some(cohort) = cohort else { continue };
+            let row = &mut cohorts[place[(cohort - oldest) as usize] as usize].active;
+            let mut mask = masks[c];
+            while mask != 0 {
+                row[mask.trailing_zeros() as usize] += 1;
+                mask &= mask - 1;
+            }
+        }
+        for &(c, offset) in &later {
+            if let Some(cohort) = cohort_of[c as usize] {
+                cohorts[place[(cohort - oldest) as usize] as usize].active[offset as usize] += 1;
+            }
+        }
+        Ok(Activity {
+            purchase_days,
+            periods,
+            with_cost,
+            cohorts,
+        })
+    }
+}

@@ -158,7 +158,9 @@ fn looks_like_time(time: &str) -> bool {
 
 fn parse_iso(text: &str) -> Option<NaiveDate> {
     let bytes = text.as_bytes();
-    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+    // ASCII up to the time: the slices below then fall on characters
+    // (a fuzzed value with a two-byte character across byte 10 panicked)
+    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' || !bytes[..10].is_ascii() {
         return None;
     }
     let date = ymd(num(&text[..4])?, num(&text[5..7])?, num(&text[8..10])?)?;
@@ -272,6 +274,18 @@ pub fn detect<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<DateForma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_is_not_ascii_is_no_date() {
+        // found by the dates fuzz target: 'ի' spans bytes 9..11
+        let crash = b"2024-01-1\xd5\xab\xda\x92\n2023";
+        let text = String::from_utf8_lossy(crash);
+        assert_eq!(DateFormat::Iso.parse(&text), None);
+        assert_eq!(DateFormat::Iso.parse("2024-01-1ի"), None);
+        assert_eq!(DateFormat::Iso.parse("2024-01-15ի"), None);
+        assert_eq!(DateFormat::Iso.parse("2024-01-15 ի"), None);
+        assert_eq!(DateFormat::Compact.parse("2024011ի"), None);
+    }
 
     fn day(y: i32, m: u32, d: u32) -> Option<i32> {
         Some(days_since_epoch(NaiveDate::from_ymd_opt(y, m, d).unwrap()))

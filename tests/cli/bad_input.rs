@@ -206,6 +206,13 @@ fn corpus() -> Vec<Case> {
             1,
             &["ambiguous_dates.csv, column 'order_date'", "--date-format"],
         ),
+        // found by fuzzing: a character across the tenth byte of a date
+        fails(
+            "date_multibyte.csv",
+            INGEST,
+            1,
+            &["date_multibyte.csv, line 3: unparseable order_date"],
+        ),
         reads("timezones.csv", INGEST, |out| {
             // offsets are applied: the day is the UTC day
             assert_eq!(

@@ -73,6 +73,7 @@ fn month_of(day: i32) -> i32 {
 
 /// One batch of the columns read, as plain vectors.
 struct Batch {
+    /// The customers' keys (first pass only).
     keys: Vec<u128>,
     day: Vec<i32>,
     revenue: Vec<f64>,
@@ -81,10 +82,15 @@ struct Batch {
 }
 
 impl Batch {
+    /// Rows from `start`: the first pass reads the customers, days and
+    /// revenue; the second (`with_orders`) the days, revenue, orders and
+    /// cost, its customers known from the first.
     fn read(source: &Batches, start: usize, with_orders: bool) -> Result<Batch> {
-        let mut columns = vec![CUSTOMER_ID, ORDER_DATE, REVENUE];
+        let mut columns = vec![ORDER_DATE, REVENUE];
         if with_orders {
             columns.extend([ORDER_ID, COST].into_iter().filter(|c| source.has(c)));
+        } else {
+            columns.push(CUSTOMER_ID);
         }
         let rows = source.read(start, BATCH, &columns)?;
         let numbers = |name: &str| -> Result<Vec<f64>> {
@@ -98,7 +104,10 @@ impl Batch {
             .iter()
             .map(|d| d.unwrap_or(i32::MIN))
             .collect();
-        let keys = crate::hashing::par_text_keys(rows.column(CUSTOMER_ID)?)?;
+        let keys = match rows.column(CUSTOMER_ID) {
+            Ok(ids) => crate::hashing::par_text_keys(ids)?,
+            Err(_) => Vec::new(),
+        };
         // lines without an order id are an order each (as in the facts):
         // keys of their own, the row number with the top bit set
         let own_key = |row: usize| (start + row) as u64 | 1 << 63;
@@ -151,9 +160,12 @@ impl Activity {
         // pass 1: number the customers; first and second purchase days
         let mut numbering = Numbering::default();
         let mut firsts: Vec<Vec<(i32, i32)>> = vec![Vec::new(); numbering.partitions()];
+        // each row's customer, kept for the second pass (4 bytes a row)
+        let mut all_codes: Vec<u32> = Vec::with_capacity(height);
         for start in (0..height).step_by(BATCH) {
             let batch = Batch::read(source, start, false)?;
             let codes = numbering.number(&batch.keys);
+            all_codes.extend_from_slice(&codes);
             for (p, days) in firsts.iter_mut().enumerate() {
                 days.resize(numbering.partition_len(p), (i32::MAX, i32::MAX));
             }
@@ -232,7 +244,7 @@ impl Activity {
         let with_cost = source.has(COST);
         for start in (0..height).step_by(BATCH) {
             let batch = Batch::read(source, start, true)?;
-            let codes = numbering.number(&batch.keys);
+            let codes = &all_codes[start..start + batch.day.len()];
             for (i, &code) in codes.iter().enumerate() {
                 let c = dense.of(code);
                 let (day, value) = (batch.day[i], batch.revenue[i]);

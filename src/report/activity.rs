@@ -312,3 +312,14 @@ impl Activity {
         })
     }
 }
+
+/// Test frames: `frame` with its order dates, written as text, typed.
+#[cfg(test)]
+pub(super) fn with_dates(frame: polars::prelude::PolarsResult<DataFrame>) -> DataFrame {
+    frame
+        .unwrap()
+        .lazy()
+        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
+        .collect()
+        .unwrap()
+}

@@ -42,6 +42,7 @@ pub fn cohorts(activity: &Activity) -> Vec<Cohort> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::activity::with_dates;
     use crate::report::kpis::Period;
     use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
     use chrono::NaiveDate;
@@ -60,17 +61,12 @@ mod tests {
 
     #[test]
     fn the_triangle_by_hand() {
-        let frame = df!(
+        let frame = with_dates(df!(
             CUSTOMER_ID => ["A", "A", "B", "C", "C", "D"],
             ORDER_DATE => ["2024-01-10", "2024-03-05", "2024-01-20", "2024-02-15",
                            "2024-02-20", "2024-04-02"],
             REVENUE => [10.0, 20.0, 30.0, 40.0, -5.0, 99.0],
-        )
-        .unwrap()
-        .lazy()
-        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
-        .collect()
-        .unwrap();
+        ));
         let c = cohorts(&read(&frame, (2024, 3, 31)));
         // D's first purchase is after the as-of day: no cohort for April
         assert_eq!(c.len(), 2);
@@ -90,16 +86,11 @@ mod tests {
     fn long_histories_and_early_refunds() {
         // X: a refund before any purchase, then purchases in 2015-01,
         // 2015-03 and 70 months later (past the 64-month mask)
-        let frame = df!(
+        let frame = with_dates(df!(
             CUSTOMER_ID => ["X", "X", "X", "X", "Y"],
             ORDER_DATE => ["2014-12-01", "2015-01-10", "2015-03-10", "2020-11-05", "2015-01-20"],
             REVENUE => [-5.0, 10.0, 20.0, 30.0, 40.0],
-        )
-        .unwrap()
-        .lazy()
-        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
-        .collect()
-        .unwrap();
+        ));
         let c = cohorts(&read(&frame, (2020, 12, 31)));
         assert_eq!((c.len(), c[0].customers), (1, 2));
         assert_eq!(c[0].retention.len(), 72);

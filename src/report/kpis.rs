@@ -127,6 +127,7 @@ fn figures(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::activity::with_dates;
 
     use crate::schema::{CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
     use polars::prelude::*;
@@ -165,17 +166,12 @@ mod tests {
 
     #[test]
     fn lines_without_an_order_id_are_an_order_each() {
-        let frame = df!(
+        let frame = with_dates(df!(
             CUSTOMER_ID => ["A", "B", "C", "C"],
             ORDER_DATE => ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-03"],
             REVENUE => [10.0, 20.0, 30.0, 40.0],
             ORDER_ID => [None, None, Some("o3"), Some("o3")],
-        )
-        .unwrap()
-        .lazy()
-        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
-        .collect()
-        .unwrap();
+        ));
         let activity = read(&frame, "2024-03-31");
         let [now, _] = period_kpis(&activity, None);
         assert_eq!(now.orders, 3);
@@ -186,18 +182,13 @@ mod tests {
     fn kpis_by_hand() {
         // months ending 2024-03-31: current Mar 1-31, previous Feb 1-29,
         // the one before Jan 1-31
-        let frame = df!(
+        let frame = with_dates(df!(
             CUSTOMER_ID => ["A", "A", "B", "B", "C", "D", "D", "E"],
             ORDER_DATE => ["2024-01-10", "2024-03-05", "2024-02-10", "2024-02-20",
                            "2024-03-15", "2024-02-01", "2024-03-20", "2024-01-05"],
             REVENUE => [10.0, 20.0, 30.0, -5.0, 40.0, 50.0, 60.0, 70.0],
             ORDER_ID => ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"],
-        )
-        .unwrap()
-        .lazy()
-        .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
-        .collect()
-        .unwrap();
+        ));
         let activity = read(&frame, "2024-03-31");
         let [now, before] = period_kpis(&activity, None);
         // March: A (returning, repeat), C (new), D (returning, repeat)

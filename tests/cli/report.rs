@@ -5,7 +5,23 @@
 
 use std::path::Path;
 
-use crate::util::{cpm, data, parse_csv, read_json, tempdir, testdata};
+use crate::util::{canonical_sample, cpm, data, parse_csv, read_json, tempdir, testdata};
+
+/// The report of the CDNOW sample with a holdout from 1997-09-30, written
+/// to `out` (its extension picks the format).
+fn sample_report_with_holdout(out: &Path) {
+    cpm(&[
+        "report",
+        &data("cdnow_sample.csv"),
+        "--calibration-end",
+        "1997-09-30",
+        "-q",
+        "-o",
+        &out.display().to_string(),
+    ])
+    .run()
+    .ok();
+}
 
 /// The handcrafted report (see testdata/report_small.csv): March 2024
 /// against February, without the models.
@@ -207,18 +223,7 @@ fn the_json_schema_is_pinned_by_a_golden_file() {
 fn the_models_add_their_health_and_the_holdout() {
     let dir = tempdir();
     let out = dir.path().join("report.json");
-    let input = data("cdnow_sample.csv");
-    cpm(&[
-        "report",
-        &input,
-        "--calibration-end",
-        "1997-09-30",
-        "-q",
-        "-o",
-        &out.display().to_string(),
-    ])
-    .run()
-    .ok();
+    sample_report_with_holdout(&out);
     let json = read_json(&out);
     assert_eq!(json["schema_version"], 1);
     let model = &json["model"];
@@ -492,18 +497,7 @@ fn the_html_page_renders_in_a_real_browser_without_errors_or_requests() {
     };
     let dir = tempdir();
     let page = dir.path().join("report.html");
-    let input = data("cdnow_sample.csv");
-    cpm(&[
-        "report",
-        &input,
-        "--calibration-end",
-        "1997-09-30",
-        "-q",
-        "-o",
-        &page.display().to_string(),
-    ])
-    .run()
-    .ok();
+    sample_report_with_holdout(&page);
     // every request goes through this proxy, which records and refuses it
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = proxy.local_addr().unwrap().port();
@@ -711,17 +705,7 @@ fn a_month_that_ends_the_data_ends_the_cohorts_and_kpis() {
 #[test]
 fn a_large_parquet_input_read_in_batches_gives_the_same_report() {
     let dir = tempdir();
-    let parquet = dir.path().join("canonical.parquet");
-    cpm(&[
-        "ingest",
-        &data("cdnow_sample.csv"),
-        "-q",
-        "-o",
-        &parquet.display().to_string(),
-    ])
-    .run()
-    .ok();
-    let input = parquet.display().to_string();
+    let input = canonical_sample(dir.path());
     let args = ["report", &input, "-q", "--format", "json"];
     let whole = cpm(&args).run().ok().stdout();
     // every Parquet input counts as large: two passes, a batch at a time

@@ -1,7 +1,7 @@
 //! `cpm segment`: facts by hand, scores, segments, tiers, the matrix,
 //! breakdowns and pipelines.
 
-use crate::util::{column, cpm, data, parse_csv, tempdir};
+use crate::util::{canonical_sample, column, cpm, data, parse_csv, tempdir};
 
 fn segment(args: &[&str]) -> Vec<Vec<String>> {
     let mut all = vec!["segment", "-q"];
@@ -318,17 +318,7 @@ fn custom_rule_tables_are_read_and_checked() {
 #[test]
 fn a_large_parquet_input_summarised_in_batches_gives_the_same_table() {
     let dir = tempdir();
-    let parquet = dir.path().join("canonical.parquet");
-    cpm(&[
-        "ingest",
-        &data("cdnow_sample.csv"),
-        "-q",
-        "-o",
-        &parquet.display().to_string(),
-    ])
-    .run()
-    .ok();
-    let input = parquet.display().to_string();
+    let input = canonical_sample(dir.path());
     let whole = cpm(&["segment", &input, "-q", "--format", "csv"])
         .run()
         .ok()

@@ -175,3 +175,12 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("file exists")).expect("valid JSON")
 }
+
+/// The CDNOW sample ingested into a canonical Parquet file in `dir`.
+pub fn canonical_sample(dir: &Path) -> String {
+    let parquet = dir.join("canonical.parquet").display().to_string();
+    cpm(&["ingest", &data("cdnow_sample.csv"), "-q", "-o", &parquet])
+        .run()
+        .ok();
+    parquet
+}

@@ -15,7 +15,6 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::io::LINE_COLUMN;
 use crate::io::batches::Batches;
@@ -98,7 +97,7 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
     let facts = Facts::gather(source, as_of_days, BATCHING)?;
 
     let unit = config.time_unit.days();
-    let firsts = FirstRows::new(&facts, source)?;
+    let firsts = OutputOrder::new(&facts)?;
     // customers in the order of the output: by id, buyers only
     let buyers = &firsts.output_codes;
     let customers_without_purchases = (facts.first_row.len() - buyers.len()) as u64;
@@ -181,7 +180,7 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
                 .collect::<Vec<f64>>(),
         ));
     }
-    for extra in facts.constant_extras(source, &firsts)? {
+    for extra in facts.constant_extras() {
         columns.push(firsts.for_output(&extra)?);
     }
     let customers = DataFrame::new(buyers.len(), columns)?;
@@ -242,22 +241,17 @@ pub fn repeat_purchase_days(
 pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
     let source = Batches::Frame(head);
     let facts = Facts::gather(&source, i32::MAX, BATCHING)?;
-    let firsts = FirstRows::new(&facts, &source)?;
     let mut needed: Vec<String> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
         .into_iter()
         .filter(|name| head.column(name).is_ok())
         .map(str::to_string)
         .collect();
-    needed.extend(
-        facts
-            .constant_extras(&source, &firsts)?
-            .iter()
-            .map(|c| c.name().to_string()),
-    );
+    needed.extend(facts.constant_extras().iter().map(|c| c.name().to_string()));
     Ok(needed)
 }
 
-/// Per-customer facts, indexed by customer code, and each row's code.
+/// Per-customer facts, indexed by customer code, and each customer's
+/// first row.
 ///
 /// This is the hot path of `segment`: a group-by with a dozen aggregations
 /// over millions of rows is slow in polars (distinct counts and filters per
@@ -274,8 +268,7 @@ pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
 /// by comparing the ids: the chance that two distinct ids among a billion
 /// share one is below 10^-20.
 struct Facts {
-    /// Each row's customer code; `u32::MAX` for rows after the as-of day.
-    codes: Vec<u32>,
+    /// Rows after the as-of day, left out.
     rows_after_as_of: u64,
     first_row: Vec<IdxSize>,
     /// `i32::MAX` for a customer with no purchase (only refunds).
@@ -287,6 +280,8 @@ struct Facts {
     margin: Option<Vec<f64>>,
     orders: Vec<i64>,
     purchase_days: Vec<i64>,
+    /// The customers' first rows, their ids and their extra columns.
+    firsts: FirstValues,
 }
 
 /// How many partitions customers are split into: enough that each
@@ -366,20 +361,31 @@ impl Facts {
     /// multiple of [`BLOCK`]) at a time.
     fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
         let batch = batching.rows;
+        let extras: Vec<String> = source
+            .column_names()
+            .into_iter()
+            .filter(|name| !CANONICAL.contains(&name.as_str()))
+            .collect();
         let columns: Vec<&str> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
             .into_iter()
             .filter(|name| source.has(name))
+            .chain(extras.iter().map(String::as_str))
             .collect();
+        let mut firsts = FirstValues::new(extras.clone());
         let with_cost = source.has(COST);
         let height = source.height();
-        let mut codes = vec![u32::MAX; height];
+        // each row's (partition, local) code in the batch being read
+        let mut codes = vec![u32::MAX; height.min(batch)];
+        let mut rows_after_as_of = 0u64;
         // room for every purchase when the rows fit in memory; past that,
         // purchases are compacted as they come (see Partition::compact)
         let room = height.min(batching.compact_above.max(batch)) / PARTITIONS;
         let mut partitions: Vec<Partition> = (0..PARTITIONS)
             .map(|_| Partition::new(with_cost, room))
             .collect();
-        for (batch_start, batch_codes) in (0..height).step_by(batch).zip(codes.chunks_mut(batch)) {
+        for batch_start in (0..height).step_by(batch) {
+            let batch_codes = &mut codes[..batch.min(height - batch_start)];
+            batch_codes.fill(u32::MAX);
             let rows = source.read(batch_start, batch, &columns)?;
             for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
                 no_empty(rows.column(name)?, batch_start)?;
@@ -390,6 +396,7 @@ impl Facts {
                 .into_par_iter()
                 .map(|start| Block::read(&rows, start, batch_start, as_of_days))
                 .collect::<Result<_>>()?;
+            let known: Vec<usize> = partitions.iter().map(|p| p.first_row.len()).collect();
             // each partition codes and adds up its records, in row order
             let local_codes: Vec<Vec<u32>> = partitions
                 .par_iter_mut()
@@ -425,6 +432,8 @@ impl Facts {
                         }
                     }
                 });
+            rows_after_as_of += batch_codes.iter().filter(|&&c| c == u32::MAX).count() as u64;
+            firsts.add_batch(&rows, batch_start, &partitions, &known, batch_codes)?;
             if height > batching.compact_above {
                 partitions.par_iter_mut().for_each(Partition::compact);
             }
@@ -438,15 +447,9 @@ impl Facts {
                 Some(offset)
             })
             .collect();
-        codes.par_iter_mut().for_each(|code| {
-            if *code != u32::MAX {
-                *code = offsets[(*code >> LOCAL_BITS) as usize] + (*code & ((1 << LOCAL_BITS) - 1));
-            }
-        });
+        firsts.make_codes_global(&offsets);
         let finished: Vec<Partition> = partitions.into_par_iter().map(Partition::finish).collect();
-        let rows_after_as_of = codes.iter().filter(|&&c| c == u32::MAX).count() as u64;
         let mut facts = Facts {
-            codes,
             rows_after_as_of,
             first_row: Vec::new(),
             first_day: Vec::new(),
@@ -456,6 +459,7 @@ impl Facts {
             margin: with_cost.then(Vec::new),
             orders: Vec::new(),
             purchase_days: Vec::new(),
+            firsts,
         };
         for part in finished {
             facts.first_row.extend(part.first_row);
@@ -475,140 +479,209 @@ impl Facts {
     }
 
     /// The extra columns whose value never changes within a customer
-    /// (attributes such as region), by comparing 64-bit hashes of the values
-    /// in blocks, stopping at the first block where one changes.
-    /// Returns each customer's value of them (at its first row), in the
-    /// order of `firsts`.
-    fn constant_extras(&self, source: &Batches, firsts: &FirstRows) -> Result<Vec<Column>> {
-        let canonical = [
-            CUSTOMER_ID,
-            ORDER_DATE,
-            REVENUE,
-            ORDER_ID,
-            COST,
-            LINE_COLUMN,
-        ];
-        let mut constant = Vec::new();
-        for name in source.column_names() {
-            if canonical.contains(&name.as_str()) {
-                continue;
-            }
-            let values = firsts.values(source, &name)?;
-            let mut first = vec![0u64; self.first_row.len()];
-            for (hash, &code) in crate::hashing::row_hashes(&values.clone().into_frame())?
-                .into_iter()
-                .zip(&firsts.codes)
-            {
-                first[code as usize] = hash;
-            }
-            let varies = AtomicBool::new(false);
-            for batch_start in (0..self.codes.len()).step_by(BATCH) {
-                if varies.load(Ordering::Relaxed) {
-                    break;
-                }
-                let rows = source.read(batch_start, BATCH, &[&name])?;
-                let column = rows.column(&name)?;
-                (0..rows.height())
-                    .step_by(BLOCK)
-                    .collect::<Vec<_>>()
-                    .into_par_iter()
-                    .try_for_each(|start| -> Result<()> {
-                        if varies.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
-                        let part = column.slice(start as i64, BLOCK);
-                        let hashes = crate::hashing::column_hashes(&part)?;
-                        let at = batch_start + start;
-                        let codes = &self.codes[at..at + hashes.len()];
-                        if codes
-                            .iter()
-                            .zip(&hashes)
-                            .any(|(&code, &hash)| code != u32::MAX && first[code as usize] != hash)
-                        {
-                            varies.store(true, Ordering::Relaxed);
-                        }
-                        Ok(())
-                    })?;
-            }
-            if !varies.into_inner() {
-                constant.push(values);
-            }
-        }
-        Ok(constant)
+    /// (attributes such as region): each customer's value of them, in the
+    /// order of its first row.
+    fn constant_extras(&self) -> Vec<Column> {
+        self.firsts
+            .extras
+            .iter()
+            .zip(&self.firsts.varies)
+            .filter(|(_, varies)| !**varies)
+            .map(|(extra, _)| extra.values.clone())
+            .collect()
     }
 }
 
-/// Every customer's first row, in row order, and the order of the output.
-struct FirstRows {
+/// The columns of canonical transactions the facts are made of; any other
+/// is an extra, passed through when constant per customer.
+const CANONICAL: [&str; 6] = [
+    CUSTOMER_ID,
+    ORDER_DATE,
+    REVENUE,
+    ORDER_ID,
+    COST,
+    LINE_COLUMN,
+];
+
+/// What [`Facts::gather`] keeps of each customer's first row as it reads:
+/// the row, the id, and the extra columns' values, with whether an extra
+/// changes within a customer (compared by 64-bit hashes of the values).
+/// Gathered from each batch while it is in memory, so a file read a batch
+/// at a time is read once.
+struct FirstValues {
     /// The first rows, ascending.
     rows: Vec<IdxSize>,
-    /// The customer of each of `rows`.
+    /// The customer of each of `rows`: (partition, local) codes while
+    /// reading, global ones after [`FirstValues::make_codes_global`].
     codes: Vec<u32>,
-    /// The customers with a purchase, by id: the rows of the output.
+    /// The customer ids at `rows`.
+    ids: Option<Column>,
+    extras: Vec<Extra>,
+    /// Whether each extra changes within some customer.
+    varies: Vec<bool>,
+}
+
+/// An extra column's values at the first rows, and their hashes by
+/// partition and local code (until the column is seen to vary).
+struct Extra {
+    name: String,
+    values: Column,
+    first_hashes: Vec<Vec<u64>>,
+}
+
+impl FirstValues {
+    fn new(extras: Vec<String>) -> FirstValues {
+        FirstValues {
+            rows: Vec::new(),
+            codes: Vec::new(),
+            ids: None,
+            varies: vec![false; extras.len()],
+            extras: extras
+                .into_iter()
+                .map(|name| Extra {
+                    values: Column::new_empty(name.as_str().into(), &DataType::String),
+                    name,
+                    first_hashes: vec![Vec::new(); PARTITIONS],
+                })
+                .collect(),
+        }
+    }
+
+    /// Notes the customers first seen in `rows` (the batch at
+    /// `batch_start`, whose rows have the (partition, local) `codes`):
+    /// partition p's are its customers from `known[p]` on. Then checks
+    /// every row's extras against its customer's first.
+    fn add_batch(
+        &mut self,
+        rows: &DataFrame,
+        batch_start: usize,
+        partitions: &[Partition],
+        known: &[usize],
+        codes: &[u32],
+    ) -> Result<()> {
+        let mut new: Vec<(IdxSize, u32)> = partitions
+            .iter()
+            .zip(known)
+            .enumerate()
+            .flat_map(|(p, (part, &known))| {
+                (known..part.first_row.len())
+                    .map(move |c| (part.first_row[c], (p as u32) << LOCAL_BITS | c as u32))
+            })
+            .collect();
+        new.sort_unstable();
+        let local: Vec<IdxSize> = new
+            .iter()
+            .map(|&(row, _)| row - batch_start as IdxSize)
+            .collect();
+        let ids = take_sorted(rows.column(CUSTOMER_ID)?, &local)?;
+        match self.ids.as_mut() {
+            Some(all) => {
+                all.append(&ids)?;
+            }
+            None => self.ids = Some(ids),
+        }
+        for (extra, varies) in self.extras.iter_mut().zip(&mut self.varies) {
+            let column = rows.column(&extra.name)?;
+            if extra.values.is_empty() {
+                extra.values = column.clear();
+            }
+            extra.values.append(&take_sorted(column, &local)?)?;
+            if *varies {
+                continue;
+            }
+            let hashes: Vec<u64> = (0..rows.height())
+                .step_by(BLOCK)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|start| crate::hashing::column_hashes(&column.slice(start as i64, BLOCK)))
+                .collect::<PolarsResult<Vec<_>>>()?
+                .concat();
+            // local codes within a partition follow the first rows' order
+            for &(row, code) in &new {
+                extra.first_hashes[(code >> LOCAL_BITS) as usize]
+                    .push(hashes[row as usize - batch_start]);
+            }
+            let firsts = &extra.first_hashes;
+            *varies = codes.par_iter().zip(&hashes).any(|(&code, &hash)| {
+                code != u32::MAX
+                    && firsts[(code >> LOCAL_BITS) as usize]
+                        [(code & ((1 << LOCAL_BITS) - 1)) as usize]
+                        != hash
+            });
+            if *varies {
+                extra.first_hashes = Vec::new();
+            }
+        }
+        let (rows, codes): (Vec<IdxSize>, Vec<u32>) = new.into_iter().unzip();
+        self.rows.extend(rows);
+        self.codes.extend(codes);
+        Ok(())
+    }
+
+    /// Turns (partition, local) codes into global ones: `offsets[p]` is
+    /// partition p's first.
+    fn make_codes_global(&mut self, offsets: &[u32]) {
+        for code in &mut self.codes {
+            *code = offsets[(*code >> LOCAL_BITS) as usize] + (*code & ((1 << LOCAL_BITS) - 1));
+        }
+        for extra in &mut self.extras {
+            extra.first_hashes = Vec::new();
+        }
+    }
+}
+
+/// The values of `column` at `rows` (ascending), gathered chunk by chunk:
+/// polars would first copy a column in many chunks (a Parquet slice's row
+/// groups) into one.
+fn take_sorted(column: &Column, rows: &[IdxSize]) -> Result<Column> {
+    let mut gathered = column.clear();
+    let (mut offset, mut done) = (0usize, 0usize);
+    for length in column.as_materialized_series().chunk_lengths() {
+        let end = offset + length;
+        let count = rows[done..].partition_point(|&r| (r as usize) < end);
+        let local: Vec<IdxSize> = rows[done..done + count]
+            .iter()
+            .map(|&r| r - offset as IdxSize)
+            .collect();
+        let chunk = column.slice(offset as i64, length);
+        gathered.append(&chunk.take(&IdxCa::from_vec("rows".into(), local))?)?;
+        (offset, done) = (end, done + count);
+    }
+    Ok(gathered.rechunk())
+}
+
+/// The order of the output: the customers with a purchase, by id.
+struct OutputOrder {
+    /// The customers' codes.
     output_codes: Vec<u32>,
-    /// Where each output customer is in `rows`.
+    /// Where each output customer is among [`FirstValues`]' rows.
     output_positions: IdxCa,
     /// The output customers' ids.
     ids: Column,
 }
 
-impl FirstRows {
-    fn new(facts: &Facts, source: &Batches) -> Result<FirstRows> {
-        let mut firsts: Vec<(IdxSize, u32)> = (0..facts.first_row.len())
-            .map(|c| (facts.first_row[c], c as u32))
-            .collect();
-        firsts.par_sort_unstable();
-        let (rows, codes): (Vec<IdxSize>, Vec<u32>) = firsts.into_iter().unzip();
-        let mut firsts = FirstRows {
-            rows,
-            codes,
-            output_codes: Vec::new(),
-            output_positions: IdxCa::from_vec("positions".into(), Vec::new()),
-            ids: Column::new_empty(CUSTOMER_ID.into(), &DataType::String),
-        };
-        let all_ids = firsts.values(source, CUSTOMER_ID)?;
+impl OutputOrder {
+    fn new(facts: &Facts) -> Result<OutputOrder> {
+        let all_ids = facts
+            .firsts
+            .ids
+            .clone()
+            .unwrap_or_else(|| Column::new_empty(CUSTOMER_ID.into(), &DataType::String));
+        let codes = &facts.firsts.codes;
         let positions: Vec<IdxSize> = sort_positions(&all_ids)
             .into_iter()
-            .filter(|&p| facts.first_day[firsts.codes[p as usize] as usize] != i32::MAX)
+            .filter(|&p| facts.first_day[codes[p as usize] as usize] != i32::MAX)
             .collect();
-        firsts.output_codes = positions
-            .iter()
-            .map(|&p| firsts.codes[p as usize])
-            .collect();
-        firsts.output_positions = IdxCa::from_vec("positions".into(), positions);
+        let mut firsts = OutputOrder {
+            output_codes: positions.iter().map(|&p| codes[p as usize]).collect(),
+            output_positions: IdxCa::from_vec("positions".into(), positions),
+            ids: Column::new_empty(CUSTOMER_ID.into(), &DataType::String),
+        };
         firsts.ids = firsts.for_output(&all_ids)?;
         Ok(firsts)
     }
 
-    /// The values of column `name` at the first rows (in the order of
-    /// `rows`), read a batch at a time and gathered chunk by chunk: polars
-    /// would first copy a column in many chunks into one.
-    fn values(&self, source: &Batches, name: &str) -> Result<Column> {
-        let mut values: Option<Column> = None;
-        let mut done = 0usize;
-        for batch_start in (0..source.height().max(1)).step_by(BATCH) {
-            let rows = source.read(batch_start, BATCH, &[name])?;
-            let column = rows.column(name)?;
-            let mut offset = batch_start;
-            let gathered = values.get_or_insert_with(|| column.clear());
-            for length in column.as_materialized_series().chunk_lengths() {
-                let end = offset + length;
-                let count = self.rows[done..].partition_point(|&r| (r as usize) < end);
-                let local: Vec<IdxSize> = self.rows[done..done + count]
-                    .iter()
-                    .map(|&r| r - offset as IdxSize)
-                    .collect();
-                let chunk = column.slice((offset - batch_start) as i64, length);
-                gathered.append(&chunk.take(&IdxCa::from_vec("rows".into(), local))?)?;
-                (offset, done) = (end, done + count);
-            }
-        }
-        Ok(values
-            .map(|v| v.rechunk())
-            .unwrap_or_else(|| Column::new_empty(name.into(), &DataType::String)))
-    }
-
-    /// Values in the order of `rows` put in the order of the output.
+    /// Values in the order of the first rows put in the order of the output.
     fn for_output(&self, values: &Column) -> Result<Column> {
         Ok(values.take(&self.output_positions)?)
     }
@@ -1046,6 +1119,45 @@ mod tests {
     }
 
     #[test]
+    fn an_extra_that_changes_in_a_later_batch_is_not_constant() {
+        let mut frame = random_transactions(3 * BLOCK + 77, 5_000);
+        let ids: Vec<String> = frame
+            .column(CUSTOMER_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|id| id.unwrap_or_default().to_string())
+            .collect();
+        // region follows the customer; channel too, except on the last row,
+        // whose customer was first seen in an earlier batch
+        let region: Vec<String> = ids.iter().map(|id| format!("r{}", id.len() % 3)).collect();
+        let mut channel = region.clone();
+        let last = ids.len() - 1;
+        assert!(ids[..3 * BLOCK].contains(&ids[last]));
+        channel[last] = "other".to_string();
+        frame
+            .with_column(Column::new("region".into(), region))
+            .unwrap();
+        frame
+            .with_column(Column::new("channel".into(), channel))
+            .unwrap();
+        let batching = Batching {
+            rows: BLOCK,
+            compact_above: 0,
+        };
+        for batching in [batching, BATCHING] {
+            let facts = Facts::gather(&Batches::Frame(&frame), i32::MAX, batching).unwrap();
+            let names: Vec<String> = facts
+                .constant_extras()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect();
+            assert_eq!(names, ["region"]);
+        }
+    }
+
+    #[test]
     fn a_parquet_file_read_in_batches_gives_the_same_facts() {
         let mut frame = random_transactions(3 * BLOCK + 77, 5_000);
         frame
@@ -1079,7 +1191,8 @@ mod tests {
         let as_of = 19_300;
         let from_disk = Facts::gather(&on_disk, as_of, batching).unwrap();
         let in_memory = Facts::gather(&Batches::Frame(&frame), as_of, BATCHING).unwrap();
-        assert_eq!(from_disk.codes, in_memory.codes);
+        assert_eq!(from_disk.first_row, in_memory.first_row);
+        assert_eq!(from_disk.firsts.codes, in_memory.firsts.codes);
         assert_eq!(from_disk.orders, in_memory.orders);
         assert_eq!(from_disk.purchase_days, in_memory.purchase_days);
         assert_eq!(from_disk.revenue, in_memory.revenue);
@@ -1138,7 +1251,7 @@ mod tests {
         };
         let batched = Facts::gather(&source, as_of, batched).unwrap();
         let whole = Facts::gather(&source, as_of, BATCHING).unwrap();
-        assert_eq!(batched.codes, whole.codes);
+        assert_eq!(batched.firsts.codes, whole.firsts.codes);
         assert_eq!(batched.first_row, whole.first_row);
         assert_eq!(batched.orders, whole.orders);
         assert_eq!(batched.purchase_days, whole.purchase_days);
@@ -1161,15 +1274,14 @@ mod tests {
                 assert!((whole.first_day_revenue[c] - on_first).abs() < 1e-6);
             }
         }
-        for (row, &code) in whole.codes.iter().enumerate() {
-            if code != u32::MAX {
-                let first = whole.first_row[code as usize] as usize;
-                assert_eq!(
-                    ids.get(row),
-                    ids.get(first),
-                    "row {row} coded as its customer"
-                );
-            }
+        // the first rows, ascending, with their customers and ids
+        let firsts = &whole.firsts;
+        assert!(firsts.rows.is_sorted());
+        assert_eq!(firsts.rows.len(), plain.len());
+        let first_ids = firsts.ids.as_ref().unwrap().str().unwrap();
+        for (i, (&row, &code)) in firsts.rows.iter().zip(&firsts.codes).enumerate() {
+            assert_eq!(whole.first_row[code as usize], row);
+            assert_eq!(first_ids.get(i), ids.get(row as usize));
         }
     }
 

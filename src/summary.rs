@@ -568,7 +568,7 @@ impl FirstValues {
                     .map(move |c| (part.first_row[c], (p as u32) << LOCAL_BITS | c as u32))
             })
             .collect();
-        new.sort_unstable();
+        new.par_sort_unstable();
         let local: Vec<IdxSize> = new
             .iter()
             .map(|&(row, _)| row - batch_start as IdxSize)

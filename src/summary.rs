@@ -585,29 +585,36 @@ impl FirstValues {
             if extra.values.is_empty() {
                 extra.values = column.clear();
             }
-            extra.values.append(&take_sorted(column, &local)?)?;
+            let firsts = take_sorted(column, &local)?;
+            extra.values.append(&firsts)?;
             if *varies {
                 continue;
             }
-            let hashes: Vec<u64> = (0..rows.height())
-                .step_by(BLOCK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|start| crate::hashing::column_hashes(&column.slice(start as i64, BLOCK)))
-                .collect::<PolarsResult<Vec<_>>>()?
-                .concat();
             // local codes within a partition follow the first rows' order
-            for &(row, code) in &new {
-                extra.first_hashes[(code >> LOCAL_BITS) as usize]
-                    .push(hashes[row as usize - batch_start]);
+            for (hash, &(_, code)) in crate::hashing::column_hashes(&firsts)?
+                .into_iter()
+                .zip(&new)
+            {
+                extra.first_hashes[(code >> LOCAL_BITS) as usize].push(hash);
             }
             let firsts = &extra.first_hashes;
-            *varies = codes.par_iter().zip(&hashes).any(|(&code, &hash)| {
-                code != u32::MAX
-                    && firsts[(code >> LOCAL_BITS) as usize]
-                        [(code & ((1 << LOCAL_BITS) - 1)) as usize]
-                        != hash
-            });
+            // each block hashes its rows and compares them with their
+            // customers' first, on all cores
+            *varies = codes
+                .par_chunks(BLOCK)
+                .enumerate()
+                .map(|(b, codes)| -> PolarsResult<bool> {
+                    let hashes = crate::hashing::column_hashes(
+                        &column.slice((b * BLOCK) as i64, codes.len()),
+                    )?;
+                    Ok(codes.iter().zip(&hashes).any(|(&code, &hash)| {
+                        code != u32::MAX
+                            && firsts[(code >> LOCAL_BITS) as usize]
+                                [(code & ((1 << LOCAL_BITS) - 1)) as usize]
+                                != hash
+                    }))
+                })
+                .try_reduce(|| false, |a, b| Ok(a || b))?;
             if *varies {
                 extra.first_hashes = Vec::new();
             }

@@ -295,6 +295,20 @@ const PARTITIONS: usize = 64;
 const LOCAL_BITS: u32 = u32::BITS - PARTITIONS.trailing_zeros();
 const _: () = assert!(PARTITIONS.is_power_of_two() && LOCAL_BITS >= 20);
 
+/// The code of customer `local` of partition `partition`, until codes are
+/// made global.
+fn partition_code(partition: usize, local: usize) -> u32 {
+    (partition as u32) << LOCAL_BITS | local as u32
+}
+
+/// The (partition, local) parts of a [`partition_code`].
+fn split_code(code: u32) -> (usize, usize) {
+    (
+        (code >> LOCAL_BITS) as usize,
+        (code & ((1 << LOCAL_BITS) - 1)) as usize,
+    )
+}
+
 /// Rows per batch: bounds the memory the records of a batch take. A
 /// multiple of [`BLOCK`].
 const BATCH: usize = 1 << 21;
@@ -428,7 +442,7 @@ impl Facts {
                         let local = &local_codes[p][taken[p]..taken[p] + records.len()];
                         for (record, &code) in records.iter().zip(local) {
                             out[record.row as usize - block.start] =
-                                (p as u32) << LOCAL_BITS | code;
+                                partition_code(p, code as usize);
                         }
                     }
                 });
@@ -485,9 +499,8 @@ impl Facts {
         self.firsts
             .extras
             .iter()
-            .zip(&self.firsts.varies)
-            .filter(|(_, varies)| !**varies)
-            .map(|(extra, _)| extra.values.clone())
+            .filter(|extra| !extra.varies)
+            .map(|extra| extra.values.clone())
             .collect()
     }
 }
@@ -509,39 +522,37 @@ const CANONICAL: [&str; 6] = [
 /// Gathered from each batch while it is in memory, so a file read a batch
 /// at a time is read once.
 struct FirstValues {
-    /// The first rows, ascending.
-    rows: Vec<IdxSize>,
-    /// The customer of each of `rows`: (partition, local) codes while
-    /// reading, global ones after [`FirstValues::make_codes_global`].
+    /// The customers in the order of their first rows: (partition, local)
+    /// codes while reading, global ones after
+    /// [`FirstValues::make_codes_global`].
     codes: Vec<u32>,
-    /// The customer ids at `rows`.
+    /// The customer ids at the first rows.
     ids: Option<Column>,
     extras: Vec<Extra>,
-    /// Whether each extra changes within some customer.
-    varies: Vec<bool>,
 }
 
 /// An extra column's values at the first rows, and their hashes by
-/// partition and local code (until the column is seen to vary).
+/// partition and local code, until the column is seen to vary within a
+/// customer; then neither is kept up.
 struct Extra {
     name: String,
     values: Column,
     first_hashes: Vec<Vec<u64>>,
+    varies: bool,
 }
 
 impl FirstValues {
     fn new(extras: Vec<String>) -> FirstValues {
         FirstValues {
-            rows: Vec::new(),
             codes: Vec::new(),
             ids: None,
-            varies: vec![false; extras.len()],
             extras: extras
                 .into_iter()
                 .map(|name| Extra {
                     values: Column::new_empty(name.as_str().into(), &DataType::String),
                     name,
                     first_hashes: vec![Vec::new(); PARTITIONS],
+                    varies: false,
                 })
                 .collect(),
         }
@@ -565,7 +576,7 @@ impl FirstValues {
             .enumerate()
             .flat_map(|(p, (part, &known))| {
                 (known..part.first_row.len())
-                    .map(move |c| (part.first_row[c], (p as u32) << LOCAL_BITS | c as u32))
+                    .map(move |c| (part.first_row[c], partition_code(p, c)))
             })
             .collect();
         new.par_sort_unstable();
@@ -580,27 +591,24 @@ impl FirstValues {
             }
             None => self.ids = Some(ids),
         }
-        for (extra, varies) in self.extras.iter_mut().zip(&mut self.varies) {
+        for extra in self.extras.iter_mut().filter(|extra| !extra.varies) {
             let column = rows.column(&extra.name)?;
             if extra.values.is_empty() {
                 extra.values = column.clear();
             }
             let firsts = take_sorted(column, &local)?;
             extra.values.append(&firsts)?;
-            if *varies {
-                continue;
-            }
             // local codes within a partition follow the first rows' order
             for (hash, &(_, code)) in crate::hashing::column_hashes(&firsts)?
                 .into_iter()
                 .zip(&new)
             {
-                extra.first_hashes[(code >> LOCAL_BITS) as usize].push(hash);
+                extra.first_hashes[split_code(code).0].push(hash);
             }
             let firsts = &extra.first_hashes;
             // each block hashes its rows and compares them with their
             // customers' first, on all cores
-            *varies = codes
+            extra.varies = codes
                 .par_chunks(BLOCK)
                 .enumerate()
                 .map(|(b, codes)| -> PolarsResult<bool> {
@@ -608,20 +616,16 @@ impl FirstValues {
                         &column.slice((b * BLOCK) as i64, codes.len()),
                     )?;
                     Ok(codes.iter().zip(&hashes).any(|(&code, &hash)| {
-                        code != u32::MAX
-                            && firsts[(code >> LOCAL_BITS) as usize]
-                                [(code & ((1 << LOCAL_BITS) - 1)) as usize]
-                                != hash
+                        let (partition, local) = split_code(code);
+                        code != u32::MAX && firsts[partition][local] != hash
                     }))
                 })
                 .try_reduce(|| false, |a, b| Ok(a || b))?;
-            if *varies {
+            if extra.varies {
                 extra.first_hashes = Vec::new();
             }
         }
-        let (rows, codes): (Vec<IdxSize>, Vec<u32>) = new.into_iter().unzip();
-        self.rows.extend(rows);
-        self.codes.extend(codes);
+        self.codes.extend(new.into_iter().map(|(_, code)| code));
         Ok(())
     }
 
@@ -629,7 +633,8 @@ impl FirstValues {
     /// partition p's first.
     fn make_codes_global(&mut self, offsets: &[u32]) {
         for code in &mut self.codes {
-            *code = offsets[(*code >> LOCAL_BITS) as usize] + (*code & ((1 << LOCAL_BITS) - 1));
+            let (partition, local) = split_code(*code);
+            *code = offsets[partition] + local as u32;
         }
         for extra in &mut self.extras {
             extra.first_hashes = Vec::new();
@@ -1283,11 +1288,15 @@ mod tests {
         }
         // the first rows, ascending, with their customers and ids
         let firsts = &whole.firsts;
-        assert!(firsts.rows.is_sorted());
-        assert_eq!(firsts.rows.len(), plain.len());
+        let rows: Vec<IdxSize> = firsts
+            .codes
+            .iter()
+            .map(|&code| whole.first_row[code as usize])
+            .collect();
+        assert!(rows.is_sorted());
+        assert_eq!(rows.len(), plain.len());
         let first_ids = firsts.ids.as_ref().unwrap().str().unwrap();
-        for (i, (&row, &code)) in firsts.rows.iter().zip(&firsts.codes).enumerate() {
-            assert_eq!(whole.first_row[code as usize], row);
+        for (i, &row) in rows.iter().enumerate() {
             assert_eq!(first_ids.get(i), ids.get(row as usize));
         }
     }

@@ -119,7 +119,11 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
         })
         .collect();
     let matched = IdxCa::from_vec("rule".into(), matched);
-    let names: Vec<&str> = rules.iter().map(|rule| rule.name.as_str()).collect();
+    let names: Vec<&str> = rules
+        .iter()
+        .map(|rule| rule.name.as_str())
+        .chain(["Others"])
+        .collect();
     let plays: Vec<&rules::Play> = rule_plays.iter().chain([&others]).collect();
 
     let value_column = match &config.tier_by {
@@ -165,11 +169,7 @@ pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmente
         Column::new("f_score".into(), as_i32(f)),
         Column::new("m_score".into(), as_i32(m)),
         Column::new("rfm_score".into(), rfm_score),
-        label_column(
-            "segment",
-            &[names.as_slice(), &["Others"]].concat(),
-            &matched,
-        )?,
+        label_column("segment", &names, &matched)?,
         label_column(
             "strategy",
             &plays

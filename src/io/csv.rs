@@ -3,8 +3,10 @@
 //! polars' CSV reader is fast but reports no line for a ragged row, no
 //! position for invalid UTF-8, and fills short rows with nulls; the csv crate
 //! silently accepts an unterminated quote at the end of a file. This reader
-//! makes one streaming pass with the csv crate and keeps, for every row, the
-//! physical line it started on, so every later error or reject can name it:
+//! makes one pass with the csv crate, on all cores (the input is cut into
+//! blocks of whole records, parsed side by side and put back in order), and
+//! keeps, for every row, the physical line it started on, so every later
+//! error or reject can name it:
 //!
 //! - ragged rows become rejects (`ragged row: 3 fields, expected 5`);
 //! - invalid UTF-8 is an error naming line and column and suggesting
@@ -18,7 +20,8 @@
 //! with empty fields and `--null-values` tokens as nulls.
 
 use std::io::{self, BufRead, BufReader, Read};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use anyhow::{Context, Result, bail};
 use encoding_rs::Encoding;
@@ -136,19 +139,17 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
         Some(d) => d,
         None => sniff_delimiter(&sample[skip_at..]),
     };
-    let rows_hint = estimate_rows(&sample[skip_at..], opened.size);
     let body = io::Cursor::new(sample[skip_at..].to_vec()).chain(decoded);
     let mut tracked = Tracked::new(body, progress);
     let line_offset = opts.skip_rows as u64;
-
-    let (frame, rejects) = {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&mut tracked);
-        parse_records(&mut reader, name, opts, delimiter, line_offset, rows_hint)?
-    };
+    let (frame, rejects) = parse_records(
+        &mut tracked,
+        name,
+        opts,
+        delimiter,
+        line_offset,
+        BLOCK_BYTES,
+    )?;
 
     if tracked.quotes % 2 == 1 {
         let mut reader = BufReader::new(decoder(opened, opts)?);
@@ -185,21 +186,38 @@ fn header_names(frame: &DataFrame) -> Vec<String> {
 }
 
 /// The reader after decoding: transcoded to UTF-8 when an encoding is given
-/// or a UTF-16 BOM is found; a UTF-8 BOM is stripped.
+/// or a UTF-16 BOM is found; a UTF-8 BOM is stripped. Input that needs no
+/// transcoding is read as it is (the decoder would copy it 8 KiB at a time).
 fn decoder<'a>(opened: &'a Opened, opts: &CsvOptions) -> Result<Box<dyn Read + 'a>> {
-    let raw = opened.reader()?;
+    let mut raw = opened.reader()?;
+    if opts.encoding.is_none() {
+        match head(opened)?.as_slice() {
+            [0xef, 0xbb, 0xbf] => {
+                raw.read_exact(&mut [0; 3])?;
+                return Ok(raw);
+            }
+            [0xff, 0xfe, ..] | [0xfe, 0xff, ..] => {}
+            _ => return Ok(raw),
+        }
+    }
     let mut builder = DecodeReaderBytesBuilder::new();
     builder.strip_bom(true).bom_sniffing(true);
     if let Some(enc) = opts.encoding {
         builder.encoding(Some(enc.encoding()));
     }
-    Ok(Box::new(builder.build(raw)))
+    Ok(Box::new(builder.build_with_buffer(raw, vec![0; 1 << 16])?))
+}
+
+/// The first three bytes of the input (fewer if it is shorter): where a
+/// byte order mark would be.
+fn head(opened: &Opened) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(3);
+    opened.reader()?.take(3).read_to_end(&mut head)?;
+    Ok(head)
 }
 
 fn encoding_label(opened: &Opened, opts: &CsvOptions) -> Result<String> {
-    let mut head = [0u8; 3];
-    let n = opened.reader()?.read(&mut head).unwrap_or(0);
-    let head = &head[..n];
+    let head = head(opened)?;
     Ok(if head.starts_with(&[0xef, 0xbb, 0xbf]) {
         "utf-8 (BOM)".to_string()
     } else if head.starts_with(&[0xff, 0xfe]) {
@@ -217,15 +235,6 @@ fn encoding_label(opened: &Opened, opts: &CsvOptions) -> Result<String> {
     })
 }
 
-/// About how many rows an input of `size` bytes that starts with `sample`
-/// has (for a compressed input, fewer than it has), so that the column
-/// builders do not copy their buffers each time they grow.
-fn estimate_rows(sample: &[u8], size: u64) -> usize {
-    let lines = memchr::memchr_iter(b'\n', sample).count().max(1);
-    let estimate = size as f64 / (sample.len() as f64 / lines as f64) * 1.05;
-    (estimate as usize).min(1 << 28)
-}
-
 /// Byte offset just after the first `n` lines of `sample`.
 fn skip_lines(sample: &[u8], n: usize) -> usize {
     let mut at = 0;
@@ -238,154 +247,376 @@ fn skip_lines(sample: &[u8], n: usize) -> usize {
     at
 }
 
-/// Records per batch handed from the parsing thread to the building thread.
-const BATCH_RECORDS: usize = 4096;
+/// Bytes per block handed to a parsing thread (blocks end on a record
+/// boundary, so one long record makes its block longer).
+const BLOCK_BYTES: usize = 8 << 20;
 
-/// Parses records on this thread and builds the columns on another: the
-/// csv crate's parser and the column builders each keep one core busy.
-/// Batches of records travel over a bounded channel and come back empty to
-/// be refilled, so records are not reallocated.
-fn parse_records<R: Read>(
-    reader: &mut csv::Reader<R>,
+/// One block of whole records and where it starts in the input.
+struct Block {
+    /// Its place among the blocks, to put the parsed blocks back in order.
+    index: usize,
+    /// Lines before the block (of the body after skipped lines).
+    lines_before: u64,
+    /// Newlines in the block: an upper bound of its records.
+    newlines: usize,
+    bytes: Vec<u8>,
+}
+
+/// Parses the records: this thread reads the input in blocks of about
+/// `block_bytes` that end on a record boundary and hands them to one
+/// parsing thread per core; each parses its blocks into column chunks with
+/// the csv crate, and the chunks are put back in input order. Line numbers
+/// are exact: each block knows how many lines came before it.
+fn parse_records(
+    body: &mut dyn Read,
     name: &str,
     opts: &CsvOptions,
     delimiter: u8,
     line_offset: u64,
-    rows_hint: usize,
+    block_bytes: usize,
 ) -> Result<(DataFrame, Vec<RawReject>)> {
-    let read = |reader: &mut csv::Reader<R>, record: &mut csv::ByteRecord| {
-        reader
-            .read_byte_record(record)
-            .map_err(|e| csv_error(name, e, line_offset))
-    };
-    let line_of =
-        |record: &csv::ByteRecord| record.position().map_or(0, |p| p.line()) + line_offset;
-
-    let mut first = csv::ByteRecord::new();
-    if !read(reader, &mut first)? {
-        bail!(InputError::file(name, "empty file: no header and no rows"));
+    let read_failed = |e: io::Error| anyhow::Error::new(e).context(format!("reading {name}"));
+    let mut pending = Vec::with_capacity(block_bytes);
+    let mut at_end = false;
+    // enough for the whole header
+    while !at_end && last_record_end(&pending, delimiter).is_none() {
+        at_end = fill(body, &mut pending, block_bytes).map_err(read_failed)?;
     }
-    let names = if opts.no_header {
-        (1..=first.len()).map(|i| format!("column_{i}")).collect()
-    } else {
-        header_from_record(&first, name, line_of(&first))?
+    let (names, lines_before) = read_header(&mut pending, name, opts, delimiter, line_offset)?;
+    let columns = Columns {
+        file: name.to_string(),
+        names,
+        nulls: opts
+            .null_values
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect(),
+        delimiter,
+        line_offset,
     };
-    let mut columns = ColumnBuilders::new(name, names, &opts.null_values, rows_hint);
-    let width = columns.names.len();
-    let mut rejects = Vec::new();
+    let mut blocks = Blocks {
+        body,
+        pending,
+        at_end,
+        delimiter,
+        block_bytes,
+        index: 0,
+        lines_before,
+    };
 
-    std::thread::scope(|scope| {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<csv::ByteRecord>>(4);
-        let (empty_tx, empty_rx) = mpsc::channel::<Vec<csv::ByteRecord>>();
-        let builder = scope.spawn(move || -> Result<ColumnBuilders> {
-            for batch in full_rx {
-                for record in &batch {
-                    columns.push(record, line_offset)?;
+    let workers = rayon::current_num_threads().max(1);
+    let failed = AtomicBool::new(false);
+    let (block_tx, block_rx) = mpsc::sync_channel::<Block>(workers);
+    let block_rx = Mutex::new(block_rx);
+    let mut parsed: Vec<(usize, Result<Chunk>)> = std::thread::scope(|scope| {
+        let (chunk_tx, chunk_rx) = mpsc::channel();
+        for _ in 0..workers {
+            let (block_rx, chunk_tx, columns, failed) =
+                (&block_rx, chunk_tx.clone(), &columns, &failed);
+            scope.spawn(move || {
+                while let Ok(Ok(block)) = block_rx.lock().map(|rx| rx.recv()) {
+                    let chunk = columns.parse(&block);
+                    if chunk.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if chunk_tx.send((block.index, chunk)).is_err() {
+                        break;
+                    }
                 }
-                let _ = empty_tx.send(batch);
-            }
-            Ok(columns)
-        });
-
-        let mut spare: Vec<csv::ByteRecord> = Vec::new();
-        let mut batch: Vec<csv::ByteRecord> = Vec::with_capacity(BATCH_RECORDS);
-        if opts.no_header {
-            batch.push(first);
+            });
         }
-        let parsed: Result<()> = loop {
-            if spare.is_empty()
-                && let Ok(returned) = empty_rx.try_recv()
-            {
-                spare = returned;
+        drop(chunk_tx);
+        // a parsing thread's error stops the reading; it is reported below
+        let read = loop {
+            if failed.load(Ordering::Relaxed) {
+                break Ok(());
             }
-            let mut record = spare.pop().unwrap_or_default();
-            match read(reader, &mut record) {
-                Err(e) => break Err(e),
-                Ok(false) => break Ok(()),
-                Ok(true) => {}
-            }
-            if record.len() != width {
-                rejects.push(RawReject {
-                    line: line_of(&record),
-                    reason: format!("ragged row: {} fields, expected {width}", record.len()),
-                    raw: join_lossy(&record, delimiter),
-                });
-                spare.push(record);
-                continue;
-            }
-            batch.push(record);
-            if batch.len() == BATCH_RECORDS {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS));
-                if full_tx.send(full).is_err() {
-                    break Ok(()); // the builder stopped on an error it reports below
+            match blocks.next_block() {
+                Ok(Some(block)) => {
+                    if block_tx.send(block).is_err() {
+                        break Ok(());
+                    }
                 }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(read_failed(e)),
             }
         };
-        if !batch.is_empty() {
-            let _ = full_tx.send(batch);
-        }
-        drop(full_tx);
-        let columns = builder
-            .join()
-            .map_err(|_| anyhow::anyhow!("the CSV column builder panicked"))??;
-        parsed?;
-        Ok((columns.finish()?, std::mem::take(&mut rejects)))
-    })
+        drop(block_tx);
+        read.map(|()| chunk_rx.iter().collect())
+    })?;
+
+    // the first error in input order, else the chunks in input order
+    parsed.sort_by_key(|(index, _)| *index);
+    let chunks = parsed
+        .into_iter()
+        .map(|(_, chunk)| chunk)
+        .collect::<Result<Vec<_>>>()?;
+    columns.finish(chunks)
 }
 
-/// Column builders for the string columns of one CSV input.
-struct ColumnBuilders {
+/// The column names from the header at the start of `pending`, which is
+/// then removed from it, and the lines it took (as the csv crate counts
+/// them); with `--no-header`, names `column_1`... as many as the first row
+/// has fields, and the row stays.
+fn read_header(
+    pending: &mut Vec<u8>,
+    name: &str,
+    opts: &CsvOptions,
+    delimiter: u8,
+    line_offset: u64,
+) -> Result<(Vec<String>, u64)> {
+    let mut first = csv::ByteRecord::new();
+    let mut reader = csv_reader(delimiter, &pending[..]);
+    let found = reader
+        .read_byte_record(&mut first)
+        .map_err(|e| csv_error(name, e, line_offset))?;
+    if !found {
+        bail!(InputError::file(name, "empty file: no header and no rows"));
+    }
+    if opts.no_header {
+        return Ok((
+            (1..=first.len()).map(|i| format!("column_{i}")).collect(),
+            0,
+        ));
+    }
+    let line = record_line(&first, pending) + line_offset;
+    let end = reader.position().clone();
+    let names = header_from_record(&first, name, line)?;
+    pending.drain(..end.byte() as usize);
+    Ok((names, end.line() - 1))
+}
+
+/// The line `record`, read from `bytes`, starts on. The csv crate gives
+/// the position where its read began, before the empty lines it skipped
+/// and, after a CRLF line end, before the LF: those are counted here.
+fn record_line(record: &csv::ByteRecord, bytes: &[u8]) -> u64 {
+    let Some(position) = record.position() else {
+        return 0;
+    };
+    let skipped = bytes
+        .get(position.byte() as usize..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .filter(|&&b| b == b'\n')
+        .count();
+    position.line() + skipped as u64
+}
+
+/// Cuts the input into [`Block`]s of whole records.
+struct Blocks<'a> {
+    body: &'a mut dyn Read,
+    /// Read but not yet handed out; starts at a record boundary.
+    pending: Vec<u8>,
+    at_end: bool,
+    delimiter: u8,
+    block_bytes: usize,
+    index: usize,
+    lines_before: u64,
+}
+
+impl Blocks<'_> {
+    /// The next block, or `None` after the last.
+    fn next_block(&mut self) -> io::Result<Option<Block>> {
+        if self.at_end && self.pending.is_empty() {
+            return Ok(None);
+        }
+        let cut = loop {
+            if self.at_end {
+                break self.pending.len();
+            }
+            if let Some(cut) = last_record_end(&self.pending, self.delimiter) {
+                break cut;
+            }
+            // no record ends in what is pending: read on
+            self.at_end = fill(self.body, &mut self.pending, self.block_bytes)?;
+        };
+        let mut rest = Vec::with_capacity(self.block_bytes + self.block_bytes / 8);
+        rest.extend_from_slice(&self.pending[cut..]);
+        let mut bytes = std::mem::replace(&mut self.pending, rest);
+        bytes.truncate(cut);
+        let newlines = count_byte(&bytes, b'\n');
+        let block = Block {
+            index: self.index,
+            lines_before: self.lines_before,
+            newlines,
+            bytes,
+        };
+        self.index += 1;
+        self.lines_before += newlines as u64;
+        if !self.at_end {
+            self.at_end = fill(self.body, &mut self.pending, self.block_bytes)?;
+        }
+        Ok(Some(block))
+    }
+}
+
+/// Reads from `input` until `buffer` holds `at_least` more bytes or the
+/// input ends; returns whether it ended.
+fn fill(input: &mut dyn Read, buffer: &mut Vec<u8>, at_least: usize) -> io::Result<bool> {
+    let read = input.take(at_least as u64).read_to_end(buffer)?;
+    Ok(read < at_least)
+}
+
+/// How many times `byte` occurs in `bytes`.
+fn count_byte(bytes: &[u8], byte: u8) -> usize {
+    memchr::memchr_iter(byte, bytes).count()
+}
+
+/// The offset just after the last line end in `block` that ends a record,
+/// `block` starting at the start of a record: a line end inside a quoted
+/// field does not. Quotes are read as the csv crate reads them: a quote
+/// opens a quoted field only at the start of a field, `""` inside one is a
+/// quote, and a quote inside an unquoted field is literal (`5" screen`).
+fn last_record_end(block: &[u8], delimiter: u8) -> Option<usize> {
+    if memchr::memchr(b'"', block).is_none() {
+        return memchr::memrchr(b'\n', block).map(|i| i + 1);
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut last = None;
+    for (i, &b) in block.iter().enumerate() {
+        state = match state {
+            State::Quoted if b == b'"' => State::QuoteInQuoted,
+            State::Quoted => State::Quoted,
+            State::FieldStart if b == b'"' => State::Quoted,
+            State::QuoteInQuoted if b == b'"' => State::Quoted,
+            _ if b == b'\n' => {
+                last = Some(i + 1);
+                State::FieldStart
+            }
+            _ if b == delimiter || b == b'\r' => State::FieldStart,
+            _ => State::Unquoted,
+        };
+    }
+    last
+}
+
+/// A csv crate reader with cpm's dialect over `input`.
+fn csv_reader<R: Read>(delimiter: u8, input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input)
+}
+
+/// How the records of one CSV input become string columns.
+struct Columns {
     file: String,
     names: Vec<String>,
     nulls: Vec<String>,
-    builders: Vec<StringChunkedBuilder>,
-    lines: Vec<u64>,
+    delimiter: u8,
+    line_offset: u64,
 }
 
-impl ColumnBuilders {
-    fn new(file: &str, names: Vec<String>, nulls: &[String], rows_hint: usize) -> Self {
-        let builders = names
+/// The columns of one block of records, with each row's line and the
+/// block's ragged rows.
+struct Chunk {
+    columns: Vec<Series>,
+    lines: Vec<u64>,
+    rejects: Vec<RawReject>,
+}
+
+impl Columns {
+    /// Parses one block: values trimmed, empty fields and null tokens as
+    /// nulls; a row of the wrong width is a reject; invalid UTF-8 is an
+    /// error naming the line and column.
+    fn parse(&self, block: &Block) -> Result<Chunk> {
+        let width = self.names.len();
+        let mut builders: Vec<StringChunkedBuilder> = self
+            .names
             .iter()
-            .map(|n| StringChunkedBuilder::new(n.as_str().into(), rows_hint))
+            .map(|n| StringChunkedBuilder::new(n.as_str().into(), block.newlines + 1))
             .collect();
-        ColumnBuilders {
-            file: file.to_string(),
-            names,
-            nulls: nulls.iter().map(|s| s.trim().to_string()).collect(),
-            builders,
-            lines: Vec::with_capacity(rows_hint),
-        }
-    }
-
-    /// Appends one record of the right width: values trimmed, empty fields
-    /// and null tokens as nulls; invalid UTF-8 is an error naming the line
-    /// and column.
-    fn push(&mut self, record: &csv::ByteRecord, line_offset: u64) -> Result<()> {
-        let line = record.position().map_or(0, |p| p.line()) + line_offset;
-        for (i, (field, builder)) in record.iter().zip(self.builders.iter_mut()).enumerate() {
-            let text = std::str::from_utf8(field)
-                .map_err(|e| not_utf8(&self.file, line, &self.names[i], field, e.valid_up_to()))?;
-            let text = text.trim();
-            if text.is_empty() || self.nulls.iter().any(|n| n == text) {
-                builder.append_null();
-            } else {
-                builder.append_value(text);
+        let mut lines = Vec::with_capacity(block.newlines + 1);
+        let mut rejects = Vec::new();
+        let mut reader = csv_reader(self.delimiter, &block.bytes[..]);
+        let mut record = csv::ByteRecord::new();
+        let lines_before = block.lines_before + self.line_offset;
+        while reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(&self.file, e, lines_before))?
+        {
+            let line = record_line(&record, &block.bytes) + lines_before;
+            if record.len() != width {
+                rejects.push(RawReject {
+                    line,
+                    reason: format!("ragged row: {} fields, expected {width}", record.len()),
+                    raw: join_lossy(&record, self.delimiter),
+                });
+                continue;
             }
+            for (i, (field, builder)) in record.iter().zip(builders.iter_mut()).enumerate() {
+                let text = std::str::from_utf8(field).map_err(|e| {
+                    not_utf8(&self.file, line, &self.names[i], field, e.valid_up_to())
+                })?;
+                let text = trim(text);
+                if text.is_empty() || self.nulls.iter().any(|n| n == text) {
+                    builder.append_null();
+                } else {
+                    builder.append_value(text);
+                }
+            }
+            lines.push(line);
         }
-        self.lines.push(line);
-        Ok(())
+        Ok(Chunk {
+            columns: builders
+                .into_iter()
+                .map(|b| b.finish().into_series())
+                .collect(),
+            lines,
+            rejects,
+        })
     }
 
-    fn finish(self) -> Result<DataFrame> {
-        let height = self.lines.len();
-        let mut columns: Vec<Column> = self
-            .builders
-            .into_iter()
-            .map(|b| b.finish().into_series().into_column())
+    /// The chunks, in input order, as one frame (each column keeps one
+    /// chunk per block: no copy) and their rejects.
+    fn finish(&self, chunks: Vec<Chunk>) -> Result<(DataFrame, Vec<RawReject>)> {
+        let mut columns: Vec<Series> = self
+            .names
+            .iter()
+            .map(|n| Series::new_empty(n.as_str().into(), &DataType::String))
             .collect();
-        columns.push(Column::new(LINE_COLUMN.into(), self.lines));
-        Ok(DataFrame::new(height, columns)?)
+        let mut lines = Vec::new();
+        let mut rejects = Vec::new();
+        for chunk in chunks {
+            for (column, part) in columns.iter_mut().zip(chunk.columns) {
+                column.append_owned(part)?;
+            }
+            if lines.is_empty() {
+                lines = chunk.lines;
+            } else {
+                lines.extend_from_slice(&chunk.lines);
+            }
+            rejects.extend(chunk.rejects);
+        }
+        let height = lines.len();
+        let mut columns: Vec<Column> = columns.into_iter().map(Column::from).collect();
+        columns.push(Column::new(LINE_COLUMN.into(), lines));
+        Ok((DataFrame::new(height, columns)?, rejects))
     }
+}
+
+/// `text` without surrounding whitespace; most values have none, and are
+/// told by their first and last bytes without a Unicode-aware trim.
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(a), Some(z)) if is_plain(*a) && is_plain(*z) => text,
+        _ => text.trim(),
+    }
+}
+
+/// A byte that is neither ASCII whitespace nor part of a multi-byte
+/// character (which could be Unicode whitespace).
+fn is_plain(byte: u8) -> bool {
+    byte.is_ascii() && !byte.is_ascii_whitespace()
 }
 
 fn header_from_record(record: &csv::ByteRecord, name: &str, line: u64) -> Result<Vec<String>> {
@@ -599,7 +830,7 @@ impl<'p, R: Read> Tracked<'p, R> {
 impl<R: Read> Read for Tracked<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
+        self.quotes += count_byte(&buf[..n], b'"') as u64;
         self.unreported += n as u64;
         if self.unreported >= 4 << 20 || n == 0 {
             (self.progress)(self.unreported);
@@ -640,6 +871,126 @@ mod tests {
             .unwrap();
         assert_eq!((bad.line, bad.field), (2, 0));
         assert!(bad.message.contains("malformed"));
+    }
+
+    /// Parses `text` as one input cut into blocks of `block_bytes`.
+    fn parse_in_blocks(
+        text: &[u8],
+        opts: &CsvOptions,
+        block_bytes: usize,
+    ) -> Result<(DataFrame, Vec<RawReject>)> {
+        parse_records(&mut &text[..], "t.csv", opts, b',', 0, block_bytes)
+    }
+
+    #[test]
+    fn blocks_of_any_size_read_as_one() {
+        // quoted line ends and delimiters, doubled quotes, a literal quote
+        // in an unquoted field, CRLF and LF, an empty line, ragged rows,
+        // padding and null tokens
+        let text = b"id,name,amount\r\n\
+            1,\"Smith, J\",10\r\n\
+            2,\"two\nlines\",20\n\
+            3,5\" screen,30\n\
+            \n\
+            4,\"say \"\"hi\"\"\",40\n\
+            5,short\n\
+            6, padded ,NA\n\
+            7,\"\",\"70\"\n\
+            8,a,b,c\n\
+            9,\"last\nrow\",90";
+        let opts = CsvOptions {
+            null_values: vec!["NA".to_string()],
+            ..CsvOptions::default()
+        };
+        let (whole, whole_rejects) = parse_in_blocks(text, &opts, 1 << 20).unwrap();
+        let lines: Vec<u64> = whole
+            .column(LINE_COLUMN)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(lines, [2, 3, 5, 7, 9, 10, 12]);
+        let names: Vec<Option<&str>> = whole
+            .column("name")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            names,
+            [
+                Some("Smith, J"),
+                Some("two\nlines"),
+                Some("5\" screen"),
+                Some("say \"hi\""),
+                Some("padded"),
+                None,
+                Some("last\nrow")
+            ]
+        );
+        let amounts: Vec<Option<&str>> = whole
+            .column("amount")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            amounts,
+            [
+                Some("10"),
+                Some("20"),
+                Some("30"),
+                Some("40"),
+                None,
+                Some("70"),
+                Some("90")
+            ]
+        );
+        let rejected: Vec<(u64, &str)> = whole_rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (8, "ragged row: 2 fields, expected 3"),
+                (11, "ragged row: 4 fields, expected 3")
+            ]
+        );
+        for block_bytes in 1..=48 {
+            let (frame, rejects) = parse_in_blocks(text, &opts, block_bytes).unwrap();
+            assert!(
+                frame.equals_missing(&whole),
+                "blocks of {block_bytes} bytes"
+            );
+            assert_eq!(rejects, whole_rejects, "blocks of {block_bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_named_at_its_line_whatever_the_blocks() {
+        let mut text = b"id,name\n1,a\n2,\"b\nc\"\n3,d\n".to_vec();
+        text.extend_from_slice(b"4,caf\xe9\n5,e\n");
+        for block_bytes in [1, 5, 9, 1 << 20] {
+            let err = parse_in_blocks(&text, &CsvOptions::default(), block_bytes).unwrap_err();
+            let message = format!("{err:#}");
+            assert!(message.contains("line 6"), "{block_bytes}: {message}");
+            assert!(message.contains("name"), "{block_bytes}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_record_ends_only_outside_quotes() {
+        assert_eq!(last_record_end(b"a,b\n1,2\n3,", b','), Some(8));
+        assert_eq!(last_record_end(b"a,b\n1,\"2\n3\"", b','), Some(4));
+        assert_eq!(last_record_end(b"1,\"x\"\"\n\"\"y\"\n2", b','), Some(12));
+        // a quote inside an unquoted field opens nothing
+        assert_eq!(last_record_end(b"1,5\" tv\n2,3", b','), Some(8));
+        assert_eq!(last_record_end(b"1;\"a;b\"\r\n2", b';'), Some(9));
+        assert_eq!(last_record_end(b"no line end", b','), None);
     }
 
     #[test]

@@ -157,8 +157,6 @@ fn read_opened_projected(
         }
     };
     if !table.format.is_columnar() {
-        // one chunk: the CSV reader hands over many
-        table.frame.rechunk_mut();
         let columns = choose(&table.frame)?;
         if let Some(mut columns) = columns {
             columns.push(LINE_COLUMN.to_string());

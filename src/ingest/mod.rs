@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::io::{LINE_COLUMN, RawTable};
@@ -232,20 +233,30 @@ struct CleanTable {
 fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     let raw = &table.frame;
     let map = map_columns(&table.columns(), &config.map, &table.name)?;
-    // the mapped columns, with "NA", "NULL", "-"... as missing
-    let column = |name: &str| -> Result<Column> { typing::tokens_as_missing(raw.column(name)?) };
+    // the mapped columns, with "NA", "NULL", "-"... as missing: each one
+    // cleaned once, all of them at the same time
+    let cleaned: HashMap<&str, Column> = map
+        .sources()
+        .into_par_iter()
+        .map(|name| Ok((name, typing::tokens_as_missing(raw.column(name)?)?)))
+        .collect::<Result<_>>()?;
+    let column = |name: &str| -> Result<&Column> {
+        cleaned
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("column {name} is not mapped"))
+    };
 
-    let customer_id = typing::id_strings(&column(&map.customer_id)?)?.with_name(CUSTOMER_ID.into());
+    let customer_id = typing::id_strings(column(&map.customer_id)?)?.with_name(CUSTOMER_ID.into());
     let (order_date, date_format) = typing::parse_dates(
-        &column(&map.order_date)?,
+        column(&map.order_date)?,
         config.date_format.as_ref(),
         &table.name,
     )?;
     let revenue = match &map.revenue {
-        RevenueSource::Column(c) => typing::parse_amounts(&column(c)?, config.decimal_comma)?,
+        RevenueSource::Column(c) => typing::parse_amounts(column(c)?, config.decimal_comma)?,
         RevenueSource::QuantityTimesPrice { quantity, price } => {
-            let q = typing::parse_amounts(&column(quantity)?, config.decimal_comma)?;
-            let p = typing::parse_amounts(&column(price)?, config.decimal_comma)?;
+            let q = typing::parse_amounts(column(quantity)?, config.decimal_comma)?;
+            let p = typing::parse_amounts(column(price)?, config.decimal_comma)?;
             (&q * &p)?
         }
     };
@@ -263,7 +274,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     ];
     if let Some(c) = &map.order_id {
         columns.push(
-            typing::id_strings(&column(c)?)?
+            typing::id_strings(column(c)?)?
                 .with_name(ORDER_ID.into())
                 .into_column(),
         );
@@ -284,7 +295,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
         Column::new("__revenue_present".into(), revenue_present),
     ];
     if let Some(c) = &map.cost {
-        let cost = typing::parse_amounts(&column(c)?, config.decimal_comma)?;
+        let cost = typing::parse_amounts(column(c)?, config.decimal_comma)?;
         columns.push(cost.with_name(COST.into()).into_column());
         flags.push(Column::new(
             "__cost_present".into(),
@@ -325,7 +336,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
         }
         columns.push(passthrough);
     }
-    columns.push(column(LINE_COLUMN)?.clone());
+    columns.push(raw.column(LINE_COLUMN)?.clone());
     columns.push(Column::new_scalar(
         SOURCE_COLUMN.into(),
         Scalar::new(

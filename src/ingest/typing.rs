@@ -96,18 +96,25 @@ pub fn tokens_as_missing(column: &Column) -> Result<Column> {
     let Ok(text) = column.str() else {
         return Ok(column.clone());
     };
-    if !text
-        .iter()
-        .flatten()
-        .any(|v| MISSING_TOKENS.contains(&v.trim()))
-    {
+    if !text.iter().flatten().any(is_missing_token) {
         return Ok(column.clone());
     }
     let cleaned: StringChunked = text
         .iter()
-        .map(|v| v.filter(|v| !MISSING_TOKENS.contains(&v.trim())))
+        .map(|v| v.filter(|v| !is_missing_token(v)))
         .collect();
     Ok(cleaned.with_name(column.name().clone()).into_column())
+}
+
+/// Whether `value` is one of [`MISSING_TOKENS`], surrounding whitespace
+/// aside. Every token starts with `N`, `n`, `-` or `#`: other values (ids,
+/// dates, amounts) are told apart by their first byte, without trimming.
+fn is_missing_token(value: &str) -> bool {
+    match value.as_bytes().first() {
+        Some(b'N' | b'n' | b'-' | b'#') => MISSING_TOKENS.contains(&value.trim_end()),
+        Some(b) if b.is_ascii_alphanumeric() || b.is_ascii_punctuation() => false,
+        _ => MISSING_TOKENS.contains(&value.trim()),
+    }
 }
 
 /// Parses an amount column into f64; text that is not a number becomes null,
@@ -240,6 +247,42 @@ mod tests {
         late[4_500] = Some("4500A".into());
         let column = Column::new("late".into(), late);
         assert_eq!(infer_type(&column).unwrap().dtype(), &DataType::String);
+    }
+
+    #[test]
+    fn missing_tokens_are_told_by_their_first_byte_as_by_trimming() {
+        let values = [
+            "NA",
+            " NA",
+            "NA ",
+            "\u{a0}null\u{a0}",
+            "N/A",
+            "#N/A",
+            "-",
+            "--",
+            " -- ",
+            "nil",
+            "n/a",
+            "NAN",
+            "Namibia",
+            "-5",
+            "#1",
+            "none2",
+            "12",
+            "",
+            " ",
+            "\u{3000}",
+            "Nil",
+            "N",
+            "null!",
+        ];
+        for value in values {
+            assert_eq!(
+                is_missing_token(value),
+                MISSING_TOKENS.contains(&value.trim()),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]

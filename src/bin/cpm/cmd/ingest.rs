@@ -110,12 +110,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     )?;
 
     let options: ReadOptions = args.input.read_options();
+    let mut clock = std::time::Instant::now();
     let tables = read_all(&inputs, &options, ui)?;
     let customers = match &args.customers {
         Some(path) => read_all(&[Input::Path(path.clone())], &options, ui)?.pop(),
         None => None,
     };
+    ui.timing("read", &mut clock);
     let mut ingested = cpm::ingest::ingest(tables, customers, &config)?;
+    ui.timing("validate", &mut clock);
     let report = &ingested.report;
     for input in &report.inputs {
         if let Some(layout) = &input.date_format {
@@ -185,7 +188,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             }
         );
     }
-    output.write(&mut ingested.transactions)
+    output.write(&mut ingested.transactions)?;
+    ui.timing("write", &mut clock);
+    Ok(())
 }
 
 /// Whether a raw row holds a number with a decimal comma: a digit, a

@@ -93,16 +93,27 @@ impl DateFormat {
     }
 }
 
+/// Days from 0001-01-01 (day 1) to 1970-01-01 (day 719,163).
+const EPOCH_FROM_CE: i32 = 719_163;
+
 /// Days since 1970-01-01.
 pub fn days_since_epoch(date: NaiveDate) -> i32 {
-    (date - NaiveDate::default()).num_days() as i32
+    use chrono::Datelike;
+    date.num_days_from_ce() - EPOCH_FROM_CE
 }
 
+/// The number one to four ASCII digits spell.
 fn num(text: &str) -> Option<u32> {
-    if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    digits(text.as_bytes())
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() || bytes.len() > 4 {
         return None;
     }
-    text.parse().ok()
+    bytes.iter().try_fold(0, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
 }
 
 fn ymd(year: u32, month: u32, day: u32) -> Option<NaiveDate> {
@@ -115,23 +126,24 @@ fn ymd(year: u32, month: u32, day: u32) -> Option<NaiveDate> {
 /// Splits `a/b/yyyy[ time]` into its three numbers; the time, if any, must
 /// look like one (`H:MM[:SS][ AM|PM]`).
 fn split_dmy(text: &str, sep: u8) -> Option<(u32, u32, u32)> {
-    let (date, time) = match text.split_once(' ') {
-        Some((d, t)) => (d, Some(t.trim())),
-        None => (text, None),
+    // bytes, not chars: the separators are ASCII (a tenth of the time)
+    let (date, time) = match text.bytes().position(|b| b == b' ') {
+        Some(i) => (&text.as_bytes()[..i], Some(text[i + 1..].trim())),
+        None => (text.as_bytes(), None),
     };
     if let Some(time) = time
         && !looks_like_time(time)
     {
         return None;
     }
-    let mut parts = date.split(char::from(sep));
+    let mut parts = date.split(|&b| b == sep);
     let a = parts.next()?;
     let b = parts.next()?;
     let y = parts.next()?;
     if parts.next().is_some() || a.len() > 2 || b.len() > 2 || y.len() != 4 {
         return None;
     }
-    Some((num(a)?, num(b)?, num(y)?))
+    Some((digits(a)?, digits(b)?, digits(y)?))
 }
 
 fn looks_like_time(time: &str) -> bool {
@@ -142,15 +154,15 @@ fn looks_like_time(time: &str) -> bool {
         .or_else(|| time.strip_suffix("pm"))
         .unwrap_or(time)
         .trim_end();
-    let mut parts = time.split(':');
-    let Some(h) = parts.next().and_then(num) else {
+    let mut parts = time.as_bytes().split(|&b| b == b':');
+    let Some(h) = parts.next().and_then(digits) else {
         return false;
     };
-    let Some(m) = parts.next().and_then(num) else {
+    let Some(m) = parts.next().and_then(digits) else {
         return false;
     };
     let s = match parts.next() {
-        Some(s) => s.split('.').next().and_then(num),
+        Some(s) => s.split(|&b| b == b'.').next().and_then(digits),
         None => Some(0),
     };
     parts.next().is_none() && h < 24 && m < 60 && s.is_some_and(|s| s < 61)
@@ -289,6 +301,24 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> Option<i32> {
         Some(days_since_epoch(NaiveDate::from_ymd_opt(y, m, d).unwrap()))
+    }
+
+    #[test]
+    fn days_since_epoch_counts_from_1970() {
+        let epoch = NaiveDate::default();
+        for date in [
+            epoch,
+            day_of(1, 1, 1),
+            day_of(1969, 12, 31),
+            day_of(2024, 2, 29),
+            day_of(9999, 12, 31),
+        ] {
+            assert_eq!(i64::from(days_since_epoch(date)), (date - epoch).num_days());
+        }
+    }
+
+    fn day_of(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
     #[test]

@@ -71,6 +71,31 @@ fn month_of(day: i32) -> i32 {
         .map_or(i32::MIN, |date| date.year() * 12 + date.month0() as i32)
 }
 
+/// [`month_of`] looked up for the days from `first` to `last` (a table of
+/// a few thousand days instead of a calendar computation per row).
+struct Months {
+    first: i32,
+    months: Vec<i32>,
+}
+
+impl Months {
+    fn new(first: i32, last: i32) -> Self {
+        Months {
+            first,
+            months: (first..=last).map(month_of).collect(),
+        }
+    }
+
+    fn of(&self, day: i32) -> i32 {
+        let place = i64::from(day) - i64::from(self.first);
+        usize::try_from(place)
+            .ok()
+            .and_then(|i| self.months.get(i))
+            .copied()
+            .unwrap_or_else(|| month_of(day))
+    }
+}
+
 /// One batch of the columns read, as plain vectors.
 struct Batch {
     /// The customers' keys (first pass only).
@@ -212,6 +237,8 @@ impl Activity {
             .map(|&(first, _)| (first <= last).then(|| month_of(first)))
             .collect();
         let end_month = month_of(last);
+        let first_purchase = purchase_days.iter().map(|&(first, _)| first).min();
+        let months_of = Months::new(first_purchase.unwrap_or(last).min(last), last);
         let mut months: Vec<i32> = cohort_of.iter().flatten().copied().collect();
         months.sort_unstable();
         months.dedup();
@@ -271,7 +298,7 @@ impl Activity {
                 let Some(cohort) = cohort_of[c as usize] else {
                     continue;
                 };
-                let offset = month_of(day).saturating_sub(cohort);
+                let offset = months_of.of(day).saturating_sub(cohort);
                 if offset < 0 {
                     // a refund before the customer's first purchase
                     continue;
@@ -322,4 +349,22 @@ pub(super) fn with_dates(frame: polars::prelude::PolarsResult<DataFrame>) -> Dat
         .with_column(col(ORDER_DATE).str().to_date(StrptimeOptions::default()))
         .collect()
         .unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_looked_up_equal_months_computed() {
+        let first = days(NaiveDate::from_ymd_opt(2023, 11, 28).unwrap());
+        let last = days(NaiveDate::from_ymd_opt(2024, 3, 2).unwrap());
+        let months = Months::new(first, last);
+        // inside the table, either side of it, and days no date has
+        for day in (first - 40..=last + 40).chain([i32::MIN, i32::MAX, 0, -1]) {
+            assert_eq!(months.of(day), month_of(day), "day {day}");
+        }
+        assert_eq!(months.of(first), 2023 * 12 + 10);
+        assert_eq!(months.of(last), 2024 * 12 + 2);
+    }
 }

@@ -584,17 +584,13 @@ impl Columns {
             .iter()
             .map(|n| Series::new_empty(n.as_str().into(), &DataType::String))
             .collect();
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(chunks.iter().map(|c| c.lines.len()).sum());
         let mut rejects = Vec::new();
         for chunk in chunks {
             for (column, part) in columns.iter_mut().zip(chunk.columns) {
                 column.append_owned(part)?;
             }
-            if lines.is_empty() {
-                lines = chunk.lines;
-            } else {
-                lines.extend_from_slice(&chunk.lines);
-            }
+            lines.extend_from_slice(&chunk.lines);
             rejects.extend(chunk.rejects);
         }
         let height = lines.len();
@@ -882,6 +878,11 @@ mod tests {
         parse_records(&mut &text[..], "t.csv", opts, b',', 0, block_bytes)
     }
 
+    /// The values of the text column `name` of `frame`.
+    fn texts<'a>(frame: &'a DataFrame, name: &str) -> Vec<Option<&'a str>> {
+        frame.column(name).unwrap().str().unwrap().iter().collect()
+    }
+
     #[test]
     fn blocks_of_any_size_read_as_one() {
         // quoted line ends and delimiters, doubled quotes, a literal quote
@@ -911,13 +912,7 @@ mod tests {
             .into_no_null_iter()
             .collect();
         assert_eq!(lines, [2, 3, 5, 7, 9, 10, 12]);
-        let names: Vec<Option<&str>> = whole
-            .column("name")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .collect();
+        let names = texts(&whole, "name");
         assert_eq!(
             names,
             [
@@ -930,13 +925,7 @@ mod tests {
                 Some("last\nrow")
             ]
         );
-        let amounts: Vec<Option<&str>> = whole
-            .column("amount")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .collect();
+        let amounts = texts(&whole, "amount");
         assert_eq!(
             amounts,
             [

@@ -206,13 +206,14 @@ fn too_many_rejects_fail_after_writing_report_and_rejects_but_no_output() {
     .code_is(1);
 }
 
-#[test]
-fn ragged_rows_are_rejected_with_their_line_numbers() {
+/// Ingests the test file `file` allowing two rejects: the order ids kept
+/// and the rows of the rejects file (its header first).
+fn two_rejects(file: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let dir = tempdir();
     let rejects = dir.path().join("rejects.csv");
     let run = cpm(&[
         "ingest",
-        &data("bad/ragged.csv"),
+        &data(file),
         "--max-rejects",
         "2",
         "--rejects",
@@ -220,8 +221,14 @@ fn ragged_rows_are_rejected_with_their_line_numbers() {
     ])
     .run()
     .ok();
-    assert_eq!(column(&run.csv(), "order_id"), ["1", "4"]);
-    let r = parse_csv(&std::fs::read(&rejects).unwrap());
+    let kept = column(&run.csv(), "order_id");
+    (kept, parse_csv(&std::fs::read(&rejects).unwrap()))
+}
+
+#[test]
+fn ragged_rows_are_rejected_with_their_line_numbers() {
+    let (kept, r) = two_rejects("bad/ragged.csv");
+    assert_eq!(kept, ["1", "4"]);
     assert_eq!(
         r[1][1..3],
         [
@@ -247,20 +254,8 @@ fn ragged_rows_are_rejected_with_their_line_numbers() {
 fn rejects_name_their_line_in_windows_files_with_empty_lines() {
     // CRLF line ends and an empty line: the csv crate's record positions
     // are a line short after either, cpm's are not
-    let dir = tempdir();
-    let rejects = dir.path().join("rejects.csv");
-    let run = cpm(&[
-        "ingest",
-        &data("bad/ragged_crlf.csv"),
-        "--max-rejects",
-        "2",
-        "--rejects",
-        &rejects.display().to_string(),
-    ])
-    .run()
-    .ok();
-    assert_eq!(column(&run.csv(), "order_id"), ["1", "4"]);
-    let r = parse_csv(&std::fs::read(&rejects).unwrap());
+    let (kept, r) = two_rejects("bad/ragged_crlf.csv");
+    assert_eq!(kept, ["1", "4"]);
     let lines_and_reasons: Vec<[&str; 2]> = r[1..].iter().map(|row| [&*row[1], &*row[2]]).collect();
     assert_eq!(
         lines_and_reasons,

@@ -830,8 +830,16 @@ struct Partition {
     margin: Option<CompensatedSums>,
     orders: Vec<i64>,
     purchase_days: Vec<i64>,
-    /// (customer, day, order) of each purchase.
+    /// (customer, day, order) of each purchase, but for lines that repeat
+    /// the customer's previous purchase.
     purchases: Vec<(u32, i32, u64)>,
+    /// The day and order of each customer's latest purchase line, i32::MIN
+    /// before the first (as `last_day`). The lines of an order come together
+    /// in most files, so all but the first are left out of `purchases`: the
+    /// benchmark's 10 M lines keep 5.5 M purchases instead of 9.8 M (50 M
+    /// lines: facts 9.0-10.0 -> 7.7-8.2 s, fewer to compact and count).
+    latest_day: Vec<i32>,
+    latest_order: Vec<u64>,
     /// How many purchases the last compaction left.
     compacted: usize,
 }
@@ -853,6 +861,8 @@ impl Partition {
             orders: Vec::new(),
             purchase_days: Vec::new(),
             purchases: Vec::with_capacity(expected_rows + expected_rows / 16),
+            latest_day: Vec::new(),
+            latest_order: Vec::new(),
             compacted: 0,
         }
     }
@@ -892,7 +902,11 @@ impl Partition {
                     self.first_day_revenue.add(c, record.revenue);
                 }
                 self.last_day[c] = self.last_day[c].max(record.day);
-                self.purchases.push((code, record.day, record.order));
+                if (self.latest_day[c], self.latest_order[c]) != (record.day, record.order) {
+                    self.latest_day[c] = record.day;
+                    self.latest_order[c] = record.order;
+                    self.purchases.push((code, record.day, record.order));
+                }
             }
         }
         codes
@@ -908,8 +922,8 @@ impl Partition {
         if let Some(margin) = self.margin.as_mut() {
             margin.push();
         }
-        self.orders.push(0);
-        self.purchase_days.push(0);
+        self.latest_day.push(i32::MIN);
+        self.latest_order.push(0);
     }
 
     /// Sorts the purchases and drops repeated ones (the lines of one order
@@ -947,14 +961,22 @@ impl Partition {
             orders[*slot] = order;
             *slot += 1;
         }
-        for (c, bounds) in start.windows(2).enumerate() {
-            let range = bounds[0]..bounds[1];
-            self.purchase_days[c] = count_distinct(&mut days[range.clone()]);
-            // two order ids of one customer sharing a 64-bit hash is a
-            // 1-in-10^12 event even with 10,000 orders
-            self.orders[c] = count_distinct(&mut orders[range]);
-        }
+        // counted here, not kept while gathering: 16 bytes a customer less
+        (self.purchase_days, self.orders) = start
+            .windows(2)
+            .map(|bounds| {
+                let range = bounds[0]..bounds[1];
+                // two order ids of one customer sharing a 64-bit hash is a
+                // 1-in-10^12 event even with 10,000 orders
+                (
+                    count_distinct(&mut days[range.clone()]),
+                    count_distinct(&mut orders[range]),
+                )
+            })
+            .unzip();
         self.purchases = Vec::new();
+        self.latest_day = Vec::new();
+        self.latest_order = Vec::new();
         self
     }
 }
@@ -1103,19 +1125,27 @@ mod tests {
     }
 
     /// Random transactions: `rows` rows of `customers` customers over a
-    /// year, with refunds, same-day purchases and orders of several lines.
+    /// year, with refunds, same-day purchases and orders of several lines,
+    /// which mostly follow one another (a refund line among them too) but
+    /// also come back after other orders' lines.
     fn random_transactions(rows: usize, customers: u32) -> DataFrame {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut ids = Vec::with_capacity(rows);
         let (mut days, mut revenue, mut orders) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rows {
-            let customer = rng.random_range(0..customers);
+        let (mut customer, mut day, mut order) = (0, 0, 0);
+        for row in 0..rows {
+            // half the rows are another line of the previous row's order
+            if row == 0 || rng.random_bool(0.5) {
+                customer = rng.random_range(0..customers);
+                day = 19_000 + rng.random_range(0..365);
+                order = rng.random_range(0..8);
+            }
             ids.push(format!("c{customer}"));
-            days.push(19_000 + rng.random_range(0..365));
+            days.push(day);
             let amount = f64::from(rng.random_range(-200..2_000)) / 100.0;
             revenue.push(amount);
-            orders.push(format!("{customer}-{}", rng.random_range(0..8)));
+            orders.push(format!("{customer}-{order}"));
         }
         let dates = Series::new(ORDER_DATE.into(), days)
             .cast(&DataType::Date)

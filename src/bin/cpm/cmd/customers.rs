@@ -45,7 +45,7 @@ pub fn customers_from(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<Customers> {
-    if let Some(file) = large_parquet(inputs, args, is_table)? {
+    if let Some(file) = large_parquet(inputs, args, is_table, cpm::summary::STREAM_ABOVE)? {
         ui.info(&format!(
             "{} rows of canonical transactions: summarised a batch at a time",
             file.rows()
@@ -107,14 +107,14 @@ pub fn load(
     Ok(Loaded::Transactions(transactions, quality))
 }
 
-/// A single canonical Parquet input of more than
-/// [`cpm::summary::STREAM_ABOVE`] rows (or `CPM_STREAM_ABOVE`), with the
-/// columns the facts need: summarised from the file a batch at a time,
-/// never read whole.
+/// A single canonical Parquet input of more than `stream_above` rows (or
+/// `CPM_STREAM_ABOVE`), with the columns the facts need: summarised from
+/// the file a batch at a time, never read whole.
 pub fn large_parquet(
     inputs: &[Input],
     args: &InputArgs,
     is_table: fn(&DataFrame) -> bool,
+    stream_above: usize,
 ) -> Result<Option<ParquetFile>> {
     let [Input::Path(path)] = inputs else {
         return Ok(None);
@@ -132,7 +132,7 @@ pub fn large_parquet(
     let threshold = std::env::var("CPM_STREAM_ABOVE")
         .ok()
         .and_then(|rows| rows.parse().ok())
-        .unwrap_or(cpm::summary::STREAM_ABOVE);
+        .unwrap_or(stream_above);
     if file.rows() <= threshold {
         return Ok(None);
     }

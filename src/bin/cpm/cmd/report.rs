@@ -184,7 +184,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     // a large canonical Parquet file is read a batch at a time, never
     // whole (the holdout reads it whole: it needs the rows themselves)
     let large = match calibration_end {
-        None => large_parquet(&inputs, &args.input, cpm::segment::is_customer_table)?,
+        None => large_parquet(
+            &inputs,
+            &args.input,
+            cpm::segment::is_customer_table,
+            cpm::summary::REPORT_STREAM_ABOVE,
+        )?,
         Some(_) => None,
     };
     let summary_config = SummaryConfig {

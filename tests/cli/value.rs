@@ -2,7 +2,7 @@
 //! transactions and from the shipped summaries; saved models score without
 //! refitting; degenerate inputs are errors, never NaN.
 
-use crate::util::{column, cpm, data, read_json, tempdir};
+use crate::util::{canonical_sample, column, cpm, data, read_json, tempdir};
 
 /// Fits on the CDNOW sample's 39-week calibration and returns the model
 /// file's JSON and the customer table.
@@ -316,4 +316,19 @@ fn profitability_whale_curve_and_profit_per_segment() {
         // the same fit as from the transactions: segment's table is in
         // days, value recomputes the times in weeks from its dates
         .stderr_has(&["0.2426", "4.4136"]);
+}
+
+#[test]
+fn a_large_parquet_input_valued_in_batches_gives_the_same_table() {
+    let dir = tempdir();
+    let input = canonical_sample(dir.path());
+    let args = |verbosity| ["value", &input, verbosity, "--format", "csv"].map(String::from);
+    let whole = cpm(&args("-q")).run().ok().stdout();
+    // every Parquet input counts as large: read a batch at a time
+    let run = cpm(&args("-v"))
+        .env("CPM_STREAM_ABOVE", "1")
+        .run()
+        .ok()
+        .stderr_has(&["summarised a batch at a time"]);
+    assert_eq!(run.stdout(), whole);
 }

@@ -13,7 +13,7 @@ use cpm::value::holdout::{Holdout, HoldoutReport};
 use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
 
-use super::customers::{Loaded, load, summarize};
+use super::customers::{Loaded, customers_from, load, summarize};
 use super::{inputs_and_output, parse_as_of};
 use crate::cli::{InputArgs, OutputArgs, TimeUnitArg};
 use crate::ui::Ui;
@@ -157,38 +157,47 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
     let mut clock = std::time::Instant::now();
-    let loaded = load(&inputs, &args.input, is_customer_table, ui, &mut clock)?;
-    let (mut table, as_of, holdout) = match (loaded, calibration_end) {
-        (Loaded::Customers(table), None) => (table, None, None),
-        (Loaded::Customers(_), Some(_)) => bail!(cpm::error::usage(
-            "--calibration-end needs transactions, not a customer table: what happened after \
-             the calibration comes from them"
-        )),
-        (Loaded::Transactions(transactions, _), None) => {
-            let customers = summarize(&transactions, &summary_config, ui, &mut clock)?;
+    let (mut table, as_of, holdout) = match calibration_end {
+        // a large canonical Parquet file is summarised a batch at a time
+        None => {
+            let customers = customers_from(
+                &inputs,
+                &args.input,
+                &summary_config,
+                is_customer_table,
+                ui,
+                &mut clock,
+            )?;
             (customers.table, customers.as_of, None)
         }
-        (Loaded::Transactions(transactions, _), Some(end)) => {
-            let full = summarize(&transactions, &summary_config, ui, &mut clock)?;
-            let as_of = full.as_of.unwrap_or(end);
-            if end >= as_of {
-                bail!(cpm::error::usage(format!(
-                    "--calibration-end {end} must be before the as-of day {as_of}"
-                )));
+        // the holdout reads the transactions whole: it needs the rows
+        Some(end) => match load(&inputs, &args.input, is_customer_table, ui, &mut clock)? {
+            Loaded::Customers(_) => bail!(cpm::error::usage(
+                "--calibration-end needs transactions, not a customer table: what happened \
+                 after the calibration comes from them"
+            )),
+            Loaded::Transactions(transactions, _) => {
+                let full = summarize(&transactions, &summary_config, ui, &mut clock)?;
+                let as_of = full.as_of.unwrap_or(end);
+                if end >= as_of {
+                    bail!(cpm::error::usage(format!(
+                        "--calibration-end {end} must be before the as-of day {as_of}"
+                    )));
+                }
+                let calibration = SummaryConfig {
+                    as_of: Some(end),
+                    time_unit,
+                };
+                let calibrated = summarize(&transactions, &calibration, ui, &mut clock)?;
+                let holdout = Holdout {
+                    transactions,
+                    full: full.table,
+                    calibration_end: end,
+                    as_of,
+                };
+                (calibrated.table, Some(end), Some(holdout))
             }
-            let calibration = SummaryConfig {
-                as_of: Some(end),
-                time_unit,
-            };
-            let calibrated = summarize(&transactions, &calibration, ui, &mut clock)?;
-            let holdout = Holdout {
-                transactions,
-                full: full.table,
-                calibration_end: end,
-                as_of,
-            };
-            (calibrated.table, Some(end), Some(holdout))
-        }
+        },
     };
     let model_inputs = cpm::value::model_inputs(&table, time_unit)?;
     ui.timing("model inputs", &mut clock);

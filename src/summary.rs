@@ -287,7 +287,7 @@ struct Facts {
 /// How many partitions customers are split into: enough that each
 /// partition's hash table and accumulators stay in cache and both cores
 /// have work. A power of two. 256, not 64: 7.5 M customers (50 M lines)
-/// are 30 k a partition, whose ~80 bytes each stay in the L2 cache (facts
+/// are 30 k a partition, whose ~90 bytes each stay in the L2 cache (facts
 /// 8.9-10.1 -> 8.5-8.6 s, 100 MB less; no change at 10 M lines).
 const PARTITIONS: usize = 256;
 
@@ -840,8 +840,8 @@ struct Partition {
     margin: Option<CompensatedSums>,
     orders: Vec<i64>,
     purchase_days: Vec<i64>,
-    /// (customer, day, order) of each purchase, but for lines that repeat
-    /// the customer's previous purchase.
+    /// (customer, day, order) of each purchase, except lines that repeat
+    /// the customer's latest one (see `latest_day`).
     purchases: Vec<(u32, i32, u64)>,
     /// The day and order of each customer's latest purchase line, i32::MIN
     /// before the first (as `last_day`). The lines of an order come together

@@ -134,6 +134,9 @@ pub fn choose_format(
     Ok(format)
 }
 
+/// Rows of a table [`write_csv`] writes at a time.
+const CSV_SLICE_ROWS: usize = 1 << 20;
+
 /// Rows per thread and batch of the CSV writer (checked at compile time).
 const CSV_BATCH_ROWS: NonZeroUsize = NonZeroUsize::new(1 << 16).unwrap();
 
@@ -151,15 +154,8 @@ pub fn write_frame(
             } else {
                 b'\t'
             };
-            let mut text = dates_as_text(frame)?;
             writing_alongside(out, |mut w| {
-                // batches of 65,536 rows per thread, not 1,024: fewer rounds
-                // of slicing, rechunking and waiting for the other thread
-                Ok(CsvWriter::new(&mut w)
-                    .with_batch_size(CSV_BATCH_ROWS)
-                    .include_header(true)
-                    .with_separator(separator)
-                    .finish(&mut text)?)
+                write_csv(frame, separator, CSV_SLICE_ROWS, &mut w)
             })?;
         }
         OutputFormat::Parquet => writing_alongside(out, |w| sink_parquet(frame, w))?,
@@ -178,6 +174,30 @@ pub fn write_frame(
         }
         OutputFormat::Table => out.write_all(render_table(frame, style).as_bytes())?,
         OutputFormat::Markdown => out.write_all(render_markdown(frame, style).as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Writes `frame` as CSV with a header, `slice_rows` rows at a time, so
+/// only one slice's dates are text at once (the two date columns of 7.5 M
+/// customers as text take 240 MB, and at 50 M lines the write went from
+/// 4.8 to 3.8-4.2 s).
+fn write_csv(
+    frame: &DataFrame,
+    separator: u8,
+    slice_rows: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let slices = frame.height().div_ceil(slice_rows).max(1);
+    for i in 0..slices {
+        let mut text = dates_as_text(&frame.slice((i * slice_rows) as i64, slice_rows))?;
+        // batches of 65,536 rows per thread, not 1,024: fewer rounds of
+        // slicing, rechunking and waiting for the other thread
+        CsvWriter::new(&mut *out)
+            .with_batch_size(CSV_BATCH_ROWS)
+            .include_header(i == 0)
+            .with_separator(separator)
+            .finish(&mut text)?;
     }
     Ok(())
 }
@@ -612,6 +632,36 @@ mod tests {
                 .map_or(days.to_string(), |d| d.to_string());
             assert_eq!(ours, chrono, "{days}");
         }
+    }
+
+    #[test]
+    fn csv_written_in_slices_is_the_csv_written_whole() {
+        let days = [Some(0), None, Some(19_000), Some(-1), Some(20_000)];
+        let mut frame = df!(
+            "id" => ["a", "b,c", "d\"e", "", "f"],
+            "day" => days,
+            "x" => [1.5, f64::NAN, -0.0, 2.0, 1e300],
+        )
+        .unwrap();
+        frame
+            .with_column(frame.column("day").unwrap().cast(&DataType::Date).unwrap())
+            .unwrap();
+        let written = |slice_rows: usize, frame: &DataFrame| {
+            let mut out = Vec::new();
+            write_csv(frame, b',', slice_rows, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let whole = written(100, &frame);
+        assert_eq!(
+            whole,
+            "id,day,x\na,1970-01-01,1.5\n\"b,c\",,NaN\n\"d\"\"e\",2022-01-08,-0.0\n\"\",\
+             1969-12-31,2.0\nf,2024-10-04,1e+300\n"
+        );
+        for slice_rows in [1, 2, 4, 5] {
+            assert_eq!(written(slice_rows, &frame), whole, "{slice_rows}");
+        }
+        // a header alone for an empty table
+        assert_eq!(written(2, &frame.slice(0, 0)), "id,day,x\n");
     }
 
     #[test]

@@ -250,26 +250,29 @@ pub fn shared_hashes(hashes: &[u64]) -> Vec<bool> {
     shared
 }
 
-/// One hash per row over all columns of `frame`, on all cores.
+/// One hash per row over all columns of `frame`, on all cores, each
+/// writing its share of the result (as [`par_text_keys`]).
 pub fn row_hashes(frame: &DataFrame) -> PolarsResult<Vec<u64>> {
     let state = PlSeedableRandomStateQuality::seed_from_u64(SEED);
-    let batches: Vec<Vec<u64>> = (0..frame.height().div_ceil(BATCH))
-        .into_par_iter()
-        .map(|i| -> PolarsResult<Vec<u64>> {
+    let mut hashes = vec![0; frame.height()];
+    hashes
+        .par_chunks_mut(BATCH)
+        .enumerate()
+        .try_for_each(|(i, out)| -> PolarsResult<()> {
             let part = frame.slice((i * BATCH) as i64, BATCH);
-            let mut hashes = Vec::with_capacity(part.height());
+            let mut batch = Vec::with_capacity(out.len());
             for (j, column) in part.columns().iter().enumerate() {
                 let series = column.as_materialized_series();
                 if j == 0 {
-                    series.vec_hash(state.clone(), &mut hashes)?;
+                    series.vec_hash(state.clone(), &mut batch)?;
                 } else {
-                    series.vec_hash_combine(state.clone(), &mut hashes)?;
+                    series.vec_hash_combine(state.clone(), &mut batch)?;
                 }
             }
-            Ok(hashes)
-        })
-        .collect::<PolarsResult<_>>()?;
-    Ok(batches.concat())
+            out.copy_from_slice(&batch);
+            Ok(())
+        })?;
+    Ok(hashes)
 }
 
 #[cfg(test)]

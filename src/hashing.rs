@@ -234,20 +234,23 @@ pub fn distinct_count(column: &Column) -> PolarsResult<u64> {
     Ok(keys.len() as u64)
 }
 
-/// The rows whose hash in `hashes` some other row shares.
+/// The rows whose hash in `hashes` some other row shares: the hashes that
+/// occur twice are found in a sorted copy, then looked up row by row (they
+/// are few, so the lookups stay in cache). Half the memory of sorting
+/// (hash, row) pairs, and a faster sort.
 pub fn shared_hashes(hashes: &[u64]) -> Vec<bool> {
-    let mut keyed: Vec<(u64, u32)> = hashes.iter().copied().zip(0..).collect();
-    keyed.par_sort_unstable();
-    let mut shared = vec![false; hashes.len()];
-    for run in keyed
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|run| run.len() > 1)
-    {
-        for &(_, row) in run {
-            shared[row as usize] = true;
-        }
+    let mut sorted = hashes.to_vec();
+    sorted.par_sort_unstable();
+    let repeated: KeySet<u64> = sorted
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(sorted);
+    if repeated.is_empty() {
+        return vec![false; hashes.len()];
     }
-    shared
+    hashes.par_iter().map(|h| repeated.contains(h)).collect()
 }
 
 /// One hash per row over all columns of `frame`, on all cores, each

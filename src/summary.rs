@@ -118,7 +118,7 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
     let first_day_revenue = pick(buyers, &facts.first_day_revenue);
     let margin = facts.margin.as_ref().map(|margin| pick(buyers, margin));
     // the facts go before the columns are made, and each column takes its
-    // vector without a copy: at 7.5 M customers, the peak is 0.5 GB lower
+    // vector without a copy: at 7.5 M customers, 0.5 GB less is live then
     drop(facts);
 
     // spend after the first purchase day (refunds count against it), per

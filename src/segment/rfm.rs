@@ -1,11 +1,14 @@
 //! RFM scores: recency, frequency and monetary value scored 1..=N (5 best:
 //! most recent, most frequent, highest spend).
 //!
-//! Default scoring puts breaks at the quantiles i/N of the customer
-//! distribution (type 7: linear interpolation, as R's and numpy's default)
-//! and scores each value by the interval `[break_k, break_k+1)` it falls in,
-//! so tied values always share a score and the result does not depend on
-//! row order or thread count. Fixed edges replace the quantile breaks.
+//! Default scoring is by rank, as `ntile` over `rank(method = "min")`: a
+//! customer's score is set by how many customers are worse, so tied values
+//! always share a score, the lowest score they span. When a tie group spans
+//! a score boundary (the 40% of customers who bought once), the customers
+//! above it are spread over the scores left, so every score is used as far
+//! as the distinct values allow. The result does not depend on row order or
+//! thread count. Fixed edges replace the ranks; `rfm-r` reproduces the R
+//! `rfm` package.
 
 use anyhow::{Result, bail};
 use rayon::prelude::*;
@@ -22,13 +25,15 @@ pub enum Monetary {
     Mean,
 }
 
-/// How breaks are placed.
+/// How scores are cut from the customer distribution.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScoringMethod {
-    /// Quantiles i/N, intervals `[break_k, break_k+1)`.
+    /// By rank: `ntile` over `rank(method = "min")`, ties at the lowest
+    /// score they span and the rest spread over the scores left
+    /// ([`rank_scores`]).
     #[default]
-    Quantile,
+    Rank,
     /// The R `rfm` package (0.3.0), quirk included: each quantile break
     /// plus 1, lower bounds (min, breaks), upper bounds (breaks, max + 1).
     RfmR,
@@ -48,7 +53,7 @@ pub struct RfmConfig {
     pub m_edges: Option<Vec<f64>>,
     /// Total or mean spend.
     pub monetary: Monetary,
-    /// Quantile breaks as cpm places them, or as the R `rfm` package does.
+    /// Scores by rank as cpm cuts them, or as the R `rfm` package does.
     pub scoring: ScoringMethod,
 }
 
@@ -60,7 +65,7 @@ impl Default for RfmConfig {
             f_edges: None,
             m_edges: None,
             monetary: Monetary::Total,
-            scoring: ScoringMethod::Quantile,
+            scoring: ScoringMethod::Rank,
         }
     }
 }
@@ -70,7 +75,9 @@ impl Default for RfmConfig {
 pub struct Scoring {
     /// `recency`, `frequency` or `monetary`.
     pub dimension: &'static str,
-    /// The breaks used (quantiles or given edges).
+    /// The breaks used: given edges, R's quantile breaks, or by rank the
+    /// least value of each score from 2 up (the most days since the last
+    /// purchase, for recency).
     pub breaks: Vec<f64>,
     /// Scores that at least one customer received, ascending.
     pub scores_used: Vec<u8>,
@@ -96,6 +103,84 @@ pub fn quantile_breaks(values: &[f64], bins: usize) -> Vec<f64> {
     (1..bins)
         .map(|i| quantile_sorted(&sorted, i as f64 / bins as f64))
         .collect()
+}
+
+/// Scores by rank, as `ntile` over `rank(method = "min")`: with n
+/// customers ordered worst first (least spend, fewest orders, most days
+/// since the last purchase), a value whose first holder has k customers
+/// worse than it scores 1 + ⌊bins · k / n⌋, so ties take the lowest score
+/// they span. Two refinements keep every score in use while distinct
+/// values remain:
+/// - when a tie group spans a score boundary (the 40% who bought once),
+///   the customers above it are scored the same way among themselves, over
+///   the scores left;
+/// - a spanning group whose lowest score lower values already hold takes
+///   the next score instead when most of it lies past the boundary.
+///
+/// So one-time buyers at the bottom score 1 and the values above them
+/// spread over the other scores. Without ties this is dplyr's `ntile`.
+/// Missing values score 1. Returns the scores and the breaks: the least
+/// value of each score from 2 up, in the ordering (fewer when the values
+/// cannot fill every score).
+pub fn rank_scores(values: &[f64], bins: usize, higher_is_better: bool) -> (Vec<u8>, Vec<f64>) {
+    // keys grow with the score; + 0.0 makes -0.0 a tie of 0.0
+    let key = |v: f64| if higher_is_better { v } else { -v } + 0.0;
+    let mut sorted: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|&v| key(v))
+        .collect();
+    sorted.par_sort_unstable_by(f64::total_cmp);
+    let thresholds = rank_thresholds(&sorted, bins);
+    let scores = values
+        .par_iter()
+        .map(|&v| {
+            if v.is_finite() {
+                let k = key(v);
+                (1 + thresholds.partition_point(|t| *t <= k)) as u8
+            } else {
+                1
+            }
+        })
+        .collect();
+    let breaks = thresholds.iter().map(|&t| key(t)).collect();
+    (scores, breaks)
+}
+
+/// The least key of each score from 2 up, for keys sorted ascending (see
+/// [`rank_scores`]); one threshold per score reached.
+fn rank_thresholds(sorted: &[f64], bins: usize) -> Vec<f64> {
+    let n = sorted.len();
+    let mut thresholds: Vec<f64> = Vec::with_capacity(bins - 1);
+    // the scores from `base` up are shared among the keys from `start` on
+    let (mut base, mut start) = (1, 0);
+    let mut i = 0;
+    while i < n {
+        // the tie group sorted[i..end]
+        let end = i + sorted[i..].partition_point(|v| v.total_cmp(&sorted[i]).is_le());
+        let left = bins + 1 - base;
+        let offset = |at: usize| left * (at - start) / (n - start);
+        let (lowest, highest) = (base + offset(i), base + offset(end - 1));
+        let held = lowest == thresholds.len() + 1 && i > start;
+        // the boundary above `lowest` is at start + (lowest − base + 1) ·
+        // (n − start) / left; most of the group lies past it when twice it
+        // is below i + end
+        let past = 2 * (start * left + (lowest - base + 1) * (n - start)) < (i + end) * left;
+        let score = if highest > lowest && held && past {
+            lowest + 1
+        } else {
+            lowest
+        };
+        while thresholds.len() + 1 < score {
+            thresholds.push(sorted[i]);
+        }
+        if highest > score {
+            // the keys above the group share the scores left
+            (base, start) = (score + 1, end);
+        }
+        i = end;
+    }
+    thresholds
 }
 
 /// Scores values by the interval they fall in: 1 below the first break, N
@@ -147,7 +232,7 @@ pub fn rfm_r_scores(values: &[f64], bins: usize, higher_is_better: bool) -> (Vec
     (scores, breaks)
 }
 
-/// Scores one dimension, by quantiles or fixed edges.
+/// Scores one dimension, by rank, R's quantile breaks or fixed edges.
 pub fn score_dimension(
     dimension: &'static str,
     values: &[f64],
@@ -166,18 +251,21 @@ pub fn score_dimension(
             }
             edges.to_vec()
         }
-        None if method == ScoringMethod::RfmR => {
-            let (scores, breaks) = rfm_r_scores(values, bins, higher_is_better);
-            return Ok((scores.clone(), scoring(dimension, breaks, &scores)));
+        None => {
+            let (scores, breaks) = match method {
+                ScoringMethod::Rank => rank_scores(values, bins, higher_is_better),
+                ScoringMethod::RfmR => rfm_r_scores(values, bins, higher_is_better),
+            };
+            let scoring = scoring(dimension, bins, breaks, &scores);
+            return Ok((scores, scoring));
         }
-        None => quantile_breaks(values, bins),
     };
     let scores = score_values(values, &breaks, higher_is_better);
-    let scoring = scoring(dimension, breaks, &scores);
+    let scoring = scoring(dimension, breaks.len() + 1, breaks, &scores);
     Ok((scores, scoring))
 }
 
-fn scoring(dimension: &'static str, breaks: Vec<f64>, scores: &[u8]) -> Scoring {
+fn scoring(dimension: &'static str, bins: usize, breaks: Vec<f64>, scores: &[u8]) -> Scoring {
     let mut seen = [false; 256];
     for &score in scores {
         seen[usize::from(score)] = true;
@@ -185,7 +273,7 @@ fn scoring(dimension: &'static str, breaks: Vec<f64>, scores: &[u8]) -> Scoring 
     let used: Vec<u8> = (0..=u8::MAX).filter(|&s| seen[usize::from(s)]).collect();
     Scoring {
         dimension,
-        bins: breaks.len() + 1,
+        bins,
         breaks,
         scores_used: used,
     }
@@ -228,21 +316,14 @@ mod tests {
             None,
             5,
             true,
-            ScoringMethod::Quantile,
+            ScoringMethod::Rank,
         )
         .unwrap();
-        assert_eq!(scoring.scores_used, [4, 5]);
+        // the four 1s span scores 1 to 4 and take 1; the 2 is next
+        assert_eq!(scoring.scores_used, [1, 2]);
         let decreasing = Some(&[5.0, 2.0][..]);
         assert!(
-            score_dimension(
-                "recency",
-                &[1.0],
-                decreasing,
-                5,
-                false,
-                ScoringMethod::Quantile
-            )
-            .is_err()
+            score_dimension("recency", &[1.0], decreasing, 5, false, ScoringMethod::Rank).is_err()
         );
     }
 
@@ -256,9 +337,50 @@ mod tests {
         assert!((breaks[0] - 3.8).abs() < 1e-12);
         // cpm's own scoring of the same days
         assert_eq!(
-            score_values(&days, &quantile_breaks(&days, 5), false),
+            rank_scores(&days, 5, false).0,
             [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
         );
+    }
+
+    #[test]
+    fn one_time_buyers_score_1_and_the_rest_spread_over_the_scores_left() {
+        // 100 customers: 40 bought once, 20 twice, 15 three times, 10 four
+        // times, 15 between 5 and 19 times
+        let mut orders = vec![1.0; 40];
+        orders.extend([2.0; 20]);
+        orders.extend([3.0; 15]);
+        orders.extend([4.0; 10]);
+        orders.extend((5..20).map(f64::from));
+        let (scores, breaks) = rank_scores(&orders, 5, true);
+        let count = |s: u8| scores.iter().filter(|&&x| x == s).count();
+        // by hand: the 1s span scores 1-2 and take 1; the 60 above share 4
+        // scores, the 2s span 2-3 and take 2; the 40 above share 3, the 3s
+        // span 3-4 and take 3; the 25 above share 2: the 4s and 5, 6, 7
+        // (k = 0..12 of 25) score 4, from 8 on (k = 13) score 5
+        assert_eq!([1, 2, 3, 4, 5].map(count), [40, 20, 15, 13, 12]);
+        assert_eq!(breaks, [2.0, 3.0, 4.0, 8.0]);
+        // ntile over rank(min) alone would give the 2s a 3 and leave 2 empty
+        // recency runs the other way: most days first, ties at the lowest
+        let days: Vec<f64> = orders.iter().map(|o| 1000.0 - o).collect();
+        assert_eq!(rank_scores(&days, 5, false).0, scores);
+    }
+
+    #[test]
+    fn rank_scores_without_ties_are_dplyr_ntile() {
+        // ntile(x, n) = floor(n · (row_number(x) − 1) / length(x)) + 1
+        for n in [1usize, 2, 3, 7, 11, 100] {
+            for bins in 2..=9 {
+                let values: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64).collect();
+                let (scores, _) = rank_scores(&values, bins, true);
+                for (v, s) in values.iter().zip(&scores) {
+                    let ntile = (bins * *v as usize / n + 1) as u8;
+                    assert_eq!(*s, ntile, "n {n} bins {bins} value {v}");
+                }
+            }
+        }
+        // missing values score 1 and do not count
+        let (scores, _) = rank_scores(&[f64::NAN, 3.0, 1.0, 2.0, 4.0], 2, true);
+        assert_eq!(scores, [1, 2, 1, 1, 2]);
     }
 
     mod properties {
@@ -282,11 +404,34 @@ mod tests {
                 let k = pick.index(before.len());
                 let mut after = before.clone();
                 after[k] = (after[k] - f64::from(sooner)).max(0.0);
-                let method = if rfm_r { ScoringMethod::RfmR } else { ScoringMethod::Quantile };
+                let method = if rfm_r { ScoringMethod::RfmR } else { ScoringMethod::Rank };
                 let score = |values: &[f64]| {
                     score_dimension("recency", values, None, bins, false, method).unwrap().0
                 };
                 prop_assert!(score(&after)[k] >= score(&before)[k]);
+            }
+
+            /// By rank, ties share a score, a higher value never scores
+            /// lower, the lowest value scores 1, and two distinct values
+            /// never collapse into one score.
+            #[test]
+            fn rank_scores_are_monotone_and_share_ties(
+                values in prop::collection::vec(0u32..12, 1..200),
+                bins in 2usize..=9,
+            ) {
+                let values: Vec<f64> = values.into_iter().map(f64::from).collect();
+                let (scores, _) = rank_scores(&values, bins, true);
+                let mut pairs: Vec<(f64, u8)> = values.iter().copied().zip(scores).collect();
+                pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                for w in pairs.windows(2) {
+                    prop_assert!(w[1].1 >= w[0].1);
+                    prop_assert!(w[0].0 != w[1].0 || w[0].1 == w[1].1, "a tie split");
+                }
+                prop_assert_eq!(pairs[0].1, 1);
+                pairs.dedup_by(|a, b| a.0 == b.0);
+                let distinct = pairs.len();
+                pairs.dedup_by(|a, b| a.1 == b.1);
+                prop_assert!(pairs.len() >= distinct.min(2), "{} scores", pairs.len());
             }
         }
     }

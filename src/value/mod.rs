@@ -181,6 +181,20 @@ pub fn model_inputs(customers: &DataFrame, unit: TimeUnit) -> Result<ModelInputs
     })
 }
 
+/// Restates `first_to_last` and `tenure` of a customer table in the
+/// models' unit (`inputs`' t_x and T), as the table of the same
+/// transactions summarised in that unit has them: a table segmented in
+/// days and then valued in weeks equals one valued first. A table without
+/// those columns (lifetimes' recency and T) is left as it is.
+pub fn restate_times(table: &mut DataFrame, inputs: &ModelInputs) -> Result<()> {
+    for (name, values) in [("first_to_last", &inputs.t_x), ("tenure", &inputs.t)] {
+        if table.column(name).is_ok() {
+            table.with_column(Column::new(name.into(), values.clone()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The first of `names` the table has, as f64s; an error naming what the
 /// table does have when none is there, or when a value is missing.
 fn numbers(frame: &DataFrame, names: &[&str]) -> Result<Vec<f64>> {
@@ -232,16 +246,19 @@ pub fn fit_models(
 pub fn value_customers(
     customers: &DataFrame,
     config: &ValueConfig,
+    tiers: &crate::segment::TierConfig,
     as_of: Option<NaiveDate>,
 ) -> Result<(DataFrame, Model)> {
     let mut table = customers.clone();
     let inputs = model_inputs(&table, config.time_unit)?;
+    restate_times(&mut table, &inputs)?;
     let model = fit_models(&inputs, config, as_of)?;
     let (margin_rate, profit) = historic::profit(&table, config.margin)?;
     table.with_column(profit)?;
     for column in predict(&inputs, &model, config, margin_rate.unwrap_or(1.0))? {
         table.with_column(column)?;
     }
+    crate::segment::refresh_placement(&mut table, tiers)?;
     Ok((table, model))
 }
 

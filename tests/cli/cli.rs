@@ -105,7 +105,7 @@ fn segment_shows_its_summaries_on_a_terminal() {
         return;
     };
     assert_eq!(code, 0, "{text}");
-    for part in ["Champions", "platinum", "value_share", "Reward them"] {
+    for part in ["At Risk", "platinum", "value_share", "Personal win-back"] {
         assert!(text.contains(part), "{part} missing in:\n{text}");
     }
     assert!(

@@ -43,16 +43,19 @@ fn facts_scores_segments_and_cells_by_hand() {
     assert_eq!(column(&c, "first_to_last"), ["40.0", "41.0", "0.0", "0.0"]);
     assert_eq!(column(&c, "tenure"), ["90.0", "71.0", "21.0", "86.0"]);
     assert_eq!(column(&c, "region"), ["north", "south", "south", "north"]);
-    // quantile breaks derived by hand (type 7): recency 26.4, 34, 46, 64.4;
-    // orders 1, 1.2, 1.8, 2.4; revenue 10.4, 21.6, 50.4, 76
-    assert_eq!(column(&c, "rfm_score"), ["254", "445", "521", "122"]);
+    // scores by rank, 1 + floor(5 k / 4) with k customers worse, derived
+    // by hand: recency D 86, A 50, B 30, C 21 days score 1, 2, 3, 4;
+    // orders: C and D tie at 1 and span scores 1-2, so take 1, and A and B
+    // share 2-5: B (2 orders) 2 + floor(4 · 0 / 2), A 2 + floor(4 · 1 / 2)
+    // = 4; revenue C 8, D 12, A 60, B 100 score 1, 2, 3, 4
+    assert_eq!(column(&c, "rfm_score"), ["243", "324", "411", "112"]);
     assert_eq!(
         column(&c, "segment"),
-        ["Can't Lose Them", "Champions", "Potential Loyalist", "Lost"]
+        ["At Risk", "About To Sleep", "Promising", "Lost"]
     );
     assert_eq!(
         column(&c, "strategy"),
-        ["win back", "retain", "grow", "deprioritise"]
+        ["win back", "win back", "nurture", "deprioritise"]
     );
     // value = margin (median 20.5); risk = days since last / expected gap
     // (own gap 40 and 41 days; one-time buyers against the median 40.5)
@@ -81,25 +84,92 @@ fn weeks_as_the_time_unit() {
 
 #[test]
 fn ties_share_scores_and_unfilled_bins_are_reported() {
+    // three distinct order counts cannot fill five scores: the warning
+    // says so and names the remedies
+    cpm(&[
+        "segment",
+        &data("segment_small.csv"),
+        "--as-of",
+        "2024-03-31",
+    ])
+    .run()
+    .ok()
+    .stderr_has(&[
+        "frequency: only 3 of 5 scores used (1, 2, 4)",
+        "--f-edges 2,3,5,10",
+        "--scoring rfm-r",
+    ]);
+    // CDNOW: 1,205 of 2,357 customers bought once, and score F1; 2 and 3
+    // orders take the next scores
+    let c = segment(&[&data("cdnow_sample.csv")]);
+    let scores_of = |orders: &str| -> Vec<String> {
+        let mut scores: Vec<String> = column(&c, "orders")
+            .iter()
+            .zip(column(&c, "f_score"))
+            .filter(|(o, _)| *o == orders)
+            .map(|(_, score)| score)
+            .collect();
+        scores.dedup();
+        scores
+    };
+    assert_eq!(scores_of("1"), ["1"]);
+    assert_eq!(scores_of("2"), ["2"]);
+    assert_eq!(scores_of("3"), ["3"]);
+    // the full CDNOW (60% bought once) now fills every score
     let dir = tempdir();
     let out = dir.path().join("customers.parquet").display().to_string();
-    cpm(&["segment", &data("cdnow_master.csv"), "-o", &out])
+    let full = cpm(&["segment", &data("cdnow_master.csv"), "-o", &out])
         .run()
-        .ok()
-        .stderr_has(&["frequency: only 3 of 5 scores used (3, 4, 5)"]);
-    let c = segment(&[&data("cdnow_sample.csv")]);
-    let mut one_order_scores: Vec<String> = column(&c, "orders")
-        .iter()
-        .zip(column(&c, "f_score"))
-        .filter(|(orders, _)| *orders == "1")
-        .map(|(_, score)| score)
-        .collect();
-    one_order_scores.dedup();
+        .ok();
+    assert!(!full.stderr().contains("scores used"), "{}", full.stderr());
+}
+
+#[test]
+fn one_time_buyers_are_seen_on_the_retail_export() {
+    let c = segment(&[&data("retail_export.csv")]);
+    let count = |name: &str, value: &str| column(&c, name).iter().filter(|v| *v == value).count();
+    // 2,999 customers; orders 1: 1,202, 2: 580, 3: 329, 4: 206, 5: 146,
+    // 6: 104, 7: 86. By hand: the 1s (k = 0..1201) span F1-F2 and take F1;
+    // the 1,797 above share F2-F5, where the 2s (k = 0..579) span F2-F3 and
+    // take F2; the 1,217 above share F3-F5 (boundaries at k = 405.7 and
+    // 811.3): the 3s (k = 0..328) F3; the 4s (329..534) span F3-F4, F3 is
+    // held and most lie past 405.7, so F4; 5s and 6s F4; the 7s (785..870)
+    // span F4-F5, most past 811.3, so F5, and all above
     assert_eq!(
-        one_order_scores.len(),
-        1,
-        "every one-order customer has the same F score"
+        ["1", "2", "3", "4", "5"].map(|s| count("f_score", s)),
+        [1202, 580, 329, 456, 432]
     );
+    // recency and spend have few ties: 600 a score, give or take 2
+    for name in ["r_score", "m_score"] {
+        for s in ["1", "2", "3", "4", "5"] {
+            assert!(count(name, s).abs_diff(600) <= 2, "{name} {s}");
+        }
+    }
+    // the default table then names all eleven segments (counts checked
+    // against an independent implementation of the rule and the table)
+    let segments = [
+        ("Champions", 498),
+        ("Loyal Customers", 257),
+        ("Potential Loyalist", 339),
+        ("New Customers", 103),
+        ("Promising", 163),
+        ("Need Attention", 75),
+        ("About To Sleep", 362),
+        ("At Risk", 137),
+        ("Can't Lose Them", 102),
+        ("Hibernating", 445),
+        ("Lost", 518),
+    ];
+    for (name, customers) in segments {
+        assert_eq!(count("segment", name), customers, "{name}");
+    }
+    // At Risk names repeat buyers who lapsed, not one-time buyers
+    let at_risk_once = column(&c, "segment")
+        .iter()
+        .zip(column(&c, "orders"))
+        .filter(|(s, o)| *s == "At Risk" && o == "1")
+        .count();
+    assert_eq!(at_risk_once, 0);
 }
 
 #[test]
@@ -138,6 +208,43 @@ fn fixed_edges_and_mean_spend() {
 }
 
 #[test]
+fn segment_then_value_equals_value_then_segment() {
+    let retail = data("retail_export.csv");
+    let run = |first: &[&str], second: &[&str]| {
+        let mut args = vec![first[0], "-q", &retail];
+        args.extend_from_slice(&first[1..]);
+        let piped = cpm(&args).run().ok();
+        let mut args = vec![second[0], "-q"];
+        args.extend_from_slice(&second[1..]);
+        cpm(&args).stdin(piped.stdout_bytes()).run().ok().csv()
+    };
+    let segmented_first = run(&["segment"], &["value"]);
+    let valued_first = run(&["value"], &["segment"]);
+    // every column, in the same order: tiers and matrix cells on clv and
+    // p_alive, first_to_last and tenure in value's weeks
+    assert_eq!(segmented_first[0], valued_first[0]);
+    assert_eq!(segmented_first, valued_first);
+    let cell = column(&valued_first, "matrix_cell");
+    assert!(cell.iter().any(|c| c == "Protect"), "{cell:?}");
+    // the binary form, and options of the tiers that both steps take
+    let tiers = ["--tier-cuts", "2,10,30", "-f", "ipc"];
+    let segmented_first = run(
+        &[&["segment"], &tiers[..]].concat(),
+        &["value", "--tier-cuts", "2,10,30"],
+    );
+    let valued_first = run(
+        &["value", "-f", "ipc"],
+        &["segment", "--tier-cuts", "2,10,30"],
+    );
+    assert_eq!(segmented_first, valued_first);
+    let platinum = column(&valued_first, "tier")
+        .iter()
+        .filter(|t| *t == "platinum")
+        .count();
+    assert_eq!(platinum, 60, "2% of 2,999 customers, rounded up");
+}
+
+#[test]
 fn tiers_follow_the_cuts_and_sum_to_everyone() {
     let c = segment(&[&data("cdnow_master.csv")]);
     let tiers = column(&c, "tier");
@@ -168,7 +275,7 @@ fn summary_by_attribute_and_to_a_file() {
     ])
     .run()
     .ok()
-    .stderr_has(&["platinum", "Champions"]);
+    .stderr_has(&["platinum", "At Risk"]);
     let s = parse_csv(&std::fs::read(&out).unwrap());
     assert_eq!(
         s[0][..3],
@@ -181,7 +288,7 @@ fn summary_by_attribute_and_to_a_file() {
     assert_eq!(column(&s, "region"), ["north", "north", "south", "south"]);
     assert_eq!(
         column(&s, "segment"),
-        ["Can't Lose Them", "Lost", "Champions", "Potential Loyalist"]
+        ["At Risk", "Lost", "Promising", "About To Sleep"]
     );
     assert_eq!(column(&s, "share"), ["0.25", "0.25", "0.25", "0.25"]);
     cpm(&["segment", &data("segment_small.csv"), "--by", "channel"])

@@ -87,6 +87,48 @@ impl From<TimeUnitArg> for cpm::summary::TimeUnit {
     }
 }
 
+/// How tiers and the value/risk matrix are placed; shared by `segment`,
+/// which places them, and `value`, which places them afresh on clv and
+/// p_alive when its input has them.
+#[derive(Args)]
+#[command(next_help_heading = "Tiers and matrix")]
+pub struct TierArgs {
+    /// Value column for tiers and the matrix (default: clv, else margin, else revenue).
+    #[arg(long, value_name = "COLUMN")]
+    pub tier_by: Option<String>,
+
+    /// Cumulative percentages of customers in platinum, gold and silver.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,5,20",
+        value_name = "P,P,P"
+    )]
+    pub tier_cuts: Vec<f64>,
+
+    /// Value that splits high from low value in the matrix (default: the median).
+    #[arg(long, value_name = "VALUE")]
+    pub value_split: Option<f64>,
+
+    /// Churn risk is high when 1 - p_alive > 0.5 (after `value`), else when
+    /// days since the last purchase exceed this many expected gaps between
+    /// purchases.
+    #[arg(long, default_value_t = 2.0, value_name = "RATIO")]
+    pub risk_ratio: f64,
+}
+
+impl TierArgs {
+    /// The library's tier and matrix settings.
+    pub fn config(&self) -> cpm::segment::TierConfig {
+        cpm::segment::TierConfig {
+            tier_by: self.tier_by.clone(),
+            tier_cuts: self.tier_cuts.clone(),
+            value_split: self.value_split,
+            risk_ratio: self.risk_ratio,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {

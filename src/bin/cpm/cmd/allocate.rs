@@ -11,7 +11,7 @@ use cpm::allocate::table::{self as tables, Groups};
 use cpm::allocate::targets::{self, Limits};
 use cpm::allocate::{Method, Response};
 use cpm::io::TableStyle;
-use cpm::segment::SegmentConfig;
+use cpm::segment::{SegmentConfig, TierConfig};
 use cpm::summary::SummaryConfig;
 use cpm::value::ValueConfig;
 use polars::prelude::*;
@@ -26,8 +26,8 @@ Examples:
   # split 50,000 across the segments of an export (segments and CLV computed)
   cpm allocate orders.csv --budget 50000
 
-  # after value and segment, by matrix cell, with the usual splits beside it
-  cpm value orders.csv --format ipc | cpm segment --format ipc | cpm allocate --budget 50000 --by matrix_cell --compare
+  # after segment and value, by matrix cell, with the usual splits beside it
+  cpm segment orders.csv --format ipc | cpm value --format ipc | cpm allocate --budget 50000 --by matrix_cell --compare
 
   # bounds and response per group from a file
   cpm allocate customers.parquet --budget 20000 --response response.csv -o plan.csv
@@ -338,7 +338,12 @@ fn valued(
         return Ok((table, "clv".to_string()));
     }
     if from_transactions {
-        match cpm::value::value_customers(&table, &ValueConfig::default(), as_of) {
+        match cpm::value::value_customers(
+            &table,
+            &ValueConfig::default(),
+            &TierConfig::default(),
+            as_of,
+        ) {
             Ok((valued, _)) if valued.column("clv").is_ok() => {
                 return Ok((valued, "clv".to_string()));
             }

@@ -11,7 +11,7 @@ use cpm::io::batches::Batches;
 use cpm::report::kpis::Period;
 use cpm::report::render::Format;
 use cpm::report::{ReportConfig, Sources};
-use cpm::segment::SegmentConfig;
+use cpm::segment::{SegmentConfig, TierConfig};
 use cpm::summary::SummaryConfig;
 use cpm::value::holdout::{Holdout, HoldoutReport};
 use cpm::value::{Model, ValueConfig};
@@ -410,7 +410,7 @@ fn valued(
         margin,
         ..ValueConfig::default()
     };
-    match cpm::value::value_customers(table, &config, as_of) {
+    match cpm::value::value_customers(table, &config, &TierConfig::default(), as_of) {
         Ok((valued, model)) => {
             *table = valued;
             Ok(Some(model))

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::customers::customers_from;
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs, TimeUnitArg};
+use crate::cli::{InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -74,9 +74,11 @@ pub struct Args {
     )]
     m_edges: Option<Vec<f64>>,
 
-    /// How quantile breaks are placed: cpm's (quantile) or the R rfm
-    /// package's (rfm-r: each break plus 1, as rfm 0.3.0 does).
-    #[arg(long, value_enum, default_value_t = ScoringArg::Quantile, help_heading = "RFM")]
+    /// How scores are cut: rank (ntile over the rank, ties at the lowest
+    /// score they span, the customers above spread over the scores left; so
+    /// one-time buyers score F1) or rfm-r (the R rfm package's quantile
+    /// breaks, each plus 1, as rfm 0.3.0 does).
+    #[arg(long, value_enum, default_value_t = ScoringArg::Rank, help_heading = "RFM")]
     scoring: ScoringArg,
 
     /// Segment rule table: default (11 segments covering all 125 codes),
@@ -95,33 +97,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = MonetaryArg::Total, help_heading = "RFM")]
     monetary: MonetaryArg,
 
-    /// Value column for tiers and the matrix (default: clv, else margin, else revenue).
-    #[arg(long, value_name = "COLUMN", help_heading = "Tiers and matrix")]
-    tier_by: Option<String>,
-
-    /// Cumulative percentages of customers in platinum, gold and silver.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "1,5,20",
-        value_name = "P,P,P",
-        help_heading = "Tiers and matrix"
-    )]
-    tier_cuts: Vec<f64>,
-
-    /// Value that splits high from low value in the matrix (default: the median).
-    #[arg(long, value_name = "VALUE", help_heading = "Tiers and matrix")]
-    value_split: Option<f64>,
-
-    /// Churn risk is high when days since the last purchase exceed this many
-    /// expected gaps between purchases (or when 1 - p_alive > 0.5, if present).
-    #[arg(
-        long,
-        default_value_t = 2.0,
-        value_name = "RATIO",
-        help_heading = "Tiers and matrix"
-    )]
-    risk_ratio: f64,
+    #[command(flatten)]
+    tiers: TierArgs,
 
     /// Break the segment summary down by these columns (e.g. region,channel).
     #[arg(
@@ -144,7 +121,7 @@ pub struct Args {
 /// `--scoring`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ScoringArg {
-    Quantile,
+    Rank,
     RfmR,
 }
 
@@ -172,15 +149,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 MonetaryArg::Mean => Monetary::Mean,
             },
             scoring: match args.scoring {
-                ScoringArg::Quantile => ScoringMethod::Quantile,
+                ScoringArg::Rank => ScoringMethod::Rank,
                 ScoringArg::RfmR => ScoringMethod::RfmR,
             },
         },
         rules: rule_table(&args.rules)?,
-        tier_by: args.tier_by.clone(),
-        tier_cuts: args.tier_cuts.clone(),
-        value_split: args.value_split,
-        risk_ratio: args.risk_ratio,
+        tiers: args.tiers.config(),
     };
     let (inputs, output) = inputs_and_output(
         &args.input,
@@ -273,21 +247,29 @@ fn rule_table(choice: &str) -> Result<Option<Vec<Rule>>> {
     }
 }
 
-/// Warns when the data could not fill every score, and shows breaks with -v.
+/// Warns when the data could not fill every score, naming the remedies,
+/// and shows breaks with -v.
 fn report_scorings(segmented: &Segmented, ui: &Ui) {
     for s in &segmented.scorings {
         let breaks: Vec<String> = s.breaks.iter().map(|b| format!("{b:.2}")).collect();
         ui.info(&format!("{}: breaks {}", s.dimension, breaks.join(", ")));
         if s.scores_used.len() < s.bins {
             let used: Vec<String> = s.scores_used.iter().map(u8::to_string).collect();
+            let edges = match s.dimension {
+                "recency" => "--r-edges 30,90,180,365",
+                "frequency" => "--f-edges 2,3,5,10",
+                _ => "--m-edges 50,100,250,500",
+            };
             ui.warn(&format!(
-                "{}: only {} of {} scores used ({}): too many customers share the same value \
-                 (breaks {})",
+                "{}: only {} of {} scores used ({}): too few distinct values among the \
+                 customers (breaks {}); fixed edges choose the scores yourself ({edges}), or \
+                 try --bins {} or --scoring rfm-r",
                 s.dimension,
                 s.scores_used.len(),
                 s.bins,
                 used.join(", "),
-                breaks.join(", ")
+                breaks.join(", "),
+                s.scores_used.len().max(2),
             ));
         }
     }

@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use super::customers::{Loaded, customers_from, load, summarize};
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs, TimeUnitArg};
+use crate::cli::{InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -102,6 +102,12 @@ pub struct Args {
     /// Write the holdout comparison as JSON.
     #[arg(long, value_name = "FILE", help_heading = "Holdout")]
     holdout_report: Option<PathBuf>,
+
+    /// With a segmented input (after `cpm segment`), tiers and matrix cells
+    /// are placed afresh on clv and p_alive, as `segment` would place them
+    /// after `value`.
+    #[command(flatten)]
+    tiers: TierArgs,
 }
 
 /// Runs `cpm value`.
@@ -200,6 +206,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         },
     };
     let model_inputs = cpm::value::model_inputs(&table, time_unit)?;
+    cpm::value::restate_times(&mut table, &model_inputs)?;
     ui.timing("model inputs", &mut clock);
     let model = match model_in {
         Some(model) => model,
@@ -238,6 +245,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     for column in cpm::value::predict(&model_inputs, &model, &config, margin_rate.unwrap_or(1.0))? {
         table.with_column(column)?;
     }
+    cpm::segment::refresh_placement(&mut table, &args.tiers.config())?;
     ui.timing("predict", &mut clock);
     let style = TableStyle {
         width: args.output.width,

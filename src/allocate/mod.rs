@@ -84,16 +84,18 @@ pub fn check_budget(budget: f64) -> Result<()> {
 }
 
 /// Checks that the groups' bounds admit `budget`: a usage error naming the
-/// numbers when the minimums exceed it, or when the maximums cannot take it.
-pub fn check_feasible(responses: &[Response], budget: f64) -> Result<()> {
+/// group (`names`, in the order of `responses`) and the numbers when a
+/// group's bounds or response are not valid, when the minimums exceed the
+/// budget, or when the maximums cannot take it.
+pub fn check_feasible(responses: &[Response], names: &[String], budget: f64) -> Result<()> {
     check_budget(budget)?;
     if responses.is_empty() {
         bail!("no groups to allocate the budget to");
     }
-    for r in responses {
+    for (r, name) in responses.iter().zip(names) {
         if !(r.min >= 0.0 && r.min <= r.max && r.min.is_finite()) || r.max.is_nan() {
             bail!(crate::error::usage(format!(
-                "bounds min {} and max {} of a group: need 0 ≤ min ≤ max",
+                "group '{name}': bounds min {} and max {}: need 0 ≤ min ≤ max",
                 r.min, r.max
             )));
         }
@@ -101,8 +103,8 @@ pub fn check_feasible(responses: &[Response], budget: f64) -> Result<()> {
         let at_stake = r.uplift_value >= 0.0 && r.uplift_value.is_finite();
         if !(positive && at_stake) {
             bail!(crate::error::usage(format!(
-                "a group's response has uplift value {} and saturation {}: need uplift \
-                 value ≥ 0 and saturation > 0",
+                "group '{name}': the response has uplift value {} and saturation {}: need \
+                 uplift value ≥ 0 and saturation > 0",
                 r.uplift_value, r.saturation
             )));
         }
@@ -124,16 +126,17 @@ pub fn check_feasible(responses: &[Response], budget: f64) -> Result<()> {
     Ok(())
 }
 
-/// Splits `budget` across the groups by `method`; `weights` (the groups'
-/// values) drive [`Method::Proportional`]. The spends add up to the
-/// budget and respect every group's bounds.
+/// Splits `budget` across the groups (`names` for messages) by `method`;
+/// `weights` (the groups' values) drive [`Method::Proportional`]. The
+/// spends add up to the budget and respect every group's bounds.
 pub fn allocate(
     responses: &[Response],
+    names: &[String],
     weights: &[f64],
     budget: f64,
     method: Method,
 ) -> Result<Vec<f64>> {
-    check_feasible(responses, budget)?;
+    check_feasible(responses, names, budget)?;
     // every method gives group g the spend clamp(a_g + b_g·t, min, max) for
     // the t at which the spends add up to the budget
     let lines: Vec<(f64, f64)> = match method {
@@ -243,8 +246,15 @@ fn fill(responses: &[Response], lines: &[(f64, f64)], budget: f64) -> Vec<f64> {
 /// Checks that `spends` are optimal for `budget` (the Karush-Kuhn-Tucker
 /// conditions): they add up to the budget within bounds, and the marginal
 /// returns are equal (to λ, returned) across the groups strictly inside
-/// their bounds, no higher at a minimum and no lower at a maximum.
-pub fn check_optimal(responses: &[Response], spends: &[f64], budget: f64) -> Result<f64> {
+/// their bounds, no higher at a minimum and no lower at a maximum; a group
+/// held at both (min = max, max = 0) meets them whatever its marginal.
+/// Messages name the group by `names`.
+pub fn check_optimal(
+    responses: &[Response],
+    names: &[String],
+    spends: &[f64],
+    budget: f64,
+) -> Result<f64> {
     const TOLERANCE: f64 = 1e-6;
     let total: f64 = spends.iter().sum();
     if (total - budget).abs() > TOLERANCE * budget.max(1.0) {
@@ -271,25 +281,26 @@ pub fn check_optimal(responses: &[Response], spends: &[f64], budget: f64) -> Res
         None => return Ok(f64::NAN),
     };
     let close = |m: f64| (m - lambda).abs() <= TOLERANCE * lambda.max(1e-300);
-    for (g, ((r, &s), &m)) in responses.iter().zip(spends).zip(&marginals).enumerate() {
+    for (((r, &s), &m), name) in responses.iter().zip(spends).zip(&marginals).zip(names) {
         if s < r.min - TOLERANCE * r.saturation || s > r.max + TOLERANCE * r.saturation {
             bail!(
-                "group {g}: spend {s} outside its bounds [{}, {}]",
+                "group '{name}': spend {s} outside its bounds [{}, {}]",
                 r.min,
                 r.max
             );
         }
-        let ok = if inside(r, s) && r.uplift_value > 0.0 {
-            close(m)
-        } else if s <= r.min + TOLERANCE * r.saturation {
-            m <= lambda * (1.0 + TOLERANCE)
-        } else {
-            m >= lambda * (1.0 - TOLERANCE)
+        let at_min = s <= r.min + TOLERANCE * r.saturation;
+        let at_max = s >= r.max - TOLERANCE * r.saturation;
+        let ok = match (at_min, at_max) {
+            _ if inside(r, s) && r.uplift_value > 0.0 => close(m),
+            (true, true) => true,
+            (true, false) => m <= lambda * (1.0 + TOLERANCE),
+            _ => m >= lambda * (1.0 - TOLERANCE),
         };
         if !ok {
             bail!(
-                "group {g}: spend {s} has a marginal return of {m}, where the groups inside \
-                 their bounds have {lambda}"
+                "group '{name}': spend {s} has a marginal return of {m}, where the groups \
+                 inside their bounds have {lambda}"
             );
         }
     }
@@ -297,19 +308,31 @@ pub fn check_optimal(responses: &[Response], spends: &[f64], budget: f64) -> Res
 }
 
 /// The budget beyond which the optimal split's marginal return falls
-/// below 1 (the next unit of money returns less than it costs), without
-/// bounds: Σ over groups with U > k of k·ln(U / k).
+/// below 1 (the next unit of money returns less than it costs): each
+/// group's spend where V'(s) = 1, k·ln(U / k) (0 when U ≤ k), held within
+/// its bounds, summed.
 pub fn break_even_budget(responses: &[Response]) -> f64 {
     responses
         .iter()
-        .filter(|r| r.uplift_value > r.saturation)
-        .map(|r| r.saturation * (r.uplift_value / r.saturation).ln())
+        .map(|r| {
+            let at_one = if r.uplift_value > r.saturation {
+                r.saturation * (r.uplift_value / r.saturation).ln()
+            } else {
+                0.0
+            };
+            at_one.clamp(r.min, r.max.max(r.min))
+        })
         .sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names for the groups' messages: "g0", "g1", ...
+    pub(super) fn named(responses: &[Response]) -> Vec<String> {
+        (0..responses.len()).map(|g| format!("g{g}")).collect()
+    }
 
     fn open(uplift_value: f64, saturation: f64) -> Response {
         Response::unbounded(uplift_value, saturation)
@@ -326,9 +349,16 @@ mod tests {
     #[test]
     fn two_identical_groups_split_evenly() {
         let groups = [open(1000.0, 100.0), open(1000.0, 100.0)];
-        let spends = allocate(&groups, &[1.0, 1.0], 300.0, Method::Optimal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[1.0, 1.0],
+            300.0,
+            Method::Optimal,
+        )
+        .unwrap();
         assert!((spends[0] - 150.0).abs() < 1e-9 && (spends[1] - 150.0).abs() < 1e-9);
-        let lambda = check_optimal(&groups, &spends, 300.0).unwrap();
+        let lambda = check_optimal(&groups, &named(&groups), &spends, 300.0).unwrap();
         // V'(150) = 10 · e^-1.5
         assert!((lambda - 10.0 * (-1.5f64).exp()).abs() < 1e-12);
     }
@@ -338,14 +368,28 @@ mod tests {
         // U/k = 20 and 5: the first group alone until its marginal return
         // falls to 5 (s = 100 ln 4 = 138.63), then both at equal marginals
         let groups = [open(2000.0, 100.0), open(500.0, 100.0)];
-        let spends = allocate(&groups, &[0.0, 0.0], 100.0, Method::Optimal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[0.0, 0.0],
+            100.0,
+            Method::Optimal,
+        )
+        .unwrap();
         assert!((spends[0] - 100.0).abs() < 1e-9 && spends[1].abs() < 1e-9);
-        let spends = allocate(&groups, &[0.0, 0.0], 338.63, Method::Optimal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[0.0, 0.0],
+            338.63,
+            Method::Optimal,
+        )
+        .unwrap();
         // s1 − s2 = 100 ln 4, s1 + s2 = 338.63
         let gap = 100.0 * 4f64.ln();
         assert!((spends[0] - (338.63 + gap) / 2.0).abs() < 1e-9);
         assert!((spends[1] - (338.63 - gap) / 2.0).abs() < 1e-9);
-        check_optimal(&groups, &spends, 338.63).unwrap();
+        check_optimal(&groups, &named(&groups), &spends, 338.63).unwrap();
     }
 
     #[test]
@@ -357,9 +401,42 @@ mod tests {
             },
             open(1000.0, 100.0),
         ];
-        let spends = allocate(&groups, &[1.0, 1.0], 200.0, Method::Optimal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[1.0, 1.0],
+            200.0,
+            Method::Optimal,
+        )
+        .unwrap();
         assert!((spends[0] - 50.0).abs() < 1e-9 && (spends[1] - 150.0).abs() < 1e-9);
-        check_optimal(&groups, &spends, 200.0).unwrap();
+        check_optimal(&groups, &named(&groups), &spends, 200.0).unwrap();
+    }
+
+    #[test]
+    fn a_group_held_at_zero_or_at_min_equal_max_is_optimal() {
+        // the first group would return most, but may get nothing; the
+        // second is fixed at 30
+        let groups = [
+            Response {
+                max: 0.0,
+                ..open(5000.0, 100.0)
+            },
+            Response {
+                min: 30.0,
+                max: 30.0,
+                ..open(5000.0, 100.0)
+            },
+            open(1000.0, 100.0),
+        ];
+        let spends = allocate(&groups, &named(&groups), &[1.0; 3], 200.0, Method::Optimal).unwrap();
+        assert_eq!(spends, [0.0, 30.0, 170.0]);
+        let lambda = check_optimal(&groups, &named(&groups), &spends, 200.0).unwrap();
+        assert!((lambda - 10.0 * (-1.7f64).exp()).abs() < 1e-12);
+        // a spend off its bound is still caught, by the group's name
+        let names = ["Champions", "At Risk", "Lost"].map(String::from);
+        let err = check_optimal(&groups, &names, &[0.0, 100.0, 100.0], 200.0).unwrap_err();
+        assert!(err.to_string().contains("group 'At Risk'"), "{err}");
     }
 
     #[test]
@@ -371,13 +448,14 @@ mod tests {
             },
             open(100.0, 10.0),
         ];
-        assert!(allocate(&groups, &[1.0, 1.0], 0.0, Method::Optimal).is_err());
+        assert!(allocate(&groups, &named(&groups), &[1.0, 1.0], 0.0, Method::Optimal).is_err());
         let free = [open(100.0, 10.0), open(100.0, 10.0)];
         for method in Method::ALL {
-            let spends = allocate(&free, &[1.0, 1.0], 0.0, method).unwrap();
+            let spends = allocate(&free, &named(&free), &[1.0, 1.0], 0.0, method).unwrap();
             assert!(spends.iter().all(|s| s.abs() < 1e-9), "{spends:?}");
         }
-        let spends = allocate(&groups, &[1.0, 1.0], 10.0, Method::Optimal).unwrap();
+        let spends =
+            allocate(&groups, &named(&groups), &[1.0, 1.0], 10.0, Method::Optimal).unwrap();
         assert!((spends[0] - 10.0).abs() < 1e-9 && spends[1].abs() < 1e-9);
     }
 
@@ -390,12 +468,26 @@ mod tests {
             ..open(u, 50.0)
         };
         let groups = [capped(1000.0), capped(500.0), open(0.0, 50.0)];
-        let spends = allocate(&groups, &[3.0, 2.0, 0.0], 1000.0, Method::Optimal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[3.0, 2.0, 0.0],
+            1000.0,
+            Method::Optimal,
+        )
+        .unwrap();
         assert_eq!(spends, [100.0, 100.0, 800.0]);
-        check_optimal(&groups, &spends, 1000.0).unwrap();
+        check_optimal(&groups, &named(&groups), &spends, 1000.0).unwrap();
         // unbounded: a huge budget still adds up, returns approach Σ U
         let open_groups = [open(1000.0, 50.0), open(500.0, 50.0)];
-        let spends = allocate(&open_groups, &[1.0, 1.0], 1e6, Method::Optimal).unwrap();
+        let spends = allocate(
+            &open_groups,
+            &named(&open_groups),
+            &[1.0, 1.0],
+            1e6,
+            Method::Optimal,
+        )
+        .unwrap();
         assert!((spends.iter().sum::<f64>() - 1e6).abs() < 1e-6);
         assert!((total_return(&open_groups, &spends) - 1500.0).abs() < 1e-6);
     }
@@ -412,7 +504,7 @@ mod tests {
                 ..open(100.0, 10.0)
             },
         ];
-        let err = allocate(&low, &[1.0, 1.0], 100.0, Method::Optimal)
+        let err = allocate(&low, &named(&low), &[1.0, 1.0], 100.0, Method::Optimal)
             .unwrap_err()
             .to_string();
         assert!(err.contains("30.00") && err.contains("100.00"), "{err}");
@@ -426,7 +518,7 @@ mod tests {
                 ..open(100.0, 10.0)
             },
         ];
-        let err = allocate(&high, &[1.0, 1.0], 100.0, Method::Optimal)
+        let err = allocate(&high, &named(&high), &[1.0, 1.0], 100.0, Method::Optimal)
             .unwrap_err()
             .to_string();
         assert!(err.contains("120.00") && err.contains("100.00"), "{err}");
@@ -442,9 +534,23 @@ mod tests {
             open(100.0, 10.0),
             open(100.0, 10.0),
         ];
-        let spends = allocate(&groups, &[8.0, 1.0, 1.0], 100.0, Method::Proportional).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[8.0, 1.0, 1.0],
+            100.0,
+            Method::Proportional,
+        )
+        .unwrap();
         assert_eq!(spends, [10.0, 45.0, 45.0]);
-        let spends = allocate(&groups, &[8.0, 1.0, 1.0], 90.0, Method::Equal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[8.0, 1.0, 1.0],
+            90.0,
+            Method::Equal,
+        )
+        .unwrap();
         assert_eq!(spends, [10.0, 40.0, 40.0]);
     }
 
@@ -453,12 +559,32 @@ mod tests {
         let groups = [open(2000.0, 100.0), open(50.0, 100.0)];
         let budget = break_even_budget(&groups);
         assert!((budget - 100.0 * 20f64.ln()).abs() < 1e-9);
-        let spends = allocate(&groups, &[0.0, 0.0], budget, Method::Optimal).unwrap();
+        let spends = allocate(
+            &groups,
+            &named(&groups),
+            &[0.0, 0.0],
+            budget,
+            Method::Optimal,
+        )
+        .unwrap();
         assert!((groups[0].marginal_return(spends[0]) - 1.0).abs() < 1e-9);
+        // a group held at 100 counts for 100; one held at 0 for nothing
+        let bounded = [
+            Response {
+                max: 100.0,
+                ..open(2000.0, 100.0)
+            },
+            Response {
+                max: 0.0,
+                ..open(2000.0, 10.0)
+            },
+        ];
+        assert!((break_even_budget(&bounded) - 100.0).abs() < 1e-9);
     }
 
     mod properties {
         use super::super::*;
+        use super::named;
         use proptest::prelude::*;
 
         /// Up to eight groups with bounds, and a budget their bounds admit.
@@ -502,7 +628,7 @@ mod tests {
             #[test]
             fn spends_add_up_within_bounds((responses, weights, budget) in problems()) {
                 for method in Method::ALL {
-                    let spends = allocate(&responses, &weights, budget, method).unwrap();
+                    let spends = allocate(&responses, &named(&responses), &weights, budget, method).unwrap();
                     let sum: f64 = spends.iter().sum();
                     prop_assert!((sum - budget).abs() <= 1e-9 * budget.max(1.0), "{method:?}");
                     for (r, s) in responses.iter().zip(&spends) {
@@ -513,18 +639,18 @@ mod tests {
 
             #[test]
             fn optimal_beats_the_usual_splits((responses, weights, budget) in problems()) {
-                let best = total(&responses, &allocate(&responses, &weights, budget, Method::Optimal).unwrap());
+                let best = total(&responses, &allocate(&responses, &named(&responses), &weights, budget, Method::Optimal).unwrap());
                 for method in [Method::Proportional, Method::Equal] {
-                    let other = total(&responses, &allocate(&responses, &weights, budget, method).unwrap());
+                    let other = total(&responses, &allocate(&responses, &named(&responses), &weights, budget, method).unwrap());
                     prop_assert!(best >= other - 1e-9 * best.abs().max(1.0), "{method:?}: {best} < {other}");
                 }
             }
 
             #[test]
             fn optimal_spends_meet_the_kkt_conditions((responses, weights, budget) in problems()) {
-                let spends = allocate(&responses, &weights, budget, Method::Optimal).unwrap();
-                prop_assert!(check_optimal(&responses, &spends, budget).is_ok(),
-                    "{:?}", check_optimal(&responses, &spends, budget));
+                let spends = allocate(&responses, &named(&responses), &weights, budget, Method::Optimal).unwrap();
+                prop_assert!(check_optimal(&responses, &named(&responses), &spends, budget).is_ok(),
+                    "{:?}", check_optimal(&responses, &named(&responses), &spends, budget));
             }
 
             #[test]
@@ -533,8 +659,8 @@ mod tests {
             ) {
                 let most: f64 = responses.iter().map(|r| r.max).sum();
                 let larger = budget + more * (most.min(budget + 1_000.0) - budget);
-                let before = allocate(&responses, &weights, budget, Method::Optimal).unwrap();
-                let after = allocate(&responses, &weights, larger, Method::Optimal).unwrap();
+                let before = allocate(&responses, &named(&responses), &weights, budget, Method::Optimal).unwrap();
+                let after = allocate(&responses, &named(&responses), &weights, larger, Method::Optimal).unwrap();
                 for (b, a) in before.iter().zip(&after) {
                     prop_assert!(*a >= b - 1e-9 * larger.max(1.0), "{before:?} -> {after:?}");
                 }
@@ -549,8 +675,8 @@ mod tests {
                 let rotate = |v: &[f64]| [&v[k..], &v[..k]].concat();
                 let turned: Vec<Response> = [&responses[k..], &responses[..k]].concat();
                 for method in Method::ALL {
-                    let spends = allocate(&responses, &weights, budget, method).unwrap();
-                    let again = allocate(&turned, &rotate(&weights), budget, method).unwrap();
+                    let spends = allocate(&responses, &named(&responses), &weights, budget, method).unwrap();
+                    let again = allocate(&turned, &named(&turned), &rotate(&weights), budget, method).unwrap();
                     for (a, b) in rotate(&spends).iter().zip(&again) {
                         prop_assert!((a - b).abs() <= 1e-9 * budget.max(1.0), "{method:?}");
                     }

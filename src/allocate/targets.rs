@@ -1,5 +1,6 @@
 //! Whom to contact: customers chosen, best expected value per contact
-//! first, until the budget or the list's length runs out.
+//! first, while a contact is expected to return at least what it costs
+//! and until the budget or the list's length runs out.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -15,6 +16,17 @@ pub struct Contact {
     pub group: usize,
     /// What contacting the customer is expected to add.
     pub expected_value: f64,
+}
+
+/// A target list: the contacts, best first, and what each group's next
+/// contact (the best one not taken) would have added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetList {
+    /// The customers to contact.
+    pub contacts: Vec<Contact>,
+    /// Per group, the expected value of its best contact not taken (its
+    /// marginal return), none when every customer of the group is taken.
+    pub next_value: Vec<Option<f64>>,
 }
 
 /// The limits of a target list.
@@ -40,17 +52,17 @@ impl Limits {
     }
 }
 
-/// Customers valued one by one (uplift × clv × p_alive, say): the best
-/// first, ties by row, while the value is positive, and no group spends
-/// past its maximum.
+/// Customers valued one by one (uplift × clv, say): the best first, ties
+/// by row, while the value is at least the cost of a contact, and no group
+/// spends past its maximum.
 pub fn by_customer(
     values: &[f64],
     groups: &[usize],
     responses: &[Response],
     limits: Limits,
-) -> Vec<Contact> {
+) -> TargetList {
     let mut order: Vec<usize> = (0..values.len())
-        .filter(|&i| values[i] > 0.0 && values[i].is_finite())
+        .filter(|&i| values[i] >= limits.cost && values[i] > 0.0 && values[i].is_finite())
         .collect();
     order.sort_by(|&i, &j| values[j].total_cmp(&values[i]).then(i.cmp(&j)));
     let mut spent = vec![0.0; responses.len()];
@@ -71,15 +83,30 @@ pub fn by_customer(
             expected_value: values[row],
         });
     }
-    chosen
+    let mut taken = vec![false; values.len()];
+    for contact in &chosen {
+        taken[contact.row] = true;
+    }
+    let mut next_value: Vec<Option<f64>> = vec![None; responses.len()];
+    for (row, &value) in values.iter().enumerate() {
+        let next = &mut next_value[groups[row]];
+        if !taken[row] && value.is_finite() && next.is_none_or(|n| value > n) {
+            *next = Some(value);
+        }
+    }
+    TargetList {
+        contacts: chosen,
+        next_value,
+    }
 }
 
 /// Customers valued by their group's response: the j-th contact in a
 /// group adds V(j·c) − V((j − 1)·c), so contacts are taken from the group
 /// whose next one adds most (ties to the first group), each group's
 /// `members` in their order, after the contacts each group's minimum
-/// asks for; no group spends past its maximum.
-pub fn by_group(members: &[Vec<usize>], responses: &[Response], limits: Limits) -> Vec<Contact> {
+/// asks for, while the next contact adds at least its cost; no group
+/// spends past its maximum.
+pub fn by_group(members: &[Vec<usize>], responses: &[Response], limits: Limits) -> TargetList {
     let c = limits.cost;
     let room = |g: usize| -> usize {
         let bound = if c > 0.0 {
@@ -125,7 +152,7 @@ pub fn by_group(members: &[Vec<usize>], responses: &[Response], limits: Limits) 
         let Some(Next { gain: value, group }) = next.pop() else {
             break;
         };
-        if value <= 0.0 {
+        if value <= 0.0 || value < c {
             break;
         }
         take(group, &mut taken, &mut chosen);
@@ -136,7 +163,12 @@ pub fn by_group(members: &[Vec<usize>], responses: &[Response], limits: Limits) 
             });
         }
     }
-    chosen
+    TargetList {
+        contacts: chosen,
+        next_value: (0..members.len())
+            .map(|g| (taken[g] < members[g].len()).then(|| gain(g, taken[g] + 1)))
+            .collect(),
+    }
 }
 
 /// A group's next contact in the heap: the largest gain first, then the
@@ -179,7 +211,10 @@ mod tests {
             budget: 4.5,
             count: 100,
         };
-        let list = by_group(&members, &responses, limits);
+        let TargetList {
+            contacts: list,
+            next_value,
+        } = by_group(&members, &responses, limits);
         // the budget buys 4 contacts
         assert_eq!(list.len(), 4);
         let values: Vec<f64> = list.iter().map(|c| c.expected_value).collect();
@@ -190,8 +225,26 @@ mod tests {
             list.iter().map(|c| c.row).collect::<Vec<_>>(),
             [10, 11, 20, 12]
         );
+        // what the next contact of each group would add: group 1's fourth,
+        // 100·(e^-1.5 − e^-2) = 8.8; group 2's second, 40·(e^-0.5 − e^-1)
+        let e = f64::exp;
+        let want = [100.0 * (e(-1.5) - e(-2.0)), 40.0 * (e(-0.5) - e(-1.0))];
+        for (got, want) in next_value.iter().zip(want) {
+            assert!((got.unwrap() - want).abs() < 1e-9, "{next_value:?}");
+        }
         let short = by_group(&members, &responses, Limits { count: 2, ..limits });
-        assert_eq!(short.len(), 2);
+        assert_eq!(short.contacts.len(), 2);
+        // at 20 a contact, only the two first contacts pay for themselves
+        let dear = by_group(
+            &members,
+            &responses,
+            Limits {
+                cost: 20.0,
+                budget: 1000.0,
+                count: 100,
+            },
+        );
+        assert_eq!(dear.contacts.len(), 2, "{dear:?}");
     }
 
     #[test]
@@ -211,8 +264,21 @@ mod tests {
             count: 10,
         };
         let list = by_customer(&values, &groups, &responses, limits);
+        let rows = |list: &TargetList| list.contacts.iter().map(|c| c.row).collect::<Vec<_>>();
         // row 3 is left out: group 0 may spend only 1 (row 1 took it); row 2
         // is worth nothing
-        assert_eq!(list.iter().map(|c| c.row).collect::<Vec<_>>(), [1, 4, 0]);
+        assert_eq!(rows(&list), [1, 4, 0]);
+        assert_eq!(list.next_value, [Some(7.0), Some(0.0)]);
+        // at 6 a contact, the customer worth 5 does not pay
+        let dear = by_customer(
+            &values,
+            &groups,
+            &responses,
+            Limits {
+                cost: 6.0,
+                ..limits
+            },
+        );
+        assert_eq!(rows(&dear), [4]);
     }
 }

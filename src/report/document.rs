@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Report;
 use super::kpis::PeriodKpis;
 use super::migration::Moved;
+use crate::io::human::{group_thousands, grouped, money, money_or_count, percent};
 
 /// Later months shown in the cohort triangle (M1 … M11): the widest table
 /// that fits 100 columns.
@@ -147,57 +148,6 @@ pub fn printable(text: &str) -> String {
             }
         })
         .collect()
-}
-
-/// A fraction as a percentage with one decimal.
-pub fn percent(share: f64) -> String {
-    if share.is_finite() {
-        format!("{:.1}%", 100.0 * share)
-    } else {
-        "–".to_string()
-    }
-}
-
-/// Money with grouped thousands and two decimals.
-pub fn money(value: f64) -> String {
-    if value.is_finite() {
-        grouped(&format!("{value:.2}"))
-    } else {
-        "–".to_string()
-    }
-}
-
-/// A formatted number with its whole part's thousands grouped.
-fn grouped(number: &str) -> String {
-    match number.split_once('.') {
-        Some((whole, decimals)) => format!("{}.{decimals}", group_thousands(whole)),
-        None => group_thousands(number),
-    }
-}
-
-/// A whole number as a count, else money.
-fn money_or_count(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        group_thousands(&format!("{value:.0}"))
-    } else {
-        money(value)
-    }
-}
-
-/// "1234567" → "1,234,567" (a leading minus kept).
-fn group_thousands(digits: &str) -> String {
-    let (sign, digits) = match digits.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", digits),
-    };
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
 }
 
 fn table(name: &str, headers: &[&str], rows: Vec<Vec<Cell>>) -> Table {

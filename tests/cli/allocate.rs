@@ -2,7 +2,7 @@
 //! the comparison of methods, target lists, usage errors, and a run on raw
 //! transactions.
 
-use crate::util::{column, cpm, data};
+use crate::util::{column, cpm, data, parse_csv, tempdir};
 
 /// Runs allocate on the small customer table and returns its CSV output.
 fn allocate(args: &[&str]) -> Vec<Vec<String>> {
@@ -176,4 +176,165 @@ fn raw_transactions_get_segments_and_clv_computed() {
         .map(|s| s.parse::<f64>().unwrap())
         .sum();
     assert!((total - 1000.0).abs() < 1e-6);
+}
+
+/// The retail export valued once, as CSV in `dir`.
+fn valued_retail(dir: &std::path::Path) -> String {
+    let valued = dir.join("valued.csv").display().to_string();
+    cpm(&["value", "-q", &data("retail_export.csv"), "-o", &valued])
+        .run()
+        .ok();
+    valued
+}
+
+fn numbers(table: &[Vec<String>], name: &str) -> Vec<f64> {
+    column(table, name)
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_contact_list_takes_only_customers_worth_their_cost() {
+    let dir = tempdir();
+    let valued = valued_retail(dir.path());
+    let plan = dir.path().join("plan.csv");
+    let run = cpm(&[
+        "allocate",
+        &valued,
+        "--budget",
+        "6000",
+        "--contact-cost",
+        "1.2",
+        "--target-list",
+        "5000",
+        "--allocation-out",
+        &plan.display().to_string(),
+        "-f",
+        "csv",
+    ])
+    .run()
+    .ok();
+    let list = run.csv();
+    let n = list.len() - 1;
+    let values = numbers(&list, "expected_value");
+    assert!(
+        values.iter().all(|v| *v >= 1.2),
+        "a contact worth less than it costs"
+    );
+    assert!(values.windows(2).all(|w| w[0] >= w[1]), "best first");
+    assert!(n > 1000 && n < 2999, "{n} contacts");
+    // expected value = uplift × clv, P(alive) counted once (in clv)
+    let customers = parse_csv(&std::fs::read(&valued).unwrap());
+    let ids = column(&customers, "customer_id");
+    let clv = numbers(&customers, "clv");
+    let first = ids.iter().position(|id| *id == list[1][0]).unwrap();
+    assert!((values[0] - 0.1 * clv[first]).abs() < 1e-9 * clv[first]);
+    // one line on stderr, piped or not, that adds up
+    let cost = n as f64 * 1.2;
+    let total: f64 = values.iter().sum();
+    let line = run
+        .stderr()
+        .lines()
+        .find(|l| l.starts_with("target list:"))
+        .unwrap_or_else(|| panic!("no target list line in {}", run.stderr()))
+        .to_string();
+    let human = |x: f64| cpm::io::human::money(x);
+    for part in [
+        format!("{} customers", cpm::io::human::count(n as u64)),
+        format!("for {}", human(cost)),
+        format!("expected value {}", human(total)),
+        format!("budget left {}", human(6000.0 - cost)),
+    ] {
+        assert!(line.contains(&part), "{part} not in {line}");
+    }
+    // the allocation written beside it describes the list
+    let plan = parse_csv(&std::fs::read(&plan).unwrap());
+    let contacts: f64 = numbers(&plan, "contacts").iter().sum();
+    let spend: f64 = numbers(&plan, "spend").iter().sum();
+    let returns: f64 = numbers(&plan, "expected_return").iter().sum();
+    assert_eq!(contacts as usize, n);
+    assert!((spend - cost).abs() < 1e-6 && (returns - total).abs() < 1e-6 * total);
+}
+
+#[test]
+fn groups_held_at_zero_and_restricted_groups_are_split_by_name() {
+    let dir = tempdir();
+    let valued = valued_retail(dir.path());
+    let bounds = dir.path().join("bounds.csv");
+    std::fs::write(&bounds, "group,max\nLost,0\nPromising,0\n").unwrap();
+    let table = cpm(&[
+        "allocate",
+        &valued,
+        "--budget",
+        "1000",
+        "--response",
+        &bounds.display().to_string(),
+        "-f",
+        "csv",
+    ])
+    .run()
+    .ok()
+    .csv();
+    assert_eq!(spend_of(&table, "Lost"), 0.0);
+    assert_eq!(spend_of(&table, "Promising"), 0.0);
+    let total: f64 = numbers(&table, "spend").iter().sum();
+    assert!((total - 1000.0).abs() < 1e-6);
+    // the same restriction without a file: only the groups named
+    let run = cpm(&[
+        "allocate",
+        &valued,
+        "--budget",
+        "2000",
+        "--groups",
+        "Champions,At Risk",
+        "-f",
+        "csv",
+    ])
+    .run()
+    .ok()
+    // past break-even, said on stderr although stdout is piped
+    .stderr_has(&["past break-even", "--uplift 0.1", "--cost-per-customer 1"]);
+    let table = run.csv();
+    assert_eq!(column(&table, "group"), ["Champions", "At Risk"]);
+    cpm(&[
+        "allocate",
+        &valued,
+        "--budget",
+        "10",
+        "--groups",
+        "Champions,Gold",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--groups: no group 'Gold' in column 'segment'", "At Risk"]);
+    let list = cpm(&[
+        "allocate",
+        &valued,
+        "--budget",
+        "100",
+        "--groups",
+        "At Risk",
+        "--target-list",
+        "50",
+        "-f",
+        "csv",
+    ])
+    .run()
+    .ok()
+    .csv();
+    assert!(column(&list, "group").iter().all(|g| g == "At Risk"));
+    // a bound that is not one is named by its group
+    std::fs::write(&bounds, "group,min,max\nLost,5,1\n").unwrap();
+    cpm(&[
+        "allocate",
+        &valued,
+        "--budget",
+        "100",
+        "--response",
+        &bounds.display().to_string(),
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["group 'Lost': bounds min 5 and max 1"]);
 }

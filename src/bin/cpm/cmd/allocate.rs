@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cpm::allocate::response::{Defaults, apply, read_overrides};
 use cpm::allocate::table::{self as tables, Groups};
-use cpm::allocate::targets::{self, Limits};
+use cpm::allocate::targets::{self, Limits, TargetList};
 use cpm::allocate::{Method, Response};
 use cpm::io::TableStyle;
+use cpm::io::human;
 use cpm::segment::{SegmentConfig, TierConfig};
 use cpm::summary::SummaryConfig;
 use cpm::value::ValueConfig;
@@ -70,6 +71,16 @@ pub struct Args {
     #[arg(long, value_name = "COLUMN", help_heading = "Budget")]
     value: Option<String>,
 
+    /// Only these groups get budget and contacts, e.g. 'Champions,At Risk'
+    /// (without a --response file of max = 0 for the others).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        help_heading = "Budget"
+    )]
+    groups: Vec<String>,
+
     /// optimal (equal marginal returns), proportional (to value) or equal.
     #[arg(long, value_enum, default_value_t = MethodArg::Optimal, help_heading = "Budget")]
     method: MethodArg,
@@ -101,7 +112,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Response")]
     response: Option<PathBuf>,
 
-    /// Make a target list of at most N customers (the list becomes the output).
+    /// Make a target list of at most N customers (the list becomes the
+    /// output): the best first, while a contact's expected value (the
+    /// group's uplift × clv) is at least its cost and the budget lasts.
     #[arg(long, value_name = "N", help_heading = "Targets")]
     target_list: Option<usize>,
 
@@ -109,7 +122,7 @@ pub struct Args {
     #[arg(long, value_name = "AMOUNT", help_heading = "Targets")]
     contact_cost: Option<f64>,
 
-    /// With a target list, also write the allocation to FILE.
+    /// With a target list, also write the allocation the list makes to FILE.
     #[arg(long, value_name = "FILE", help_heading = "Targets")]
     allocation_out: Option<PathBuf>,
 
@@ -180,7 +193,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         customers.as_of,
         ui,
     )?;
-    let table = grouped(table, &args.by)?;
+    let table = restricted(grouped(table, &args.by)?, &args.by, &args.groups)?;
     ui.timing("customers", &mut clock);
 
     let groups = tables::groups(&table, &args.by, &value_column)?;
@@ -206,24 +219,67 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let (responses, actions) = apply(&groups.names, responses, &overrides, &response_name)?;
-    let method = Method::from(args.method);
-    let spends = cpm::allocate::allocate(&responses, &groups.value, args.budget, method)?;
-    if method == Method::Optimal {
-        let lambda = cpm::allocate::check_optimal(&responses, &spends, args.budget)?;
-        ui.info(&format!(
-            "optimal: marginal return {lambda:.4} per unit in every group inside its bounds"
-        ));
-    }
     let plays = tables::plays(&table, &args.by, &groups, &actions)?;
-    let mut allocation = tables::allocation_table(&groups, &responses, &spends, &plays)?;
-    ui.timing("allocate", &mut clock);
-
     let style = TableStyle {
         width: args.output.width,
         ..TableStyle::default()
     };
-    let mut summary = cpm::io::table::render_table(&tables::with_total(&allocation)?, &style);
-    summary.push_str(&verdict(&responses, &spends, args.budget));
+    let assumed = assumptions(&args, &overrides);
+
+    if args.target_list.is_some() || args.contact_cost.is_some() {
+        let limits = Limits {
+            cost: args.contact_cost.unwrap_or(args.cost_per_customer),
+            budget: args.budget,
+            count: args.target_list.unwrap_or(usize::MAX),
+        };
+        let list = contacts(&table, &groups, &responses, limits, &value_column)?;
+        let mut allocation = tables::list_allocation_table(&groups, &list, limits.cost, &plays)?;
+        ui.timing("target list", &mut clock);
+        ui.print(&format!(
+            "{}{assumed}",
+            cpm::io::table::render_table(&tables::with_total(&allocation)?, &style)
+        ));
+        ui.print(&list_line(&list, limits));
+        if let Some(path) = &args.allocation_out {
+            let format = cpm::io::choose_format(Some(path), None, false)?;
+            cpm::io::write_atomically(path, |w| {
+                cpm::io::write_frame(&mut allocation, format, &style, w)
+            })?;
+        }
+        let mut table = tables::target_table(&table, &groups, &list.contacts, limits.cost, &plays)?;
+        return output.write(&mut table);
+    }
+
+    let method = Method::from(args.method);
+    let spends = cpm::allocate::allocate(
+        &responses,
+        &groups.names,
+        &groups.value,
+        args.budget,
+        method,
+    )?;
+    if method == Method::Optimal {
+        let lambda = cpm::allocate::check_optimal(&responses, &groups.names, &spends, args.budget)?;
+        ui.info(&format!(
+            "optimal: marginal return {lambda:.4} per unit in every group inside its bounds"
+        ));
+    }
+    let mut allocation = tables::allocation_table(&groups, &responses, &spends, &plays)?;
+    ui.timing("allocate", &mut clock);
+    let break_even = cpm::allocate::break_even_budget(&responses);
+    if args.budget > break_even {
+        ui.warn(&format!(
+            "the budget of {} is past break-even: beyond about {} the next unit of money \
+             returns less than it costs (marginal_roi below 0)",
+            human::money(args.budget),
+            human::money(break_even)
+        ));
+    }
+    let summary = format!(
+        "{}{}",
+        cpm::io::table::render_table(&tables::with_total(&allocation)?, &style),
+        verdict(&responses, &spends, args.budget, break_even)
+    );
     let comparison = if args.compare {
         // the chosen method's split is already there
         let all = Method::ALL
@@ -232,7 +288,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 let split = if m == method {
                     spends.clone()
                 } else {
-                    cpm::allocate::allocate(&responses, &groups.value, args.budget, m)?
+                    cpm::allocate::allocate(
+                        &responses,
+                        &groups.names,
+                        &groups.value,
+                        args.budget,
+                        m,
+                    )?
                 };
                 Ok((m, split))
             })
@@ -242,41 +304,18 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     } else {
         String::new()
     };
-    let targets = args.target_list.is_some() || args.contact_cost.is_some();
-    let on_terminal = !targets
-        && output.path().is_none()
-        && args.output.format.is_none()
-        && std::io::stdout().is_terminal();
+    let on_terminal =
+        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
     if on_terminal {
-        let text = format!("{summary}{comparison}");
+        let text = format!("{summary}{assumed}{comparison}");
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
-    if args.summary || targets {
+    if args.summary {
         ui.print(&summary);
     }
+    // what the split assumes, always beside it
+    ui.print(&assumed);
     ui.print(&comparison);
-
-    if targets {
-        let limits = Limits {
-            cost: args.contact_cost.unwrap_or(args.cost_per_customer),
-            budget: args.budget,
-            count: args.target_list.unwrap_or(usize::MAX),
-        };
-        let contacts = contacts(&table, &groups, &responses, limits, &value_column)?;
-        let mut list = tables::target_table(&table, &groups, &contacts, limits.cost, &plays)?;
-        ui.info(&format!(
-            "{} customers to contact for {:.2}",
-            contacts.len(),
-            contacts.len() as f64 * limits.cost
-        ));
-        if let Some(path) = &args.allocation_out {
-            let format = cpm::io::choose_format(Some(path), None, false)?;
-            cpm::io::write_atomically(path, |w| {
-                cpm::io::write_frame(&mut allocation, format, &style, w)
-            })?;
-        }
-        return output.write(&mut list);
-    }
     if output.is_for_people() {
         // a table or Markdown for people: with the total row
         allocation = tables::with_total(&allocation)?;
@@ -371,26 +410,27 @@ fn grouped(table: DataFrame, by: &str) -> Result<DataFrame> {
     )))
 }
 
-/// The customers to contact: valued one by one (the group's uplift × clv
-/// × p_alive) when the table has clv and p_alive, else by their group's
-/// response, the customers of a group by `value_column`, highest first.
+/// The customers to contact: valued one by one (the group's uplift ×
+/// clv; clv already carries P(alive)) when the table has clv, else by their
+/// group's response, the customers of a group by `value_column`, highest
+/// first.
 fn contacts(
     table: &DataFrame,
     groups: &Groups,
     responses: &[Response],
     limits: Limits,
     value_column: &str,
-) -> Result<Vec<targets::Contact>> {
+) -> Result<TargetList> {
     let numbers = |name: &str| cpm::segment::numbers(table, name);
-    if table.column("clv").is_ok() && table.column("p_alive").is_ok() {
+    if table.column("clv").is_ok() {
         let uplift: Vec<f64> = responses
             .iter()
             .zip(&groups.value)
             .map(|(r, &v)| if v > 0.0 { r.uplift_value / v } else { 0.0 })
             .collect();
-        let (clv, alive) = (numbers("clv")?, numbers("p_alive")?);
+        let clv = numbers("clv")?;
         let values: Vec<f64> = (0..clv.len())
-            .map(|i| uplift[groups.of[i]] * clv[i] * alive[i])
+            .map(|i| uplift[groups.of[i]] * clv[i])
             .collect();
         return Ok(targets::by_customer(&values, &groups.of, responses, limits));
     }
@@ -405,25 +445,91 @@ fn contacts(
     Ok(targets::by_group(&members, responses, limits))
 }
 
+/// The one line a target list always gets on stderr: what it holds,
+/// costs, is expected to return, and what is left of the budget.
+fn list_line(list: &TargetList, limits: Limits) -> String {
+    let cost = list.contacts.len() as f64 * limits.cost;
+    let value: f64 = list.contacts.iter().map(|c| c.expected_value).sum();
+    format!(
+        "target list: {} customers to contact for {}, expected value {}, budget left {}\n",
+        human::count(list.contacts.len() as u64),
+        human::money(cost),
+        human::money(value),
+        human::money(limits.budget - cost)
+    )
+}
+
+/// The response the split assumes, since it drives it.
+fn assumptions(args: &Args, overrides: &[cpm::allocate::response::Override]) -> String {
+    let mut text = format!(
+        "assumed response: a group's value at stake is {} of its value (--uplift {}); a spend \
+         of {} per customer gets 63% of it (--cost-per-customer {})",
+        human::percent(args.uplift),
+        args.uplift,
+        human::money(args.cost_per_customer),
+        args.cost_per_customer
+    );
+    if !overrides.is_empty() {
+        text.push_str(&format!(
+            "; {} groups as the --response file sets them",
+            overrides.len()
+        ));
+    }
+    text.push('\n');
+    text
+}
+
 /// One line on what the split buys, and where more budget stops paying.
-fn verdict(responses: &[Response], spends: &[f64], budget: f64) -> String {
+fn verdict(responses: &[Response], spends: &[f64], budget: f64, break_even: f64) -> String {
     let total: f64 = responses
         .iter()
         .zip(spends)
         .map(|(r, &s)| r.expected_return(s))
         .sum();
-    let break_even = cpm::allocate::break_even_budget(responses);
-    let mut text = format!("expected return {total:.2} on a budget of {budget:.2}");
+    let mut text = format!(
+        "expected return {} on a budget of {} (ROI {})",
+        human::money(total),
+        human::money(budget),
+        human::percent((total - budget) / budget)
+    );
     if budget > break_even {
         text.push_str(&format!(
-            "; beyond a budget of about {break_even:.2} the next unit of money returns less \
-             than it costs"
+            "; beyond a budget of about {} the next unit of money returns less than it costs",
+            human::money(break_even)
         ));
     } else {
         text.push_str(&format!(
-            "; more budget keeps paying for itself up to about {break_even:.2}"
+            "; more budget keeps paying for itself up to about {}",
+            human::money(break_even)
         ));
     }
     text.push('\n');
     text
+}
+
+/// The customer table without the customers outside `names` (`--groups`),
+/// which must each be a group of column `by`.
+fn restricted(table: DataFrame, by: &str, names: &[String]) -> Result<DataFrame> {
+    if names.is_empty() {
+        return Ok(table);
+    }
+    let column = table.column(by)?.cast(&DataType::String)?;
+    let values = column.str()?;
+    let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
+    for name in &names {
+        if !values.iter().any(|v| v == Some(*name)) {
+            let mut found: Vec<&str> = values.iter().flatten().collect();
+            found.sort_unstable();
+            found.dedup();
+            bail!(cpm::error::usage(format!(
+                "--groups: no group '{name}' in column '{by}' (found: {})",
+                found.join(", ")
+            )));
+        }
+    }
+    let keep: BooleanChunked = values
+        .iter()
+        .map(|v| v.is_some_and(|v| names.contains(&v)))
+        .collect();
+    Ok(table.filter(&keep)?)
 }

@@ -1,0 +1,82 @@
+//! Numbers for people, the one format of terminal tables, messages and
+//! reports: grouped thousands, a fixed number of decimals, shares as
+//! percentages. Data outputs (CSV, Parquet, JSON) keep the exact values.
+
+/// A fraction as a percentage with one decimal.
+pub fn percent(share: f64) -> String {
+    if share.is_finite() {
+        format!("{:.1}%", 100.0 * share)
+    } else {
+        "–".to_string()
+    }
+}
+
+/// Money with grouped thousands and two decimals.
+pub fn money(value: f64) -> String {
+    fixed(value, 2)
+}
+
+/// A formatted number with its whole part's thousands grouped.
+pub fn grouped(number: &str) -> String {
+    match number.split_once('.') {
+        Some((whole, decimals)) => format!("{}.{decimals}", group_thousands(whole)),
+        None => group_thousands(number),
+    }
+}
+
+/// A whole number as a count, else money.
+pub fn money_or_count(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        group_thousands(&format!("{value:.0}"))
+    } else {
+        money(value)
+    }
+}
+
+/// "1234567" → "1,234,567" (a leading minus kept).
+pub fn group_thousands(digits: &str) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", digits),
+    };
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+/// A count with grouped thousands.
+pub fn count(n: u64) -> String {
+    group_thousands(&n.to_string())
+}
+
+/// A number with `decimals` decimals and grouped thousands.
+pub fn fixed(value: f64, decimals: usize) -> String {
+    if value.is_finite() {
+        grouped(&format!("{value:.decimals$}"))
+    } else {
+        "–".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(money(1234567.891), "1,234,567.89");
+        assert_eq!(money(-1234.5), "-1,234.50");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(999), "999");
+        assert_eq!(percent(0.4213), "42.1%");
+        assert_eq!(fixed(0.123456, 4), "0.1235");
+        assert_eq!(fixed(-98765.4, 1), "-98,765.4");
+        assert_eq!(money_or_count(12.0), "12");
+        assert_eq!(percent(f64::NAN), "–");
+    }
+}

@@ -35,5 +35,6 @@ pub mod panic;
 pub mod report;
 pub mod schema;
 pub mod segment;
+pub mod select;
 pub mod summary;
 pub mod value;

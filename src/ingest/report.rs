@@ -9,7 +9,8 @@ use crate::error::usage;
 
 /// What an ingest read, kept, rejected and found. Serialised as the
 /// `--quality-report` JSON; the field names are a stable interface.
-/// Always `rows_read = rows_kept + rows_rejected + duplicates_removed`.
+/// Always `rows_read = rows_kept + rows_rejected + duplicates_removed +
+/// rows_filtered`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QualityReport {
     /// Data rows read from every input (header lines excluded).
@@ -20,6 +21,8 @@ pub struct QualityReport {
     pub rows_rejected: u64,
     /// Exact duplicate rows removed.
     pub duplicates_removed: u64,
+    /// Valid rows left out by `--where`.
+    pub rows_filtered: u64,
     /// Identical rows kept because they have no order id (not serialised;
     /// a warning says so).
     #[serde(skip)]
@@ -176,6 +179,9 @@ impl QualityReport {
             "duplicates removed".into(),
             self.duplicates_removed.to_string(),
         ));
+        if self.rows_filtered > 0 {
+            rows.push(("left out by --where".into(), self.rows_filtered.to_string()));
+        }
         if let Some(kept) = &self.kept {
             rows.extend([
                 (

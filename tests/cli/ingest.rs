@@ -56,6 +56,7 @@ fn quality_report_has_exactly_the_documented_keys() {
         "rows_kept",
         "rows_rejected",
         "duplicates_removed",
+        "rows_filtered",
         "rejects_by_reason",
         "refunds",
         "refund_value",

@@ -5,6 +5,7 @@ mod allocate;
 mod bad_input;
 mod cli;
 mod crash;
+mod filters;
 mod formats;
 mod ingest;
 mod mapping;

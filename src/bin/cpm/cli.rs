@@ -201,6 +201,13 @@ pub struct InputArgs {
     /// revenue=Qty*UnitPrice. Repeatable; wins over the automatic aliases.
     #[arg(long = "map", value_name = "CANONICAL=SOURCE")]
     pub map: Vec<String>,
+
+    /// Keep only the input rows for which this SQL expression is true,
+    /// before anything else, e.g. "Country = 'United Kingdom' AND revenue >
+    /// 0". Transactions are filtered on their canonical and passed-through
+    /// columns; a customer table filters customers.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
 }
 
 /// Where output goes and in what format; shared by every subcommand.
@@ -220,6 +227,44 @@ pub struct OutputArgs {
     /// Width of tables in characters (default: the terminal's).
     #[arg(long, value_name = "N")]
     pub width: Option<u16>,
+
+    /// Keep only the output rows for which this SQL expression is true,
+    /// e.g. "segment IN ('Champions', 'At Risk')".
+    #[arg(long, value_name = "EXPR")]
+    pub keep: Option<String>,
+
+    /// Sort the output rows: COLUMN[:asc|:desc], comma-separated, the first
+    /// key most significant (e.g. clv:desc).
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    pub sort: Vec<String>,
+
+    /// At most N output rows (after --keep and --sort).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Only these output columns, in this order (e.g. customer_id,clv).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub columns: Vec<String>,
+}
+
+impl OutputArgs {
+    /// The output shape `--keep`, `--sort`, `--limit` and `--columns` ask for.
+    pub fn shape(&self) -> anyhow::Result<cpm::select::OutputShape> {
+        Ok(cpm::select::OutputShape {
+            keep: self
+                .keep
+                .as_deref()
+                .map(|text| cpm::select::RowFilter::parse("--keep", text))
+                .transpose()?,
+            sort: self
+                .sort
+                .iter()
+                .map(|key| cpm::select::SortKey::parse(key))
+                .collect::<anyhow::Result<_>>()?,
+            limit: self.limit,
+            columns: self.columns.iter().map(|c| c.trim().to_string()).collect(),
+        })
+    }
 }
 
 fn parse_delimiter(text: &str) -> Result<u8, String> {

@@ -2,7 +2,6 @@
 //! expected return, compare with the usual splits, and list whom to
 //! contact.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -246,8 +245,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 cpm::io::write_frame(&mut allocation, format, &style, w)
             })?;
         }
-        let mut table = tables::target_table(&table, &groups, &list.contacts, limits.cost, &plays)?;
-        return output.write(&mut table);
+        let table = tables::target_table(&table, &groups, &list.contacts, limits.cost, &plays)?;
+        return output.write(&table);
     }
 
     let method = Method::from(args.method);
@@ -304,8 +303,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     } else {
         String::new()
     };
-    let on_terminal =
-        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    let on_terminal = output.is_terminal_summary(&args.output);
     if on_terminal {
         let text = format!("{summary}{assumed}{comparison}");
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
@@ -320,7 +318,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         // a table or Markdown for people: with the total row
         allocation = tables::with_total(&allocation)?;
     }
-    output.write(&mut allocation)
+    output.write(&allocation)
 }
 
 /// Usage errors in the numbers, before anything is read.

@@ -11,6 +11,7 @@ use cpm::ingest::IngestConfig;
 use cpm::ingest::report::QualityReport;
 use cpm::io::batches::{Batches, ParquetFile};
 use cpm::io::{Input, LINE_COLUMN, RawTable};
+use cpm::select::RowFilter;
 use cpm::summary::SummaryConfig;
 use polars::prelude::*;
 
@@ -69,13 +70,21 @@ pub fn load(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<Loaded> {
-    // a canonical table alone: only the columns the facts need are read
+    let filter = args.row_filter()?;
+    // a canonical table alone: only the columns the facts (and --where) need
+    // are read
     let tables = if inputs.len() == 1 && args.map.is_empty() {
         let choose = |head: &DataFrame| -> Result<Option<Vec<String>>> {
             if !cpm::ingest::is_canonical(head) {
                 return Ok(None);
             }
-            Ok(Some(cpm::summary::columns_needed(head)?))
+            let mut columns = cpm::summary::columns_needed(head)?;
+            for name in filter.iter().flat_map(RowFilter::columns) {
+                if head.column(&name).is_ok() && !columns.contains(&name) {
+                    columns.push(name);
+                }
+            }
+            Ok(Some(columns))
         };
         read_all_projected(inputs, &args.read_options(), ui, &choose)?
     } else {
@@ -87,7 +96,13 @@ pub fn load(
     {
         ui.info("input is a customer table: facts are taken as they are");
         cpm::segment::check_one_row_per_customer(&table.frame, &table.name)?;
-        return Ok(Loaded::Customers(typed_customer_table(&table.frame)?));
+        let customers = filtered(
+            typed_customer_table(&table.frame)?,
+            &filter,
+            "customers",
+            ui,
+        )?;
+        return Ok(Loaded::Customers(customers));
     }
     let transactions = match tables.as_slice() {
         [table] if args.map.is_empty() => cpm::ingest::already_canonical(table),
@@ -103,8 +118,29 @@ pub fn load(
             (frame, Some(Box::new(quality)))
         }
     };
+    let transactions = filtered(transactions, &filter, "transactions", ui)?;
     ui.timing("ingest", clock);
     Ok(Loaded::Transactions(transactions, quality))
+}
+
+/// `frame` with only the rows `--where` keeps, and a -v line on how many.
+fn filtered(
+    frame: DataFrame,
+    filter: &Option<RowFilter>,
+    what: &str,
+    ui: &Ui,
+) -> Result<DataFrame> {
+    let Some(filter) = filter else {
+        return Ok(frame);
+    };
+    let before = frame.height();
+    let kept = filter.apply(frame)?;
+    ui.info(&format!(
+        "--where: {} of {} {what} kept",
+        cpm::io::human::count(kept.height() as u64),
+        cpm::io::human::count(before as u64)
+    ));
+    Ok(kept)
 }
 
 /// A single canonical Parquet input of more than `stream_above` rows (or
@@ -124,7 +160,8 @@ pub fn large_parquet(
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
         .is_ok()
         && &magic == b"PAR1";
-    if !is_parquet || !args.map.is_empty() {
+    // --where reads the whole file (the data-path issue filters batches)
+    if !is_parquet || !args.map.is_empty() || args.filter.is_some() {
         return Ok(None);
     }
     let file = ParquetFile::open(path, &path.display().to_string())?;

@@ -99,6 +99,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         },
         source_column: args.source_column.clone(),
         kept_facts: true,
+        filter: args.input.filter.clone(),
     };
     let max_rejects = MaxRejects::parse(&args.max_rejects)?;
     let customer_table: Vec<_> = args.customers.iter().cloned().collect();
@@ -117,7 +118,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         None => None,
     };
     ui.timing("read", &mut clock);
-    let mut ingested = cpm::ingest::ingest(tables, customers, &config)?;
+    let ingested = cpm::ingest::ingest(tables, customers, &config)?;
     ui.timing("validate", &mut clock);
     let report = &ingested.report;
     for input in &report.inputs {
@@ -188,7 +189,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             }
         );
     }
-    output.write(&mut ingested.transactions)?;
+    output.write(&ingested.transactions)?;
     ui.timing("write", &mut clock);
     Ok(())
 }

@@ -17,6 +17,7 @@ use anyhow::Result;
 use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
 use cpm::schema::MapOverride;
 use cpm::schema::dates::DateFormat;
+use cpm::select::{OutputShape, RowFilter};
 use polars::prelude::DataFrame;
 
 use crate::cli::{Command, InputArgs, OutputArgs};
@@ -59,6 +60,14 @@ impl InputArgs {
     pub fn date_format(&self) -> Option<DateFormat> {
         self.date_format.as_deref().map(DateFormat::from_flag)
     }
+
+    /// `--where`, parsed (a usage error before anything is read).
+    pub fn row_filter(&self) -> Result<Option<RowFilter>> {
+        self.filter
+            .as_deref()
+            .map(|text| RowFilter::parse("--where", text))
+            .transpose()
+    }
 }
 
 /// Parses `--as-of`: YYYY-MM-DD or `today`.
@@ -90,6 +99,7 @@ pub fn inputs_and_output(
     side_outputs: &[Option<&Path>],
     other_inputs: &[PathBuf],
 ) -> Result<(Vec<Input>, Output)> {
+    input.row_filter()?;
     let inputs = cpm::io::resolve_inputs(&input.inputs)?;
     let output = Output::new(output)?;
     let mut protected = input_paths(&inputs);
@@ -153,11 +163,13 @@ pub fn read_all_projected(
     Ok(tables)
 }
 
-/// The chosen output: where, in which format, laid out how.
+/// The chosen output: where, in which format, laid out how, with which
+/// rows and columns.
 pub struct Output {
     path: Option<PathBuf>,
     format: OutputFormat,
     style: TableStyle,
+    shape: OutputShape,
 }
 
 impl Output {
@@ -175,7 +187,18 @@ impl Output {
                 width: args.width,
                 ..TableStyle::default()
             },
+            shape: args.shape()?,
         })
+    }
+
+    /// Whether the user asked for a table on the terminal: no file, no
+    /// format, stdout a terminal, and no rows or columns chosen (which ask
+    /// for the data itself).
+    pub fn is_terminal_summary(&self, args: &OutputArgs) -> bool {
+        self.path.is_none()
+            && args.format.is_none()
+            && !self.shape.is_set()
+            && std::io::stdout().is_terminal()
     }
 
     /// The output file, if any.
@@ -189,10 +212,13 @@ impl Output {
         matches!(self.format, OutputFormat::Table | OutputFormat::Markdown)
     }
 
-    /// Writes the frame: atomically to the file, or to stdout.
-    pub fn write(&self, frame: &mut DataFrame) -> Result<()> {
-        let fill =
-            |w: &mut dyn std::io::Write| cpm::io::write_frame(frame, self.format, &self.style, w);
+    /// Writes the frame, shaped by `--keep`, `--sort`, `--limit` and
+    /// `--columns`: atomically to the file, or to stdout.
+    pub fn write(&self, frame: &DataFrame) -> Result<()> {
+        let mut shaped = self.shape.apply(frame.clone())?;
+        let fill = |w: &mut dyn std::io::Write| {
+            cpm::io::write_frame(&mut shaped, self.format, &self.style, w)
+        };
         match &self.path {
             Some(path) => cpm::io::write_atomically(path, fill),
             None => cpm::io::write_stdout(fill),

@@ -1,7 +1,6 @@
 //! `cpm segment`: the customer table with RFM scores, named segments and
 //! their playbook, value tiers and the value/risk matrix.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -183,14 +182,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
     }
 
-    let mut segmented = cpm::segment::segment(&customers, &config)?;
+    let segmented = cpm::segment::segment(&customers, &config)?;
     report_scorings(&segmented, ui);
     ui.timing("segment", &mut clock);
-    let on_terminal =
-        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    let on_terminal = output.is_terminal_summary(&args.output);
     // the summaries cost a few group-bys: made only when someone reads them
     if !(on_terminal || args.summary || args.summary_out.is_some()) {
-        output.write(&mut segmented.customers)?;
+        output.write(&segmented.customers)?;
         ui.timing("write", &mut clock);
         return Ok(());
     }
@@ -213,7 +211,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if on_terminal {
         return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
     }
-    output.write(&mut segmented.customers)
+    output.write(&segmented.customers)
 }
 
 /// The summaries for people: segments (the action moved to a playbook

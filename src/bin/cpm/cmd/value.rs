@@ -2,7 +2,6 @@
 //! BG/NBD + Gamma-Gamma predictions: P(alive), expected purchases, the
 //! chance of no purchase, expected order value and CLV over a horizon.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -274,14 +273,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             Ok(writeln!(w)?)
         })?;
     }
-    let on_terminal =
-        output.path().is_none() && args.output.format.is_none() && std::io::stdout().is_terminal();
+    let on_terminal = output.is_terminal_summary(&args.output);
     let text = cpm::io::table::render_table(&report, &style);
     if on_terminal {
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
     ui.print(&text);
-    output.write(&mut table)?;
+    output.write(&table)?;
     ui.timing("write", &mut clock);
     Ok(())
 }

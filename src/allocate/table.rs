@@ -219,8 +219,9 @@ pub fn with_total(allocation: &DataFrame) -> Result<DataFrame> {
     Ok(allocation.vstack(&DataFrame::new(1, total)?)?)
 }
 
-/// The three methods side by side: each group's spend and expected return
-/// under each, and a total row.
+/// The three methods side by side, for people: each group's spend and
+/// expected return under each ("optimal spend", "optimal return", ...),
+/// and a total row.
 pub fn comparison_table(
     groups: &Groups,
     responses: &[Response],
@@ -236,11 +237,11 @@ pub fn comparison_table(
         spend.push(spend.iter().sum());
         returns.push(returns.iter().sum());
         columns.push(Column::new(
-            format!("spend_{}", method.name()).into(),
+            format!("{} spend", method.name()).into(),
             spend,
         ));
         columns.push(Column::new(
-            format!("return_{}", method.name()).into(),
+            format!("{} return", method.name()).into(),
             returns,
         ));
     }

@@ -163,33 +163,33 @@ impl QualityReport {
             .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
             .set_header(["data quality", ""]);
-        if let Some(w) = width {
-            table.set_width(w);
-        }
-        let money = crate::io::table::format_float;
+        let style = crate::io::TableStyle {
+            width,
+            ..crate::io::TableStyle::default()
+        };
+        table.set_width(style.resolved_width());
+        let money = crate::io::human::money;
+        let count = crate::io::human::count;
         let mut rows: Vec<(String, String)> = vec![
-            ("rows read".into(), self.rows_read.to_string()),
-            ("rows kept".into(), self.rows_kept.to_string()),
-            ("rows rejected".into(), self.rows_rejected.to_string()),
+            ("rows read".into(), count(self.rows_read)),
+            ("rows kept".into(), count(self.rows_kept)),
+            ("rows rejected".into(), count(self.rows_rejected)),
         ];
         for (reason, n) in &self.rejects_by_reason {
-            rows.push((format!("  {reason}"), n.to_string()));
+            rows.push((format!("  {reason}"), count(*n)));
         }
-        rows.push((
-            "duplicates removed".into(),
-            self.duplicates_removed.to_string(),
-        ));
+        rows.push(("duplicates removed".into(), count(self.duplicates_removed)));
         if self.rows_filtered > 0 {
-            rows.push(("left out by --where".into(), self.rows_filtered.to_string()));
+            rows.push(("left out by --where".into(), count(self.rows_filtered)));
         }
         if let Some(kept) = &self.kept {
             rows.extend([
                 (
                     "refunds".into(),
-                    format!("{} ({})", kept.refunds, money(kept.refund_value)),
+                    format!("{} ({})", count(kept.refunds), money(kept.refund_value)),
                 ),
-                ("customers".into(), kept.customers.to_string()),
-                ("orders".into(), kept.orders.to_string()),
+                ("customers".into(), count(kept.customers)),
+                ("orders".into(), count(kept.orders)),
                 (
                     "dates".into(),
                     match (&kept.first_date, &kept.last_date) {
@@ -202,17 +202,14 @@ impl QualityReport {
         }
         if let Some(join) = &self.customer_join {
             rows.extend([
-                (
-                    "customer table rows".into(),
-                    join.customers_in_table.to_string(),
-                ),
+                ("customer table rows".into(), count(join.customers_in_table)),
                 (
                     "orphan transactions".into(),
-                    join.orphan_transactions.to_string(),
+                    count(join.orphan_transactions),
                 ),
                 (
                     "customers without orders".into(),
-                    join.customers_without_orders.to_string(),
+                    count(join.customers_without_orders),
                 ),
             ]);
         }

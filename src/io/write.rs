@@ -30,8 +30,11 @@ pub enum OutputFormat {
     Tsv,
     /// Apache Parquet, zstd-compressed.
     Parquet,
-    /// Arrow IPC stream: the fast way to chain cpm commands.
+    /// Arrow IPC stream: the fast way to chain cpm commands (`.arrows`).
     Ipc,
+    /// Arrow IPC file (`.arrow`, `.feather`): what pyarrow's file readers
+    /// and Feather open.
+    Arrow,
     /// One JSON array of objects.
     Json,
     /// One JSON object per line.
@@ -44,11 +47,12 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// Every format, for help texts and parsing.
-    pub const ALL: [OutputFormat; 8] = [
+    pub const ALL: [OutputFormat; 9] = [
         OutputFormat::Csv,
         OutputFormat::Tsv,
         OutputFormat::Parquet,
         OutputFormat::Ipc,
+        OutputFormat::Arrow,
         OutputFormat::Json,
         OutputFormat::Ndjson,
         OutputFormat::Table,
@@ -62,6 +66,7 @@ impl OutputFormat {
             OutputFormat::Tsv => "tsv",
             OutputFormat::Parquet => "parquet",
             OutputFormat::Ipc => "ipc",
+            OutputFormat::Arrow => "arrow",
             OutputFormat::Json => "json",
             OutputFormat::Ndjson => "ndjson",
             OutputFormat::Table => "table",
@@ -77,7 +82,8 @@ impl OutputFormat {
             .find(|f| f.name() == name)
             .or(match name.as_str() {
                 "md" => Some(OutputFormat::Markdown),
-                "arrow" | "arrows" => Some(OutputFormat::Ipc),
+                "arrows" => Some(OutputFormat::Ipc),
+                "feather" => Some(OutputFormat::Arrow),
                 "jsonl" => Some(OutputFormat::Ndjson),
                 _ => None,
             })
@@ -85,7 +91,10 @@ impl OutputFormat {
 
     /// Binary formats are refused on a terminal.
     pub fn is_binary(self) -> bool {
-        matches!(self, OutputFormat::Parquet | OutputFormat::Ipc)
+        matches!(
+            self,
+            OutputFormat::Parquet | OutputFormat::Ipc | OutputFormat::Arrow
+        )
     }
 
     /// The format a file name implies, if any.
@@ -95,7 +104,8 @@ impl OutputFormat {
             "csv" => OutputFormat::Csv,
             "tsv" | "tab" => OutputFormat::Tsv,
             "parquet" | "pq" => OutputFormat::Parquet,
-            "arrow" | "arrows" | "ipc" | "feather" => OutputFormat::Ipc,
+            "arrows" | "ipc" => OutputFormat::Ipc,
+            "arrow" | "feather" => OutputFormat::Arrow,
             "json" => OutputFormat::Json,
             "ndjson" | "jsonl" => OutputFormat::Ndjson,
             "md" | "markdown" => OutputFormat::Markdown,
@@ -106,15 +116,20 @@ impl OutputFormat {
 }
 
 /// Picks the output format: `--format` if given; else the extension of
-/// `-o`; else a table on a terminal and CSV on a pipe. Binary formats on a
-/// terminal are a usage error.
+/// `-o`; else CSV for a device or pipe named by `-o` (`/dev/null`,
+/// `/dev/stdout`); else a table on a terminal and CSV on a pipe. Binary
+/// formats on a terminal are a usage error.
 pub fn choose_format(
     path: Option<&Path>,
     explicit: Option<OutputFormat>,
     stdout_is_terminal: bool,
 ) -> Result<OutputFormat> {
+    let is_device = |p: &Path| std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir());
     let format = match (explicit, path) {
         (Some(f), _) => f,
+        (None, Some(p)) if OutputFormat::from_path(p).is_none() && is_device(p) => {
+            OutputFormat::Csv
+        }
         (None, Some(p)) => OutputFormat::from_path(p).ok_or_else(|| {
             usage(format!(
                 "cannot tell the output format from '{}': use an extension (.csv, .parquet, \
@@ -132,6 +147,21 @@ pub fn choose_format(
         )));
     }
     Ok(format)
+}
+
+/// A warning when `--format` and the extension of `-o` name different
+/// formats: the file gets `--format`'s, whatever its name says.
+pub fn format_mismatch(path: Option<&Path>, explicit: Option<OutputFormat>) -> Option<String> {
+    let (path, explicit) = (path?, explicit?);
+    let named = OutputFormat::from_path(path)?;
+    (named != explicit).then(|| {
+        format!(
+            "{} is written as {} (--format), not the {} its extension names",
+            path.display(),
+            explicit.name(),
+            named.name()
+        )
+    })
 }
 
 /// Rows of a table [`write_csv`] writes at a time.
@@ -162,10 +192,15 @@ pub fn write_frame(
         OutputFormat::Ipc => {
             IpcStreamWriter::new(out).finish(frame)?;
         }
+        OutputFormat::Arrow => {
+            IpcWriter::new(out).finish(frame)?;
+        }
         OutputFormat::Json => {
-            JsonWriter::new(out)
+            JsonWriter::new(&mut *out)
                 .with_json_format(JsonFormat::Json)
                 .finish(frame)?;
+            // a text file ends with a newline
+            out.write_all(b"\n")?;
         }
         OutputFormat::Ndjson => {
             JsonWriter::new(out)

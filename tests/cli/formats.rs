@@ -205,6 +205,66 @@ fn output_format_follows_the_extension_and_round_trips() {
 }
 
 #[test]
+fn arrow_and_feather_are_ipc_files_arrows_a_stream() {
+    use polars::prelude::*;
+    let dir = tempdir();
+    for ext in ["arrow", "feather", "arrows"] {
+        let out = dir.path().join(format!("clean.{ext}"));
+        cpm(&[
+            "ingest",
+            "-q",
+            &data("orders.csv"),
+            "-o",
+            &out.display().to_string(),
+        ])
+        .run()
+        .ok();
+        let bytes = std::fs::read(&out).unwrap();
+        if ext == "arrows" {
+            assert_eq!(
+                &bytes[..4],
+                [0xff; 4],
+                "a stream starts with a continuation"
+            );
+            continue;
+        }
+        // the file format: magic at both ends, a footer a file reader finds
+        assert_eq!(&bytes[..6], b"ARROW1", "{ext}");
+        assert_eq!(&bytes[bytes.len() - 6..], b"ARROW1", "{ext}");
+        let frame = IpcReader::new(std::fs::File::open(&out).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(frame.height(), ORDERS_IDS.len(), "{ext}");
+    }
+    // --format wins over the extension, with a warning
+    let out = dir.path().join("stream.arrow").display().to_string();
+    cpm(&["ingest", &data("orders.csv"), "--format", "ipc", "-o", &out])
+        .run()
+        .ok()
+        .stderr_has(&[
+            "stream.arrow is written as ipc (--format), not the arrow its extension names",
+        ]);
+}
+
+#[test]
+fn dash_is_stdout_and_dev_null_takes_anything() {
+    let run = cpm(&["ingest", "-q", &data("orders.csv"), "-o", "-"])
+        .run()
+        .ok();
+    assert_eq!(column(&run.csv(), "customer_id"), ORDERS_IDS);
+    let json = cpm(&["ingest", "-q", &data("orders.csv"), "-o", "-", "-f", "json"])
+        .run()
+        .ok();
+    assert!(json.stdout().starts_with("[{") && json.stdout().ends_with("}]\n"));
+    if std::path::Path::new("/dev/null").exists() {
+        let quiet = cpm(&["segment", &data("orders.csv"), "-o", "/dev/null"])
+            .run()
+            .ok();
+        assert!(quiet.stdout().is_empty());
+    }
+}
+
+#[test]
 fn tables_for_people_in_markdown_and_fixed_width() {
     let md = cpm(&["ingest", "-q", &data("orders.csv"), "--format", "markdown"])
         .run()

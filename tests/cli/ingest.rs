@@ -20,7 +20,7 @@ fn cdnow_master_is_ingested_whole() {
     .ok()
     .stderr_has(&[
         "rows read",
-        "69659",
+        "69,659",
         "255 rows repeat an earlier row exactly",
     ]);
     let q = read_json(&report);

@@ -1,8 +1,8 @@
-//! The report on a terminal: a heading per section, comfy-table tables,
-//! and a bar beside each share.
+//! The report on a terminal: a heading per section, tables fitted to the
+//! width like every terminal table ([`render_columns`]), and a bar beside
+//! each share.
 
-use comfy_table::{Cell as TableCell, CellAlignment, ContentArrangement, Table, presets};
-
+use crate::io::table::{TextColumn, render_columns};
 use crate::report::document::{Document, printable};
 
 /// Characters of a full bar (a share of 1).
@@ -27,27 +27,31 @@ pub fn render(document: &Document, width: u16) -> String {
             if let Some(caption) = &table.caption {
                 out.push_str(&format!("{}:\n", printable(caption)));
             }
-            let mut t = Table::new();
-            t.load_preset(presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(width)
-                .set_header(table.headers.iter().map(|h| printable(h)));
-            for row in &table.rows {
-                t.add_row(row.iter().map(|cell| {
-                    let content = match cell.share() {
-                        Some(share) => format!("{} {:>6}", bar(share), cell.display()),
-                        None => printable(&cell.display()),
-                    };
-                    let aligned = TableCell::new(content);
-                    if cell.is_numeric() {
-                        aligned.set_alignment(CellAlignment::Right)
-                    } else {
-                        aligned
-                    }
-                }));
-            }
-            out.push_str(&t.to_string());
-            out.push('\n');
+            let columns = table
+                .headers
+                .iter()
+                .enumerate()
+                .map(|(i, header)| TextColumn {
+                    name: printable(header),
+                    cells: table
+                        .rows
+                        .iter()
+                        .map(|row| match row.get(i) {
+                            Some(cell) => match cell.share() {
+                                Some(share) => format!("{} {:>6}", bar(share), cell.display()),
+                                None => printable(&cell.display()),
+                            },
+                            None => String::new(),
+                        })
+                        .collect(),
+                    numeric: !table.rows.is_empty()
+                        && table
+                            .rows
+                            .iter()
+                            .all(|row| row.get(i).is_none_or(|c| c.is_numeric())),
+                })
+                .collect();
+            out.push_str(&render_columns(columns, width, ""));
         }
     }
     out

@@ -161,6 +161,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         &args.output,
         &[args.allocation_out.as_deref()],
         &response_file,
+        ui,
     )?;
     let overrides = match &args.response {
         Some(path) => {

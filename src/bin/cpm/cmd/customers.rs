@@ -253,8 +253,8 @@ fn ingest_raw(
             .collect();
         ui.warn(&format!(
             "{} of {} rows left out ({}); cpm ingest --rejects FILE lists them",
-            report.rows_rejected,
-            report.rows_read,
+            cpm::io::human::count(report.rows_rejected),
+            cpm::io::human::count(report.rows_read),
             reasons.join(", ")
         ));
     }

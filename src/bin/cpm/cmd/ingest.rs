@@ -108,6 +108,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         &args.output,
         &[args.rejects.as_deref(), args.quality_report.as_deref()],
         &customer_table,
+        ui,
     )?;
 
     let options: ReadOptions = args.input.read_options();

@@ -98,9 +98,14 @@ pub fn inputs_and_output(
     output: &OutputArgs,
     side_outputs: &[Option<&Path>],
     other_inputs: &[PathBuf],
+    ui: &Ui,
 ) -> Result<(Vec<Input>, Output)> {
     input.row_filter()?;
     let inputs = cpm::io::resolve_inputs(&input.inputs)?;
+    if let Some(warning) = cpm::io::write::format_mismatch(output.output.as_deref(), output.format)
+    {
+        ui.warn(&warning);
+    }
     let output = Output::new(output)?;
     let mut protected = input_paths(&inputs);
     protected.extend_from_slice(other_inputs);
@@ -173,15 +178,22 @@ pub struct Output {
 }
 
 impl Output {
-    /// Resolves the output options (format from flag, extension or terminal).
+    /// Resolves the output options (format from flag, extension or
+    /// terminal); `-o -` is stdout, as CSV unless `--format` says otherwise.
     pub fn new(args: &OutputArgs) -> Result<Self> {
-        let format = cpm::io::choose_format(
-            args.output.as_deref(),
-            args.format,
-            std::io::stdout().is_terminal(),
-        )?;
+        let path = args.output.clone().filter(|p| p.as_os_str() != "-");
+        let format = match (&args.output, args.format) {
+            (Some(dash), None) if path.is_none() && dash.as_os_str() == "-" => {
+                cpm::io::OutputFormat::Csv
+            }
+            _ => cpm::io::choose_format(
+                path.as_deref(),
+                args.format,
+                std::io::stdout().is_terminal(),
+            )?,
+        };
         Ok(Output {
-            path: args.output.clone(),
+            path,
             format,
             style: TableStyle {
                 width: args.width,
@@ -195,7 +207,7 @@ impl Output {
     /// format, stdout a terminal, and no rows or columns chosen (which ask
     /// for the data itself).
     pub fn is_terminal_summary(&self, args: &OutputArgs) -> bool {
-        self.path.is_none()
+        args.output.is_none()
             && args.format.is_none()
             && !self.shape.is_set()
             && std::io::stdout().is_terminal()

@@ -107,9 +107,10 @@ pub struct Args {
     #[arg(long, help_heading = "Output")]
     stamp: bool,
 
-    /// Width of the terminal page in characters.
-    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Output")]
-    width: u16,
+    /// Width of the terminal page in characters (default: the terminal's,
+    /// at most 100; 100 when it does not tell).
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    width: Option<u16>,
 }
 
 /// `--period`.
@@ -323,9 +324,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     // everything is rendered before anything is written: a failure leaves
     // every previous file as it was
+    let page_width = args.width.filter(|w| *w > 0).unwrap_or_else(|| {
+        cpm::io::table::terminal_width()
+            .unwrap_or(cpm::io::table::DEFAULT_WIDTH)
+            .min(cpm::io::table::DEFAULT_WIDTH)
+    });
     let rendered = targets
         .iter()
-        .map(|target| cpm::report::render::render(&report, target.format, Some(args.width)))
+        .map(|target| cpm::report::render::render(&report, target.format, Some(page_width)))
         .collect::<Result<Vec<String>>>()?;
     let tables = match &args.tables_dir {
         Some(dir) => {

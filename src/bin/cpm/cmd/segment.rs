@@ -160,6 +160,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         &args.output,
         &[args.summary_out.as_deref()],
         &[],
+        ui,
     )?;
 
     let mut clock = std::time::Instant::now();

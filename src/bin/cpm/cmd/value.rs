@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use cpm::io::TableStyle;
+use cpm::io::{TableStyle, human};
 use cpm::summary::{SummaryConfig, TimeUnit};
 use cpm::value::clv::Horizon;
 use cpm::value::holdout::{Holdout, HoldoutReport};
@@ -149,6 +149,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         &args.output,
         &[args.model_out.as_deref(), args.holdout_report.as_deref()],
         &model_file,
+        ui,
     )?;
 
     let calibration_end = args
@@ -290,8 +291,7 @@ fn profitability_tables(table: &DataFrame, style: &TableStyle) -> Result<String>
     let profit = table.column("profit")?.cast(&DataType::Float64)?;
     let profit: Vec<f64> = profit.f64()?.into_no_null_iter().collect();
     let curve = cpm::value::historic::whale_curve(&profit);
-    let percent = |share: f64| format!("{:.1}%", 100.0 * share);
-    let money = |value: f64| format!("{value:.2}");
+    let (percent, money) = (human::percent, human::money);
     let rows = [
         ("total profit", money(curve.total_profit)),
         (
@@ -306,7 +306,7 @@ fn profitability_tables(table: &DataFrame, style: &TableStyle) -> Result<String>
             "peak reached after",
             format!(
                 "{} customers ({})",
-                curve.peak_at_customers,
+                human::count(curve.peak_at_customers as u64),
                 percent(curve.peak_at_share)
             ),
         ),
@@ -314,7 +314,7 @@ fn profitability_tables(table: &DataFrame, style: &TableStyle) -> Result<String>
             "unprofitable customers",
             format!(
                 "{} ({})",
-                curve.unprofitable_customers,
+                human::count(curve.unprofitable_customers as u64),
                 percent(curve.unprofitable_share)
             ),
         ),
@@ -434,7 +434,7 @@ fn model_report(model: &Model, config: &ValueConfig) -> DataFrame {
         ("BG/NBD b".into(), format!("{:.4}", b.params.b), se(3)),
         (
             "BG/NBD log-likelihood".into(),
-            format!("{:.2}", b.log_likelihood),
+            human::fixed(b.log_likelihood, 2),
             String::new(),
         ),
     ];
@@ -457,7 +457,7 @@ fn model_report(model: &Model, config: &ValueConfig) -> DataFrame {
             ),
             (
                 "Gamma-Gamma log-likelihood".into(),
-                format!("{:.2}", gg.log_likelihood),
+                human::fixed(gg.log_likelihood, 2),
                 String::new(),
             ),
         ]);

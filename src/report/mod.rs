@@ -170,6 +170,22 @@ pub struct Kpis {
     pub previous: PeriodKpis,
 }
 
+impl Kpis {
+    /// A warning when the reported period has no transactions at all (an
+    /// as-of day past the data, say): every figure of it is 0, which a
+    /// report mailed by cron must not say silently.
+    pub fn empty_period_warning(&self) -> Option<String> {
+        let current = &self.current;
+        (current.orders == 0 && current.active_customers == 0).then(|| {
+            format!(
+                "the reported period {} to {} has no transactions: its figures are all 0; \
+                 check --as-of (the data may end before it)",
+                current.start, current.end
+            )
+        })
+    }
+}
+
 /// The portfolio by segment, value tier and value/risk cell.
 #[derive(Debug, Clone, Serialize)]
 pub struct Composition {
@@ -295,6 +311,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
                 current,
                 previous,
             };
+            notes.extend(kpis.empty_period_warning());
             (Some(kpis), Some(cohorts::cohorts(&activity)))
         }
         _ => {

@@ -202,6 +202,62 @@ impl MapOverride {
     }
 }
 
+/// Words that hint at a canonical column in an export's own (often not
+/// English) header, for the `--map` line of a missing-column error.
+const HINTS: [(&str, &[&str]); 3] = [
+    (
+        CUSTOMER_ID,
+        &[
+            "kunde", "kund", "client", "cust", "member", "account", "buyer", "user",
+        ],
+    ),
+    (
+        ORDER_DATE,
+        &[
+            "date", "datum", "fecha", "data", "time", "zeit", "tag", "day",
+        ],
+    ),
+    (
+        REVENUE,
+        &[
+            "amount", "betrag", "summe", "umsatz", "montant", "importe", "total", "sales", "value",
+            "sum", "net", "gross",
+        ],
+    ),
+];
+
+/// A `--map` line for the `missing` canonical columns, ready to paste: each
+/// with the first column of `found` whose name hints at it, or COLUMN.
+fn map_line(missing: &[&str], found: &[String]) -> String {
+    let mut taken: Vec<&str> = Vec::new();
+    let parts: Vec<String> = missing
+        .iter()
+        .map(|canonical| {
+            let hints = HINTS
+                .iter()
+                .find(|(c, _)| c == canonical)
+                .map_or(&[][..], |(_, h)| *h);
+            let guess = found.iter().find(|f| {
+                let name = f.to_lowercase();
+                !taken.contains(&f.as_str()) && hints.iter().any(|h| name.contains(h))
+            });
+            match guess {
+                Some(column) => {
+                    taken.push(column);
+                    let pair = format!("{canonical}={column}");
+                    if column.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                        format!("--map '{}'", pair.replace('\'', "'\\''"))
+                    } else {
+                        format!("--map {pair}")
+                    }
+                }
+                None => format!("--map {canonical}=COLUMN"),
+            }
+        })
+        .collect();
+    parts.join(" ")
+}
+
 /// Resolves the canonical columns among `found` (the columns of `file`),
 /// overrides first, then aliases.
 pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> Result<ColumnMap> {
@@ -246,50 +302,65 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
         .iter()
         .all(|(_, aliases)| by_alias(aliases).is_none())
     {
-        "; no column has a known name: if lines come before the header, skip them with \
+        "\n  no column has a known name: if lines come before the header, skip them with \
          --skip-rows N (or give --delimiter, --no-header)"
     } else {
         ""
     };
-    let missing = |canonical: &str, extra: &str| -> anyhow::Error {
-        InputError::file(
-            file,
-            format!(
-                "no column for {canonical} (found: {}); accepted names: {}{extra}; or use --map \
-                 {canonical}=COLUMN{preamble}",
-                found.join(", "),
-                aliases_of(canonical).join(", "),
-            ),
-        )
-        .into()
-    };
-
-    let customer_id = resolve(CUSTOMER_ID)?.ok_or_else(|| missing(CUSTOMER_ID, ""))?;
-    let order_date = resolve(ORDER_DATE)?.ok_or_else(|| missing(ORDER_DATE, ""))?;
+    let customer_id = resolve(CUSTOMER_ID)?;
+    let order_date = resolve(ORDER_DATE)?;
     let revenue_override = overrides.iter().rev().find(|o| o.canonical == REVENUE);
     let revenue = match revenue_override {
         Some(o) if o.source.contains('*') => {
             let (q, p) = o.source.split_once('*').unwrap_or_default();
-            RevenueSource::QuantityTimesPrice {
+            Some(RevenueSource::QuantityTimesPrice {
                 quantity: find_exact(q.trim())?,
                 price: find_exact(p.trim())?,
-            }
+            })
         }
-        Some(o) => RevenueSource::Column(find_exact(&o.source)?),
+        Some(o) => Some(RevenueSource::Column(find_exact(&o.source)?)),
         None => match by_alias(aliases_of(REVENUE)) {
-            Some(c) => RevenueSource::Column(c),
+            Some(c) => Some(RevenueSource::Column(c)),
             None => match (by_alias(QUANTITY_ALIASES), by_alias(PRICE_ALIASES)) {
                 (Some(quantity), Some(price)) => {
-                    RevenueSource::QuantityTimesPrice { quantity, price }
+                    Some(RevenueSource::QuantityTimesPrice { quantity, price })
                 }
-                _ => {
-                    return Err(missing(
-                        REVENUE,
-                        ", or a quantity (Quantity, qty) and a unit price (Price, UnitPrice)",
-                    ));
-                }
+                _ => None,
             },
         },
+    };
+    let missing: Vec<&str> = [
+        (CUSTOMER_ID, customer_id.is_none()),
+        (ORDER_DATE, order_date.is_none()),
+        (REVENUE, revenue.is_none()),
+    ]
+    .into_iter()
+    .filter(|(_, missing)| *missing)
+    .map(|(name, _)| name)
+    .collect();
+    let (Some(customer_id), Some(order_date), Some(revenue)) = (customer_id, order_date, revenue)
+    else {
+        let mut message = format!(
+            "no column for {} (found: {})",
+            missing.join(", "),
+            found.join(", ")
+        );
+        for canonical in &missing {
+            let extra = if *canonical == REVENUE {
+                ", or a quantity (Quantity, qty) and a unit price (Price, UnitPrice)"
+            } else {
+                ""
+            };
+            message.push_str(&format!(
+                "\n  accepted names for {canonical}: {}{extra}",
+                aliases_of(canonical).join(", ")
+            ));
+        }
+        message.push_str(&format!(
+            "\n  map them: {}{preamble}",
+            map_line(&missing, found)
+        ));
+        return Err(InputError::file(file, message).into());
     };
     let map = ColumnMap {
         customer_id,
@@ -352,6 +423,28 @@ mod tests {
             .to_string();
         assert!(
             err.contains("no column for customer_id (found: Kunde, Datum, Betrag)"),
+            "{err}"
+        );
+        // every missing column in one message, with a line to paste
+        let err = map_columns(&found, &[], "x.csv").unwrap_err().to_string();
+        assert!(
+            err.contains("no column for customer_id, order_date, revenue (found: Kunde"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "map them: --map customer_id=Kunde --map order_date=Datum --map revenue=Betrag"
+            ),
+            "{err}"
+        );
+        let spaced = [
+            "Kunden Nr".to_string(),
+            "Tag".to_string(),
+            "Wert".to_string(),
+        ];
+        let err = map_columns(&spaced, &[], "x.csv").unwrap_err().to_string();
+        assert!(
+            err.contains("--map 'customer_id=Kunden Nr' --map order_date=Tag --map revenue=COLUMN"),
             "{err}"
         );
         assert!(MapOverride::parse("nope=Kunde").is_err());

@@ -80,6 +80,34 @@ fn a_missing_required_column_lists_what_was_found_and_accepted() {
             "InvoiceDate",
             "--map order_date=COLUMN",
         ]);
+    // every missing column in one message, and a --map line to paste
+    let dir = crate::util::tempdir();
+    let german = dir.path().join("umsatz.csv");
+    std::fs::write(
+        &german,
+        "Kundennummer,Belegdatum,Betrag\n7,2024-01-02,10.5\n",
+    )
+    .unwrap();
+    cpm(&["ingest", &german.display().to_string()])
+        .run()
+        .code_is(1)
+        .stderr_has(&[
+            "no column for customer_id, order_date, revenue (found: Kundennummer, Belegdatum, Betrag)",
+            "map them: --map customer_id=Kundennummer --map order_date=Belegdatum --map revenue=Betrag",
+        ]);
+    cpm(&[
+        "ingest",
+        "-q",
+        &german.display().to_string(),
+        "--map",
+        "customer_id=Kundennummer",
+        "--map",
+        "order_date=Belegdatum",
+        "--map",
+        "revenue=Betrag",
+    ])
+    .run()
+    .ok();
     cpm(&["ingest", &data("orders.csv"), "--map", "customer_id=Kunde"])
         .run()
         .code_is(1)

@@ -209,6 +209,31 @@ fn the_migration_from_the_same_transactions_adds_up() {
 }
 
 #[test]
+fn an_as_of_past_the_data_warns_of_an_empty_period() {
+    let run = cpm(&[
+        "report",
+        &data("report_small.csv"),
+        "--as-of",
+        "2030-06-30",
+        "--no-model",
+        "--format",
+        "json",
+    ])
+    .run()
+    .ok()
+    .stderr_has(&["the reported period 2030-06-01 to 2030-06-30 has no transactions"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let notes = json["notes"].to_string();
+    assert!(notes.contains("has no transactions"), "{notes}");
+    // a period with transactions says nothing of the kind
+    assert!(
+        !small_json()["notes"]
+            .to_string()
+            .contains("no transactions: its")
+    );
+}
+
+#[test]
 fn the_json_schema_is_pinned_by_a_golden_file() {
     let golden = std::fs::read_to_string(testdata("report_small.json")).unwrap();
     assert_eq!(

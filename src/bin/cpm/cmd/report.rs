@@ -320,6 +320,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         notes,
     };
     let report = cpm::report::build(sources, &config)?;
+    if let Some(warning) = report.kpis.as_ref().and_then(|k| k.empty_period_warning()) {
+        ui.warn(&warning);
+    }
     ui.timing("report", &mut clock);
 
     // everything is rendered before anything is written: a failure leaves

@@ -111,12 +111,6 @@ pub enum MaxRejects {
     Percent(f64),
 }
 
-impl Default for MaxRejects {
-    fn default() -> Self {
-        MaxRejects::Rows(0)
-    }
-}
-
 impl MaxRejects {
     /// Parses `N` or `P%`.
     pub fn parse(text: &str) -> Result<Self> {

@@ -391,3 +391,41 @@ fn the_synthetic_retail_export_ingests_with_its_bad_rows_rejected() {
     assert_eq!(q["column_map"]["revenue"], "Quantity * Price");
     assert!(q["customers"].as_u64().unwrap() > 2000);
 }
+
+#[test]
+fn one_reject_policy_for_every_command() {
+    let retail = data("retail_export.csv");
+    // 16 bad rows of 19,612 are within the default 1%: left out, counted
+    let dir = tempdir();
+    let out = dir.path().join("clean.parquet").display().to_string();
+    cpm(&["ingest", &retail, "-o", &out])
+        .run()
+        .ok()
+        .stderr_has(&["rows rejected", "16"]);
+    for (command, file) in [
+        ("segment", "x.csv"),
+        ("value", "x.csv"),
+        ("report", "x.json"),
+    ] {
+        cpm(&[
+            command,
+            &retail,
+            "-o",
+            &dir.path().join(file).display().to_string(),
+        ])
+        .run()
+        .ok()
+        .stderr_has(&["16 of 19,612 rows left out"]);
+    }
+    // --max-rejects 0 stops every command alike, naming the first reject
+    for command in ["ingest", "segment", "value", "allocate", "report"] {
+        let mut args = vec![command, retail.as_str(), "--max-rejects", "0"];
+        if command == "allocate" {
+            args.extend(["--budget", "100"]);
+        }
+        cpm(&args).run().code_is(1).stderr_has(&[
+            "16 of 19,612 rows rejected, more than --max-rejects allows (0 rows)",
+            "line 1006: missing customer_id",
+        ]);
+    }
+}

@@ -202,6 +202,14 @@ pub struct InputArgs {
     #[arg(long = "map", value_name = "CANONICAL=SOURCE")]
     pub map: Vec<String>,
 
+    /// Most rows of an export that may be rejected (bad dates, amounts, ids):
+    /// a count (5) or a share of the rows read (0.5%). Within it, rejected
+    /// rows are left out with a warning that counts them; above it, the
+    /// command fails and writes nothing (ingest still writes its quality
+    /// report and rejects file).
+    #[arg(long, default_value = "1%", value_name = "N|P%")]
+    pub max_rejects: String,
+
     /// Keep only the input rows for which this SQL expression is true,
     /// before anything else, e.g. "Country = 'United Kingdom' AND revenue >
     /// 0". Transactions are filtered on their canonical and passed-through

@@ -244,6 +244,7 @@ fn ingest_raw(
         ..IngestConfig::default()
     };
     let ingested = cpm::ingest::ingest(tables, None, &config)?;
+    super::check_rejects(&ingested, args, false)?;
     let report = ingested.report;
     if report.rows_rejected > 0 {
         let reasons: Vec<String> = report

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, Reject};
 use cpm::io::{Input, ReadOptions};
 use polars::prelude::*;
 
-use super::{inputs_and_output, parse_as_of, read_all};
+use super::{check_rejects, inputs_and_output, parse_as_of, read_all};
 use crate::cli::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -43,17 +43,6 @@ pub struct Args {
     /// Write rejected rows to FILE as CSV: source,line,reason,raw.
     #[arg(long, value_name = "FILE", help_heading = "Validation")]
     rejects: Option<PathBuf>,
-
-    /// Most rows that may be rejected: a count (5) or a share of rows read
-    /// (0.5%). Above it, cpm exits 1 after writing the quality report and
-    /// the rejects file, and writes no output.
-    #[arg(
-        long,
-        default_value = "0",
-        value_name = "N|P%",
-        help_heading = "Validation"
-    )]
-    max_rejects: String,
 
     /// Keep rows identical in every column. By default they are removed and
     /// counted when rows have an order id, and kept (with a warning) when
@@ -101,7 +90,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         kept_facts: true,
         filter: args.input.filter.clone(),
     };
-    let max_rejects = MaxRejects::parse(&args.max_rejects)?;
+    MaxRejects::parse(&args.input.max_rejects)?;
     let customer_table: Vec<_> = args.customers.iter().cloned().collect();
     let (inputs, output) = inputs_and_output(
         &args.input,
@@ -162,57 +151,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
 
-    if max_rejects.exceeded(report.rows_rejected, report.rows_read) {
-        let first = ingested
-            .rejects
-            .first()
-            .map(describe_reject)
-            .unwrap_or_default();
-        let decimal_comma = !args.input.decimal_comma
-            && ingested
-                .rejects
-                .iter()
-                .any(|r| r.reason.starts_with("non-numeric") && has_decimal_comma(&r.raw));
-        bail!(
-            "{} of {} rows rejected, more than --max-rejects allows ({max_rejects}); no output \
-             written. First: {first}{}{}",
-            report.rows_rejected,
-            report.rows_read,
-            if decimal_comma {
-                ". Amounts like 20,00 use a decimal comma: try --decimal-comma"
-            } else {
-                ""
-            },
-            if args.rejects.is_none() {
-                ". See them all with --rejects FILE"
-            } else {
-                ""
-            }
-        );
-    }
+    check_rejects(&ingested, &args.input, args.rejects.is_some())?;
     output.write(&ingested.transactions)?;
     ui.timing("write", &mut clock);
     Ok(())
-}
-
-/// Whether a raw row holds a number with a decimal comma: a digit, a
-/// comma, then one or two digits that end the field.
-fn has_decimal_comma(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
-    (1..bytes.len()).any(|i| {
-        bytes[i] == b',' && bytes[i - 1].is_ascii_digit() && {
-            let digits = bytes[i + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            let end = bytes.get(i + 1 + digits);
-            (1..=2).contains(&digits) && end.is_none_or(|b| matches!(b, b';' | b'\t' | b'|' | b'"'))
-        }
-    })
-}
-
-fn describe_reject(r: &Reject) -> String {
-    format!("{}, line {}: {} ({})", r.source, r.line, r.reason, r.raw)
 }
 
 /// Rejects as a frame with the columns source, line, reason, raw.

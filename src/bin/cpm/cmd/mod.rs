@@ -13,7 +13,8 @@ pub mod value;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use cpm::ingest::{Ingested, MaxRejects, Reject};
 use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
 use cpm::schema::MapOverride;
 use cpm::schema::dates::DateFormat;
@@ -68,6 +69,64 @@ impl InputArgs {
             .map(|text| RowFilter::parse("--where", text))
             .transpose()
     }
+}
+
+/// Fails when more rows were rejected than `--max-rejects` allows (one
+/// policy for every command that reads transactions), naming the first
+/// reject and what may help; `listed` says whether a rejects file has
+/// been written.
+pub fn check_rejects(ingested: &Ingested, args: &InputArgs, listed: bool) -> Result<()> {
+    let max_rejects = MaxRejects::parse(&args.max_rejects)?;
+    let report = &ingested.report;
+    if !max_rejects.exceeded(report.rows_rejected, report.rows_read) {
+        return Ok(());
+    }
+    let first = ingested
+        .rejects
+        .first()
+        .map(describe_reject)
+        .unwrap_or_default();
+    let decimal_comma = !args.decimal_comma
+        && ingested
+            .rejects
+            .iter()
+            .any(|r| r.reason.starts_with("non-numeric") && has_decimal_comma(&r.raw));
+    bail!(
+        "{} of {} rows rejected, more than --max-rejects allows ({max_rejects}); no output \
+         written. First: {first}{}{}",
+        cpm::io::human::count(report.rows_rejected),
+        cpm::io::human::count(report.rows_read),
+        if decimal_comma {
+            ". Amounts like 20,00 use a decimal comma: try --decimal-comma"
+        } else {
+            ""
+        },
+        if listed {
+            ""
+        } else {
+            ". See them all with cpm ingest --rejects FILE"
+        }
+    );
+}
+
+/// Whether a raw row holds a number with a decimal comma: a digit, a
+/// comma, then one or two digits that end the field.
+fn has_decimal_comma(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    (1..bytes.len()).any(|i| {
+        bytes[i] == b',' && bytes[i - 1].is_ascii_digit() && {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let end = bytes.get(i + 1 + digits);
+            (1..=2).contains(&digits) && end.is_none_or(|b| matches!(b, b';' | b'\t' | b'|' | b'"'))
+        }
+    })
+}
+
+fn describe_reject(r: &Reject) -> String {
+    format!("{}, line {}: {} ({})", r.source, r.line, r.reason, r.raw)
 }
 
 /// Parses `--as-of`: YYYY-MM-DD or `today`.

@@ -24,8 +24,8 @@ Examples:
   cpm ingest umsatz.csv --encoding windows-1252 --decimal-comma \\
       --map customer_id=Kundennummer --map order_date=Belegdatum --map revenue=Betrag
 
-  # Tolerate up to 1% bad rows; join customer attributes
-  cpm ingest orders.csv --max-rejects 1% --customers crm.csv -o clean.parquet
+  # Accept no bad row (the default is 1%); join customer attributes
+  cpm ingest orders.csv --max-rejects 0 --customers crm.csv -o clean.parquet
 
   # Chain into the next step in binary form
   cpm ingest orders.csv.gz --format ipc | cpm segment";

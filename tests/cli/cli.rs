@@ -22,6 +22,42 @@ fn completions_and_man_page_are_generated() {
     cpm(&["completions", "fish"]).run().ok();
     let man = cpm(&["man"]).run().ok();
     assert!(man.stdout().starts_with(".ie") || man.stdout().contains(".TH cpm"));
+    // completions offer the values of the options that have a fixed set
+    let values = bash.stdout();
+    for offered in [
+        "csv tsv parquet ipc arrow json ndjson table markdown",
+        "optimal proportional equal",
+        "week month quarter",
+        "terminal markdown json html",
+    ] {
+        assert!(values.contains(offered), "completions lack {offered}");
+    }
+    // a subcommand's page, and every page into a folder
+    let segment = cpm(&["man", "segment"]).run().ok();
+    assert!(segment.stdout().contains(".TH cpm-segment 1"));
+    assert!(
+        segment.stdout().contains("tier\\-cuts"),
+        "the options are on the page"
+    );
+    let dir = crate::util::tempdir();
+    let folder = dir.path().join("man1");
+    cpm(&["man", "--out-dir", &folder.display().to_string()])
+        .run()
+        .ok();
+    for page in [
+        "cpm.1",
+        "cpm-ingest.1",
+        "cpm-segment.1",
+        "cpm-value.1",
+        "cpm-allocate.1",
+        "cpm-report.1",
+    ] {
+        assert!(folder.join(page).is_file(), "{page}");
+    }
+    cpm(&["man", "segmnet"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["cpm man segmnet: no such subcommand (one of: ingest, segment"]);
 }
 
 #[test]

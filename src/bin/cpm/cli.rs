@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
@@ -150,9 +151,19 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff)
-    #[command(after_help = "Examples:\n  cpm man > cpm.1 && man ./cpm.1")]
-    Man,
+    /// Print a manual page (roff), or write every page into a folder
+    #[command(
+        after_help = "Examples:\n  cpm man > cpm.1 && man ./cpm.1\n  cpm man segment | man -l -\n  cpm man --out-dir /usr/local/share/man/man1"
+    )]
+    Man {
+        /// The subcommand whose page to print (default: cpm's own).
+        subcommand: Option<String>,
+
+        /// Write every page (cpm.1, cpm-ingest.1, ...) into this folder
+        /// instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Where input comes from and how to read it; shared by every subcommand.
@@ -229,7 +240,7 @@ pub struct OutputArgs {
 
     /// Output format: csv, tsv, parquet, ipc, json, ndjson, table, markdown.
     /// Default: from -o's extension; else a table on a terminal, CSV on a pipe.
-    #[arg(long, short = 'f', value_parser = parse_format, value_name = "FORMAT")]
+    #[arg(long, short = 'f', value_parser = format_parser(), value_name = "FORMAT")]
     pub format: Option<cpm::io::OutputFormat>,
 
     /// Width of tables in characters (default: the terminal's).
@@ -291,12 +302,21 @@ fn parse_encoding(text: &str) -> Result<cpm::io::TextEncoding, String> {
         .ok_or_else(|| "expected utf-8, latin1, windows-1252 or utf-16".to_string())
 }
 
-fn parse_format(text: &str) -> Result<cpm::io::OutputFormat, String> {
-    cpm::io::OutputFormat::parse(text).ok_or_else(|| {
-        let names: Vec<&str> = cpm::io::OutputFormat::ALL
-            .iter()
-            .map(|f| f.name())
-            .collect();
-        format!("expected one of: {}", names.join(", "))
-    })
+/// `--format`: the output formats by name, so that completions offer them
+/// (md, arrows, feather and jsonl accepted too).
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = cpm::io::OutputFormat> {
+    let aliases = |name: &str| -> &'static [&'static str] {
+        match name {
+            "markdown" => &["md"],
+            "ipc" => &["arrows"],
+            "arrow" => &["feather"],
+            "ndjson" => &["jsonl"],
+            _ => &[],
+        }
+    };
+    let values = cpm::io::OutputFormat::ALL.map(|format| {
+        clap::builder::PossibleValue::new(format.name()).aliases(aliases(format.name()))
+    });
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name| cpm::io::OutputFormat::parse(&name).unwrap_or(cpm::io::OutputFormat::Csv))
 }

@@ -33,7 +33,10 @@ pub fn run(command: Command, ui: &Ui) -> Result<()> {
         Command::Allocate(args) => allocate::run(*args, ui),
         Command::Report(args) => report::run(*args, ui),
         Command::Completions { shell } => meta::completions(shell),
-        Command::Man => meta::man(),
+        Command::Man {
+            subcommand,
+            out_dir,
+        } => meta::man(subcommand.as_deref(), out_dir.as_deref()),
     }
 }
 

@@ -90,7 +90,7 @@ pub struct Args {
 
     /// The format on stdout: terminal, markdown, json or html (default:
     /// terminal). With one -o whose extension says nothing, its format.
-    #[arg(long, short = 'f', value_parser = parse_format, value_name = "FORMAT", help_heading = "Output")]
+    #[arg(long, short = 'f', value_parser = format_parser(), value_name = "FORMAT", help_heading = "Output")]
     format: Option<Format>,
 
     /// Also write each table as DIR/NAME.csv.
@@ -142,8 +142,20 @@ fn parse_share(text: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_format(text: &str) -> Result<Format, String> {
-    Format::parse(text).ok_or_else(|| "expected terminal, markdown, json or html".to_string())
+/// `--format`: the report's formats by name, so that completions offer
+/// them (table, text and md accepted too).
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    let values = Format::ALL.map(|(name, _)| {
+        let aliases: &[&str] = match name {
+            "terminal" => &["table", "text"],
+            "markdown" => &["md"],
+            _ => &[],
+        };
+        clap::builder::PossibleValue::new(name).aliases(aliases)
+    });
+    clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(values), |name| {
+        Format::parse(&name).unwrap_or(Format::Terminal)
+    })
 }
 
 /// Where each rendering goes.

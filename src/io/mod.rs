@@ -4,6 +4,7 @@
 
 pub mod batches;
 pub mod csv;
+pub mod excel;
 pub mod human;
 pub mod read;
 pub mod source;

@@ -21,6 +21,8 @@ pub struct ReadOptions {
     pub csv: CsvOptions,
     /// Skip format detection.
     pub format: Option<InputFormat>,
+    /// The sheet of a workbook to read (default: the first).
+    pub sheet: Option<String>,
 }
 
 /// One input, read: its frame plus what was learnt on the way.
@@ -121,6 +123,31 @@ fn read_opened_projected(
                 encoding: Some(csv.encoding),
             }
         }
+        InputFormat::Excel => {
+            let bytes = match &opened.payload {
+                Payload::File(path) => {
+                    std::fs::read(path).with_context(|| format!("reading {name}"))?
+                }
+                Payload::Bytes(bytes) => bytes.clone(),
+            };
+            let sheet = super::excel::read_sheet(bytes, opts.sheet.as_deref(), &name)?;
+            progress(opened.size);
+            RawTable {
+                // which sheet, when there is a choice (--sheet)
+                name: if sheet.sheets > 1 {
+                    format!("{name}, sheet '{}'", sheet.name)
+                } else {
+                    name.clone()
+                },
+                format: opened.format,
+                compression: opened.compression,
+                position: PositionKind::Row,
+                frame: sheet.frame,
+                rejects: Vec::new(),
+                delimiter: None,
+                encoding: None,
+            }
+        }
         format => {
             let cannot = |e: anyhow::Error| {
                 InputError::file(
@@ -175,6 +202,7 @@ pub fn format_name(format: InputFormat) -> &'static str {
         InputFormat::IpcStream => "an Arrow IPC stream",
         InputFormat::Ndjson => "NDJSON",
         InputFormat::Json => "JSON",
+        InputFormat::Excel => "an Excel workbook",
     }
 }
 
@@ -234,6 +262,8 @@ fn read_unguarded<R: MmapBytesReader + Read>(
         InputFormat::Json => JsonReader::new(reader)
             .with_json_format(JsonFormat::Json)
             .finish()?,
-        InputFormat::Csv => unreachable!("CSV has its own reader"),
+        InputFormat::Csv | InputFormat::Excel => {
+            unreachable!("CSV and Excel have their own readers")
+        }
     })
 }

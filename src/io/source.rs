@@ -30,6 +30,8 @@ pub enum InputFormat {
     Ndjson,
     /// One JSON array of objects.
     Json,
+    /// An Excel workbook (.xlsx, .xls, .xlsb) or OpenDocument sheet (.ods).
+    Excel,
 }
 
 impl InputFormat {
@@ -271,6 +273,12 @@ pub fn detect_format(head: &[u8], input: &Input) -> InputFormat {
     if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
         return InputFormat::IpcStream;
     }
+    // a ZIP archive (.xlsx, .ods) or an OLE compound file (.xls)
+    if head.starts_with(b"PK\x03\x04")
+        || head.starts_with(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])
+    {
+        return InputFormat::Excel;
+    }
     if let Input::Path(path) = input
         && let Some(format) = format_from_extension(path)
     {
@@ -299,6 +307,7 @@ fn format_from_extension(path: &Path) -> Option<InputFormat> {
         "arrows" => InputFormat::IpcStream,
         "ndjson" | "jsonl" => InputFormat::Ndjson,
         "json" => InputFormat::Json,
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => InputFormat::Excel,
         _ => return None,
     })
 }

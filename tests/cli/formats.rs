@@ -448,3 +448,44 @@ fn headerless_files_preambles_and_null_tokens() {
     assert_eq!(column(&records, "revenue"), ["10.0", "20.0"]);
     assert_eq!(column(&records, "region"), ["", ""]);
 }
+
+#[test]
+fn an_excel_workbook_is_read_by_sheet() {
+    let workbook = data("orders.xlsx");
+    // the first sheet is a note, not the orders: the error names the sheet
+    cpm(&["ingest", &workbook])
+        .run()
+        .code_is(1)
+        .stderr_has(&["orders.xlsx, sheet 'Notes': no column for customer_id"]);
+    let dir = tempdir();
+    let rejects = dir.path().join("rejects.csv");
+    let run = cpm(&[
+        "ingest",
+        "-q",
+        &workbook,
+        "--sheet",
+        "Orders",
+        "--max-rejects",
+        "1",
+        "--rejects",
+        &rejects.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let rows = run.csv();
+    assert_eq!(
+        column(&rows, "customer_id"),
+        ["17850", "17850", "13047", "12583", "13047"]
+    );
+    // Excel dates and times, quantity × price
+    assert_eq!(column(&rows, "order_date")[4], "2023-12-20");
+    assert_eq!(column(&rows, "revenue")[4], "39.9");
+    // the reject's place is its row in the sheet, as Excel numbers it
+    let rejects = parse_csv(&std::fs::read(&rejects).unwrap());
+    assert_eq!(column(&rejects, "line"), ["5"]);
+    assert_eq!(column(&rejects, "reason"), ["missing customer_id"]);
+    cpm(&["segment", &workbook, "--sheet", "Sales"])
+        .run()
+        .code_is(1)
+        .stderr_has(&["no sheet 'Sales' (sheets: Notes, Orders)"]);
+}

@@ -190,6 +190,10 @@ pub struct InputArgs {
     #[arg(long, value_parser = parse_encoding)]
     pub encoding: Option<cpm::io::TextEncoding>,
 
+    /// The sheet of an Excel workbook to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
     /// The first line is data; columns are named column_1, column_2, ...
     #[arg(long)]
     pub no_header: bool,

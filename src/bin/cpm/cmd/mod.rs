@@ -52,6 +52,7 @@ impl InputArgs {
                 null_values: self.null_values.clone(),
             },
             format: None,
+            sheet: self.sheet.clone(),
         }
     }
 

@@ -5,6 +5,7 @@ mod allocate;
 mod bad_input;
 mod cli;
 mod crash;
+mod docs;
 mod filters;
 mod formats;
 mod ingest;

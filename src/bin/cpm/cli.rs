@@ -19,11 +19,11 @@ messages and reports to stderr.";
 
 const EXAMPLES: &str = "\
 Examples:
-  cpm ingest orders.csv -o clean.parquet
-  cpm ingest exports/*.csv --source-column file --rejects rejects.csv
-  cpm ingest orders.csv --format ipc | cpm segment -o customers.parquet
-  zcat orders.csv.gz | cpm ingest --format ipc > clean.arrow
-  cpm completions bash > ~/.local/share/bash-completion/completions/cpm";
+  cpm ingest retail_export.csv -o clean.parquet
+  cpm ingest 'exports/*.csv' --source-column file --rejects rejects.csv -o exports.parquet
+  cpm ingest retail_export.csv --format ipc | cpm segment -o customers.parquet
+  gzip -c orders.csv | cpm ingest --format ipc > clean.arrows
+  cpm completions bash > cpm.bash";
 
 /// `cpm`: the top-level parser.
 #[derive(Parser)]
@@ -145,7 +145,7 @@ pub enum Command {
     Report(Box<cmd::report::Args>),
     /// Print a shell completion script
     #[command(
-        after_help = "Examples:\n  cpm completions bash > /etc/bash_completion.d/cpm\n  cpm completions zsh > \"${fpath[1]}/_cpm\""
+        after_help = "Examples:\n  cpm completions bash > cpm.bash  # then: source cpm.bash\n  cpm completions zsh > _cpm      # a folder of your $fpath"
     )]
     Completions {
         /// The shell.
@@ -153,7 +153,7 @@ pub enum Command {
     },
     /// Print a manual page (roff), or write every page into a folder
     #[command(
-        after_help = "Examples:\n  cpm man > cpm.1 && man ./cpm.1\n  cpm man segment | man -l -\n  cpm man --out-dir /usr/local/share/man/man1"
+        after_help = "Examples:\n  cpm man > cpm.1                 # then: man ./cpm.1\n  cpm man segment > cpm-segment.1\n  cpm man --out-dir man1          # every page"
     )]
     Man {
         /// The subcommand whose page to print (default: cpm's own).

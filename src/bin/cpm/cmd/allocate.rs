@@ -23,17 +23,25 @@ use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
 Examples:
-  # split 50,000 across the segments of an export (segments and CLV computed)
-  cpm allocate orders.csv --budget 50000
+  # split 5,000 across the segments of an export (segments and CLV computed)
+  cpm allocate retail_export.csv --budget 5000 -o split.csv
 
   # after segment and value, by matrix cell, with the usual splits beside it
-  cpm segment orders.csv --format ipc | cpm value --format ipc | cpm allocate --budget 50000 --by matrix_cell --compare
+  cpm segment retail_export.csv --format ipc | cpm value --format ipc | cpm allocate \\
+      --budget 5000 --by matrix_cell --compare -o cells.csv
 
   # bounds and response per group from a file
-  cpm allocate customers.parquet --budget 20000 --response response.csv -o plan.csv
+  cpm allocate retail_export.csv --budget 2000 --response allocate_response.csv \\
+      -o plan.csv
 
-  # the 5,000 customers to contact at 1.20 each, ready for the mailing tool
-  cpm allocate customers.parquet --budget 6000 --contact-cost 1.2 --target-list 5000 -o contacts.csv";
+  # whom to contact at 1.20 each, ready for the mailing tool
+  cpm value retail_export.csv -o valued.parquet
+  cpm allocate valued.parquet --budget 6000 --contact-cost 1.2 --target-list 5000 \\
+      -o contacts.csv
+
+  # 500 contacts among Champions and At Risk only, at 1.50 each
+  cpm allocate valued.parquet --budget 2000 --groups 'Champions,At Risk' \\
+      --contact-cost 1.5 --target-list 500 -o focus.csv";
 
 /// Arguments of `cpm allocate`.
 #[derive(clap::Args)]

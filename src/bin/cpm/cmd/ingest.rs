@@ -15,20 +15,25 @@ use crate::ui::Ui;
 const EXAMPLES: &str = "\
 Examples:
   # CSV export to a typed Parquet table, rejects and report beside it
-  cpm ingest orders.csv -o clean.parquet --rejects rejects.csv --quality-report quality.json
+  cpm ingest retail_export.csv -o clean.parquet --rejects rejects.csv \\
+      --quality-report quality.json
 
-  # A year of monthly exports, each row remembering its file
+  # monthly exports (quote the glob), each row remembering its file
   cpm ingest 'exports/2024-*.csv' --source-column file -o 2024.parquet
 
-  # A German Excel export: ';', decimal comma, Windows-1252, own column names
-  cpm ingest umsatz.csv --encoding windows-1252 --decimal-comma \\
-      --map customer_id=Kundennummer --map order_date=Belegdatum --map revenue=Betrag
+  # a German export: ';', decimal comma, Windows-1252, its own column names
+  cpm ingest orders_latin1_semicolon.csv --encoding windows-1252 --decimal-comma \\
+      --map customer_id=Kunde --map order_date=Belegdatum --map revenue=Betrag -o de.parquet
 
-  # Accept no bad row (the default is 1%); join customer attributes
-  cpm ingest orders.csv --max-rejects 0 --customers crm.csv -o clean.parquet
+  # accept no bad row (the default is 1%); join customer attributes
+  cpm ingest orders.csv --max-rejects 0 --customers customers.csv -o joined.parquet
 
-  # Chain into the next step in binary form
-  cpm ingest orders.csv.gz --format ipc | cpm segment";
+  # an Excel workbook's second sheet, UK rows only (one row lacks its customer)
+  cpm ingest orders.xlsx --sheet Orders --max-rejects 1 \\
+      --where \"Country = 'United Kingdom'\" -o uk.csv
+
+  # compressed, from a pipe, into the next step in binary form
+  gzip -c retail_export.csv | cpm ingest --format ipc | cpm segment -o customers.parquet";
 
 /// Arguments of `cpm ingest`.
 #[derive(clap::Args)]

@@ -25,19 +25,21 @@ use crate::ui::Ui;
 const EXAMPLES: &str = "\
 Examples:
   # the month ending on the last day of the data, on the terminal
-  cpm report testdata/cdnow_master.csv
+  cpm report cdnow_master.csv
 
   # every Monday: last week's HTML page and JSON for the dashboard
-  cpm report orders.csv --as-of today --period week -o weekly.html -o weekly.json -q
+  cpm report retail_export.csv --as-of today --period week -o weekly.html \\
+      -o weekly.json -q
 
   # Markdown for the team chat; the tables as CSV for a spreadsheet
-  cpm report orders.csv --format markdown --tables-dir tables/
+  cpm report retail_export.csv --format markdown --tables-dir tables/ > report.md
 
   # at the end of a pipeline, with a holdout check of the models
-  cpm ingest orders.csv --format ipc | cpm report --calibration-end 2024-06-30
+  cpm ingest retail_export.csv --format ipc | cpm report --calibration-end 2023-06-30 \\
+      -o holdout.md
 
   # a customer table against last month's, without the models
-  cpm report customers.parquet --compare customers_last_month.parquet --no-model";
+  cpm report report_customers_after.csv --compare report_customers_before.csv --no-model";
 
 /// Arguments of `cpm report`.
 #[derive(clap::Args)]

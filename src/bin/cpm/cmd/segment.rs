@@ -16,17 +16,23 @@ use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
 Examples:
-  # segment summary on the terminal, customer table to a file
-  cpm segment orders.csv -o customers.parquet --summary
+  # segment summary on stderr, customer table to a file
+  cpm segment retail_export.csv -o customers.parquet --summary
 
   # straight from an ingest, in binary form
-  cpm ingest orders.csv --format ipc | cpm segment > customers.csv
+  cpm ingest retail_export.csv --format ipc | cpm segment > customers.csv
 
   # fixed recency thresholds in days, mean spend, weeks for tenure
-  cpm segment clean.parquet --r-edges 30,90,180,365 --monetary mean --time-unit week
+  cpm segment retail_export.csv --r-edges 30,90,180,365 --monetary mean --time-unit week \\
+      -o fixed.csv
 
   # the segment summary per country, as of the end of the quarter
-  cpm segment clean.parquet --as-of 2024-03-31 --by Country --summary-out segments.csv";
+  cpm segment retail_export.csv --as-of 2023-09-30 --by Country \\
+      --summary-out segments.csv -o /dev/null
+
+  # Champions and At Risk only, most revenue first
+  cpm segment retail_export.csv --keep \"segment IN ('Champions', 'At Risk')\" \\
+      --sort revenue:desc -o focus.csv";
 
 /// Arguments of `cpm segment`.
 #[derive(clap::Args)]

@@ -20,17 +20,22 @@ use crate::ui::Ui;
 const EXAMPLES: &str = "\
 Examples:
   # value every customer of an export: fit, predict 12 months, CLV
-  cpm value orders.csv -o valued.parquet
+  cpm value retail_export.csv -o valued.parquet
 
   # after segment, in a pipeline; 52 weeks at a 12% annual discount rate
-  cpm ingest orders.csv --format ipc | cpm segment --format ipc | cpm value --horizon 52w --discount-rate 0.12
+  cpm segment retail_export.csv --format ipc | cpm value --horizon 52w \\
+      --discount-rate 0.12 > valued.csv
 
   # fit monthly, keep the model, score weekly without refitting
-  cpm value orders.csv --model-out model.json -o /dev/null
-  cpm value this_week.parquet --model-in model.json -o scores.csv
+  cpm value retail_export.csv --model-out model.json -o /dev/null
+  cpm value retail_export.csv --model-in model.json -o scores.csv
+
+  # the top 20 customers by CLV
+  cpm value retail_export.csv --sort clv:desc --limit 20 \\
+      --columns customer_id,clv,p_alive -o top20.csv
 
   # a lifetimes-style summary (frequency, recency, T[, monetary_value]) in weeks
-  cpm value summary.csv --time-unit week";
+  cpm value cdnow_customers_summary.csv --time-unit week -o summary_valued.csv";
 
 /// Arguments of `cpm value`.
 #[derive(clap::Args)]

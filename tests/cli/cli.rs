@@ -149,3 +149,41 @@ fn segment_shows_its_summaries_on_a_terminal() {
         "the customer table goes to files and pipes"
     );
 }
+
+#[test]
+fn shaped_output_on_a_terminal_is_the_table_fitted_to_the_width() {
+    // no --width: the terminal's, and 100 when it reports none (0)
+    let args = format!(
+        "value -q {} --sort clv:desc --limit 3 --columns customer_id,clv,p_alive,segment_basis",
+        data("retail_export.csv")
+    );
+    let Some((code, text)) = on_a_terminal(&args) else {
+        return;
+    };
+    assert_eq!(code, 2, "no such column: {text}");
+    let args = format!(
+        "value -q {} --sort clv:desc --limit 3 --columns customer_id,clv,p_alive",
+        data("retail_export.csv")
+    );
+    let (code, text) = on_a_terminal(&args).unwrap();
+    assert_eq!(code, 0, "{text}");
+    // the table, not the model report; P(alive) as a percentage
+    assert!(
+        text.contains("┆ p_alive") && text.contains("3 rows"),
+        "{text}"
+    );
+    assert!(!text.contains("BG/NBD"), "{text}");
+    assert!(text.contains("89.2%"), "{text}");
+    let args = format!("segment -q {} --limit 5", data("retail_export.csv"));
+    let (code, text) = on_a_terminal(&args).unwrap();
+    assert_eq!(code, 0, "{text}");
+    let width = text
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap();
+    // script's terminal reports 0 columns: 100
+    assert!(width <= 100, "{text}");
+    assert!(text.contains("to fit 100 columns: matrix_cell, tier, action"), "{text}");
+}

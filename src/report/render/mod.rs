@@ -56,7 +56,8 @@ impl Format {
     }
 }
 
-/// The report in `format`; `width` bounds the terminal page (default 100).
+/// The report in `format`, ending with a newline like every text file;
+/// `width` bounds the terminal page (default 100).
 pub fn render(report: &Report, format: Format, width: Option<u16>) -> Result<String> {
     Ok(match format {
         Format::Terminal => terminal::render(&document(report), width.unwrap_or(100)),
@@ -66,6 +67,12 @@ pub fn render(report: &Report, format: Format, width: Option<u16>) -> Result<Str
             text.push('\n');
             text
         }
-        Format::Html => html::render(report, &document(report))?,
+        Format::Html => {
+            let mut page = html::render(report, &document(report))?;
+            if !page.ends_with('\n') {
+                page.push('\n');
+            }
+            page
+        }
     })
 }

@@ -22,6 +22,7 @@ fn main() -> Result<()> {
     let style = TableStyle {
         width: Some(100),
         max_rows: 5,
+        ..TableStyle::default()
     };
     print!(
         "{}",

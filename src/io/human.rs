@@ -5,7 +5,7 @@
 /// A fraction as a percentage with one decimal.
 pub fn percent(share: f64) -> String {
     if share.is_finite() {
-        format!("{:.1}%", 100.0 * share)
+        format!("{}%", fixed(100.0 * share, 1))
     } else {
         "–".to_string()
     }
@@ -74,6 +74,7 @@ mod tests {
         assert_eq!(count(1000), "1,000");
         assert_eq!(count(999), "999");
         assert_eq!(percent(0.4213), "42.1%");
+        assert_eq!(percent(40.25), "4,025.0%");
         assert_eq!(fixed(0.123456, 4), "0.1235");
         assert_eq!(fixed(-98765.4, 1), "-98,765.4");
         assert_eq!(money_or_count(12.0), "12");

@@ -27,6 +27,10 @@ pub struct TableStyle {
     pub width: Option<u16>,
     /// Rows shown before the rest is summarised in a footer line.
     pub max_rows: usize,
+    /// Headers as words (`revenue share` for `revenue_share`), so that they
+    /// break between words to fit: for summaries, whose column names are
+    /// read, not typed into the next command.
+    pub headers_as_words: bool,
 }
 
 impl Default for TableStyle {
@@ -34,6 +38,17 @@ impl Default for TableStyle {
         TableStyle {
             width: None,
             max_rows: 100,
+            headers_as_words: false,
+        }
+    }
+}
+
+impl TableStyle {
+    /// The style of summaries for people: headers as words.
+    pub fn for_summaries(&self) -> TableStyle {
+        TableStyle {
+            headers_as_words: true,
+            ..self.clone()
         }
     }
 }
@@ -58,11 +73,16 @@ pub fn terminal_width() -> Option<u16> {
 /// Renders a frame as a terminal table fitted to the style's width.
 pub fn render_table(frame: &DataFrame, style: &TableStyle) -> String {
     let shown = frame.height().min(style.max_rows);
-    let columns: Vec<TextColumn> = frame
+    let mut columns: Vec<TextColumn> = frame
         .columns()
         .iter()
         .map(|c| TextColumn::of(c, shown))
         .collect();
+    if style.headers_as_words {
+        for column in &mut columns {
+            column.name = column.name.replace('_', " ");
+        }
+    }
     render_columns(
         columns,
         style.resolved_width(),
@@ -427,7 +447,7 @@ mod tests {
                 &frame,
                 &TableStyle {
                     width: Some(width),
-                    max_rows: 100,
+                    ..TableStyle::default()
                 },
             )
         };
@@ -467,6 +487,7 @@ mod tests {
         let style = TableStyle {
             width: Some(30),
             max_rows: 1,
+            ..TableStyle::default()
         };
         let text = render_table(&frame(), &style);
         let (table, footer) = text.rsplit_once('┘').unwrap();

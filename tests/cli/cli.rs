@@ -141,7 +141,7 @@ fn segment_shows_its_summaries_on_a_terminal() {
         return;
     };
     assert_eq!(code, 0, "{text}");
-    for part in ["At Risk", "platinum", "value_share", "Personal win-back"] {
+    for part in ["At Risk", "platinum", "value share", "Personal win-back"] {
         assert!(text.contains(part), "{part} missing in:\n{text}");
     }
     assert!(
@@ -185,5 +185,8 @@ fn shaped_output_on_a_terminal_is_the_table_fitted_to_the_width() {
         .unwrap();
     // script's terminal reports 0 columns: 100
     assert!(width <= 100, "{text}");
-    assert!(text.contains("to fit 100 columns: matrix_cell, tier, action"), "{text}");
+    assert!(
+        text.contains("to fit 100 columns: matrix_cell, tier, action"),
+        "{text}"
+    );
 }

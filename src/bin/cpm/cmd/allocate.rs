@@ -245,7 +245,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui.timing("target list", &mut clock);
         ui.print(&format!(
             "{}{assumed}",
-            cpm::io::table::render_table(&tables::with_total(&allocation)?, &style)
+            cpm::io::table::render_table(&tables::with_total(&allocation)?, &style.for_summaries())
         ));
         ui.print(&list_line(&list, limits));
         if let Some(path) = &args.allocation_out {
@@ -285,7 +285,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let summary = format!(
         "{}{}",
-        cpm::io::table::render_table(&tables::with_total(&allocation)?, &style),
+        cpm::io::table::render_table(&tables::with_total(&allocation)?, &style.for_summaries()),
         verdict(&responses, &spends, args.budget, break_even)
     );
     let comparison = if args.compare {
@@ -308,7 +308,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             })
             .collect::<Result<Vec<_>>>()?;
         let table = tables::comparison_table(&groups, &responses, &all)?;
-        cpm::io::table::render_table(&table, &style)
+        cpm::io::table::render_table(&table, &style.for_summaries())
     } else {
         String::new()
     };

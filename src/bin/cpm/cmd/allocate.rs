@@ -23,12 +23,12 @@ use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
 Examples:
-  # split 5,000 across the segments of an export (segments and CLV computed)
-  cpm allocate retail_export.csv --budget 5000 -o split.csv
+  # split 2,000 across the segments of an export (segments and CLV computed)
+  cpm allocate retail_export.csv --budget 2000 -o split.csv
 
   # after segment and value, by matrix cell, with the usual splits beside it
   cpm segment retail_export.csv --format ipc | cpm value --format ipc | cpm allocate \\
-      --budget 5000 --by matrix_cell --compare -o cells.csv
+      --budget 2000 --by matrix_cell --compare -o cells.csv
 
   # bounds and response per group from a file
   cpm allocate retail_export.csv --budget 2000 --response allocate_response.csv \\

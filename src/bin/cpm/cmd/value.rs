@@ -338,6 +338,7 @@ fn profitability_tables(table: &DataFrame, style: &TableStyle) -> Result<String>
             ),
         ],
     )?;
+    let style = &style.for_summaries();
     let mut text = cpm::io::table::render_table(&whale, style);
     if table.column("segment").is_ok() {
         let by = cpm::value::historic::profitability_by(table, "segment")?;
@@ -402,6 +403,7 @@ fn holdout_tables(report: &HoldoutReport, style: &TableStyle) -> Result<String> 
             ),
         ],
     )?;
+    let style = &style.for_summaries();
     Ok(format!(
         "{}{}",
         cpm::io::table::render_table(&totals, style),

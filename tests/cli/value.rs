@@ -310,7 +310,7 @@ fn profitability_whale_curve_and_profit_per_segment() {
             "whale curve peak",
             "unprofitable customers",
             "profit they destroy",
-            "profit share",
+            "unprofitable",
             "Champions",
         ])
         // the same fit as from the transactions: segment's table is in

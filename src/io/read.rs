@@ -130,7 +130,14 @@ fn read_opened_projected(
                 }
                 Payload::Bytes(bytes) => bytes.clone(),
             };
-            let sheet = super::excel::read_sheet(bytes, opts.sheet.as_deref(), &name)?;
+            // calamine's panics on malformed bytes become errors naming the file
+            let sheet = crate::panic::guard("the Excel reader", || {
+                super::excel::read_sheet(bytes, opts.sheet.as_deref(), &name)
+            })
+            .map_err(|e| match e.downcast::<InputError>() {
+                Ok(named) => named,
+                Err(e) => InputError::file(&name, format!("{e:#}")),
+            })?;
             progress(opened.size);
             RawTable {
                 // which sheet, when there is a choice (--sheet)

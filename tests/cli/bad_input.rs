@@ -70,6 +70,13 @@ fn revenues(out: &[Vec<String>]) -> Vec<f64> {
 
 fn corpus() -> Vec<Case> {
     vec![
+        // a ZIP header that opens no workbook
+        fails(
+            "not_a_workbook.xlsx",
+            INGEST,
+            1,
+            &["not_a_workbook.xlsx: cannot read as a workbook"],
+        ),
         // quotes
         fails(
             "unterminated_quote.csv",

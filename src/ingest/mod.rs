@@ -14,7 +14,7 @@ pub mod typing;
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -522,6 +522,12 @@ fn finish_columns(frame: DataFrame, config: &IngestConfig) -> Result<DataFrame> 
     let mut frame = frame.drop_many([LINE_COLUMN]);
     match &config.source_column {
         Some(name) => {
+            if frame.column(name).is_ok() {
+                bail!(crate::error::usage(format!(
+                    "--source-column {name}: the data have a column '{name}' already; \
+                     name the source column otherwise"
+                )));
+            }
             // last, whatever columns the inputs added
             let source = frame.drop_in_place(SOURCE_COLUMN)?;
             frame.with_column(source.with_name(name.as_str().into()))?;

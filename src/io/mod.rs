@@ -13,6 +13,6 @@ pub mod write;
 
 pub use self::csv::{CsvOptions, LINE_COLUMN, RawReject, TextEncoding};
 pub use self::read::{ColumnChoice, RawTable, ReadOptions, read_input, read_input_projected};
-pub use self::source::{Input, InputFormat, resolve_inputs};
+pub use self::source::{Input, InputFormat, resolve_inputs, without_repeats};
 pub use self::table::TableStyle;
 pub use self::write::{OutputFormat, choose_format, write_atomically, write_frame, write_stdout};

@@ -123,6 +123,27 @@ pub fn resolve_inputs_with(args: &[String], stdin_is_terminal: bool) -> Result<V
     Ok(inputs)
 }
 
+/// `inputs` with each file once, by its canonical path (overlapping
+/// globs, `x.csv` and `./x.csv`, a link and its target), and the names of
+/// the repeats left out: a file read twice would count twice.
+pub fn without_repeats(inputs: Vec<Input>) -> (Vec<Input>, Vec<String>) {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut kept = Vec::with_capacity(inputs.len());
+    let mut repeated = Vec::new();
+    for input in inputs {
+        if let Input::Path(path) = &input {
+            let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            if seen.contains(&key) {
+                repeated.push(input.name());
+                continue;
+            }
+            seen.push(key);
+        }
+        kept.push(input);
+    }
+    (kept, repeated)
+}
+
 /// The bytes of an input, ready for a reader.
 pub enum Payload {
     /// An uncompressed file, read (or scanned) in place.
@@ -366,5 +387,19 @@ mod tests {
         let err = resolve_inputs_with(&[], true).unwrap_err();
         assert!(err.downcast_ref::<crate::error::UsageError>().is_some());
         assert_eq!(resolve_inputs_with(&[], false).unwrap(), vec![Input::Stdin]);
+    }
+
+    #[test]
+    fn a_file_named_twice_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.csv");
+        std::fs::write(&file, "a\n1\n").unwrap();
+        let again = dir.path().join(".").join("x.csv");
+        let other = dir.path().join("y.csv");
+        std::fs::write(&other, "a\n1\n").unwrap();
+        let inputs = [&file, &again, &other, &file].map(|p| Input::Path(p.clone()));
+        let (kept, repeated) = without_repeats(inputs.to_vec());
+        assert_eq!(kept, [Input::Path(file.clone()), Input::Path(other)]);
+        assert_eq!(repeated.len(), 2);
     }
 }

@@ -48,6 +48,28 @@ pub struct TierConfig {
     pub risk_ratio: f64,
 }
 
+impl TierConfig {
+    /// Usage errors in the numbers: the cuts, a split or a ratio that is
+    /// not a finite number (a ratio of 0 or less).
+    pub fn check(&self) -> Result<()> {
+        tiers::check_cuts(&self.tier_cuts)?;
+        if let Some(split) = self.value_split
+            && !split.is_finite()
+        {
+            bail!(crate::error::usage(format!(
+                "--value-split {split}: a finite amount"
+            )));
+        }
+        if !(self.risk_ratio.is_finite() && self.risk_ratio > 0.0) {
+            bail!(crate::error::usage(format!(
+                "--risk-ratio {}: a finite number above 0 (2 = twice the usual gap)",
+                self.risk_ratio
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for TierConfig {
     fn default() -> Self {
         TierConfig {
@@ -91,9 +113,12 @@ pub const MATRIX_CELL: &str = "matrix_cell";
 
 /// Scores, names and places every customer of a customer table.
 pub fn segment(customers: &DataFrame, config: &SegmentConfig) -> Result<Segmented> {
-    tiers::check_cuts(&config.tiers.tier_cuts)?;
+    config.tiers.check()?;
     if !(2..=9).contains(&config.rfm.bins) {
-        bail!("--bins must be between 2 and 9 (got {})", config.rfm.bins);
+        bail!(crate::error::usage(format!(
+            "--bins must be between 2 and 9 (got {})",
+            config.rfm.bins
+        )));
     }
     let recency = numbers(customers, "days_since_last")?;
     let frequency = numbers(customers, "orders")?;
@@ -209,7 +234,7 @@ pub struct Placed {
 /// table has; risk is 1 − p_alive > 0.5 when the table has p_alive, else
 /// days since the last purchase over the expected gap above `risk_ratio`.
 pub fn place(customers: &DataFrame, config: &TierConfig) -> Result<Placed> {
-    tiers::check_cuts(&config.tier_cuts)?;
+    config.check()?;
     let value_column = match &config.tier_by {
         Some(c) => c.clone(),
         None => ["clv", "margin", "revenue"]
@@ -218,7 +243,7 @@ pub fn place(customers: &DataFrame, config: &TierConfig) -> Result<Placed> {
             .unwrap_or("revenue")
             .to_string(),
     };
-    let value = numbers(customers, &value_column)?;
+    let value = value_numbers(customers, &value_column, "--tier-by")?;
     let tier = tiers::assign(&value, &config.tier_cuts);
     let split = config.value_split.unwrap_or_else(|| matrix::median(&value));
     let risk_high: Vec<bool> = match customers.column("p_alive") {
@@ -342,6 +367,26 @@ pub fn check_one_row_per_customer(table: &DataFrame, file: &str) -> Result<()> {
             at[1]
         ),
     ))
+}
+
+/// The values of the column that `option` names as money or value (tiers,
+/// the matrix, the allocation), as f64s: a usage error when it is missing
+/// (naming the columns there are) or not numeric (naming its type), so an
+/// id or a date is never ranked as value.
+pub fn value_numbers(frame: &DataFrame, name: &str, option: &str) -> Result<Vec<f64>> {
+    let column = frame.column(name).map_err(|_| {
+        crate::error::usage(format!(
+            "{option} {name}: no such column (found: {})",
+            crate::error::column_list(frame)
+        ))
+    })?;
+    if !column.dtype().is_primitive_numeric() {
+        bail!(crate::error::usage(format!(
+            "{option} {name}: the column holds {}, not amounts",
+            column.dtype()
+        )));
+    }
+    numbers(frame, name)
 }
 
 /// A column as text (null as empty), with an error naming what exists.

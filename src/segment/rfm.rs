@@ -11,6 +11,8 @@
 //! `rfm` package.
 
 use anyhow::{Result, bail};
+
+use crate::error::usage;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -243,11 +245,17 @@ pub fn score_dimension(
 ) -> Result<(Vec<u8>, Scoring)> {
     let breaks = match edges {
         Some(edges) => {
+            let option = format!("--{}-edges", &dimension[..1]);
+            if edges.iter().any(|e| !e.is_finite()) {
+                bail!(usage(format!(
+                    "{option} {edges:?}: edges are finite numbers"
+                )));
+            }
             if edges.windows(2).any(|w| w[0] >= w[1]) {
-                bail!("--{}-edges must increase: {edges:?}", &dimension[..1]);
+                bail!(usage(format!("{option} must increase: {edges:?}")));
             }
             if edges.len() + 1 > 9 {
-                bail!("--{}-edges: at most 8 edges (9 scores)", &dimension[..1]);
+                bail!(usage(format!("{option}: at most 8 edges (9 scores)")));
             }
             edges.to_vec()
         }

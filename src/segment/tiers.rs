@@ -13,11 +13,15 @@ pub const TIERS: [&str; 4] = ["platinum", "gold", "silver", "bronze"];
 /// Checks cumulative cut points in percent (`1,5,20`): three, increasing,
 /// within (0, 100].
 pub fn check_cuts(cuts: &[f64]) -> Result<()> {
-    if cuts.len() != 3 || cuts.windows(2).any(|w| w[0] >= w[1]) || cuts[0] <= 0.0 || cuts[2] > 100.0
-    {
-        bail!(
+    let within = cuts.len() == 3
+        && cuts.iter().all(|c| c.is_finite())
+        && cuts.windows(2).all(|w| w[0] < w[1])
+        && cuts[0] > 0.0
+        && cuts[2] <= 100.0;
+    if !within {
+        bail!(crate::error::usage(format!(
             "--tier-cuts needs three increasing percentages within 0..100, e.g. 1,5,20 (got {cuts:?})"
-        );
+        )));
     }
     Ok(())
 }

@@ -451,3 +451,171 @@ fn a_20_mb_field_is_read_whole() {
     let out = parse_csv(&std::fs::read(&output).unwrap());
     assert_eq!(column(&out, "note"), [big, "short".to_string()]);
 }
+
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let orders = data("orders.csv");
+    let again = format!("{}/./orders.csv", crate::util::testdata("").display());
+    let run = cpm(&["ingest", &orders, &again, "--quality-report", "/dev/null"])
+        .run()
+        .ok()
+        .stderr_has(&["orders.csv is named twice: read once", "rows read", "7"]);
+    assert_eq!(run.csv().len() - 1, 7);
+}
+
+#[test]
+fn a_source_column_that_exists_is_refused() {
+    cpm(&[
+        "ingest",
+        &data("orders.csv"),
+        "--source-column",
+        "customer_id",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--source-column customer_id: the data have a column 'customer_id' already"]);
+    cpm(&["ingest", &data("orders.csv"), "--source-column", "channel"])
+        .run()
+        .code_is(2);
+}
+
+#[test]
+fn two_outputs_on_one_path_are_refused_before_anything_is_written() {
+    let dir = tempdir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let twice = path("x.csv");
+    let again = format!("{}/./x.csv", dir.path().display());
+    let orders = data("orders.csv");
+    let retail = data("retail_export.csv");
+    let page = path("x.json");
+    let page_again = format!("{}/./x.json", dir.path().display());
+    let cases: [Vec<&str>; 4] = [
+        vec!["ingest", &orders, "-o", &twice, "--rejects", &again],
+        vec!["ingest", &orders, "-o", &twice, "--quality-report", &twice],
+        vec!["segment", &orders, "-o", &twice, "--summary-out", &again],
+        vec![
+            "report",
+            &retail,
+            "-o",
+            &page,
+            "-o",
+            &page_again,
+            "--no-model",
+        ],
+    ];
+    for args in cases {
+        cpm(&args)
+            .run()
+            .code_is(2)
+            .stderr_has(&["are the same file: give each output its own"]);
+        assert!(!dir.path().join("x.csv").exists(), "{args:?} wrote");
+        assert!(!dir.path().join("x.json").exists(), "{args:?} wrote");
+    }
+    let list = path("list.csv");
+    cpm(&[
+        "allocate",
+        &retail,
+        "--budget",
+        "100",
+        "--target-list",
+        "10",
+        "-o",
+        &list,
+        "--allocation-out",
+        &list,
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["are the same file"]);
+}
+
+#[test]
+fn numbers_that_are_not_numbers_are_usage_errors() {
+    let small = data("segment_small.csv");
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["--tier-cuts", "NaN,5,20"],
+            "--tier-cuts needs three increasing",
+        ),
+        (
+            &["--tier-cuts", "50,5,20"],
+            "--tier-cuts needs three increasing",
+        ),
+        (
+            &["--r-edges", "NaN,30"],
+            "--r-edges [NaN, 30.0]: edges are finite",
+        ),
+        (&["--r-edges", "90,30"], "--r-edges must increase"),
+        (
+            &["--value-split", "NaN"],
+            "--value-split NaN: a finite amount",
+        ),
+        (
+            &["--risk-ratio", "NaN"],
+            "--risk-ratio NaN: a finite number above 0",
+        ),
+        (&["--risk-ratio", "0"], "--risk-ratio 0"),
+        (&["--bins", "1"], "--bins must be between 2 and 9"),
+        (
+            &["--tier-by", "nosuch"],
+            "--tier-by nosuch: no such column (found: customer_id",
+        ),
+        (
+            &["--tier-by", "customer_id"],
+            "--tier-by customer_id: the column holds str, not amounts",
+        ),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["segment", small.as_str()];
+        all.extend_from_slice(args);
+        cpm(&all).run().code_is(2).stderr_has(&[says]);
+    }
+    let retail = data("retail_export.csv");
+    for penalty in ["NaN", "-1"] {
+        cpm(&["value", &retail, &format!("--penalty={penalty}")])
+            .run()
+            .code_is(2)
+            .stderr_has(&["a finite number, 0 or more"]);
+    }
+    for column in ["customer_id", "first_order"] {
+        cpm(&["allocate", &retail, "--budget", "100", "--value", column])
+            .run()
+            .code_is(2)
+            .stderr_has(&[&format!("--value {column}: the column holds")]);
+    }
+}
+
+#[test]
+fn a_time_unit_against_the_saved_model_is_refused() {
+    let dir = tempdir();
+    let model = dir.path().join("model.json").display().to_string();
+    let retail = data("retail_export.csv");
+    cpm(&[
+        "value",
+        "-q",
+        &retail,
+        "--model-out",
+        &model,
+        "-o",
+        "/dev/null",
+    ])
+    .run()
+    .ok();
+    cpm(&["value", &retail, "--model-in", &model, "--time-unit", "day"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--time-unit day disagrees with the model, which was fitted in weeks"]);
+    cpm(&[
+        "value",
+        "-q",
+        &retail,
+        "--model-in",
+        &model,
+        "--time-unit",
+        "week",
+        "-o",
+        "/dev/null",
+    ])
+    .run()
+    .ok();
+}

@@ -203,7 +203,7 @@ fn fixed_edges_and_mean_spend() {
     assert_eq!(column(&c, "m_score"), ["3", "5", "1", "2"]);
     cpm(&["segment", &data("segment_small.csv"), "--r-edges", "90,30"])
         .run()
-        .code_is(1)
+        .code_is(2)
         .stderr_has(&["must increase"]);
 }
 

@@ -372,12 +372,8 @@ fn valued(
     ui: &Ui,
 ) -> Result<(DataFrame, String)> {
     if let Some(name) = value {
-        if table.column(name).is_err() {
-            bail!(cpm::error::usage(format!(
-                "--value {name}: no such column (found: {})",
-                cpm::error::column_list(&table)
-            )));
-        }
+        // a usage error for a column that is missing or holds no amounts
+        cpm::segment::value_numbers(&table, name, "--value")?;
         return Ok((table, name.to_string()));
     }
     if table.column("clv").is_ok() {

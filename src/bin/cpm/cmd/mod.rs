@@ -164,7 +164,10 @@ pub fn inputs_and_output(
     ui: &Ui,
 ) -> Result<(Vec<Input>, Output)> {
     input.row_filter()?;
-    let inputs = cpm::io::resolve_inputs(&input.inputs)?;
+    let inputs = resolve(&input.inputs, ui)?;
+    let mut outputs: Vec<&Path> = output.output.as_deref().into_iter().collect();
+    outputs.extend(side_outputs.iter().flatten());
+    check_distinct_outputs(&outputs)?;
     if let Some(warning) = cpm::io::write::format_mismatch(output.output.as_deref(), output.format)
     {
         ui.warn(&warning);
@@ -179,6 +182,43 @@ pub fn inputs_and_output(
         check_output(path, &protected)?;
     }
     Ok((inputs, output))
+}
+
+/// The inputs the arguments name, each file once: a repeat (overlapping
+/// globs, `x.csv` and `./x.csv`) is left out with a warning.
+pub fn resolve(args: &[String], ui: &Ui) -> Result<Vec<Input>> {
+    let (inputs, repeated) = cpm::io::without_repeats(cpm::io::resolve_inputs(args)?);
+    for name in repeated {
+        ui.warn(&format!("{name} is named twice: read once"));
+    }
+    Ok(inputs)
+}
+
+/// A usage error when two outputs of one run name the same file (`-o
+/// x.csv --rejects x.csv`): the last written would silently replace the
+/// other.
+pub fn check_distinct_outputs(outputs: &[&Path]) -> Result<()> {
+    let key = |p: &Path| {
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let folder = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+        folder.join(p.file_name().unwrap_or_default())
+    };
+    for (i, a) in outputs.iter().enumerate() {
+        if a.as_os_str() == "-" || a.starts_with("/dev") {
+            continue;
+        }
+        if let Some(b) = outputs[..i].iter().find(|b| key(b) == key(a)) {
+            bail!(cpm::error::usage(format!(
+                "{} and {} are the same file: give each output its own",
+                b.display(),
+                a.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks, before anything is read, that `output` can be written and is not

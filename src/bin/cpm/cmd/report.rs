@@ -187,7 +187,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             "--calibration-end checks the models: it does not go with --no-model"
         ));
     }
-    let inputs = cpm::io::resolve_inputs(&args.input.inputs)?;
+    let inputs = super::resolve(&args.input.inputs, ui)?;
+    let outputs: Vec<&std::path::Path> = targets.iter().filter_map(|t| t.path.as_deref()).collect();
+    super::check_distinct_outputs(&outputs)?;
     let mut protected = input_paths(&inputs);
     protected.extend(args.compare.iter().cloned());
     for path in targets.iter().filter_map(|t| t.path.as_deref()) {

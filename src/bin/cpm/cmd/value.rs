@@ -52,10 +52,11 @@ pub struct Args {
     #[arg(long, value_name = "DATE", help_heading = "Model")]
     as_of: Option<String>,
 
-    /// Time unit of the models: day or week. Their parameters depend on it
-    /// (it is stored with the model); weeks suit most retail data.
-    #[arg(long, value_enum, default_value_t = TimeUnitArg::Week, help_heading = "Model")]
-    time_unit: TimeUnitArg,
+    /// Time unit of the models: day or week (the default). Their parameters
+    /// depend on it (it is stored with the model, so --model-in sets it);
+    /// weeks suit most retail data.
+    #[arg(long, value_enum, help_heading = "Model")]
+    time_unit: Option<TimeUnitArg>,
 
     /// Prediction and CLV horizon with its unit: 12m, 52w, 365d.
     #[arg(
@@ -133,9 +134,23 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         Some(path) => Some(read_model(path)?),
         None => None,
     };
+    if !(args.penalty.is_finite() && args.penalty >= 0.0) {
+        bail!(cpm::error::usage(format!(
+            "--penalty {}: a finite number, 0 or more",
+            args.penalty
+        )));
+    }
     let time_unit = match (&model_in, args.time_unit) {
+        (Some(model), Some(unit)) if model.time_unit != unit.into() => {
+            bail!(cpm::error::usage(format!(
+                "--time-unit {} disagrees with the model, which was fitted in {}s: leave \
+                 --time-unit out with --model-in",
+                unit_name(unit.into()),
+                unit_name(model.time_unit)
+            )))
+        }
         (Some(model), _) => model.time_unit,
-        (None, unit) => unit.into(),
+        (None, unit) => unit.map_or(TimeUnit::Week, Into::into),
     };
     let config = ValueConfig {
         time_unit,
@@ -419,6 +434,14 @@ fn is_customer_table(frame: &DataFrame) -> bool {
         || (has("T") && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
 }
 
+/// A time unit's name on the command line.
+fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Day => "day",
+        TimeUnit::Week => "week",
+    }
+}
+
 /// Reads a model saved by --model-out.
 fn read_model(path: &std::path::Path) -> Result<Model> {
     let text = std::fs::read_to_string(path)
@@ -473,10 +496,7 @@ fn model_report(model: &Model, config: &ValueConfig) -> DataFrame {
         "time unit, horizon".into(),
         format!(
             "{}, {}{}",
-            match model.time_unit {
-                TimeUnit::Day => "day",
-                TimeUnit::Week => "week",
-            },
+            unit_name(model.time_unit),
             config.horizon.amount,
             config.horizon.unit
         ),

@@ -733,14 +733,19 @@ fn sort_positions(values: &Column) -> Vec<IdxSize> {
     }
 }
 
-/// Empty values in a column the facts need are an error naming the first
-/// row with one: ingest rejects such rows, so they come only from tables
-/// made elsewhere.
+/// Empty values (missing, or blank text) in a column the facts need are an
+/// error naming the first row with one: ingest rejects such rows, so they
+/// come only from tables made elsewhere.
 fn no_empty(column: &Column, offset: usize) -> Result<()> {
-    if column.null_count() == 0 {
+    let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
+    let row = match column.str() {
+        Ok(text) => text.iter().position(blank),
+        Err(_) if column.null_count() == 0 => None,
+        Err(_) => column.is_null().iter().position(|null| null == Some(true)),
+    };
+    if row.is_none() {
         return Ok(());
     }
-    let row = column.is_null().iter().position(|null| null == Some(true));
     bail!(
         "{} is empty in row {}; run the input through cpm ingest, which rejects such rows",
         column.name(),

@@ -223,15 +223,25 @@ pub fn already_canonical(table: &RawTable) -> Option<DataFrame> {
     is_canonical(&table.frame).then(|| table.frame.drop_many([LINE_COLUMN]))
 }
 
-/// Whether the frame has the canonical columns with their canonical types.
+/// Whether the frame has the canonical columns with their canonical types,
+/// and a customer id in every row: a missing or blank id sends the rows
+/// through ingest's validation, where it is a counted reject.
 pub fn is_canonical(frame: &DataFrame) -> bool {
     let has = |name: &str, dtype: &DataType| frame.column(name).is_ok_and(|c| c.dtype() == dtype);
     let optional = |name: &str, dtype: &DataType| frame.column(name).is_err() || has(name, dtype);
+    let ids_present = || {
+        frame
+            .column(CUSTOMER_ID)
+            .ok()
+            .and_then(|ids| ids.str().ok())
+            .is_some_and(|ids| ids.iter().all(|v| v.is_some_and(|v| !v.trim().is_empty())))
+    };
     has(CUSTOMER_ID, &DataType::String)
         && has(ORDER_DATE, &DataType::Date)
         && has(REVENUE, &DataType::Float64)
         && optional(ORDER_ID, &DataType::String)
         && optional(COST, &DataType::Float64)
+        && ids_present()
 }
 
 /// One input after mapping, typing and validation.

@@ -13,11 +13,24 @@ use crate::schema::numbers::parse_amount;
 const DETECT_SAMPLE: usize = 20_000;
 
 /// An id column as strings: integers print without decimals; floats that
-/// are whole numbers (pandas writes `17850.0`) print as integers.
+/// are whole numbers (pandas writes `17850.0`) print as integers. Text is
+/// trimmed, and an empty or blank id is missing, whatever the format (the
+/// CSV reader trims fields; Parquet, Arrow and JSON ids come as they are).
 pub fn id_strings(column: &Column) -> Result<Series> {
     let series = column.as_materialized_series();
     Ok(match series.dtype() {
-        DataType::String => series.clone(),
+        DataType::String => {
+            let text = series.str()?;
+            let untidy = |v: &str| v.is_empty() || v.trim().len() != v.len();
+            if !text.iter().flatten().any(untidy) {
+                return Ok(series.clone());
+            }
+            let tidy: StringChunked = text
+                .iter()
+                .map(|v| v.map(str::trim).filter(|v| !v.is_empty()))
+                .collect();
+            tidy.with_name(series.name().clone()).into_series()
+        }
         DataType::Float32 | DataType::Float64 => {
             let whole = series.f64()?.iter().flatten().all(|x| x.fract() == 0.0);
             if whole {

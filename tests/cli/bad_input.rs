@@ -93,6 +93,13 @@ fn corpus() -> Vec<Case> {
             1,
             &["unterminated_quote_eof.csv, line 3, column 'note'"],
         ),
+        // a blank id is missing in every format: counted rejects, and an id
+        // with spaces around it is the same customer
+        reads(
+            "blank_ids.ndjson",
+            &["ingest", "IN", "--max-rejects", "2"],
+            |out| assert_eq!(ids(out), ["A", "A"]),
+        ),
         // a quote inside an unquoted field is kept as a character
         reads("stray_quote.csv", INGEST, |out| {
             assert_eq!(ids(out), ["A", "B\"x", "C"])
@@ -618,4 +625,71 @@ fn a_time_unit_against_the_saved_model_is_refused() {
     ])
     .run()
     .ok();
+}
+
+#[test]
+fn blank_ids_in_a_canonical_parquet_file_are_counted_rejects() {
+    use polars::prelude::*;
+    let dir = tempdir();
+    let path = dir.path().join("canonical.parquet");
+    let mut frame = df!(
+        "customer_id" => ["", "  ", "A", "B"],
+        "order_date" => [19723i32, 19724, 19725, 19726],
+        "revenue" => [1.0, 2.0, 3.0, 4.0],
+    )
+    .unwrap();
+    frame
+        .with_column(
+            frame
+                .column("order_date")
+                .unwrap()
+                .cast(&DataType::Date)
+                .unwrap(),
+        )
+        .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let file = path.display().to_string();
+    let out = cpm(&["segment", &file, "--max-rejects", "2"])
+        .run()
+        .ok()
+        .stderr_has(&["2 of 4 rows left out (2 missing customer_id)"])
+        .csv();
+    assert_eq!(column(&out, "customer_id"), ["A", "B"]);
+    // read a batch at a time: a blank id past the first rows (which a
+    // batch reader looks at) is an error naming its row
+    let n = 9000;
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            if i == 8500 {
+                " ".to_string()
+            } else {
+                format!("c{}", i % 50)
+            }
+        })
+        .collect();
+    let mut frame = df!(
+        "customer_id" => ids,
+        "order_date" => vec![19723i32; n],
+        "revenue" => vec![1.0; n],
+    )
+    .unwrap();
+    frame
+        .with_column(
+            frame
+                .column("order_date")
+                .unwrap()
+                .cast(&DataType::Date)
+                .unwrap(),
+        )
+        .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    cpm(&["segment", &file])
+        .env("CPM_STREAM_ABOVE", "1")
+        .run()
+        .code_is(1)
+        .stderr_has(&["customer_id is empty in row 8501"]);
 }

@@ -117,6 +117,18 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
         .collect();
     let first_day_revenue = pick(buyers, &facts.first_day_revenue);
     let margin = facts.margin.as_ref().map(|margin| pick(buyers, margin));
+    let sums = [("revenue", &revenue)]
+        .into_iter()
+        .chain(margin.as_ref().map(|m| ("margin", m)));
+    for (name, values) in sums {
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            bail!(
+                "the {name} of customer '{}' does not add up to a number (its amounts sum \
+                 past ±1.8e308): check them",
+                firsts.ids.get(at)?.str_value()
+            );
+        }
+    }
     // the facts go before the columns are made, and each column takes its
     // vector without a copy: at 7.5 M customers, 0.5 GB less is live then
     drop(facts);

@@ -99,12 +99,15 @@ pub fn check_feasible(responses: &[Response], names: &[String], budget: f64) -> 
                 r.min, r.max
             )));
         }
-        let positive = r.saturation > 0.0 && r.saturation.is_finite();
+        // a normal (not subnormal) saturation, and U / k a finite number:
+        // the splits divide by k and take ln(U / k)
+        let positive = r.saturation > 0.0 && r.saturation.is_normal();
         let at_stake = r.uplift_value >= 0.0 && r.uplift_value.is_finite();
-        if !(positive && at_stake) {
+        if !(positive && at_stake && (r.uplift_value / r.saturation).is_finite()) {
             bail!(crate::error::usage(format!(
-                "group '{name}': the response has uplift value {} and saturation {}: need \
-                 uplift value ≥ 0 and saturation > 0",
+                "group '{name}': the response has uplift value {:?} and saturation {:?}: \
+                 need an uplift value ≥ 0 and a saturation > 0 that it divides into a \
+                 finite number",
                 r.uplift_value, r.saturation
             )));
         }

@@ -693,3 +693,22 @@ fn blank_ids_in_a_canonical_parquet_file_are_counted_rejects() {
         .code_is(1)
         .stderr_has(&["customer_id is empty in row 8501"]);
 }
+
+#[test]
+fn sums_past_the_range_of_a_number_and_subnormal_responses_are_errors() {
+    cpm(&["segment", &data("bad/overflowing_sums.csv")])
+        .run()
+        .code_is(1)
+        .stderr_has(&["the revenue of customer 'A' does not add up to a number"]);
+    cpm(&[
+        "allocate",
+        &data("allocate_customers.csv"),
+        "--budget",
+        "10",
+        "--response",
+        &data("bad/subnormal_saturation.csv"),
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["group 'Champions': the response has uplift value 200.0 and saturation 1e-310"]);
+}

@@ -1,6 +1,7 @@
-//! Numbers for people, the one format of terminal tables, messages and
-//! reports: grouped thousands, a fixed number of decimals, shares as
-//! percentages. Data outputs (CSV, Parquet, JSON) keep the exact values.
+//! Numbers and text for people, the one format of terminal tables,
+//! messages and reports: grouped thousands, a fixed number of decimals,
+//! shares as percentages, control characters written out. Data outputs
+//! (CSV, Parquet, JSON) keep the exact values.
 
 /// A fraction as a percentage with one decimal.
 pub fn percent(share: f64) -> String {
@@ -49,6 +50,31 @@ pub fn group_thousands(digits: &str) -> String {
     format!("{sign}{out}")
 }
 
+/// `text` with control characters (escape sequences that would drive a
+/// terminal, line breaks) written out as escapes, e.g. `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// [`printable`], keeping line breaks: for messages of several lines.
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A count with grouped thousands.
 pub fn count(n: u64) -> String {
     group_thousands(&n.to_string())
@@ -79,5 +105,9 @@ mod tests {
         assert_eq!(fixed(-98765.4, 1), "-98,765.4");
         assert_eq!(money_or_count(12.0), "12");
         assert_eq!(percent(f64::NAN), "–");
+        assert_eq!(
+            printable_lines("a\u{1b}]0;x\u{7}\nb"),
+            "a\\u{1b}]0;x\\u{7}\nb"
+        );
     }
 }

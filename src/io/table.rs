@@ -167,14 +167,16 @@ impl TextColumn {
     fn of(column: &Column, rows: usize) -> TextColumn {
         let numeric = column.dtype().is_primitive_numeric();
         let format = NumberFormat::of(column, rows);
+        // control characters in the data (a terminal's escape sequences)
+        // are written out, never sent to the terminal
         let cells = (0..rows)
             .map(|row| match column.get(row) {
-                Ok(value) => format.display(&value),
+                Ok(value) => human::printable(&format.display(&value)),
                 Err(_) => String::new(),
             })
             .collect();
         TextColumn {
-            name: column.name().to_string(),
+            name: human::printable(column.name()),
             cells,
             numeric,
         }

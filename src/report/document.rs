@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Report;
 use super::kpis::PeriodKpis;
 use super::migration::Moved;
+pub use crate::io::human::printable;
 use crate::io::human::{group_thousands, grouped, money, money_or_count, percent};
 
 /// Later months shown in the cohort triangle (M1 … M11): the widest table
@@ -131,23 +132,6 @@ impl Cell {
     fn of(value: Option<f64>, make: fn(f64) -> Cell) -> Cell {
         value.filter(|v| v.is_finite()).map_or(Cell::Empty, make)
     }
-}
-
-/// `text` with control characters (escape sequences that would drive a
-/// terminal, line breaks) written out as escapes, e.g. `\u{1b}`.
-pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn table(name: &str, headers: &[&str], rows: Vec<Vec<Cell>>) -> Table {

@@ -712,3 +712,34 @@ fn sums_past_the_range_of_a_number_and_subnormal_responses_are_errors() {
     .code_is(2)
     .stderr_has(&["group 'Champions': the response has uplift value 200.0 and saturation 1e-310"]);
 }
+
+#[test]
+fn escape_sequences_in_the_data_never_reach_a_terminal() {
+    let file = data("bad/escape_sequences.csv");
+    for format in ["table", "markdown"] {
+        let run = cpm(&["ingest", &file, "--max-rejects", "1", "-f", format])
+            .run()
+            .ok();
+        let shown = format!("{}{}", run.stdout(), run.stderr());
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{format}: {shown:?}"
+        );
+        assert!(run.stdout().contains("\\u{1b}]0;pwned\\u{7}A"), "{format}");
+    }
+    // the reject message of a failing run, too
+    let failed = cpm(&["ingest", &file, "--max-rejects", "0"])
+        .run()
+        .code_is(1);
+    assert!(!failed.stderr().contains('\u{1b}'), "{:?}", failed.stderr());
+    assert!(
+        failed.stderr().contains("x\\u{1b}[31m"),
+        "{}",
+        failed.stderr()
+    );
+    // a data file keeps them exact
+    let csv = cpm(&["ingest", "-q", &file, "--max-rejects", "1", "-f", "csv"])
+        .run()
+        .ok();
+    assert!(csv.stdout().contains("\u{1b}]0;pwned\u{7}A"));
+}

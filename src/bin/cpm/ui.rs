@@ -32,17 +32,19 @@ impl Ui {
         }
     }
 
-    /// Prints the error with its causes, once.
+    /// Prints the error with its causes, once; control characters from the
+    /// data (a terminal's escape sequences) are written out.
     pub fn error(&self, err: &anyhow::Error) {
         let prefix = if self.color {
             "\x1b[1;31mcpm:\x1b[0m"
         } else {
             "cpm:"
         };
-        let _ = writeln!(std::io::stderr(), "{prefix} {err:#}");
+        let message = cpm::io::human::printable_lines(&format!("{err:#}"));
+        let _ = writeln!(std::io::stderr(), "{prefix} {message}");
     }
 
-    /// A warning (silenced by -q).
+    /// A warning (silenced by -q), control characters written out.
     pub fn warn(&self, message: &str) {
         if !self.quiet {
             let prefix = if self.color {
@@ -50,6 +52,7 @@ impl Ui {
             } else {
                 "warning:"
             };
+            let message = cpm::io::human::printable_lines(message);
             let _ = writeln!(std::io::stderr(), "{prefix} {message}");
         }
     }
@@ -57,6 +60,7 @@ impl Ui {
     /// A detail shown with -v.
     pub fn info(&self, message: &str) {
         if self.verbose > 0 && !self.quiet {
+            let message = cpm::io::human::printable_lines(message);
             let _ = writeln!(std::io::stderr(), "{message}");
         }
     }
@@ -74,9 +78,11 @@ impl Ui {
         *since = std::time::Instant::now();
     }
 
-    /// Text for stderr (reports), unless -q.
+    /// Text for stderr (reports), unless -q; control characters from the
+    /// data are written out.
     pub fn print(&self, text: &str) {
         if !self.quiet {
+            let text = cpm::io::human::printable_lines(text);
             let _ = std::io::stderr().write_all(text.as_bytes());
         }
     }

@@ -99,7 +99,8 @@ pub struct Reject {
     pub line: u64,
     /// Why it was rejected.
     pub reason: String,
-    /// The row as read.
+    /// The row as read, at most [`crate::io::human::EXCERPT_CHARS`]
+    /// characters of it and its length.
     pub raw: String,
 }
 
@@ -393,7 +394,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
             source: table.name.clone(),
             line: r.line,
             reason: r.reason.clone(),
-            raw: r.raw.clone(),
+            raw: crate::io::human::excerpt(&r.raw),
         })
         .collect();
     if is_rejected.any() {
@@ -452,7 +453,7 @@ fn typed_rejects(
             source: table.name.clone(),
             line: line.unwrap_or(0),
             reason: reason.unwrap_or_default().to_string(),
-            raw: text.unwrap_or_default().to_string(),
+            raw: crate::io::human::excerpt(text.unwrap_or_default()),
         })
         .collect())
 }

@@ -75,6 +75,23 @@ pub fn printable_lines(text: &str) -> String {
         .join("\n")
 }
 
+/// Characters of a row or value quoted in a message or a rejects file.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// `text` as quoted in a message or a rejects file: whole up to
+/// [`EXCERPT_CHARS`] characters, else its start and its length, so a
+/// gigabyte line makes no gigabyte message.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_string(),
+        Some((end, _)) => format!(
+            "{}… ({} characters)",
+            &text[..end],
+            count(text.chars().count() as u64)
+        ),
+    }
+}
+
 /// A count with grouped thousands.
 pub fn count(n: u64) -> String {
     group_thousands(&n.to_string())
@@ -105,6 +122,10 @@ mod tests {
         assert_eq!(fixed(-98765.4, 1), "-98,765.4");
         assert_eq!(money_or_count(12.0), "12");
         assert_eq!(percent(f64::NAN), "–");
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(1000);
+        let quoted = excerpt(&long);
+        assert!(quoted.starts_with(&"é".repeat(200)) && quoted.ends_with("… (1,000 characters)"));
         assert_eq!(
             printable_lines("a\u{1b}]0;x\u{7}\nb"),
             "a\\u{1b}]0;x\\u{7}\nb"

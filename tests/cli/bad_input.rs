@@ -743,3 +743,38 @@ fn escape_sequences_in_the_data_never_reach_a_terminal() {
         .ok();
     assert!(csv.stdout().contains("\u{1b}]0;pwned\u{7}A"));
 }
+
+#[test]
+fn a_huge_bad_row_is_quoted_by_an_excerpt() {
+    let dir = tempdir();
+    let file = dir.path().join("huge.csv");
+    let note = "x".repeat(100_000);
+    std::fs::write(
+        &file,
+        format!(
+            "customer_id,order_date,revenue,note\nA,2024-01-01,oops,{note}\nB,2024-01-02,5,ok\n"
+        ),
+    )
+    .unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let failed = cpm(&[
+        "ingest",
+        &file.display().to_string(),
+        "--rejects",
+        &rejects.display().to_string(),
+    ])
+    .run()
+    .code_is(1)
+    .stderr_has(&["non-numeric revenue", "… (100,018 characters)"]);
+    assert!(
+        failed.stderr().len() < 2_000,
+        "{} bytes",
+        failed.stderr().len()
+    );
+    let listed = parse_csv(&std::fs::read(&rejects).unwrap());
+    let raw = &column(&listed, "raw")[0];
+    assert!(
+        raw.starts_with("A,2024-01-01,oops,xxx") && raw.chars().count() < 240,
+        "{raw}"
+    );
+}

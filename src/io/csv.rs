@@ -371,6 +371,15 @@ fn read_header(
         .read_byte_record(&mut first)
         .map_err(|e| csv_error(name, e, line_offset))?;
     if !found {
+        if opts.skip_rows > 0 {
+            bail!(InputError::file(
+                name,
+                format!(
+                    "nothing left after --skip-rows {}: the file has no more lines than that",
+                    opts.skip_rows
+                )
+            ));
+        }
         bail!(InputError::file(name, "empty file: no header and no rows"));
     }
     if opts.no_header {
@@ -545,6 +554,10 @@ impl Columns {
             .map_err(|e| csv_error(&self.file, e, lines_before))?
         {
             let line = record_line(&record, &block.bytes) + lines_before;
+            // a line of spaces is an empty line, not a row
+            if record.len() == 1 && width > 1 && record[0].iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
             if record.len() != width {
                 rejects.push(RawReject {
                     line,

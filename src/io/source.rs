@@ -206,6 +206,20 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
             (Payload::File(path.clone()), head)
         }
     };
+    for (magic, what, tool) in [
+        (&b"BZh"[..], "bzip2", "bunzip2"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00][..], "xz", "unxz"),
+        (&[0x04, 0x22, 0x4d, 0x18][..], "lz4", "unlz4"),
+    ] {
+        if head.starts_with(magic) {
+            bail!(InputError::file(
+                &name,
+                format!(
+                    "{what}-compressed: not supported; decompress it first ({tool}), or use gzip or zstd"
+                )
+            ));
+        }
+    }
     let compression = detect_compression(&head);
     let (payload, head) = match compression {
         Compression::None => (payload, head),

@@ -64,6 +64,22 @@ impl DateFormat {
         }
     }
 
+    /// A usage error for a custom layout that chrono cannot read (`%Q`),
+    /// before any row is read, rather than every row rejected.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let DateFormat::Custom(layout) = self {
+            let bad = chrono::format::StrftimeItems::new(layout)
+                .any(|item| matches!(item, chrono::format::Item::Error));
+            if bad {
+                anyhow::bail!(crate::error::usage(format!(
+                    "--date-format '{layout}': not a date layout (iso, ymd, mdy, dmy, dmy., or \
+                     chrono's %Y-%m-%d fields)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Days since 1970-01-01 of `text`, or None when it does not parse.
     pub fn parse(&self, text: &str) -> Option<i32> {
         let text = text.trim();

@@ -93,6 +93,25 @@ fn corpus() -> Vec<Case> {
             1,
             &["unterminated_quote_eof.csv, line 3, column 'note'"],
         ),
+        // compressions cpm does not read are named, never taken for text
+        fails(
+            "orders.csv.bz2",
+            INGEST,
+            1,
+            &["orders.csv.bz2: bzip2-compressed: not supported; decompress it first"],
+        ),
+        fails(
+            "orders.csv.xz",
+            INGEST,
+            1,
+            &["orders.csv.xz: xz-compressed"],
+        ),
+        // a line of spaces is an empty line, not a ragged row
+        reads(
+            "whitespace_line.csv",
+            &["ingest", "IN", "--max-rejects", "0"],
+            |out| assert_eq!(ids(out), ["A", "B"]),
+        ),
         // a blank id is missing in every format: counted rejects, and an id
         // with spaces around it is the same customer
         reads(
@@ -777,4 +796,32 @@ fn a_huge_bad_row_is_quoted_by_an_excerpt() {
         raw.starts_with("A,2024-01-01,oops,xxx") && raw.chars().count() < 240,
         "{raw}"
     );
+}
+
+#[test]
+fn options_that_cannot_work_are_said_before_any_row_is_read() {
+    let orders = data("orders.csv");
+    cpm(&["ingest", &orders, "--date-format", "%Q-%d"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--date-format '%Q-%d': not a date layout"]);
+    cpm(&["ingest", &orders, "--skip-rows", "100"])
+        .run()
+        .code_is(1)
+        .stderr_has(&["orders.csv: nothing left after --skip-rows 100"]);
+    let dir = tempdir();
+    let file = dir.path().join("tables");
+    std::fs::write(&file, "").unwrap();
+    cpm(&[
+        "report",
+        &data("report_small.csv"),
+        "--no-model",
+        "--tables-dir",
+        &file.display().to_string(),
+        "-o",
+        &dir.path().join("r.json").display().to_string(),
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--tables-dir", "a file is there, not a folder"]);
 }

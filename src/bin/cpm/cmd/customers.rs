@@ -237,7 +237,7 @@ fn ingest_raw(
 ) -> Result<(DataFrame, QualityReport)> {
     let config = IngestConfig {
         map: args.map_overrides()?,
-        date_format: args.date_format(),
+        date_format: args.date_format()?,
         decimal_comma: args.decimal_comma,
         // the facts of the kept rows come from summary.rs
         kept_facts: false,

@@ -81,7 +81,7 @@ pub struct Args {
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let config = IngestConfig {
         map: args.input.map_overrides()?,
-        date_format: args.input.date_format(),
+        date_format: args.input.date_format()?,
         decimal_comma: args.input.decimal_comma,
         as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
         duplicates: if args.keep_duplicates {

@@ -61,9 +61,13 @@ impl InputArgs {
         self.map.iter().map(|m| MapOverride::parse(m)).collect()
     }
 
-    /// `--date-format`, parsed.
-    pub fn date_format(&self) -> Option<DateFormat> {
-        self.date_format.as_deref().map(DateFormat::from_flag)
+    /// `--date-format`, parsed and checked.
+    pub fn date_format(&self) -> Result<Option<DateFormat>> {
+        let format = self.date_format.as_deref().map(DateFormat::from_flag);
+        if let Some(format) = &format {
+            format.check()?;
+        }
+        Ok(format)
     }
 
     /// `--where`, parsed (a usage error before anything is read).
@@ -164,6 +168,7 @@ pub fn inputs_and_output(
     ui: &Ui,
 ) -> Result<(Vec<Input>, Output)> {
     input.row_filter()?;
+    input.date_format()?;
     let inputs = resolve(&input.inputs, ui)?;
     let mut outputs: Vec<&Path> = output.output.as_deref().into_iter().collect();
     outputs.extend(side_outputs.iter().flatten());

@@ -356,8 +356,19 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         Some(dir) => {
             let document = cpm::report::document::document(&report);
             let files = cpm::report::render::csv::table_files(&document, !args.no_excel_safe)?;
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("--tables-dir {}: {e}", dir.display()))?;
+            if dir.exists() && !dir.is_dir() {
+                bail!(cpm::error::usage(format!(
+                    "--tables-dir {}: a file is there, not a folder",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "--tables-dir {}: cannot create the folder ({})",
+                    dir.display(),
+                    cpm::io::source::io_reason(&e)
+                )
+            })?;
             files
                 .into_iter()
                 .map(|(name, text)| {

@@ -87,10 +87,12 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
     }
     let as_of = match config.as_of {
         Some(day) => day,
-        // the day after the latest transaction (1970-01-02 for no rows)
+        // the day after the latest transaction (1970-01-02 for no rows),
+        // at most 9999-12-31: a four-digit date every tool reads
         None => {
             let latest = latest_day(source)?.unwrap_or(0);
-            NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1)
+            let after = NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1);
+            after.min(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX))
         }
     };
     let as_of_days = days_since_epoch(as_of);

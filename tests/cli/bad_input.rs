@@ -825,3 +825,36 @@ fn options_that_cannot_work_are_said_before_any_row_is_read() {
     .code_is(2)
     .stderr_has(&["--tables-dir", "a file is there, not a folder"]);
 }
+
+#[test]
+fn a_year_9999_and_a_summary_by_its_own_column_are_answered() {
+    let dir = tempdir();
+    let file = dir.path().join("y9999.csv");
+    std::fs::write(
+        &file,
+        "customer_id,order_date,revenue\nA,2024-01-01,5\nB,9999-12-31,6\n",
+    )
+    .unwrap();
+    let report = cpm(&[
+        "report",
+        "-q",
+        &file.display().to_string(),
+        "--no-model",
+        "-f",
+        "json",
+    ])
+    .run()
+    .ok();
+    let json: serde_json::Value = serde_json::from_str(&report.stdout()).unwrap();
+    assert_eq!(json["as_of"], "9999-12-31");
+    cpm(&[
+        "segment",
+        &data("segment_small.csv"),
+        "--by",
+        "revenue",
+        "--summary",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--by revenue: a column of the summary itself"]);
+}

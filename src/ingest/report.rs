@@ -92,6 +92,8 @@ pub struct InputReport {
     pub encoding: Option<String>,
     /// Date layout detected or given.
     pub date_format: Option<String>,
+    /// What the caller should warn of: columns the mapping passed over.
+    pub warnings: Vec<String>,
 }
 
 /// Shows a delimiter readably (`\t` for tab).

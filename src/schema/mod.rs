@@ -130,6 +130,9 @@ pub struct ColumnMap {
     pub order_id: Option<String>,
     /// Source of `cost`, if any.
     pub cost: Option<String>,
+    /// Columns whose names match a mapped one but were not taken
+    /// (`Revenue` beside `revenue`), as messages for a warning.
+    pub passed_over: Vec<String>,
 }
 
 impl ColumnMap {
@@ -278,10 +281,16 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
                 .into()
             })
     };
+    // an exact name first (`revenue` over `Revenue`), then ignoring case
+    // and punctuation
     let by_alias = |aliases: &[&str]| -> Option<String> {
         aliases.iter().find_map(|alias| {
             let key = normalize(alias);
-            found.iter().find(|f| normalize(f) == key).cloned()
+            found
+                .iter()
+                .find(|f| f.as_str() == *alias)
+                .or_else(|| found.iter().find(|f| normalize(f) == key))
+                .cloned()
         })
     };
     let aliases_of = |canonical: &str| -> &[&str] {
@@ -362,14 +371,39 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
         ));
         return Err(InputError::file(file, message).into());
     };
-    let map = ColumnMap {
+    let mut map = ColumnMap {
         customer_id,
         order_date,
         revenue,
         order_id: resolve(ORDER_ID)?,
         cost: resolve(COST)?,
+        passed_over: Vec::new(),
     };
+    let taken: Vec<(&str, String)> = map
+        .describe()
+        .into_iter()
+        .filter(|(_, source)| !source.contains(" * "))
+        .map(|(canonical, source)| (canonical_name(&canonical), source))
+        .collect();
+    for (canonical, source) in taken {
+        for other in found.iter().filter(|f| **f != source) {
+            if normalize(other) == normalize(&source) {
+                map.passed_over.push(format!(
+                    "{file}: columns '{source}' and '{other}' both name {canonical}: '{source}' \
+                     is taken, '{other}' passes through (--map {canonical}={other} takes it)"
+                ));
+            }
+        }
+    }
     Ok(map)
+}
+
+/// The canonical column `name` as a static name.
+fn canonical_name(name: &str) -> &'static str {
+    [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
+        .into_iter()
+        .find(|c| *c == name)
+        .unwrap_or("a column")
 }
 
 #[cfg(test)]

@@ -858,3 +858,20 @@ fn a_year_9999_and_a_summary_by_its_own_column_are_answered() {
     .code_is(2)
     .stderr_has(&["--by revenue: a column of the summary itself"]);
 }
+
+#[test]
+fn two_headers_for_one_canonical_column_take_the_exact_name_and_say_so() {
+    let file = data("bad/two_revenue_columns.csv");
+    let run = cpm(&["ingest", &file, "-f", "csv"])
+        .run()
+        .ok()
+        .stderr_has(&["columns 'revenue' and 'Revenue' both name revenue: 'revenue' is taken"]);
+    let out = run.csv();
+    assert_eq!(column(&out, "revenue"), ["5.0"]);
+    assert_eq!(column(&out, "Revenue"), ["7"]);
+    // the same from segment, which ingests the export first
+    cpm(&["segment", &file, "-o", "/dev/null"])
+        .run()
+        .ok()
+        .stderr_has(&["'Revenue' passes through"]);
+}

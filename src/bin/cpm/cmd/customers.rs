@@ -246,6 +246,9 @@ fn ingest_raw(
     let ingested = cpm::ingest::ingest(tables, None, &config)?;
     super::check_rejects(&ingested, args, false)?;
     let report = ingested.report;
+    for warning in report.inputs.iter().flat_map(|i| &i.warnings) {
+        ui.warn(warning);
+    }
     if report.rows_rejected > 0 {
         let reasons: Vec<String> = report
             .rejects_by_reason

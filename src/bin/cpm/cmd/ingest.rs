@@ -120,6 +120,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         if let Some(layout) = &input.date_format {
             ui.info(&format!("{}: dates read as {layout}", input.name));
         }
+        for warning in &input.warnings {
+            ui.warn(warning);
+        }
     }
 
     if let Some(path) = &args.rejects {

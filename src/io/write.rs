@@ -179,6 +179,16 @@ pub fn write_frame(
 ) -> Result<()> {
     match format {
         OutputFormat::Csv | OutputFormat::Tsv => {
+            // checked before a byte is written: CSV has no nested values
+            if let Some(nested) = frame.columns().iter().find(|c| c.dtype().is_nested()) {
+                bail!(usage(format!(
+                    "column '{}' holds nested data ({}), which {} cannot hold: write Parquet, \
+                     Arrow or JSON (-o out.parquet), or leave it out (--columns)",
+                    nested.name(),
+                    nested.dtype(),
+                    format.name().to_uppercase()
+                )));
+            }
             let separator = if format == OutputFormat::Csv {
                 b','
             } else {

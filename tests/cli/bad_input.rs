@@ -875,3 +875,26 @@ fn two_headers_for_one_canonical_column_take_the_exact_name_and_say_so() {
         .ok()
         .stderr_has(&["'Revenue' passes through"]);
 }
+
+#[test]
+fn nested_columns_never_leave_half_a_csv_on_stdout() {
+    let file = data("bad/nested_columns.ndjson");
+    let failed = cpm(&["ingest", "-q", &file, "-f", "csv"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["column 'tags' holds nested data (list[str]), which CSV cannot hold"]);
+    assert!(failed.stdout().is_empty(), "{:?}", failed.stdout());
+    let kept = cpm(&[
+        "ingest",
+        "-q",
+        &file,
+        "-f",
+        "csv",
+        "--columns",
+        "customer_id,revenue",
+    ])
+    .run()
+    .ok()
+    .csv();
+    assert_eq!(kept, [["customer_id", "revenue"], ["A", "5.0"]]);
+}

@@ -64,9 +64,31 @@ pub fn read_overrides(text: &str, file: &str) -> Result<Vec<Override>> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
+        let headers = reader.headers()?.clone();
         let mut rows = Vec::new();
-        for (i, row) in reader.deserialize::<CsvRow>().enumerate() {
-            let row = row.with_context(|| format!("{file}: line {}", i + 2))?;
+        for record in reader.records() {
+            let record = record.with_context(|| format!("{file}: not a CSV response table"))?;
+            let line = record.position().map_or(0, |p| p.line());
+            let row: CsvRow = record.deserialize(Some(&headers)).map_err(|e| {
+                // the column and value of a value that is not a number
+                let field = match e.kind() {
+                    csv::ErrorKind::Deserialize { err, .. } => err.field(),
+                    _ => None,
+                };
+                match field.and_then(|f| Some((headers.get(f as usize)?, record.get(f as usize)?)))
+                {
+                    Some((column, value)) => anyhow::anyhow!(
+                        "{file}: line {line}, group '{}', column '{column}': '{value}' is not a \
+                         number",
+                        headers
+                            .iter()
+                            .position(|h| h == "group")
+                            .and_then(|g| record.get(g))
+                            .unwrap_or_default()
+                    ),
+                    None => anyhow::anyhow!("{file}: line {line}: {e}"),
+                }
+            })?;
             rows.push(row.into_override());
         }
         rows

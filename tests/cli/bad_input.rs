@@ -898,3 +898,20 @@ fn nested_columns_never_leave_half_a_csv_on_stdout() {
     .csv();
     assert_eq!(kept, [["customer_id", "revenue"], ["A", "5.0"]]);
 }
+
+#[test]
+fn a_response_value_that_is_not_a_number_is_named_by_group_and_column() {
+    cpm(&[
+        "allocate",
+        &data("allocate_customers.csv"),
+        "--budget",
+        "10",
+        "--response",
+        &data("bad/response_not_a_number.csv"),
+    ])
+    .run()
+    .code_is(1)
+    .stderr_has(&[
+        "response_not_a_number.csv: line 2, group 'Champions', column 'max': 'abc' is not a number",
+    ]);
+}

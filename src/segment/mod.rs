@@ -482,20 +482,23 @@ pub fn segment_summary(customers: &DataFrame, by: &[String]) -> Result<DataFrame
         )
         .collect()?;
     let mut columns: Vec<&str> = by.iter().map(String::as_str).collect();
-    columns.extend([
-        "segment",
-        "customers",
-        "share",
-        "revenue",
-        "revenue_share",
-        "mean_days_since_last",
-        "mean_orders",
-        "mean_revenue",
-        "strategy",
-        "action",
-    ]);
+    columns.extend(SUMMARY_COLUMNS);
     Ok(summary.select(columns)?)
 }
+
+/// The columns of [`segment_summary`], after the `by` columns.
+pub const SUMMARY_COLUMNS: [&str; 10] = [
+    "segment",
+    "customers",
+    "share",
+    "revenue",
+    "revenue_share",
+    "mean_days_since_last",
+    "mean_orders",
+    "mean_revenue",
+    "strategy",
+    "action",
+];
 
 /// Customers and value per tier: the Pareto view.
 pub fn tier_summary(customers: &DataFrame, value_column: &str) -> Result<DataFrame> {

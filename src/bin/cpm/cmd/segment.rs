@@ -180,19 +180,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     )?
     .table;
     for by in &args.by {
-        let summary_columns = [
-            "segment",
-            "customers",
-            "share",
-            "revenue",
-            "revenue_share",
-            "mean_days_since_last",
-            "mean_orders",
-            "mean_revenue",
-            "strategy",
-            "action",
-        ];
-        if summary_columns.contains(&by.as_str()) {
+        if cpm::segment::SUMMARY_COLUMNS.contains(&by.as_str()) {
             bail!(cpm::error::usage(format!(
                 "--by {by}: a column of the summary itself; break the summary down by an \
                  attribute of the customers (region, channel)"

@@ -432,6 +432,22 @@ pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
+    stage(path, fill)?.commit()
+}
+
+/// An output written to its temporary file and not yet renamed into
+/// place: several outputs of one run are all staged first and committed
+/// only when every one was written ([`commit_all`]), so a failure (a full
+/// disk for the second of two) leaves every previous file as it was.
+/// Dropped uncommitted, the temporary file is removed.
+pub struct Staged {
+    path: PathBuf,
+    /// None for a device, which was written directly.
+    temp: Option<tempfile::NamedTempFile>,
+}
+
+/// Writes `fill` to a temporary file beside `path` (a device directly).
+pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<Staged> {
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
         let device = std::fs::OpenOptions::new()
             .write(true)
@@ -439,9 +455,13 @@ pub fn write_atomically(
             .with_context(|| format!("cannot open {}", path.display()))?;
         let mut writer = BufWriter::new(device);
         fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
-        return writer
+        writer
             .flush()
-            .with_context(|| format!("writing {}", path.display()));
+            .with_context(|| format!("writing {}", path.display()))?;
+        return Ok(Staged {
+            path: path.to_path_buf(),
+            temp: None,
+        });
     }
     let dir = parent_dir(path);
     remove_stale_temps(&dir);
@@ -465,22 +485,40 @@ pub fn write_atomically(
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("writing {}", path.display()))?;
-    let durable = DURABLE.load(Ordering::Relaxed);
-    if durable {
+    if DURABLE.load(Ordering::Relaxed) {
         temp.as_file()
             .sync_all()
             .with_context(|| format!("syncing {}", path.display()))?;
     }
-    temp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    if durable {
-        // make the rename itself durable
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
+    Ok(Staged {
+        path: path.to_path_buf(),
+        temp: Some(temp),
+    })
+}
+
+impl Staged {
+    /// Renames the temporary file over the output.
+    pub fn commit(self) -> Result<()> {
+        let Some(temp) = self.temp else {
+            return Ok(());
+        };
+        let path = &self.path;
+        temp.persist(path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        if DURABLE.load(Ordering::Relaxed) {
+            // make the rename itself durable
+            if let Ok(d) = File::open(parent_dir(path)) {
+                let _ = d.sync_all();
+            }
         }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Commits every staged output, in order.
+pub fn commit_all(staged: Vec<Staged>) -> Result<()> {
+    staged.into_iter().try_for_each(Staged::commit)
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

@@ -244,3 +244,61 @@ fn two_runs_writing_one_output_leave_one_complete_output() {
     }
     assert_eq!(temporaries(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn several_outputs_are_all_written_or_none() {
+    // a tiny file system for the second output, when this machine lets
+    // tests mount one
+    let dir = tempdir();
+    let mount = dir.path().join("tiny");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&mount)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("no tiny tmpfs (mount needs privileges): skipped");
+        return;
+    }
+    let page = dir.path().join("report.md");
+    std::fs::write(&page, "previous page\n").unwrap();
+    let json = mount.join("report.json");
+    let run = cpm(&[
+        "report",
+        &data("retail_export.csv"),
+        "-q",
+        "-o",
+        &page.display().to_string(),
+        "-o",
+        &json.display().to_string(),
+    ])
+    .run();
+    let after = std::fs::read_to_string(&page);
+    // segment: the summary beside an output that does not fit
+    let summary = dir.path().join("segments.csv");
+    std::fs::write(&summary, "previous summary\n").unwrap();
+    let segmented = cpm(&[
+        "segment",
+        &data("retail_export.csv"),
+        "-q",
+        "--summary-out",
+        &summary.display().to_string(),
+        "-o",
+        &mount.join("customers.csv").display().to_string(),
+    ])
+    .run();
+    let summary_after = std::fs::read_to_string(&summary);
+    let leftovers = [temporaries(dir.path()), temporaries(&mount)].concat();
+    let _ = Command::new("umount").arg(&mount).status();
+    run.code_is(1)
+        .stderr_has(&["report.json", "No space left on device"]);
+    // the first output, written fine, was not put in place either
+    assert_eq!(after.unwrap(), "previous page\n");
+    segmented
+        .code_is(1)
+        .stderr_has(&["customers.csv", "No space left on device"]);
+    assert_eq!(summary_after.unwrap(), "previous summary\n");
+    assert_eq!(leftovers, Vec::<String>::new());
+}

@@ -248,14 +248,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             cpm::io::table::render_table(&tables::with_total(&allocation)?, &style.for_summaries())
         ));
         ui.print(&list_line(&list, limits));
+        let mut staged = Vec::new();
         if let Some(path) = &args.allocation_out {
             let format = cpm::io::choose_format(Some(path), None, false)?;
-            cpm::io::write_atomically(path, |w| {
+            staged.push(cpm::io::write::stage(path, |w| {
                 cpm::io::write_frame(&mut allocation, format, &style, w)
-            })?;
+            })?);
         }
         let table = tables::target_table(&table, &groups, &list.contacts, limits.cost, &plays)?;
-        return output.write(&table);
+        return output.write_after(&table, staged);
     }
 
     let method = Method::from(args.method);

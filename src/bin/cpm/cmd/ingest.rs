@@ -125,17 +125,20 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
     }
 
+    // the rejects and the report are put in place with the output (all,
+    // or none), or alone when too many rows were rejected
+    let mut staged = Vec::new();
     if let Some(path) = &args.rejects {
         let mut frame = rejects_frame(&ingested.rejects)?;
-        cpm::io::write_atomically(path, |w| {
+        staged.push(cpm::io::write::stage(path, |w| {
             Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
-        })?;
+        })?);
     }
     if let Some(path) = &args.quality_report {
-        cpm::io::write_atomically(path, |w| {
+        staged.push(cpm::io::write::stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, report)?;
             Ok(w.write_all(b"\n")?)
-        })?;
+        })?);
     }
     ui.print(&report.render(args.output.width));
     if report.identical_rows_kept > 0 && !args.keep_duplicates {
@@ -159,8 +162,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
 
-    check_rejects(&ingested, &args.input, args.rejects.is_some())?;
-    output.write(&ingested.transactions)?;
+    if let Err(too_many) = check_rejects(&ingested, &args.input, args.rejects.is_some()) {
+        cpm::io::write::commit_all(staged)?;
+        return Err(too_many);
+    }
+    output.write_after(&ingested.transactions, staged)?;
     ui.timing("write", &mut clock);
     Ok(())
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use cpm::ingest::{Ingested, MaxRejects, Reject};
+use cpm::io::write::Staged;
 use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
 use cpm::schema::MapOverride;
 use cpm::schema::dates::DateFormat;
@@ -335,13 +336,26 @@ impl Output {
     /// Writes the frame, shaped by `--keep`, `--sort`, `--limit` and
     /// `--columns`: atomically to the file, or to stdout.
     pub fn write(&self, frame: &DataFrame) -> Result<()> {
+        self.write_after(frame, Vec::new())
+    }
+
+    /// [`Output::write`], with the side outputs `staged` (reports, models,
+    /// summaries) put in place only when the output was written too: all
+    /// of them, or none. Stdout comes last, after every file.
+    pub fn write_after(&self, frame: &DataFrame, mut staged: Vec<Staged>) -> Result<()> {
         let mut shaped = self.shape.apply(frame.clone())?;
         let fill = |w: &mut dyn std::io::Write| {
             cpm::io::write_frame(&mut shaped, self.format, &self.style, w)
         };
         match &self.path {
-            Some(path) => cpm::io::write_atomically(path, fill),
-            None => cpm::io::write_stdout(fill),
+            Some(path) => {
+                staged.push(cpm::io::write::stage(path, fill)?);
+                cpm::io::write::commit_all(staged)
+            }
+            None => {
+                cpm::io::write::commit_all(staged)?;
+                cpm::io::write_stdout(fill)
+            }
         }
     }
 }

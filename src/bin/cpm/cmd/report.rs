@@ -380,9 +380,18 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
         None => Vec::new(),
     };
-    for (path, text) in &tables {
-        cpm::io::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))?;
-    }
+    // every file is written to its temporary file first, and renamed into
+    // place only when all were written: all of them, or none
+    let files = tables.iter().map(|(path, text)| (path, text)).chain(
+        targets
+            .iter()
+            .zip(&rendered)
+            .filter_map(|(target, text)| Some((target.path.as_ref()?, text))),
+    );
+    let staged = files
+        .map(|(path, text)| cpm::io::write::stage(path, |w| Ok(w.write_all(text.as_bytes())?)))
+        .collect::<Result<Vec<_>>>()?;
+    cpm::io::write::commit_all(staged)?;
     if let Some(dir) = &args.tables_dir {
         ui.info(&format!(
             "{} tables written to {}",
@@ -391,9 +400,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
     for (target, text) in targets.iter().zip(&rendered) {
-        match &target.path {
-            Some(path) => cpm::io::write_atomically(path, |w| Ok(w.write_all(text.as_bytes())?))?,
-            None => cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?))?,
+        if target.path.is_none() {
+            cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?))?;
         }
     }
     ui.timing("write", &mut clock);

@@ -215,16 +215,18 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if args.summary {
         ui.print(&summaries);
     }
+    let mut staged = Vec::new();
     if let Some(path) = &args.summary_out {
         let format = cpm::io::choose_format(Some(path), None, false)?;
-        cpm::io::write_atomically(path, |w| {
+        staged.push(cpm::io::write::stage(path, |w| {
             cpm::io::write_frame(&mut summary, format, &style, w)
-        })?;
+        })?);
     }
     if on_terminal {
+        cpm::io::write::commit_all(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
     }
-    output.write(&segmented.customers)
+    output.write_after(&segmented.customers, staged)
 }
 
 /// The summaries for people: segments (the action moved to a playbook

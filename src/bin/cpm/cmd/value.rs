@@ -271,15 +271,17 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         width: args.output.width,
         ..TableStyle::default()
     };
+    // the side files are put in place with the output: all, or none
+    let mut staged = Vec::new();
     if let Some(holdout) = &holdout {
         let report =
             cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
         ui.print(&holdout_tables(&report, &style)?);
         if let Some(path) = &args.holdout_report {
-            cpm::io::write_atomically(path, |w| {
+            staged.push(cpm::io::write::stage(path, |w| {
                 serde_json::to_writer_pretty(&mut *w, &report)?;
                 Ok(writeln!(w)?)
-            })?;
+            })?);
         }
         ui.timing("holdout", &mut clock);
     }
@@ -289,18 +291,19 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let report = model_report(&model, &config);
     if let Some(path) = &args.model_out {
-        cpm::io::write_atomically(path, |w| {
+        staged.push(cpm::io::write::stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &model)?;
             Ok(writeln!(w)?)
-        })?;
+        })?);
     }
     let on_terminal = output.is_terminal_summary(&args.output);
     let text = cpm::io::table::render_table(&report, &style);
     if on_terminal {
+        cpm::io::write::commit_all(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
     ui.print(&text);
-    output.write(&table)?;
+    output.write_after(&table, staged)?;
     ui.timing("write", &mut clock);
     Ok(())
 }

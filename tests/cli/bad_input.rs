@@ -648,27 +648,9 @@ fn a_time_unit_against_the_saved_model_is_refused() {
 
 #[test]
 fn blank_ids_in_a_canonical_parquet_file_are_counted_rejects() {
-    use polars::prelude::*;
     let dir = tempdir();
     let path = dir.path().join("canonical.parquet");
-    let mut frame = df!(
-        "customer_id" => ["", "  ", "A", "B"],
-        "order_date" => [19723i32, 19724, 19725, 19726],
-        "revenue" => [1.0, 2.0, 3.0, 4.0],
-    )
-    .unwrap();
-    frame
-        .with_column(
-            frame
-                .column("order_date")
-                .unwrap()
-                .cast(&DataType::Date)
-                .unwrap(),
-        )
-        .unwrap();
-    ParquetWriter::new(std::fs::File::create(&path).unwrap())
-        .finish(&mut frame)
-        .unwrap();
+    write_canonical(&path, &["", "  ", "A", "B"]);
     let file = path.display().to_string();
     let out = cpm(&["segment", &file, "--max-rejects", "2"])
         .run()
@@ -678,34 +660,16 @@ fn blank_ids_in_a_canonical_parquet_file_are_counted_rejects() {
     assert_eq!(column(&out, "customer_id"), ["A", "B"]);
     // read a batch at a time: a blank id past the first rows (which a
     // batch reader looks at) is an error naming its row
-    let n = 9000;
-    let ids: Vec<String> = (0..n)
+    let ids: Vec<String> = (0..9000)
         .map(|i| {
             if i == 8500 {
-                " ".to_string()
+                " ".into()
             } else {
                 format!("c{}", i % 50)
             }
         })
         .collect();
-    let mut frame = df!(
-        "customer_id" => ids,
-        "order_date" => vec![19723i32; n],
-        "revenue" => vec![1.0; n],
-    )
-    .unwrap();
-    frame
-        .with_column(
-            frame
-                .column("order_date")
-                .unwrap()
-                .cast(&DataType::Date)
-                .unwrap(),
-        )
-        .unwrap();
-    ParquetWriter::new(std::fs::File::create(&path).unwrap())
-        .finish(&mut frame)
-        .unwrap();
+    write_canonical(&path, &ids.iter().map(String::as_str).collect::<Vec<_>>());
     cpm(&["segment", &file])
         .env("CPM_STREAM_ABOVE", "1")
         .run()
@@ -914,4 +878,26 @@ fn a_response_value_that_is_not_a_number_is_named_by_group_and_column() {
     .stderr_has(&[
         "response_not_a_number.csv: line 2, group 'Champions', column 'max': 'abc' is not a number",
     ]);
+}
+
+/// A canonical transaction table in Parquet: these customer ids, a day
+/// and an amount each.
+fn write_canonical(path: &Path, ids: &[&str]) {
+    use polars::prelude::*;
+    let days: Vec<i32> = (0..ids.len() as i32).map(|i| 19723 + i % 30).collect();
+    let mut frame = df!(
+        "customer_id" => ids,
+        "order_date" => days,
+        "revenue" => vec![1.0; ids.len()],
+    )
+    .unwrap();
+    let dates = frame
+        .column("order_date")
+        .unwrap()
+        .cast(&DataType::Date)
+        .unwrap();
+    frame.with_column(dates).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
 }

@@ -2,6 +2,7 @@
 //! reading every supported format, writing outputs atomically, and tables
 //! for people.
 
+pub mod atomic;
 pub mod batches;
 pub mod csv;
 pub mod excel;
@@ -11,8 +12,9 @@ pub mod source;
 pub mod table;
 pub mod write;
 
+pub use self::atomic::write_atomically;
 pub use self::csv::{CsvOptions, LINE_COLUMN, RawReject, TextEncoding};
 pub use self::read::{ColumnChoice, RawTable, ReadOptions, read_input, read_input_projected};
 pub use self::source::{Input, InputFormat, resolve_inputs, without_repeats};
 pub use self::table::TableStyle;
-pub use self::write::{OutputFormat, choose_format, write_atomically, write_frame, write_stdout};
+pub use self::write::{OutputFormat, choose_format, write_frame, write_stdout};

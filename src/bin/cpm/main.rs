@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         }
     };
     let ui = ui::Ui::new(&cli.global);
-    cpm::io::write::set_durable(cli.global.sync);
+    cpm::io::atomic::set_durable(cli.global.sync);
     match cmd::run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

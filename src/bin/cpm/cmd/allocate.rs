@@ -251,7 +251,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         let mut staged = Vec::new();
         if let Some(path) = &args.allocation_out {
             let format = cpm::io::choose_format(Some(path), None, false)?;
-            staged.push(cpm::io::write::stage(path, |w| {
+            staged.push(cpm::io::atomic::stage(path, |w| {
                 cpm::io::write_frame(&mut allocation, format, &style, w)
             })?);
         }

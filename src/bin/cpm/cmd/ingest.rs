@@ -130,12 +130,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let mut staged = Vec::new();
     if let Some(path) = &args.rejects {
         let mut frame = rejects_frame(&ingested.rejects)?;
-        staged.push(cpm::io::write::stage(path, |w| {
+        staged.push(cpm::io::atomic::stage(path, |w| {
             Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
         })?);
     }
     if let Some(path) = &args.quality_report {
-        staged.push(cpm::io::write::stage(path, |w| {
+        staged.push(cpm::io::atomic::stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, report)?;
             Ok(w.write_all(b"\n")?)
         })?);
@@ -163,7 +163,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
 
     if let Err(too_many) = check_rejects(&ingested, &args.input, args.rejects.is_some()) {
-        cpm::io::write::commit_all(staged)?;
+        cpm::io::atomic::commit_all(staged)?;
         return Err(too_many);
     }
     output.write_after(&ingested.transactions, staged)?;

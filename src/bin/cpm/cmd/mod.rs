@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use cpm::ingest::{Ingested, MaxRejects, Reject};
-use cpm::io::write::Staged;
+use cpm::io::atomic::Staged;
 use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
 use cpm::schema::MapOverride;
 use cpm::schema::dates::DateFormat;
@@ -230,8 +230,8 @@ pub fn check_distinct_outputs(outputs: &[&Path]) -> Result<()> {
 /// Checks, before anything is read, that `output` can be written and is not
 /// one of the inputs.
 pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<()> {
-    cpm::io::write::refuse_overwriting_inputs(output, inputs)?;
-    cpm::io::write::check_writable_target(output)
+    cpm::io::atomic::refuse_overwriting_inputs(output, inputs)?;
+    cpm::io::atomic::check_writable_target(output)
 }
 
 /// Reads every input, with a progress bar over their total size.
@@ -349,11 +349,11 @@ impl Output {
         };
         match &self.path {
             Some(path) => {
-                staged.push(cpm::io::write::stage(path, fill)?);
-                cpm::io::write::commit_all(staged)
+                staged.push(cpm::io::atomic::stage(path, fill)?);
+                cpm::io::atomic::commit_all(staged)
             }
             None => {
-                cpm::io::write::commit_all(staged)?;
+                cpm::io::atomic::commit_all(staged)?;
                 cpm::io::write_stdout(fill)
             }
         }

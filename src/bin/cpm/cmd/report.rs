@@ -389,9 +389,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             .filter_map(|(target, text)| Some((target.path.as_ref()?, text))),
     );
     let staged = files
-        .map(|(path, text)| cpm::io::write::stage(path, |w| Ok(w.write_all(text.as_bytes())?)))
+        .map(|(path, text)| cpm::io::atomic::stage(path, |w| Ok(w.write_all(text.as_bytes())?)))
         .collect::<Result<Vec<_>>>()?;
-    cpm::io::write::commit_all(staged)?;
+    cpm::io::atomic::commit_all(staged)?;
     if let Some(dir) = &args.tables_dir {
         ui.info(&format!(
             "{} tables written to {}",

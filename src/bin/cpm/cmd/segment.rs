@@ -218,12 +218,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let mut staged = Vec::new();
     if let Some(path) = &args.summary_out {
         let format = cpm::io::choose_format(Some(path), None, false)?;
-        staged.push(cpm::io::write::stage(path, |w| {
+        staged.push(cpm::io::atomic::stage(path, |w| {
             cpm::io::write_frame(&mut summary, format, &style, w)
         })?);
     }
     if on_terminal {
-        cpm::io::write::commit_all(staged)?;
+        cpm::io::atomic::commit_all(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
     }
     output.write_after(&segmented.customers, staged)

@@ -278,7 +278,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
         ui.print(&holdout_tables(&report, &style)?);
         if let Some(path) = &args.holdout_report {
-            staged.push(cpm::io::write::stage(path, |w| {
+            staged.push(cpm::io::atomic::stage(path, |w| {
                 serde_json::to_writer_pretty(&mut *w, &report)?;
                 Ok(writeln!(w)?)
             })?);
@@ -291,7 +291,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let report = model_report(&model, &config);
     if let Some(path) = &args.model_out {
-        staged.push(cpm::io::write::stage(path, |w| {
+        staged.push(cpm::io::atomic::stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &model)?;
             Ok(writeln!(w)?)
         })?);
@@ -299,7 +299,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let on_terminal = output.is_terminal_summary(&args.output);
     let text = cpm::io::table::render_table(&report, &style);
     if on_terminal {
-        cpm::io::write::commit_all(staged)?;
+        cpm::io::atomic::commit_all(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
     ui.print(&text);

@@ -170,18 +170,10 @@ fn a_full_disk_fails_and_keeps_the_previous_output() {
     .stderr_has(&["writing /dev/full", "No space left on device"]);
     // a tiny file system, when this machine lets tests mount one
     let dir = tempdir();
-    let mount = dir.path().join("tiny");
-    std::fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&mount)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mount) = tiny_file_system(dir.path(), "64k") else {
         eprintln!("no tiny tmpfs (mount needs privileges): /dev/full only");
         return;
-    }
+    };
     let output = mount.join("customers.csv");
     std::fs::write(&output, "previous output\n").unwrap();
     let run = cpm(&[
@@ -250,18 +242,10 @@ fn several_outputs_are_all_written_or_none() {
     // a tiny file system for the second output, when this machine lets
     // tests mount one
     let dir = tempdir();
-    let mount = dir.path().join("tiny");
-    std::fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-        .arg(&mount)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mount) = tiny_file_system(dir.path(), "16k") else {
         eprintln!("no tiny tmpfs (mount needs privileges): skipped");
         return;
-    }
+    };
     let page = dir.path().join("report.md");
     std::fs::write(&page, "previous page\n").unwrap();
     let json = mount.join("report.json");
@@ -301,4 +285,18 @@ fn several_outputs_are_all_written_or_none() {
         .stderr_has(&["customers.csv", "No space left on device"]);
     assert_eq!(summary_after.unwrap(), "previous summary\n");
     assert_eq!(leftovers, Vec::<String>::new());
+}
+
+/// A tmpfs of `size` mounted at `dir`/tiny, when this machine lets tests
+/// mount one (it needs privileges); the caller unmounts it.
+fn tiny_file_system(dir: &Path, size: &str) -> Option<PathBuf> {
+    let mount = dir.join("tiny");
+    std::fs::create_dir(&mount).ok()?;
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&mount)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    mounted.then_some(mount)
 }

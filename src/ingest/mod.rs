@@ -20,7 +20,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::io::{LINE_COLUMN, RawTable};
+use crate::io::{LINE_COLUMN, LineBreaks, RawTable};
 use crate::schema::dates::{DateFormat, days_since_epoch};
 use crate::schema::{
     COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE, RevenueSource,
@@ -126,6 +126,7 @@ pub fn ingest(
     let mut inputs = Vec::with_capacity(tables.len());
     let mut first_map = None;
     let mut rows_read = 0;
+    let mut line_breaks = LineBreaks::default();
     let first_text = tables
         .iter()
         .find(|t| t.delimiter.is_some())
@@ -133,6 +134,7 @@ pub fn ingest(
     // each raw table is dropped as soon as it is cleaned, to bound memory
     for table in tables {
         rows_read += table.rows_read();
+        line_breaks = line_breaks + table.line_breaks;
         let cleaned = clean_table(&table, config)?;
         inputs.push(InputReport {
             name: table.name.clone(),
@@ -199,6 +201,8 @@ pub fn ingest(
         rows_filtered,
         identical_rows_kept,
         rejects_by_reason,
+        rows_with_line_breaks: line_breaks.rows,
+        longest_field_lines: line_breaks.longest_span,
         kept,
         column_map: first_map.map(|m| m.describe()).unwrap_or_default(),
         delimiter: first_text.as_ref().and_then(|(d, _)| d.clone()),

@@ -29,6 +29,11 @@ pub struct QualityReport {
     pub identical_rows_kept: u64,
     /// Reason → number of rows.
     pub rejects_by_reason: BTreeMap<String, u64>,
+    /// Rows read with a line break inside a quoted field (CSV): free text
+    /// such as addresses, or, when many, quoting gone wrong.
+    pub rows_with_line_breaks: u64,
+    /// The most physical lines one field spans (0: no field spans lines).
+    pub longest_field_lines: u64,
     /// What the kept rows hold; absent when the caller did not ask
     /// ([`crate::ingest::IngestConfig::kept_facts`]).
     #[serde(flatten)]
@@ -177,6 +182,16 @@ impl QualityReport {
         rows.push(("duplicates removed".into(), count(self.duplicates_removed)));
         if self.rows_filtered > 0 {
             rows.push(("left out by --where".into(), count(self.rows_filtered)));
+        }
+        if self.rows_with_line_breaks > 0 {
+            rows.push((
+                "rows with line breaks in a field".into(),
+                format!(
+                    "{} (the longest field spans {} lines)",
+                    count(self.rows_with_line_breaks),
+                    count(self.longest_field_lines)
+                ),
+            ));
         }
         if let Some(kept) = &self.kept {
             rows.extend([

@@ -14,7 +14,12 @@
 //! - quote characters are counted on the way through (a byte count, nearly
 //!   free). Well-formed quoting always has an even count; only when it is odd
 //!   is the input read a second time, by a strict quote checker that names
-//!   the line and column where a quoted field opened and never closed.
+//!   the line and column where a quoted field opened and never closed;
+//! - a quoted field longer than `max_field_size` or spanning more than
+//!   `max_field_lines` lines is an error naming where it opens and closes:
+//!   a stray quote pair (`"he said` ... `hi"`) would otherwise join every
+//!   row between into one value. Rows with line breaks in a field are
+//!   counted ([`LineBreaks`]) for the quality report.
 //!
 //! Every value comes out as a string (typing is `schema`'s job), trimmed,
 //! with empty fields and `--null-values` tokens as nulls.
@@ -80,8 +85,14 @@ impl TextEncoding {
     }
 }
 
+/// The default of [`CsvOptions::max_field_size`]: 1 MiB.
+pub const DEFAULT_MAX_FIELD_SIZE: usize = 1 << 20;
+
+/// The default of [`CsvOptions::max_field_lines`].
+pub const DEFAULT_MAX_FIELD_LINES: u64 = 100;
+
 /// The CSV dialect options a user can set.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CsvOptions {
     /// Field delimiter; sniffed among `,` `;` tab `|` when absent.
@@ -94,6 +105,48 @@ pub struct CsvOptions {
     pub skip_rows: usize,
     /// Extra tokens read as null (empty fields always are).
     pub null_values: Vec<String>,
+    /// The most bytes one field may hold: a quoted field longer than this
+    /// is an error naming the lines where it opens and closes (a stray
+    /// quote pair would otherwise join every row between into one value).
+    pub max_field_size: usize,
+    /// The most physical lines one quoted field may span (ditto).
+    pub max_field_lines: u64,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: None,
+            encoding: None,
+            no_header: false,
+            skip_rows: 0,
+            null_values: Vec::new(),
+            max_field_size: DEFAULT_MAX_FIELD_SIZE,
+            max_field_lines: DEFAULT_MAX_FIELD_LINES,
+        }
+    }
+}
+
+/// Quoted fields that span lines, in the rows read: legitimate in free
+/// text (an address, a note), a sign of stray quotes when they are many.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LineBreaks {
+    /// Rows with a line break inside a quoted field.
+    pub rows: u64,
+    /// The most physical lines one field spans (0 when no row has one).
+    pub longest_span: u64,
+}
+
+/// Both counts, over two parts of the input.
+impl std::ops::Add for LineBreaks {
+    type Output = LineBreaks;
+
+    fn add(self, other: LineBreaks) -> LineBreaks {
+        LineBreaks {
+            rows: self.rows + other.rows,
+            longest_span: self.longest_span.max(other.longest_span),
+        }
+    }
 }
 
 /// A row the reader could not use, with its line and reason.
@@ -113,6 +166,8 @@ pub struct CsvTable {
     pub frame: DataFrame,
     /// Ragged rows.
     pub rejects: Vec<RawReject>,
+    /// Rows whose quoted fields span lines.
+    pub line_breaks: LineBreaks,
     /// The delimiter used (sniffed or given).
     pub delimiter: u8,
     /// The encoding the bytes were decoded from, e.g. `utf-8`, `utf-16le`.
@@ -142,7 +197,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     let body = io::Cursor::new(sample[skip_at..].to_vec()).chain(decoded);
     let mut tracked = Tracked::new(body, progress);
     let line_offset = opts.skip_rows as u64;
-    let (frame, rejects) = parse_records(
+    let (frame, rejects, line_breaks) = parse_records(
         &mut tracked,
         name,
         opts,
@@ -171,6 +226,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     Ok(CsvTable {
         frame,
         rejects,
+        line_breaks,
         delimiter,
         encoding,
     })
@@ -274,15 +330,26 @@ fn parse_records(
     delimiter: u8,
     line_offset: u64,
     block_bytes: usize,
-) -> Result<(DataFrame, Vec<RawReject>)> {
-    let read_failed = |e: io::Error| anyhow::Error::new(e).context(format!("reading {name}"));
-    let mut pending = Vec::with_capacity(block_bytes);
-    let mut at_end = false;
+) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
+    let mut blocks = Blocks {
+        body,
+        file: name,
+        pending: Vec::with_capacity(block_bytes),
+        at_end: false,
+        delimiter,
+        block_bytes,
+        max_field_size: opts.max_field_size,
+        index: 0,
+        lines_before: 0,
+        line_offset,
+        names: Vec::new(),
+    };
     // enough for the whole header
-    while !at_end && last_record_end(&pending, delimiter).is_none() {
-        at_end = fill(body, &mut pending, block_bytes).map_err(read_failed)?;
-    }
-    let (names, lines_before) = read_header(&mut pending, name, opts, delimiter, line_offset)?;
+    blocks.first_record_end()?;
+    let (names, lines_before) =
+        read_header(&mut blocks.pending, name, opts, delimiter, line_offset)?;
+    blocks.lines_before = lines_before;
+    blocks.names = names.clone();
     let columns = Columns {
         file: name.to_string(),
         names,
@@ -293,15 +360,8 @@ fn parse_records(
             .collect(),
         delimiter,
         line_offset,
-    };
-    let mut blocks = Blocks {
-        body,
-        pending,
-        at_end,
-        delimiter,
-        block_bytes,
-        index: 0,
-        lines_before,
+        max_field_size: opts.max_field_size,
+        max_field_lines: opts.max_field_lines,
     };
 
     let workers = rayon::current_num_threads().max(1);
@@ -338,7 +398,7 @@ fn parse_records(
                     }
                 }
                 Ok(None) => break Ok(()),
-                Err(e) => break Err(read_failed(e)),
+                Err(e) => break Err(e),
             }
         };
         drop(block_tx);
@@ -415,31 +475,32 @@ fn record_line(record: &csv::ByteRecord, bytes: &[u8]) -> u64 {
 /// Cuts the input into [`Block`]s of whole records.
 struct Blocks<'a> {
     body: &'a mut dyn Read,
+    /// The input's display name, for errors.
+    file: &'a str,
     /// Read but not yet handed out; starts at a record boundary.
     pending: Vec<u8>,
     at_end: bool,
     delimiter: u8,
     block_bytes: usize,
+    /// [`CsvOptions::max_field_size`]: how far a quoted field may run
+    /// before reading stops, so that a stray quote cannot pull the rest of
+    /// the input into memory.
+    max_field_size: usize,
     index: usize,
     lines_before: u64,
+    /// Lines skipped before the body (`--skip-rows`).
+    line_offset: u64,
+    /// The header's column names, once read (for errors).
+    names: Vec<String>,
 }
 
 impl Blocks<'_> {
     /// The next block, or `None` after the last.
-    fn next_block(&mut self) -> io::Result<Option<Block>> {
+    fn next_block(&mut self) -> Result<Option<Block>> {
         if self.at_end && self.pending.is_empty() {
             return Ok(None);
         }
-        let cut = loop {
-            if self.at_end {
-                break self.pending.len();
-            }
-            if let Some(cut) = last_record_end(&self.pending, self.delimiter) {
-                break cut;
-            }
-            // no record ends in what is pending: read on
-            self.at_end = fill(self.body, &mut self.pending, self.block_bytes)?;
-        };
+        let cut = self.first_record_end()?;
         let mut rest = Vec::with_capacity(self.block_bytes + self.block_bytes / 8);
         rest.extend_from_slice(&self.pending[cut..]);
         let mut bytes = std::mem::replace(&mut self.pending, rest);
@@ -454,9 +515,66 @@ impl Blocks<'_> {
         self.index += 1;
         self.lines_before += newlines as u64;
         if !self.at_end {
-            self.at_end = fill(self.body, &mut self.pending, self.block_bytes)?;
+            self.at_end = self.fill()?;
         }
-        Ok(Some(block))
+        Ok(block.into())
+    }
+
+    /// Reads until `pending` holds a record end (or the input ends) and
+    /// returns the offset just after the last record end in it (or its
+    /// length, at the end of the input). A quoted field still open more
+    /// than `max_field_size` bytes after its quote is an error naming the
+    /// line the quote opened on.
+    fn first_record_end(&mut self) -> Result<usize> {
+        loop {
+            if self.at_end {
+                return Ok(self.pending.len());
+            }
+            let scan = scan_records(&self.pending, self.delimiter);
+            if let Some(cut) = scan.last_end {
+                return Ok(cut);
+            }
+            if let Some((open, field)) = scan.open_quote
+                && self.pending.len() - open > self.max_field_size
+            {
+                let line = self.lines_before
+                    + self.line_offset
+                    + 1
+                    + count_byte(&self.pending[..open], b'\n') as u64;
+                let lines = count_byte(&self.pending[open..], b'\n') as u64;
+                let column = self
+                    .names
+                    .get(field)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", field + 1));
+                bail!(
+                    InputError::at_line(
+                        self.file,
+                        line,
+                        format!(
+                            "a quoted field opens on line {line} and runs past the limit of {} \
+                             (--max-field-size) without its closing quote ({} over {} lines \
+                             read). If the field is real, raise --max-field-size; else a stray \
+                             or unterminated quote would make one value of the rows after it (a \
+                             quote inside a quoted field is doubled: \"\")",
+                            human_bytes(self.max_field_size),
+                            human_bytes(self.pending.len() - open),
+                            crate::io::human::count(lines + 1),
+                        )
+                    )
+                    .in_column(column)
+                );
+            }
+            // no record ends in what is pending: read on
+            self.at_end = self.fill()?;
+        }
+    }
+
+    /// Reads another `block_bytes` into `pending`; returns whether the
+    /// input ended.
+    fn fill(&mut self) -> Result<bool> {
+        fill(self.body, &mut self.pending, self.block_bytes)
+            .with_context(|| format!("reading {}", self.file))
     }
 }
 
@@ -472,14 +590,41 @@ fn count_byte(bytes: &[u8], byte: u8) -> usize {
     memchr::memchr_iter(byte, bytes).count()
 }
 
-/// The offset just after the last line end in `block` that ends a record,
-/// `block` starting at the start of a record: a line end inside a quoted
-/// field does not. Quotes are read as the csv crate reads them: a quote
-/// opens a quoted field only at the start of a field, `""` inside one is a
-/// quote, and a quote inside an unquoted field is literal (`5" screen`).
-fn last_record_end(block: &[u8], delimiter: u8) -> Option<usize> {
+/// A byte size readably: `512 bytes`, `1.0 MiB`.
+fn human_bytes(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} bytes")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / KIB / KIB)
+    }
+}
+
+/// Where records end in a block, as [`scan_records`] found.
+#[derive(Debug, PartialEq)]
+struct RecordScan {
+    /// The offset just after the last line end that ends a record.
+    last_end: Option<usize>,
+    /// The offset of the quote that opened a quoted field still open at
+    /// the end of the block, and the field's index in its record.
+    open_quote: Option<(usize, usize)>,
+}
+
+/// Finds the last record end in `block`, which starts at the start of a
+/// record, and the quoted field left open at its end: a line end inside a
+/// quoted field ends no record. Quotes are read as the csv crate reads
+/// them: a quote opens a quoted field only at the start of a field, `""`
+/// inside one is a quote, and a quote inside an unquoted field is literal
+/// (`5" screen`).
+fn scan_records(block: &[u8], delimiter: u8) -> RecordScan {
     if memchr::memchr(b'"', block).is_none() {
-        return memchr::memrchr(b'\n', block).map(|i| i + 1);
+        return RecordScan {
+            last_end: memchr::memrchr(b'\n', block).map(|i| i + 1),
+            open_quote: None,
+        };
     }
     #[derive(Clone, Copy, PartialEq)]
     enum State {
@@ -489,22 +634,33 @@ fn last_record_end(block: &[u8], delimiter: u8) -> Option<usize> {
         QuoteInQuoted,
     }
     let mut state = State::FieldStart;
-    let mut last = None;
+    let (mut last_end, mut opened, mut field) = (None, (0, 0), 0);
     for (i, &b) in block.iter().enumerate() {
         state = match state {
             State::Quoted if b == b'"' => State::QuoteInQuoted,
             State::Quoted => State::Quoted,
-            State::FieldStart if b == b'"' => State::Quoted,
+            State::FieldStart if b == b'"' => {
+                opened = (i, field);
+                State::Quoted
+            }
             State::QuoteInQuoted if b == b'"' => State::Quoted,
             _ if b == b'\n' => {
-                last = Some(i + 1);
+                last_end = Some(i + 1);
+                field = 0;
                 State::FieldStart
             }
-            _ if b == delimiter || b == b'\r' => State::FieldStart,
+            _ if b == delimiter => {
+                field += 1;
+                State::FieldStart
+            }
+            _ if b == b'\r' => State::FieldStart,
             _ => State::Unquoted,
         };
     }
-    last
+    RecordScan {
+        last_end,
+        open_quote: (state == State::Quoted).then_some(opened),
+    }
 }
 
 /// A csv crate reader with cpm's dialect over `input`.
@@ -523,6 +679,8 @@ struct Columns {
     nulls: Vec<String>,
     delimiter: u8,
     line_offset: u64,
+    max_field_size: usize,
+    max_field_lines: u64,
 }
 
 /// The columns of one block of records, with each row's line and the
@@ -531,6 +689,7 @@ struct Chunk {
     columns: Vec<Series>,
     lines: Vec<u64>,
     rejects: Vec<RawReject>,
+    line_breaks: LineBreaks,
 }
 
 impl Columns {
@@ -546,6 +705,7 @@ impl Columns {
             .collect();
         let mut lines = Vec::with_capacity(block.newlines + 1);
         let mut rejects = Vec::new();
+        let mut line_breaks = LineBreaks::default();
         let mut reader = csv_reader(self.delimiter, &block.bytes[..]);
         let mut record = csv::ByteRecord::new();
         let lines_before = block.lines_before + self.line_offset;
@@ -554,6 +714,10 @@ impl Columns {
             .map_err(|e| csv_error(&self.file, e, lines_before))?
         {
             let line = record_line(&record, &block.bytes) + lines_before;
+            let whole = record.as_slice();
+            if whole.len() > self.max_field_size || memchr::memchr(b'\n', whole).is_some() {
+                line_breaks = line_breaks + self.check_spans(&record, line)?;
+            }
             // a line of spaces is an empty line, not a row
             if record.len() == 1 && width > 1 && record[0].iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -586,12 +750,65 @@ impl Columns {
                 .collect(),
             lines,
             rejects,
+            line_breaks,
         })
+    }
+
+    /// The line breaks of a record that has some or is long, which starts
+    /// on `line`; a field past [`CsvOptions::max_field_lines`] or
+    /// [`CsvOptions::max_field_size`] is an error naming the lines where it
+    /// opens and closes.
+    fn check_spans(&self, record: &csv::ByteRecord, line: u64) -> Result<LineBreaks> {
+        let mut found = LineBreaks::default();
+        let mut opens = line;
+        for (i, field) in record.iter().enumerate() {
+            let breaks = count_byte(field, b'\n') as u64;
+            let closes = opens + breaks;
+            let past = if breaks + 1 > self.max_field_lines {
+                Some(format!(
+                    "spans {} lines (the limit is {}, --max-field-lines)",
+                    crate::io::human::count(breaks + 1),
+                    self.max_field_lines
+                ))
+            } else if field.len() > self.max_field_size {
+                Some(format!(
+                    "holds {} (the limit is {}, --max-field-size)",
+                    human_bytes(field.len()),
+                    human_bytes(self.max_field_size)
+                ))
+            } else {
+                None
+            };
+            if let Some(past) = past {
+                let column = self
+                    .names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", i + 1));
+                let message = if breaks == 0 {
+                    format!("a field {past}; raise the limit if the field is real")
+                } else {
+                    format!(
+                        "a quoted field opens on line {opens} and closes on line {closes}: it \
+                         {past}, so a stray quote pair has probably made one value of every \
+                         row between. Fix the quotes (a quote inside a quoted field is \
+                         doubled: \"\"), or raise the limit if the field is real"
+                    )
+                };
+                bail!(InputError::at_line(&self.file, opens, message).in_column(column));
+            }
+            if breaks > 0 {
+                found.rows = 1;
+                found.longest_span = found.longest_span.max(breaks + 1);
+            }
+            opens = closes;
+        }
+        Ok(found)
     }
 
     /// The chunks, in input order, as one frame (each column keeps one
     /// chunk per block: no copy) and their rejects.
-    fn finish(&self, chunks: Vec<Chunk>) -> Result<(DataFrame, Vec<RawReject>)> {
+    fn finish(&self, chunks: Vec<Chunk>) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
         let mut columns: Vec<Series> = self
             .names
             .iter()
@@ -599,7 +816,9 @@ impl Columns {
             .collect();
         let mut lines = Vec::with_capacity(chunks.iter().map(|c| c.lines.len()).sum());
         let mut rejects = Vec::new();
+        let mut line_breaks = LineBreaks::default();
         for chunk in chunks {
+            line_breaks = line_breaks + chunk.line_breaks;
             for (column, part) in columns.iter_mut().zip(chunk.columns) {
                 column.append_owned(part)?;
             }
@@ -609,7 +828,7 @@ impl Columns {
         let height = lines.len();
         let mut columns: Vec<Column> = columns.into_iter().map(Column::from).collect();
         columns.push(Column::new(LINE_COLUMN.into(), lines));
-        Ok((DataFrame::new(height, columns)?, rejects))
+        Ok((DataFrame::new(height, columns)?, rejects, line_breaks))
     }
 }
 
@@ -887,7 +1106,7 @@ mod tests {
         text: &[u8],
         opts: &CsvOptions,
         block_bytes: usize,
-    ) -> Result<(DataFrame, Vec<RawReject>)> {
+    ) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
         parse_records(&mut &text[..], "t.csv", opts, b',', 0, block_bytes)
     }
 
@@ -916,7 +1135,7 @@ mod tests {
             null_values: vec!["NA".to_string()],
             ..CsvOptions::default()
         };
-        let (whole, whole_rejects) = parse_in_blocks(text, &opts, 1 << 20).unwrap();
+        let (whole, whole_rejects, _) = parse_in_blocks(text, &opts, 1 << 20).unwrap();
         let lines: Vec<u64> = whole
             .column(LINE_COLUMN)
             .unwrap()
@@ -963,7 +1182,7 @@ mod tests {
             ]
         );
         for block_bytes in 1..=48 {
-            let (frame, rejects) = parse_in_blocks(text, &opts, block_bytes).unwrap();
+            let (frame, rejects, _) = parse_in_blocks(text, &opts, block_bytes).unwrap();
             assert!(
                 frame.equals_missing(&whole),
                 "blocks of {block_bytes} bytes"
@@ -986,13 +1205,75 @@ mod tests {
 
     #[test]
     fn a_record_ends_only_outside_quotes() {
-        assert_eq!(last_record_end(b"a,b\n1,2\n3,", b','), Some(8));
-        assert_eq!(last_record_end(b"a,b\n1,\"2\n3\"", b','), Some(4));
-        assert_eq!(last_record_end(b"1,\"x\"\"\n\"\"y\"\n2", b','), Some(12));
+        let last_end = |block: &[u8], delimiter| scan_records(block, delimiter).last_end;
+        assert_eq!(last_end(b"a,b\n1,2\n3,", b','), Some(8));
+        assert_eq!(last_end(b"a,b\n1,\"2\n3\"", b','), Some(4));
+        assert_eq!(last_end(b"1,\"x\"\"\n\"\"y\"\n2", b','), Some(12));
         // a quote inside an unquoted field opens nothing
-        assert_eq!(last_record_end(b"1,5\" tv\n2,3", b','), Some(8));
-        assert_eq!(last_record_end(b"1;\"a;b\"\r\n2", b';'), Some(9));
-        assert_eq!(last_record_end(b"no line end", b','), None);
+        assert_eq!(last_end(b"1,5\" tv\n2,3", b','), Some(8));
+        assert_eq!(last_end(b"1;\"a;b\"\r\n2", b';'), Some(9));
+        assert_eq!(last_end(b"no line end", b','), None);
+    }
+
+    #[test]
+    fn the_quote_left_open_is_found() {
+        let open = |block: &[u8]| scan_records(block, b',').open_quote;
+        assert_eq!(open(b"a,b\n1,\"2\n3"), Some((6, 1)));
+        assert_eq!(open(b"a,b\n1,\"2\"\n3"), None);
+        assert_eq!(open(b"1,\"x\"\"\n"), Some((2, 1)));
+        assert_eq!(open(b"\"x\n"), Some((0, 0)));
+        assert_eq!(open(b"1,5\" tv\n"), None);
+    }
+
+    #[test]
+    fn a_stray_quote_pair_is_an_error_naming_both_lines() {
+        // lines 3..=204 would be one value
+        let mut text = String::from("id,note\n1,ok\n2,\"he said\n");
+        for i in 0..200 {
+            text.push_str(&format!("{i},x\n"));
+        }
+        text.push_str("3,hi\"\n4,ok\n");
+        for block_bytes in [7, 64, 1 << 20] {
+            let err =
+                parse_in_blocks(text.as_bytes(), &CsvOptions::default(), block_bytes).unwrap_err();
+            let message = format!("{err:#}");
+            assert!(
+                message.contains("line 3") && message.contains("closes on line 204"),
+                "{block_bytes}: {message}"
+            );
+            assert!(message.contains("note"), "{message}");
+        }
+        // within a raised limit it is one value, counted
+        let opts = CsvOptions {
+            max_field_lines: 1000,
+            ..CsvOptions::default()
+        };
+        let (frame, _, breaks) =
+            parse_records(&mut text.as_bytes(), "t", &opts, b',', 0, 64).unwrap();
+        assert_eq!(frame.height(), 3);
+        assert_eq!(
+            breaks,
+            LineBreaks {
+                rows: 1,
+                longest_span: 202
+            }
+        );
+    }
+
+    #[test]
+    fn a_quote_open_past_the_size_limit_stops_the_reading() {
+        let mut text = String::from("id,note\n1,ok\n2,\"open\n");
+        text.push_str(&"x,y\n".repeat(1000));
+        let opts = CsvOptions {
+            max_field_size: 100,
+            ..CsvOptions::default()
+        };
+        let err = parse_records(&mut text.as_bytes(), "t", &opts, b',', 0, 64).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("line 3, column 'note'") && message.contains("runs past the limit"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub mod table;
 pub mod write;
 
 pub use self::atomic::write_atomically;
-pub use self::csv::{CsvOptions, LINE_COLUMN, RawReject, TextEncoding};
+pub use self::csv::{
+    CsvOptions, DEFAULT_MAX_FIELD_LINES, DEFAULT_MAX_FIELD_SIZE, LINE_COLUMN, LineBreaks,
+    RawReject, TextEncoding,
+};
 pub use self::read::{ColumnChoice, RawTable, ReadOptions, read_input, read_input_projected};
 pub use self::source::{Input, InputFormat, resolve_inputs, without_repeats};
 pub use self::table::TableStyle;

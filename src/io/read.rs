@@ -9,7 +9,7 @@ use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::csv::{CsvOptions, LINE_COLUMN, RawReject, read_csv};
+use super::csv::{CsvOptions, LINE_COLUMN, LineBreaks, RawReject, read_csv};
 use super::source::{Compression, Input, InputFormat, Opened, Payload, open};
 use crate::error::{InputError, PositionKind};
 
@@ -40,6 +40,8 @@ pub struct RawTable {
     pub frame: DataFrame,
     /// Rows the reader itself rejected (ragged CSV rows).
     pub rejects: Vec<RawReject>,
+    /// Rows with line breaks inside a quoted field (CSV).
+    pub line_breaks: LineBreaks,
     /// CSV delimiter, when the input is CSV.
     pub delimiter: Option<u8>,
     /// Source text encoding, when the input is text.
@@ -119,6 +121,7 @@ fn read_opened_projected(
                 position: PositionKind::Line,
                 frame: csv.frame,
                 rejects: csv.rejects,
+                line_breaks: csv.line_breaks,
                 delimiter: Some(csv.delimiter),
                 encoding: Some(csv.encoding),
             }
@@ -151,6 +154,7 @@ fn read_opened_projected(
                 position: PositionKind::Row,
                 frame: sheet.frame,
                 rejects: Vec::new(),
+                line_breaks: LineBreaks::default(),
                 delimiter: None,
                 encoding: None,
             }
@@ -185,6 +189,7 @@ fn read_opened_projected(
                 position,
                 frame,
                 rejects: Vec::new(),
+                line_breaks: LineBreaks::default(),
                 delimiter: None,
                 encoding: format.is_text().then(|| "utf-8".to_string()),
             }

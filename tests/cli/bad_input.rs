@@ -452,7 +452,7 @@ fn every_bad_input_is_answered_and_loses_nothing() {
 }
 
 #[test]
-fn a_20_mb_field_is_read_whole() {
+fn a_20_mb_field_is_refused_past_the_limit_and_read_whole_within_a_raised_one() {
     let dir = tempdir();
     let input = dir.path().join("big_field.csv");
     let big = "x".repeat(20_000_000);
@@ -465,17 +465,71 @@ fn a_20_mb_field_is_read_whole() {
     )
     .unwrap();
     let output = dir.path().join("out.csv");
+    let (input, output_name) = (input.display().to_string(), output.display().to_string());
+    cpm(&["ingest", &input, "-q", "-o", &output_name])
+        .run()
+        .code_is(1)
+        .stderr_has(&[
+            "big_field.csv, line 2, column 'note': a quoted field opens on line 2 and runs past \
+             the limit of 1.0 MiB (--max-field-size)",
+        ]);
+    assert!(!output.exists());
     cpm(&[
         "ingest",
-        &input.display().to_string(),
+        &input,
         "-q",
+        "--max-field-size",
+        "32MiB",
         "-o",
-        &output.display().to_string(),
+        &output_name,
     ])
     .run()
     .ok();
     let out = parse_csv(&std::fs::read(&output).unwrap());
     assert_eq!(column(&out, "note"), [big, "short".to_string()]);
+}
+
+#[test]
+fn a_stray_quote_pair_never_swallows_the_rows_between() {
+    // 200,000 rows; a free-text note opens a quote on line 6 and another
+    // closes one 100,000 lines later: one value of everything between
+    let dir = tempdir();
+    let input = dir.path().join("stray_pair.csv");
+    let mut text = String::from("order_id,customer_id,order_date,revenue,note\n");
+    for i in 1..=200_000u32 {
+        let note = match i {
+            5 => "\"he said",
+            100_005 => "hi\"",
+            _ => "ok",
+        };
+        text.push_str(&format!("{i},C{},2024-01-01,1.00,{note}\n", i % 97));
+    }
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("out.csv");
+    let input = input.display().to_string();
+    cpm(&["ingest", &input, "-o", &output.display().to_string()])
+        .run()
+        .code_is(1)
+        .stderr_has(&[
+            "stray_pair.csv, line 6, column 'note': a quoted field opens on line 6 and closes on \
+             line 100006: it spans 100,001 lines (the limit is 100, --max-field-lines)",
+        ]);
+    assert!(!output.exists());
+    // a real multi-line note within the limit is read, and counted
+    let report = dir.path().join("quality.json");
+    cpm(&[
+        "ingest",
+        &data("bad/embedded_newlines.csv"),
+        "-o",
+        "/dev/null",
+        "--quality-report",
+        &report.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let quality = crate::util::read_json(&report);
+    assert_eq!(quality["rows_with_line_breaks"], 1);
+    assert_eq!(quality["longest_field_lines"], 2);
 }
 
 #[test]

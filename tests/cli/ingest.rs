@@ -58,6 +58,8 @@ fn quality_report_has_exactly_the_documented_keys() {
         "duplicates_removed",
         "rows_filtered",
         "rejects_by_reason",
+        "rows_with_line_breaks",
+        "longest_field_lines",
         "refunds",
         "refund_value",
         "customers",

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::builder::TypedValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
 
@@ -167,7 +167,7 @@ pub enum Command {
 }
 
 /// Where input comes from and how to read it; shared by every subcommand.
-#[derive(Args, Default)]
+#[derive(Args)]
 #[command(next_help_heading = "Input")]
 pub struct InputArgs {
     /// Input files: paths, globs (quote them: 'exports/*.csv'), or '-' for stdin.
@@ -206,6 +206,17 @@ pub struct InputArgs {
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub null_values: Vec<String>,
 
+    /// Most bytes one CSV field may hold (e.g. 4MiB). A quoted field past it
+    /// is an error naming the lines where it opens and closes: a stray quote
+    /// pair would otherwise make one value of every row between.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_field_size: usize,
+
+    /// Most lines one quoted CSV field may span (ditto).
+    #[arg(long, default_value_t = cpm::io::DEFAULT_MAX_FIELD_LINES, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_field_lines: u64,
+
     /// Date layout: iso, ymd (YYYYMMDD), mdy (M/D/YYYY), dmy (D/M/YYYY),
     /// dmy. (D.M.YYYY), or a chrono format such as '%d/%m/%Y %H:%M'.
     /// Detected when absent; a day/month ambiguity is an error, never a guess.
@@ -231,6 +242,15 @@ pub struct InputArgs {
     /// columns; a customer table filters customers.
     #[arg(long = "where", value_name = "EXPR")]
     pub filter: Option<String>,
+}
+
+impl InputArgs {
+    /// No input and every flag at its default, as clap declares it.
+    pub fn defaults() -> anyhow::Result<Self> {
+        let command = InputArgs::augment_args(clap::Command::new("cpm"));
+        let matches = command.try_get_matches_from(["cpm"])?;
+        Ok(InputArgs::from_arg_matches(&matches)?)
+    }
 }
 
 /// Where output goes and in what format; shared by every subcommand.
@@ -298,6 +318,29 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
         "pipe" => Ok(b'|'),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
         _ => Err("expected one ASCII character, or tab".to_string()),
+    }
+}
+
+/// A size in bytes: `1048576`, `512KiB`, `4MiB`, `1GiB` (K, M, G and KB,
+/// MB, GB are read as powers of 1024 too).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let bad = || "expected a size such as 1048576, 512KiB, 4MiB or 1GiB".to_string();
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number.parse().map_err(|_| bad())?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(scale) {
+        Some(0) | None => Err(bad()),
+        Some(size) => Ok(size),
     }
 }
 

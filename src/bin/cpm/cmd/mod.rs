@@ -51,6 +51,8 @@ impl InputArgs {
                 no_header: self.no_header,
                 skip_rows: self.skip_rows,
                 null_values: self.null_values.clone(),
+                max_field_size: self.max_field_size,
+                max_field_lines: self.max_field_lines,
             },
             format: None,
             sheet: self.sheet.clone(),

@@ -528,7 +528,7 @@ fn earlier(
         let input = [Input::Path(path.clone())];
         let table = match load(
             &input,
-            &InputArgs::default(),
+            &InputArgs::defaults()?,
             cpm::segment::is_customer_table,
             ui,
             clock,

@@ -186,11 +186,7 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
     const HEAD: usize = 4096;
     let (payload, head) = match input {
         Input::Stdin => {
-            let mut bytes = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .context("reading stdin")?;
+            let bytes = read_all(&mut io::stdin().lock(), STDIN_NAME)?;
             let head = bytes[..bytes.len().min(HEAD)].to_vec();
             (Payload::Bytes(bytes), head)
         }
@@ -200,10 +196,19 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
             }
             let mut file = File::open(path)
                 .map_err(|e| InputError::file(&name, format!("cannot open: {}", io_reason(&e))))?;
-            let mut head = vec![0u8; HEAD];
-            let n = read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
-            head.truncate(n);
-            (Payload::File(path.clone()), head)
+            if is_read_once(&file) {
+                // a FIFO, `<(...)`, /dev/stdin on a pipe: its bytes come
+                // once, so they are kept, as stdin's are
+                let bytes = read_all(&mut file, &name)?;
+                let head = bytes[..bytes.len().min(HEAD)].to_vec();
+                (Payload::Bytes(bytes), head)
+            } else {
+                let mut head = vec![0u8; HEAD];
+                let n =
+                    read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
+                head.truncate(n);
+                (Payload::File(path.clone()), head)
+            }
         }
     };
     for (magic, what, tool) in [
@@ -246,6 +251,22 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
         compression,
         size,
     })
+}
+
+/// Whether an opened input can be read only once (a pipe, a FIFO, a
+/// character device, a socket): anything but a regular file, which cpm
+/// may open again (to sniff, then to read).
+fn is_read_once(file: &File) -> bool {
+    file.metadata().map(|m| !m.is_file()).unwrap_or(true)
+}
+
+/// Every byte of a read-once input.
+fn read_all(reader: &mut impl Read, name: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    Ok(bytes)
 }
 
 /// The decompressed bytes of a gzip or zstd payload.

@@ -533,6 +533,66 @@ fn a_stray_quote_pair_never_swallows_the_rows_between() {
 }
 
 #[test]
+fn inputs_that_can_be_read_once_are_read_whole() {
+    // 20,001 rows, more than any sniffing head: /dev/stdin on a pipe, a
+    // named FIFO and process substitution give every row, as '-' does
+    let dir = tempdir();
+    let mut text = String::from("order_id,customer_id,order_date,revenue\n");
+    for i in 0..20_001u32 {
+        text.push_str(&format!(
+            "{i},C{},2024-01-{:02},{}.50\n",
+            i % 501,
+            i % 28 + 1,
+            i % 90
+        ));
+    }
+    let file = dir.path().join("many.csv");
+    std::fs::write(&file, &text).unwrap();
+    let rows = |run: crate::util::Run| run.ok().csv().len() - 1;
+    assert_eq!(
+        rows(cpm(&["ingest", "-", "-q"]).stdin(text.clone()).run()),
+        20_001
+    );
+    assert_eq!(
+        rows(
+            cpm(&["ingest", "/dev/stdin", "-q"])
+                .stdin(text.clone())
+                .run()
+        ),
+        20_001
+    );
+
+    let fifo = dir.path().join("orders.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let (fifo, text) = (fifo.clone(), text.clone());
+        std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+    };
+    assert_eq!(
+        rows(cpm(&["ingest", &fifo.display().to_string(), "-q"]).run()),
+        20_001
+    );
+    writer.join().unwrap();
+
+    let substituted = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' segment <(cat '{}') -q -f csv | wc -l",
+            env!("CARGO_BIN_EXE_cpm"),
+            file.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(substituted.status.success());
+    // a header and the 501 customers
+    assert_eq!(String::from_utf8_lossy(&substituted.stdout).trim(), "502");
+}
+
+#[test]
 fn a_file_named_twice_is_read_once() {
     let orders = data("orders.csv");
     let again = format!("{}/./orders.csv", crate::util::testdata("").display());

@@ -155,6 +155,10 @@ pub fn large_parquet(
     let [Input::Path(path)] = inputs else {
         return Ok(None);
     };
+    // only a regular file may be opened twice (a FIFO's bytes come once)
+    if !path.is_file() {
+        return Ok(None);
+    }
     let mut magic = [0u8; 4];
     let is_parquet = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))

@@ -582,6 +582,9 @@ fn kept_facts(frame: &DataFrame) -> Result<KeptFacts> {
     let s = |name: &str| -> Result<Option<String>> {
         Ok(out.column(name)?.str()?.get(0).map(str::to_string))
     };
+    if !f("revenue")?.is_finite() || !f("refund_value")?.is_finite() {
+        bail!(sum_past_range(frame)?);
+    }
     Ok(KeptFacts {
         refunds: u("refunds")?,
         refund_value: round_cents(f("refund_value")?),
@@ -594,6 +597,31 @@ fn kept_facts(frame: &DataFrame) -> Result<KeptFacts> {
         first_date: s("first")?,
         last_date: s("last")?,
         revenue_total: round_cents(f("revenue")?),
+    })
+}
+
+/// Why the kept revenue does not add up to a number: the first customer
+/// (by id) whose amounts sum past ±1.8e308, or all of them together.
+fn sum_past_range(frame: &DataFrame) -> Result<String> {
+    let sums = frame
+        .clone()
+        .lazy()
+        .group_by([col(CUSTOMER_ID)])
+        .agg([col(REVENUE).sum()])
+        .filter(col(REVENUE).is_finite().not())
+        .sort([CUSTOMER_ID], Default::default())
+        .limit(1)
+        .collect()?;
+    let ids = sums.column(CUSTOMER_ID)?.str()?;
+    Ok(match ids.get(0) {
+        Some(id) => format!(
+            "the revenue of customer '{}' does not add up to a number (its amounts sum past \
+             ±1.8e308): check them",
+            crate::io::human::printable(id)
+        ),
+        None => "the revenue of the kept rows does not add up to a number (the amounts sum \
+                 past ±1.8e308): check them"
+            .to_string(),
     })
 }
 

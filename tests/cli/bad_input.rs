@@ -793,10 +793,12 @@ fn blank_ids_in_a_canonical_parquet_file_are_counted_rejects() {
 
 #[test]
 fn sums_past_the_range_of_a_number_and_subnormal_responses_are_errors() {
-    cpm(&["segment", &data("bad/overflowing_sums.csv")])
-        .run()
-        .code_is(1)
-        .stderr_has(&["the revenue of customer 'A' does not add up to a number"]);
+    for command in ["segment", "ingest"] {
+        cpm(&[command, &data("bad/overflowing_sums.csv")])
+            .run()
+            .code_is(1)
+            .stderr_has(&["the revenue of customer 'A' does not add up to a number"]);
+    }
     cpm(&[
         "allocate",
         &data("allocate_customers.csv"),

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
@@ -41,29 +42,109 @@ pub fn write_atomically(
 /// disk for the second of two) leaves every previous file as it was.
 /// Dropped uncommitted, the temporary file is removed.
 pub struct Staged {
-    path: PathBuf,
-    /// None for a device, which was written directly.
-    temp: Option<tempfile::NamedTempFile>,
+    /// The path as given, for messages.
+    shown: PathBuf,
+    /// The temporary file, the regular file it replaces (the end of the
+    /// path's links), and its place in [`LIVE_TEMPS`]; None for what was
+    /// written in place.
+    temp: Option<(tempfile::NamedTempFile, PathBuf, Live)>,
 }
 
-/// Writes `fill` to a temporary file beside `path` (a device directly).
-pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<Staged> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let device = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let mut writer = BufWriter::new(device);
-        fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
-        writer
-            .flush()
-            .with_context(|| format!("writing {}", path.display()))?;
-        return Ok(Staged {
-            path: path.to_path_buf(),
-            temp: None,
-        });
+/// Where an output's bytes go.
+enum Target {
+    /// Written where it is: a device, a FIFO, a socket, or a descriptor
+    /// (`/dev/stdout`, `/proc/self/fd/N`) even when it leads to a regular
+    /// file. Renaming over it would replace the device or the link.
+    InPlace,
+    /// A regular file, new or replaced atomically: the end of the path's
+    /// symbolic links, so that a link is written through, never replaced.
+    File(PathBuf),
+}
+
+/// Where `path` is written, or why it cannot be: a folder, a read-only
+/// file.
+fn target(path: &Path) -> Result<Target> {
+    if through_descriptor(path) {
+        return Ok(Target::InPlace);
     }
-    let dir = parent_dir(path);
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => bail!("cannot write {}: it is a directory", path.display()),
+        Ok(meta) if !meta.is_file() => return Ok(Target::InPlace),
+        Ok(meta) if meta.permissions().readonly() => bail!(
+            "cannot write {}: the file is read-only (make it writable, or write elsewhere)",
+            path.display()
+        ),
+        _ => {}
+    }
+    Ok(Target::File(end_of_links(path)))
+}
+
+/// The most links followed by hand (as the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Whether `path`, or a link on its way, is in a descriptor folder
+/// (`/dev/fd`, `/proc/PID/fd`): such a path names an open descriptor, not
+/// a file in a folder.
+fn through_descriptor(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let folder = parent_dir(&current).canonicalize();
+        if folder.is_ok_and(|f| is_descriptor_folder(&f)) {
+            return true;
+        }
+        match std::fs::read_link(&current) {
+            Ok(next) => current = parent_dir(&current).join(next),
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn is_descriptor_folder(folder: &Path) -> bool {
+    let parts: Vec<_> = folder.components().collect();
+    folder == Path::new("/dev/fd")
+        || (parts.len() == 4
+            && folder.starts_with("/proc")
+            && folder.file_name().is_some_and(|n| n == "fd"))
+}
+
+/// The path at the end of `path`'s symbolic links (`path` itself when it
+/// is none), which may not exist yet (a dangling link is written through:
+/// its target is created).
+fn end_of_links(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::read_link(&current) {
+            Ok(next) => current = parent_dir(&current).join(next),
+            Err(_) => break,
+        }
+    }
+    current
+}
+
+/// Writes `fill` to a temporary file beside the file `path` names (a
+/// device or descriptor directly).
+pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<Staged> {
+    let file = match target(path)? {
+        Target::File(file) => file,
+        Target::InPlace => {
+            // appended, so that `>> log` keeps what it had
+            let device = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let mut writer = BufWriter::new(device);
+            fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
+            writer
+                .flush()
+                .with_context(|| format!("writing {}", path.display()))?;
+            return Ok(Staged {
+                shown: path.to_path_buf(),
+                temp: None,
+            });
+        }
+    };
+    let dir = parent_dir(&file);
     remove_stale_temps(&dir);
     let mut builder = temp_builder();
     // A new file gets the usual 0666 less the umask (tempfile's 0600 would
@@ -71,7 +152,7 @@ pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Re
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(match std::fs::metadata(path) {
+        builder.permissions(match std::fs::metadata(&file) {
             Ok(meta) => meta.permissions(),
             Err(_) => std::fs::Permissions::from_mode(0o666),
         });
@@ -79,6 +160,7 @@ pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Re
     let temp = builder
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let live = Live::track(temp.path());
     let mut writer = BufWriter::new(temp);
     fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
     let temp = writer
@@ -91,28 +173,62 @@ pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Re
             .with_context(|| format!("syncing {}", path.display()))?;
     }
     Ok(Staged {
-        path: path.to_path_buf(),
-        temp: Some(temp),
+        shown: path.to_path_buf(),
+        temp: Some((temp, file, live)),
     })
 }
 
 impl Staged {
     /// Renames the temporary file over the output.
     pub fn commit(self) -> Result<()> {
-        let Some(temp) = self.temp else {
+        let Some((temp, file, _live)) = self.temp else {
             return Ok(());
         };
-        let path = &self.path;
-        temp.persist(path)
+        temp.persist(&file)
             .map_err(|e| e.error)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+            .with_context(|| format!("cannot replace {}", self.shown.display()))?;
         if DURABLE.load(Ordering::Relaxed) {
             // make the rename itself durable
-            if let Ok(d) = File::open(parent_dir(path)) {
+            if let Ok(d) = File::open(parent_dir(&file)) {
                 let _ = d.sync_all();
             }
         }
         Ok(())
+    }
+}
+
+/// The temporary files of this run not yet renamed into place: what a
+/// signal that stops the run must remove ([`remove_live_temps`]).
+static LIVE_TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A temporary file listed in [`LIVE_TEMPS`] while this guard lives.
+struct Live(PathBuf);
+
+impl Live {
+    fn track(path: &Path) -> Live {
+        if let Ok(mut live) = LIVE_TEMPS.lock() {
+            live.push(path.to_path_buf());
+        }
+        Live(path.to_path_buf())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Ok(mut live) = LIVE_TEMPS.lock() {
+            live.retain(|p| *p != self.0);
+        }
+    }
+}
+
+/// Removes the temporary files of the outputs being written: called when
+/// a signal (SIGINT, SIGTERM, SIGHUP) stops the run, so that it leaves
+/// the old outputs and nothing else.
+pub fn remove_live_temps() {
+    if let Ok(live) = LIVE_TEMPS.lock() {
+        for path in live.iter() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -153,23 +269,20 @@ fn resolve(path: &Path) -> Option<PathBuf> {
     Some(parent_dir(path).canonicalize().ok()?.join(name))
 }
 
-/// Fails unless `path`'s folder exists, so a bad `-o` is reported before
-/// any work is done.
+/// Fails unless `path` can be written: its folder exists and takes a
+/// temporary file, and it is no folder and no read-only file; so that a
+/// bad `-o` is reported before any work is done.
 pub fn check_writable_target(path: &Path) -> Result<()> {
-    let dir = parent_dir(path);
+    let Target::File(file) = target(path)? else {
+        return Ok(());
+    };
+    let dir = parent_dir(&file);
     if !dir.is_dir() {
         bail!(
             "cannot write {}: folder {} does not exist",
             path.display(),
             dir.display()
         );
-    }
-    if path.is_dir() {
-        bail!("cannot write {}: it is a directory", path.display());
-    }
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        // a device or pipe is written in place
-        return Ok(());
     }
     // the folder must take the temporary file the output is written to:
     // find out now, not after the work (a read-only folder, a full disk)
@@ -182,11 +295,21 @@ pub fn check_writable_target(path: &Path) -> Result<()> {
     })
 }
 
-/// The prefix of cpm's temporary files: `.cpm-PID-` and a random part, so
-/// a later run can tell the files of a run that was killed.
+/// The prefix of cpm's temporary files: `.cpm-PID-MARK-` and then a random
+/// part, where MARK is a checksum of the PID, so that a later run tells
+/// the files of a run that was killed from anybody else's.
 fn temp_prefix() -> &'static str {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PREFIX.get_or_init(|| format!(".cpm-{}-", std::process::id()))
+    PREFIX.get_or_init(|| {
+        let pid = std::process::id();
+        format!(".cpm-{pid}-{}-", temp_mark(pid))
+    })
+}
+
+/// The checksum of a PID in cpm's temporary file names.
+fn temp_mark(pid: u32) -> String {
+    let hash = xxhash_rust::xxh3::xxh3_64(format!("cpm temporary file of {pid}").as_bytes());
+    format!("{:08x}", hash as u32)
 }
 
 fn temp_builder() -> tempfile::Builder<'static, 'static> {
@@ -195,37 +318,61 @@ fn temp_builder() -> tempfile::Builder<'static, 'static> {
     builder
 }
 
+/// The PID of the run that made `name`, when it is the name of one of
+/// cpm's temporary files (`.cpm-PID-MARK-RANDOM.tmp`, MARK checking PID).
+fn temp_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(".cpm-")?.strip_suffix(".tmp")?;
+    let mut parts = rest.splitn(3, '-');
+    let pid: u32 = parts.next()?.parse().ok()?;
+    let mark = parts.next()?;
+    let random = parts.next()?;
+    (mark == temp_mark(pid) && !random.is_empty()).then_some(pid)
+}
+
 /// Removes the temporary files that runs killed before they could rename
-/// them left in `dir`: `.cpm-PID-*.tmp` whose process is gone (on systems
-/// without /proc, older than a day).
+/// them left in `dir`: regular files named as cpm names its own
+/// ([`temp_owner`]), of this user, whose process is gone (on systems
+/// without /proc, older than a day). Anything else is left alone.
 fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let procfs = Path::new("/proc/self").exists();
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(".cpm-"))
-            .filter(|n| n.ends_with(".tmp"))
-            .and_then(|n| n.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(temp_owner) else {
             continue;
         };
+        // DirEntry::metadata does not follow a link: a link is not ours
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if !meta.is_file() || !same_owner_as_this_process(&meta) {
+            continue;
+        }
         let dead = if procfs {
             pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
         } else {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
+            meta.modified()
                 .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 86_400))
         };
         if dead {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// Whether a file belongs to the user this process runs as (where that can
+/// be told: through /proc on Unix).
+fn same_owner_as_this_process(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(me) = std::fs::metadata("/proc/self") {
+            return me.uid() == meta.uid();
+        }
+    }
+    let _ = meta;
+    true
 }
 
 #[cfg(test)]
@@ -249,6 +396,91 @@ mod tests {
         write_atomically(&fifo, |w| Ok(w.write_all(b"through the pipe")?)).unwrap();
         assert_eq!(reader.join().unwrap(), "through the pipe");
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+
+    #[test]
+    fn only_cpm_s_own_temporary_files_of_dead_runs_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        // a PID no process has (above the kernel's pid_max of 2^22)
+        let dead = 4_194_400;
+        let ours = format!(".cpm-{dead}-{}-AbC123.tmp", temp_mark(dead));
+        assert_eq!(temp_owner(&ours), Some(dead));
+        let strangers = [
+            format!(".cpm-{dead}-AbC123.tmp"), // the old layout, or a person's
+            format!(".cpm-{dead}-00000000-AbC123.tmp"), // a wrong mark
+            format!(".cpm-{dead}-{}-.tmp", temp_mark(dead)), // no random part
+            "notes.tmp".to_string(),
+        ];
+        for name in strangers.iter().chain([&ours]) {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        // a link named as ours is not ours either
+        let link = format!(".cpm-{dead}-{}-Link00.tmp", temp_mark(dead));
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("notes.tmp", dir.path().join(&link)).unwrap();
+        remove_stale_temps(dir.path());
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut expected = strangers.to_vec();
+        #[cfg(unix)]
+        expected.push(link);
+        expected.sort();
+        assert_eq!(left, expected);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_written_through_and_read_only_files_refused() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.csv");
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("link.csv");
+        symlink("real.csv", &link).unwrap();
+        write_atomically(&link, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        // a dangling link: its target is created
+        let dangling = dir.path().join("dangling.csv");
+        symlink("made.csv", &dangling).unwrap();
+        write_atomically(&dangling, |w| Ok(w.write_all(b"made")?)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("made.csv")).unwrap(),
+            "made"
+        );
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
+        // a read-only file stays as it is
+        let mut read_only = std::fs::metadata(&real).unwrap().permissions();
+        read_only.set_readonly(true);
+        std::fs::set_permissions(&real, read_only).unwrap();
+        let refused = check_writable_target(&link).unwrap_err();
+        assert!(format!("{refused}").contains("read-only"), "{refused}");
+        assert!(write_atomically(&real, |w| Ok(w.write_all(b"x")?)).is_err());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_descriptor_is_written_in_place_even_to_a_regular_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.txt");
+        let held = File::create(&path).unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let descriptor = PathBuf::from(format!("/proc/self/fd/{}", {
+            use std::os::fd::AsRawFd;
+            held.as_raw_fd()
+        }));
+        if !descriptor.exists() {
+            return; // no procfs here
+        }
+        write_atomically(&descriptor, |w| Ok(w.write_all(b"in place")?)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "in place");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Crash safety: runs killed (SIGKILL) at several moments leave the
 //! previous output whole and their temporary file is cleaned by the next
-//! run; an unwritable folder or a full disk fails before or without
-//! harm; two runs writing the same output leave one complete output.
+//! run; SIGINT, SIGTERM and SIGHUP remove it at once; an unwritable folder
+//! or a full disk fails before or without harm; two runs writing the same
+//! output leave one complete output; `/dev/stdout` is written through.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -299,4 +300,79 @@ fn tiny_file_system(dir: &Path, size: &str) -> Option<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     mounted.then_some(mount)
+}
+
+#[test]
+fn a_signal_during_a_write_removes_the_temporary_file_and_keeps_the_old_output() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempdir();
+    let input = long_input(dir.path());
+    let output = dir.path().join("out.csv");
+    for (name, number) in [("INT", 2), ("TERM", 15), ("HUP", 1)] {
+        std::fs::write(&output, "old").unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cpm"))
+            .args(["ingest", "-q", "-o"])
+            .args([&output, &input])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // the output is being written once its temporary file has bytes
+        let writing = || {
+            std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                let e = e.unwrap();
+                e.file_name().to_string_lossy().ends_with(".tmp")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+        };
+        let start = Instant::now();
+        while !writing() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before its output was written"
+            );
+            assert!(start.elapsed() < Duration::from_secs(600));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let sent = Command::new("kill")
+            .args(["-s", name, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(number), "SIG{name}: {status:?}");
+        assert_eq!(temporaries(dir.path()), Vec::<String>::new(), "SIG{name}");
+        assert_eq!(
+            std::fs::read_to_string(&output).unwrap(),
+            "old",
+            "SIG{name}"
+        );
+    }
+}
+
+#[test]
+fn dev_stdout_onto_a_regular_file_is_written_through_not_replaced() {
+    let dir = tempdir();
+    let captured = dir.path().join("captured.csv");
+    let status = Command::new(env!("CARGO_BIN_EXE_cpm"))
+        .args([
+            "ingest",
+            &data("orders.csv"),
+            "-q",
+            "-f",
+            "csv",
+            "-o",
+            "/dev/stdout",
+        ])
+        .stdout(std::fs::File::create(&captured).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(parse_csv(&std::fs::read(&captured).unwrap()).len(), 8);
 }

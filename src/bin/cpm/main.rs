@@ -18,6 +18,23 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// On SIGINT, SIGTERM or SIGHUP, removes the temporary files of the
+/// outputs being written and dies of the signal, as a program stopped by
+/// it does (the shell sees 130, 143, 129); the old outputs stay.
+fn remove_temps_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return; // the default actions stay: a temporary file may be left
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            cpm::io::atomic::remove_live_temps();
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
 fn main() -> ExitCode {
     // a panic is a bug: one line on stderr and exit code 101
     cpm::panic::install_hook(|| std::process::exit(101));
@@ -28,6 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
         }
     };
+    remove_temps_on_signals();
     let ui = ui::Ui::new(&cli.global);
     cpm::io::atomic::set_durable(cli.global.sync);
     match cmd::run(cli.command, &ui) {

@@ -189,6 +189,15 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         bail!(InputError::file(name, "empty file: no header and no rows"));
     }
+    if let Some(at) = memchr::memchr(0, &sample) {
+        let line = count_byte(&sample[..at], b'\n') as u64 + 1;
+        bail!(InputError::at_line(
+            name,
+            line,
+            "binary data (a NUL byte): not a text file; cpm reads CSV, Parquet, Arrow, JSON, \
+             NDJSON and Excel (a UTF-16 file needs its BOM, or --encoding utf-16)"
+        ));
+    }
     let skip_at = skip_lines(&sample, opts.skip_rows);
     let delimiter = match opts.delimiter {
         Some(d) => d,
@@ -564,6 +573,24 @@ impl Blocks<'_> {
                     )
                     .in_column(column)
                 );
+            }
+            // a record this long without a quote open holds a field past
+            // the limit: binary data, or a file without line ends
+            let longest = self
+                .max_field_size
+                .saturating_mul(self.names.len().max(1) + 1);
+            if scan.open_quote.is_none() && self.pending.len() > longest {
+                let line = self.lines_before + self.line_offset + 1;
+                bail!(InputError::at_line(
+                    self.file,
+                    line,
+                    format!(
+                        "line {line} runs past {} without ending: a field past the limit of {} \
+                         (--max-field-size), binary data, or a file without line ends",
+                        human_bytes(self.pending.len()),
+                        human_bytes(self.max_field_size),
+                    )
+                ));
             }
             // no record ends in what is pending: read on
             self.at_end = self.fill()?;
@@ -1213,6 +1240,19 @@ mod tests {
         assert_eq!(last_end(b"1,5\" tv\n2,3", b','), Some(8));
         assert_eq!(last_end(b"1;\"a;b\"\r\n2", b';'), Some(9));
         assert_eq!(last_end(b"no line end", b','), None);
+    }
+
+    #[test]
+    fn a_line_that_never_ends_stops_the_reading() {
+        let mut text = String::from("id,note\n1,ok\n");
+        text.push_str(&"x".repeat(1000));
+        let opts = CsvOptions {
+            max_field_size: 100,
+            ..CsvOptions::default()
+        };
+        let err = parse_records(&mut text.as_bytes(), "t", &opts, b',', 0, 64).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(message.contains("t, line 3: line 3 runs past"), "{message}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod batches;
 pub mod csv;
 pub mod excel;
 pub mod human;
+pub mod json;
 pub mod read;
 pub mod source;
 pub mod table;

@@ -170,9 +170,17 @@ fn read_opened_projected(
                 let head = read_binary_or_json(opened, Some(HEAD_ROWS), None).map_err(cannot)?;
                 choose(&head)?
             } else {
+                super::json::check_structure(opened.reader()?, &name)?;
                 None
             };
-            let mut frame = read_binary_or_json(opened, None, columns).map_err(cannot)?;
+            let mut frame = read_binary_or_json(opened, None, columns).map_err(|e| {
+                // JSON: the line where it goes wrong, not polars' character
+                let named = (!format.is_columnar())
+                    .then(|| opened.reader().ok())
+                    .flatten()
+                    .and_then(|input| super::json::explain_failure(input, format, &name));
+                named.unwrap_or_else(|| cannot(e))
+            })?;
             progress(opened.size);
             let position = if format == InputFormat::Ndjson {
                 PositionKind::Line

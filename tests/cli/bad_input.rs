@@ -341,6 +341,35 @@ fn corpus() -> Vec<Case> {
             1,
             &["truncated.csv.gz: cannot decompress"],
         ),
+        // binary data and JSON that would blow the reader up, refused at once
+        fails(
+            "nul_bytes.csv",
+            INGEST,
+            1,
+            &["nul_bytes.csv, line 3: binary data (a NUL byte): not a text file"],
+        ),
+        fails(
+            "deep_nesting.ndjson",
+            INGEST,
+            1,
+            &["deep_nesting.ndjson, line 2: values nested more than 64 levels deep"],
+        ),
+        // JSON errors by line and column, not polars' character
+        fails(
+            "ndjson_bad_line.ndjson",
+            INGEST,
+            1,
+            &["ndjson_bad_line.ndjson, line 4: not valid JSON at column 60: key must be a string"],
+        ),
+        fails(
+            "ndjson_mixed_kinds.ndjson",
+            INGEST,
+            1,
+            &[
+                "ndjson_mixed_kinds.ndjson, line 5, column 'tags': a list here, an object on line \
+                 2",
+            ],
+        ),
         // the other commands' inputs
         fails(
             "customers_duplicate_ids.csv",

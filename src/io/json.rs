@@ -20,17 +20,26 @@ use crate::error::InputError;
 pub const MAX_NESTING: usize = 64;
 
 /// Fails on a value nested deeper than [`MAX_NESTING`], naming the line,
-/// or on a NUL byte (binary data). Reads `input` once, in constant memory.
-pub fn check_structure(input: impl Read, name: &str) -> Result<()> {
+/// or on a NUL byte (binary data); else returns the records' keys in the
+/// order they first appear, the column order (polars' own is not the same
+/// from one run to the next when records hold different keys). Reads
+/// `input` once, in memory bounded by the keys.
+pub fn scan_structure(input: impl Read, format: InputFormat, name: &str) -> Result<Vec<String>> {
+    // NDJSON records are top-level objects; a JSON array holds them
+    let record_depth = if format == InputFormat::Json { 2 } else { 1 };
     let mut input = BufReader::with_capacity(1 << 16, input);
     let (mut depth, mut line) = (0usize, 1u64);
     let (mut in_string, mut escaped) = (false, false);
+    // the text of a string at record depth, and one that may be a key
+    let (mut capturing, mut text, mut maybe_key) = (false, Vec::new(), None::<Vec<u8>>);
+    let mut keys = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     loop {
         let chunk = input
             .fill_buf()
             .with_context(|| format!("reading {name}"))?;
         if chunk.is_empty() {
-            return Ok(());
+            return Ok(keys);
         }
         for &b in chunk {
             if b == 0 {
@@ -48,13 +57,36 @@ pub fn check_structure(input: impl Read, name: &str) -> Result<()> {
                 match b {
                     _ if escaped => escaped = false,
                     b'\\' => escaped = true,
-                    b'"' => in_string = false,
+                    b'"' => {
+                        in_string = false;
+                        if capturing {
+                            capturing = false;
+                            maybe_key = Some(std::mem::take(&mut text));
+                            continue;
+                        }
+                    }
                     _ => {}
+                }
+                if capturing {
+                    text.push(b);
                 }
                 continue;
             }
+            if b.is_ascii_whitespace() {
+                continue;
+            }
+            if let Some(key) = maybe_key.take()
+                && b == b':'
+                && let Some(key) = decode_key(&key)
+                && seen.insert(key.clone())
+            {
+                keys.push(key);
+            }
             match b {
-                b'"' => in_string = true,
+                b'"' => {
+                    in_string = true;
+                    capturing = depth == record_depth;
+                }
                 b'{' | b'[' => {
                     depth += 1;
                     if depth > MAX_NESTING {
@@ -75,6 +107,18 @@ pub fn check_structure(input: impl Read, name: &str) -> Result<()> {
         let n = chunk.len();
         input.consume(n);
     }
+}
+
+/// A key's text from its raw bytes between the quotes (escapes undone).
+fn decode_key(raw: &[u8]) -> Option<String> {
+    if !raw.contains(&b'\\') {
+        return String::from_utf8(raw.to_vec()).ok();
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice(&quoted).ok()
 }
 
 /// Where a JSON or NDJSON input polars could not read goes wrong: the first
@@ -206,18 +250,30 @@ mod tests {
             "[".repeat(600),
             "]".repeat(600)
         );
-        let err = check_structure(deep.as_bytes(), "d.ndjson").unwrap_err();
+        let ndjson = InputFormat::Ndjson;
+        let err = scan_structure(deep.as_bytes(), ndjson, "d.ndjson").unwrap_err();
         assert!(message(&err).contains("d.ndjson, line 2"), "{err}");
         let within = format!("{{\"x\":{}{}}}", "[".repeat(63), "]".repeat(63));
-        check_structure(within.as_bytes(), "ok.ndjson").unwrap();
+        scan_structure(within.as_bytes(), ndjson, "ok.ndjson").unwrap();
         // brackets inside strings, escaped quotes, are text
         let text = format!("{{\"x\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
-        check_structure(text.as_bytes(), "s.ndjson").unwrap();
-        let err = check_structure(&b"{\"a\":1}\n\0\0\0"[..], "b.json").unwrap_err();
+        scan_structure(text.as_bytes(), ndjson, "s.ndjson").unwrap();
+        let err = scan_structure(&b"{\"a\":1}\n\0\0\0"[..], ndjson, "b.json").unwrap_err();
         assert!(
             message(&err).contains("b.json, line 2: binary data"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn keys_come_in_the_order_they_first_appear() {
+        let ndjson =
+            "{\"b\":1,\"a\":{\"z\":1,\"y\":[\"q\"]}}\n{\"c\" : \"b:\", \"b\":2, \"d\\u0041\":3}\n";
+        let keys = scan_structure(ndjson.as_bytes(), InputFormat::Ndjson, "k").unwrap();
+        assert_eq!(keys, ["b", "a", "c", "dA"]);
+        let json = "[{\"b\":1,\"a\":{\"z\":1}},\n {\"c\":[1,{\"w\":2}]}]";
+        let keys = scan_structure(json.as_bytes(), InputFormat::Json, "k").unwrap();
+        assert_eq!(keys, ["b", "a", "c"]);
     }
 
     #[test]

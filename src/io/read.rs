@@ -166,12 +166,12 @@ fn read_opened_projected(
                     format!("cannot read as {}: {e}", format_name(format)),
                 )
             };
-            let columns = if format.is_columnar() {
+            let (columns, keys) = if format.is_columnar() {
                 let head = read_binary_or_json(opened, Some(HEAD_ROWS), None).map_err(cannot)?;
-                choose(&head)?
+                (choose(&head)?, Vec::new())
             } else {
-                super::json::check_structure(opened.reader()?, &name)?;
-                None
+                let keys = super::json::scan_structure(opened.reader()?, format, &name)?;
+                (None, keys)
             };
             let mut frame = read_binary_or_json(opened, None, columns).map_err(|e| {
                 // JSON: the line where it goes wrong, not polars' character
@@ -181,6 +181,9 @@ fn read_opened_projected(
                     .and_then(|input| super::json::explain_failure(input, format, &name));
                 named.unwrap_or_else(|| cannot(e))
             })?;
+            if !keys.is_empty() {
+                frame = in_order_of(frame, &keys)?;
+            }
             progress(opened.size);
             let position = if format == InputFormat::Ndjson {
                 PositionKind::Line
@@ -211,6 +214,22 @@ fn read_opened_projected(
         }
     }
     Ok(table)
+}
+
+/// `frame` with its columns in the order of `keys` (JSON keys as they
+/// first appear), any others after them.
+fn in_order_of(frame: DataFrame, keys: &[String]) -> Result<DataFrame> {
+    use std::collections::HashSet;
+    let names: Vec<String> = frame
+        .get_column_names()
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect();
+    let present: HashSet<&String> = names.iter().collect();
+    let listed: HashSet<&String> = keys.iter().collect();
+    let mut order: Vec<&String> = keys.iter().filter(|k| present.contains(k)).collect();
+    order.extend(names.iter().filter(|n| !listed.contains(n)));
+    Ok(frame.select(order)?)
 }
 
 /// A human name for a format, as used in messages.

@@ -489,3 +489,34 @@ fn an_excel_workbook_is_read_by_sheet() {
         .code_is(1)
         .stderr_has(&["no sheet 'Sales' (sheets: Notes, Orders)"]);
 }
+
+#[test]
+fn json_columns_come_in_the_order_their_keys_first_appear_on_every_run() {
+    // 40 records, each with 12 of 60 attributes: polars' own order changes
+    // from one run to the next; cpm's is the order of first appearance
+    let text = std::fs::read_to_string(testdata("many_keys.ndjson")).unwrap();
+    let mut expected: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let record: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).unwrap();
+        // serde_json's map is sorted: the order is read off the text
+        let mut keys: Vec<(usize, &String)> = record
+            .keys()
+            .map(|k| (line.find(&format!("\"{k}\":")).unwrap(), k))
+            .collect();
+        keys.sort();
+        for (_, key) in keys {
+            if !expected.contains(key) {
+                expected.push(key.clone());
+            }
+        }
+    }
+    assert_eq!(expected.len(), 63);
+    for _ in 0..5 {
+        let out = cpm(&["ingest", &data("many_keys.ndjson"), "-q", "-f", "csv"])
+            .run()
+            .ok()
+            .csv();
+        assert_eq!(out[0], expected);
+    }
+}

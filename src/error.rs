@@ -77,6 +77,14 @@ impl InputError {
         }
     }
 
+    /// An error at a row of a columnar input (Parquet, Arrow, JSON, Excel).
+    pub fn at_row(file: impl Into<String>, row: u64, message: impl Into<String>) -> Self {
+        InputError {
+            position: Some((PositionKind::Row, row)),
+            ..InputError::file(file, message)
+        }
+    }
+
     /// Names the column the error is in.
     pub fn in_column(mut self, column: impl Into<String>) -> Self {
         self.column = Some(column.into());

@@ -22,7 +22,7 @@ pub fn attach(
     }
     let id_source = id_column(table, config)?;
     let mut columns = vec![
-        typing::id_strings(table.frame.column(&id_source)?)?
+        typing::id_strings(table.frame.column(&id_source)?, &table.name)?
             .with_name(CUSTOMER_ID.into())
             .into_column(),
     ];

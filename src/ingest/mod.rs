@@ -274,7 +274,8 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
             .ok_or_else(|| anyhow::anyhow!("column {name} is not mapped"))
     };
 
-    let customer_id = typing::id_strings(column(&map.customer_id)?)?.with_name(CUSTOMER_ID.into());
+    let customer_id =
+        typing::id_strings(column(&map.customer_id)?, &table.name)?.with_name(CUSTOMER_ID.into());
     let (order_date, date_format) = typing::parse_dates(
         column(&map.order_date)?,
         config.date_format.as_ref(),
@@ -302,7 +303,7 @@ fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
     ];
     if let Some(c) = &map.order_id {
         columns.push(
-            typing::id_strings(column(c)?)?
+            typing::id_strings(column(c)?, &table.name)?
                 .with_name(ORDER_ID.into())
                 .into_column(),
         );

@@ -1,7 +1,7 @@
 //! Typing raw columns: customer ids as strings, dates, amounts, and light
 //! type inference for the columns that pass through.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use crate::error::InputError;
@@ -13,12 +13,58 @@ use crate::schema::numbers::parse_amount;
 const DETECT_SAMPLE: usize = 20_000;
 
 /// An id column as strings: integers print without decimals; floats that
-/// are whole numbers (pandas writes `17850.0`) print as integers. Text is
-/// trimmed, and an empty or blank id is missing, whatever the format (the
-/// CSV reader trims fields; Parquet, Arrow and JSON ids come as they are).
-pub fn id_strings(column: &Column) -> Result<Series> {
+/// are whole numbers (pandas writes `17850.0`) print as integers; binary
+/// values (a Parquet BLOB) must be UTF-8 text. Text is trimmed, and an
+/// empty or blank id is missing, whatever the format (the CSV reader trims
+/// fields; Parquet, Arrow and JSON ids come as they are). Lists, structs
+/// and binary ids that are not text are errors naming `file`, the row and
+/// the column.
+pub fn id_strings(column: &Column, file: &str) -> Result<Series> {
     let series = column.as_materialized_series();
+    let name = series.name().to_string();
     Ok(match series.dtype() {
+        DataType::Binary => {
+            let mut ids: Vec<Option<&str>> = Vec::with_capacity(series.len());
+            for (row, value) in series.binary()?.iter().enumerate() {
+                let Some(bytes) = value else {
+                    ids.push(None);
+                    continue;
+                };
+                let text = std::str::from_utf8(bytes).map_err(|e| {
+                    let shown: Vec<String> = bytes
+                        .iter()
+                        .skip(e.valid_up_to())
+                        .take(4)
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    InputError::at_row(
+                        file,
+                        row as u64 + 1,
+                        format!(
+                            "a binary id that is not UTF-8 text (bytes {} at byte {}): ids must \
+                             be text or whole numbers",
+                            shown.join(" "),
+                            e.valid_up_to()
+                        ),
+                    )
+                    .in_column(name.as_str())
+                })?;
+                ids.push(Some(text.trim()).filter(|t| !t.is_empty()));
+            }
+            StringChunked::from_iter_options(series.name().clone(), ids.into_iter()).into_series()
+        }
+        dtype @ (DataType::List(_) | DataType::Array(..) | DataType::Struct(_)) => {
+            bail!(
+                InputError::file(
+                    file,
+                    format!(
+                        "holds nested values ({dtype}) where ids are text or whole numbers: map \
+                         another column (--map customer_id=COLUMN)"
+                    )
+                )
+                .in_column(name)
+            )
+        }
         DataType::String => {
             let text = series.str()?;
             let untidy = |v: &str| v.is_empty() || v.trim().len() != v.len();
@@ -314,7 +360,7 @@ mod tests {
     #[test]
     fn whole_float_ids_print_as_integers() {
         let ids = Column::new("id".into(), [17850.0, 13047.0]);
-        let s = id_strings(&ids).unwrap();
+        let s = id_strings(&ids, "t").unwrap();
         assert_eq!(s.str().unwrap().get(0), Some("17850"));
     }
 }

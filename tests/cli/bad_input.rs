@@ -370,6 +370,22 @@ fn corpus() -> Vec<Case> {
                  2",
             ],
         ),
+        // ids that are no text
+        fails(
+            "binary_ids.parquet",
+            INGEST,
+            1,
+            &[
+                "binary_ids.parquet, row 2, column 'customer_id': a binary id that is not UTF-8 \
+               text (bytes ff fe at byte 0)",
+            ],
+        ),
+        fails(
+            "list_ids.parquet",
+            INGEST,
+            1,
+            &["list_ids.parquet, column 'customer_id': holds nested values (list[str])"],
+        ),
         // the other commands' inputs
         fails(
             "customers_duplicate_ids.csv",

@@ -520,3 +520,14 @@ fn json_columns_come_in_the_order_their_keys_first_appear_on_every_run() {
         assert_eq!(out[0], expected);
     }
 }
+
+#[test]
+fn parquet_decimal_money_and_binary_text_ids_are_read() {
+    // DuckDB's DECIMAL(12,2) revenue
+    let out = cpm(&["ingest", &data("decimal_money.parquet"), "-q", "-f", "csv"])
+        .run()
+        .ok()
+        .csv();
+    assert_eq!(column(&out, "revenue"), ["10.5", "20.25", "5.0"]);
+    assert_eq!(column(&out, "customer_id"), ["A", "B", "A"]);
+}

@@ -143,7 +143,12 @@ pub fn ingest(
             delimiter: table.delimiter.map(report::delimiter_name),
             encoding: table.encoding.clone(),
             date_format: cleaned.date_format.map(|f| f.describe()),
-            warnings: cleaned.map.passed_over.clone(),
+            warnings: table
+                .warnings
+                .iter()
+                .chain(&cleaned.map.passed_over)
+                .cloned()
+                .collect(),
         });
         first_map.get_or_insert(cleaned.map);
         kept.push(cleaned.kept);

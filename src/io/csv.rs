@@ -111,6 +111,10 @@ pub struct CsvOptions {
     pub max_field_size: usize,
     /// The most physical lines one quoted field may span (ditto).
     pub max_field_lines: u64,
+    /// The character that escapes a quote inside a quoted field (`\`), for
+    /// files that write `\"` instead of CSV's `""`; without it such a
+    /// quote is an error naming its line.
+    pub escape: Option<u8>,
 }
 
 impl Default for CsvOptions {
@@ -123,6 +127,7 @@ impl Default for CsvOptions {
             null_values: Vec::new(),
             max_field_size: DEFAULT_MAX_FIELD_SIZE,
             max_field_lines: DEFAULT_MAX_FIELD_LINES,
+            escape: None,
         }
     }
 }
@@ -168,6 +173,9 @@ pub struct CsvTable {
     pub rejects: Vec<RawReject>,
     /// Rows whose quoted fields span lines.
     pub line_breaks: LineBreaks,
+    /// What the caller should warn of (byte order marks inside the file,
+    /// repeated headers).
+    pub warnings: Vec<String>,
     /// The delimiter used (sniffed or given).
     pub delimiter: u8,
     /// The encoding the bytes were decoded from, e.g. `utf-8`, `utf-16le`.
@@ -206,7 +214,13 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     let body = io::Cursor::new(sample[skip_at..].to_vec()).chain(decoded);
     let mut tracked = Tracked::new(body, progress);
     let line_offset = opts.skip_rows as u64;
-    let (frame, rejects, line_breaks) = parse_records(
+    let Parsed {
+        frame,
+        rejects,
+        line_breaks,
+        boms,
+        headers,
+    } = parse_records(
         &mut tracked,
         name,
         opts,
@@ -221,7 +235,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
             reader.read_until(b'\n', &mut Vec::new())?;
         }
         let names = header_names(&frame);
-        if let Some(problem) = check_quotes(reader, delimiter)? {
+        if let Some(problem) = check_quotes(reader, delimiter, opts.escape)? {
             let column = names
                 .get(problem.field)
                 .cloned()
@@ -232,10 +246,32 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
             );
         }
     }
+    let lines = |lines: &[u64]| match lines {
+        [one] => format!("line {one}"),
+        [first, ..] => format!(
+            "{} lines (line {first} first)",
+            crate::io::human::count(lines.len() as u64)
+        ),
+        [] => String::new(),
+    };
+    let mut warnings = Vec::new();
+    if !boms.is_empty() {
+        warnings.push(format!(
+            "{name}: {} began with a byte order mark (files joined with cat?): removed",
+            lines(&boms)
+        ));
+    }
+    if !headers.is_empty() {
+        warnings.push(format!(
+            "{name}: {} repeated the header (files joined with cat?): skipped, not rows",
+            lines(&headers)
+        ));
+    }
     Ok(CsvTable {
         frame,
         rejects,
         line_breaks,
+        warnings,
         delimiter,
         encoding,
     })
@@ -327,6 +363,19 @@ struct Block {
     bytes: Vec<u8>,
 }
 
+/// What [`parse_records`] made of an input.
+struct Parsed {
+    /// One string column per header field, plus [`LINE_COLUMN`].
+    frame: DataFrame,
+    /// Ragged rows.
+    rejects: Vec<RawReject>,
+    line_breaks: LineBreaks,
+    /// Lines that began with a byte order mark, removed.
+    boms: Vec<u64>,
+    /// Lines that repeat the header, skipped.
+    headers: Vec<u64>,
+}
+
 /// Parses the records: this thread reads the input in blocks of about
 /// `block_bytes` that end on a record boundary and hands them to one
 /// parsing thread per core; each parses its blocks into column chunks with
@@ -339,7 +388,7 @@ fn parse_records(
     delimiter: u8,
     line_offset: u64,
     block_bytes: usize,
-) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
+) -> Result<Parsed> {
     let mut blocks = Blocks {
         body,
         file: name,
@@ -352,6 +401,7 @@ fn parse_records(
         lines_before: 0,
         line_offset,
         names: Vec::new(),
+        escape: opts.escape,
     };
     // enough for the whole header
     blocks.first_record_end()?;
@@ -371,6 +421,7 @@ fn parse_records(
         line_offset,
         max_field_size: opts.max_field_size,
         max_field_lines: opts.max_field_lines,
+        escape: opts.escape,
     };
 
     let workers = rayon::current_num_threads().max(1);
@@ -435,7 +486,7 @@ fn read_header(
     line_offset: u64,
 ) -> Result<(Vec<String>, u64)> {
     let mut first = csv::ByteRecord::new();
-    let mut reader = csv_reader(delimiter, &pending[..]);
+    let mut reader = csv_reader(delimiter, opts.escape, &pending[..]);
     let found = reader
         .read_byte_record(&mut first)
         .map_err(|e| csv_error(name, e, line_offset))?;
@@ -501,6 +552,8 @@ struct Blocks<'a> {
     line_offset: u64,
     /// The header's column names, once read (for errors).
     names: Vec<String>,
+    /// [`CsvOptions::escape`].
+    escape: Option<u8>,
 }
 
 impl Blocks<'_> {
@@ -536,26 +589,35 @@ impl Blocks<'_> {
     /// line the quote opened on.
     fn first_record_end(&mut self) -> Result<usize> {
         loop {
+            let scan = scan_records(&self.pending, self.delimiter, self.escape);
+            // (found again once the header, which names the column, is read)
+            if let Some((at, field)) = scan.escaped_quote
+                && !self.names.is_empty()
+            {
+                let line = self.line_at(at);
+                bail!(
+                    InputError::at_line(
+                        self.file,
+                        line,
+                        "a quote escaped with a backslash (\\\") in a quoted field: CSV doubles \
+                         a quote inside quotes (\"\"), so the value would be split or mangled; \
+                         read this file with --escape '\\'"
+                    )
+                    .in_column(self.column_name(field))
+                );
+            }
             if self.at_end {
                 return Ok(self.pending.len());
             }
-            let scan = scan_records(&self.pending, self.delimiter);
             if let Some(cut) = scan.last_end {
                 return Ok(cut);
             }
             if let Some((open, field)) = scan.open_quote
                 && self.pending.len() - open > self.max_field_size
             {
-                let line = self.lines_before
-                    + self.line_offset
-                    + 1
-                    + count_byte(&self.pending[..open], b'\n') as u64;
+                let line = self.line_at(open);
                 let lines = count_byte(&self.pending[open..], b'\n') as u64;
-                let column = self
-                    .names
-                    .get(field)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{}", field + 1));
+                let column = self.column_name(field);
                 bail!(
                     InputError::at_line(
                         self.file,
@@ -595,6 +657,19 @@ impl Blocks<'_> {
             // no record ends in what is pending: read on
             self.at_end = self.fill()?;
         }
+    }
+
+    /// The line of the byte at `offset` in `pending`.
+    fn line_at(&self, offset: usize) -> u64 {
+        self.lines_before + self.line_offset + 1 + count_byte(&self.pending[..offset], b'\n') as u64
+    }
+
+    /// The name of the field at `index` (`#n` past the header).
+    fn column_name(&self, index: usize) -> String {
+        self.names
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| format!("#{}", index + 1))
     }
 
     /// Reads another `block_bytes` into `pending`; returns whether the
@@ -638,19 +713,23 @@ struct RecordScan {
     /// The offset of the quote that opened a quoted field still open at
     /// the end of the block, and the field's index in its record.
     open_quote: Option<(usize, usize)>,
+    /// Without an escape character: the first `\"` in a quoted field that
+    /// the quote does not end (text follows it), and the field's index.
+    escaped_quote: Option<(usize, usize)>,
 }
 
 /// Finds the last record end in `block`, which starts at the start of a
 /// record, and the quoted field left open at its end: a line end inside a
 /// quoted field ends no record. Quotes are read as the csv crate reads
 /// them: a quote opens a quoted field only at the start of a field, `""`
-/// inside one is a quote, and a quote inside an unquoted field is literal
-/// (`5" screen`).
-fn scan_records(block: &[u8], delimiter: u8) -> RecordScan {
+/// inside one is a quote (so is `\"` with `escape`), and a quote inside an
+/// unquoted field is literal (`5" screen`).
+fn scan_records(block: &[u8], delimiter: u8, escape: Option<u8>) -> RecordScan {
     if memchr::memchr(b'"', block).is_none() {
         return RecordScan {
             last_end: memchr::memrchr(b'\n', block).map(|i| i + 1),
             open_quote: None,
+            escaped_quote: None,
         };
     }
     #[derive(Clone, Copy, PartialEq)]
@@ -658,12 +737,16 @@ fn scan_records(block: &[u8], delimiter: u8) -> RecordScan {
         FieldStart,
         Unquoted,
         Quoted,
+        Escaped,
         QuoteInQuoted,
     }
     let mut state = State::FieldStart;
     let (mut last_end, mut opened, mut field) = (None, (0, 0), 0);
+    let mut escaped_quote = None;
     for (i, &b) in block.iter().enumerate() {
         state = match state {
+            State::Quoted if Some(b) == escape => State::Escaped,
+            State::Escaped => State::Quoted,
             State::Quoted if b == b'"' => State::QuoteInQuoted,
             State::Quoted => State::Quoted,
             State::FieldStart if b == b'"' => {
@@ -681,19 +764,28 @@ fn scan_records(block: &[u8], delimiter: u8) -> RecordScan {
                 State::FieldStart
             }
             _ if b == b'\r' => State::FieldStart,
+            State::QuoteInQuoted => {
+                // text after a closing quote: `\"` was meant as a quote
+                if i >= 2 && block[i - 2] == b'\\' && escaped_quote.is_none() {
+                    escaped_quote = Some((i - 2, field));
+                }
+                State::Unquoted
+            }
             _ => State::Unquoted,
         };
     }
     RecordScan {
         last_end,
-        open_quote: (state == State::Quoted).then_some(opened),
+        open_quote: matches!(state, State::Quoted | State::Escaped).then_some(opened),
+        escaped_quote,
     }
 }
 
 /// A csv crate reader with cpm's dialect over `input`.
-fn csv_reader<R: Read>(delimiter: u8, input: R) -> csv::Reader<R> {
+fn csv_reader<R: Read>(delimiter: u8, escape: Option<u8>, input: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .escape(escape)
         .has_headers(false)
         .flexible(true)
         .from_reader(input)
@@ -708,6 +800,7 @@ struct Columns {
     line_offset: u64,
     max_field_size: usize,
     max_field_lines: u64,
+    escape: Option<u8>,
 }
 
 /// The columns of one block of records, with each row's line and the
@@ -717,7 +810,14 @@ struct Chunk {
     lines: Vec<u64>,
     rejects: Vec<RawReject>,
     line_breaks: LineBreaks,
+    /// Lines that began with a byte order mark (removed).
+    boms: Vec<u64>,
+    /// Lines that repeat the header (skipped).
+    headers: Vec<u64>,
 }
+
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 impl Columns {
     /// Parses one block: values trimmed, empty fields and null tokens as
@@ -733,7 +833,8 @@ impl Columns {
         let mut lines = Vec::with_capacity(block.newlines + 1);
         let mut rejects = Vec::new();
         let mut line_breaks = LineBreaks::default();
-        let mut reader = csv_reader(self.delimiter, &block.bytes[..]);
+        let (mut boms, mut headers) = (Vec::new(), Vec::new());
+        let mut reader = csv_reader(self.delimiter, self.escape, &block.bytes[..]);
         let mut record = csv::ByteRecord::new();
         let lines_before = block.lines_before + self.line_offset;
         while reader
@@ -741,12 +842,22 @@ impl Columns {
             .map_err(|e| csv_error(&self.file, e, lines_before))?
         {
             let line = record_line(&record, &block.bytes) + lines_before;
+            // files joined with `cat`: the next one's BOM starts a line
+            if record.get(0).is_some_and(|f| f.starts_with(BOM)) {
+                record = without_bom(&record);
+                boms.push(line);
+            }
             let whole = record.as_slice();
             if whole.len() > self.max_field_size || memchr::memchr(b'\n', whole).is_some() {
                 line_breaks = line_breaks + self.check_spans(&record, line)?;
             }
             // a line of spaces is an empty line, not a row
             if record.len() == 1 && width > 1 && record[0].iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            // a header line, not a row (files joined with `cat`)
+            if self.is_header(&record) {
+                headers.push(line);
                 continue;
             }
             if record.len() != width {
@@ -778,7 +889,21 @@ impl Columns {
             lines,
             rejects,
             line_breaks,
+            boms,
+            headers,
         })
+    }
+
+    /// Whether `record` repeats the header.
+    fn is_header(&self, record: &csv::ByteRecord) -> bool {
+        let same = |field: &[u8], name: &String| {
+            std::str::from_utf8(field).is_ok_and(|text| text.trim() == name)
+        };
+        record.len() == self.names.len()
+            && record
+                .get(0)
+                .is_some_and(|first| same(first, &self.names[0]))
+            && record.iter().zip(&self.names).all(|(f, n)| same(f, n))
     }
 
     /// The line breaks of a record that has some or is long, which starts
@@ -835,7 +960,7 @@ impl Columns {
 
     /// The chunks, in input order, as one frame (each column keeps one
     /// chunk per block: no copy) and their rejects.
-    fn finish(&self, chunks: Vec<Chunk>) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
+    fn finish(&self, chunks: Vec<Chunk>) -> Result<Parsed> {
         let mut columns: Vec<Series> = self
             .names
             .iter()
@@ -844,8 +969,11 @@ impl Columns {
         let mut lines = Vec::with_capacity(chunks.iter().map(|c| c.lines.len()).sum());
         let mut rejects = Vec::new();
         let mut line_breaks = LineBreaks::default();
+        let (mut boms, mut headers) = (Vec::new(), Vec::new());
         for chunk in chunks {
             line_breaks = line_breaks + chunk.line_breaks;
+            boms.extend(chunk.boms);
+            headers.extend(chunk.headers);
             for (column, part) in columns.iter_mut().zip(chunk.columns) {
                 column.append_owned(part)?;
             }
@@ -855,8 +983,25 @@ impl Columns {
         let height = lines.len();
         let mut columns: Vec<Column> = columns.into_iter().map(Column::from).collect();
         columns.push(Column::new(LINE_COLUMN.into(), lines));
-        Ok((DataFrame::new(height, columns)?, rejects, line_breaks))
+        Ok(Parsed {
+            frame: DataFrame::new(height, columns)?,
+            rejects,
+            line_breaks,
+            boms,
+            headers,
+        })
     }
+}
+
+/// `record` with the byte order mark at the start of its first field
+/// removed.
+fn without_bom(record: &csv::ByteRecord) -> csv::ByteRecord {
+    let mut fixed = csv::ByteRecord::with_capacity(record.as_slice().len(), record.len());
+    for (i, field) in record.iter().enumerate() {
+        fixed.push_field(if i == 0 { &field[BOM.len()..] } else { field });
+    }
+    fixed.set_position(record.position().cloned());
+    fixed
 }
 
 /// `text` without surrounding whitespace; most values have none, and are
@@ -1003,12 +1148,17 @@ pub struct QuoteProblem {
 /// one whose closing quote is followed by something other than a delimiter
 /// or a line end. A quote inside an unquoted field is taken literally, as
 /// the csv crate does (`5" screen`).
-pub fn check_quotes(reader: impl BufRead, delimiter: u8) -> Result<Option<QuoteProblem>> {
+pub fn check_quotes(
+    reader: impl BufRead,
+    delimiter: u8,
+    escape: Option<u8>,
+) -> Result<Option<QuoteProblem>> {
     #[derive(PartialEq)]
     enum State {
         FieldStart,
         Unquoted,
         Quoted,
+        Escaped,
         QuoteInQuoted,
     }
     let (mut line, mut field) = (1u64, 0usize);
@@ -1019,8 +1169,14 @@ pub fn check_quotes(reader: impl BufRead, delimiter: u8) -> Result<Option<QuoteP
         if b == b'\n' {
             line += 1;
         }
+        if state == State::Escaped {
+            state = State::Quoted;
+            continue;
+        }
         if state == State::Quoted {
-            if b == b'"' {
+            if Some(b) == escape {
+                state = State::Escaped;
+            } else if b == b'"' {
                 state = State::QuoteInQuoted;
             }
             continue;
@@ -1051,16 +1207,18 @@ pub fn check_quotes(reader: impl BufRead, delimiter: u8) -> Result<Option<QuoteP
                     ),
                 }));
             }
-            State::FieldStart | State::Unquoted | State::Quoted => State::Unquoted,
+            State::FieldStart | State::Unquoted | State::Quoted | State::Escaped => State::Unquoted,
         };
     }
-    Ok((state == State::Quoted).then(|| QuoteProblem {
-        line: open_line,
-        field: open_field,
-        message: "unterminated quoted field: the quote that opens it never closes, so the \
+    Ok(
+        matches!(state, State::Quoted | State::Escaped).then(|| QuoteProblem {
+            line: open_line,
+            field: open_field,
+            message: "unterminated quoted field: the quote that opens it never closes, so the \
                   rest of the file would be read as one value"
-            .to_string(),
-    }))
+                .to_string(),
+        }),
+    )
 }
 
 /// Counts bytes and quote characters on their way to the CSV parser.
@@ -1110,18 +1268,18 @@ mod tests {
 
     #[test]
     fn finds_unterminated_and_malformed_quotes() {
-        let ok = check_quotes(&b"a,b\n\"x,\"\"y\"\"\",2\n5\" tv,3\n"[..], b',').unwrap();
+        let ok = check_quotes(&b"a,b\n\"x,\"\"y\"\"\",2\n5\" tv,3\n"[..], b',', None).unwrap();
         assert_eq!(ok, None);
-        let open = check_quotes(&b"a,b\n1,2\n3,\"oops\n4,5\n"[..], b',')
+        let open = check_quotes(&b"a,b\n1,2\n3,\"oops\n4,5\n"[..], b',', None)
             .unwrap()
             .unwrap();
         assert_eq!((open.line, open.field), (3, 1));
         assert!(open.message.contains("unterminated"));
-        let spanning = check_quotes(&b"a,b\n\"x,\ny\",2\n3,\"open\n"[..], b',')
+        let spanning = check_quotes(&b"a,b\n\"x,\ny\",2\n3,\"open\n"[..], b',', None)
             .unwrap()
             .unwrap();
         assert_eq!((spanning.line, spanning.field), (4, 1));
-        let bad = check_quotes(&b"a,b\n\"x\"y,2\n"[..], b',')
+        let bad = check_quotes(&b"a,b\n\"x\"y,2\n"[..], b',', None)
             .unwrap()
             .unwrap();
         assert_eq!((bad.line, bad.field), (2, 0));
@@ -1135,6 +1293,7 @@ mod tests {
         block_bytes: usize,
     ) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
         parse_records(&mut &text[..], "t.csv", opts, b',', 0, block_bytes)
+            .map(|p| (p.frame, p.rejects, p.line_breaks))
     }
 
     /// The values of the text column `name` of `frame`.
@@ -1232,7 +1391,7 @@ mod tests {
 
     #[test]
     fn a_record_ends_only_outside_quotes() {
-        let last_end = |block: &[u8], delimiter| scan_records(block, delimiter).last_end;
+        let last_end = |block: &[u8], delimiter| scan_records(block, delimiter, None).last_end;
         assert_eq!(last_end(b"a,b\n1,2\n3,", b','), Some(8));
         assert_eq!(last_end(b"a,b\n1,\"2\n3\"", b','), Some(4));
         assert_eq!(last_end(b"1,\"x\"\"\n\"\"y\"\n2", b','), Some(12));
@@ -1250,14 +1409,42 @@ mod tests {
             max_field_size: 100,
             ..CsvOptions::default()
         };
-        let err = parse_records(&mut text.as_bytes(), "t", &opts, b',', 0, 64).unwrap_err();
+        let err = parse_in_blocks(text.as_bytes(), &opts, 64).unwrap_err();
         let message = format!("{err:#}");
-        assert!(message.contains("t, line 3: line 3 runs past"), "{message}");
+        assert!(
+            message.contains("t.csv, line 3: line 3 runs past"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_backslash_escaped_quote_is_named_or_read_with_the_escape() {
+        let text = b"id,note\n1,ok\n2,\"say \\\"hi\\\", then\"\n3,\"C:\\dir\\\"\n";
+        let err = parse_in_blocks(text, &CsvOptions::default(), 1 << 20).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.starts_with("t.csv, line 3, column 'note': a quote escaped"),
+            "{message}"
+        );
+        let opts = CsvOptions {
+            escape: Some(b'\\'),
+            ..CsvOptions::default()
+        };
+        let (frame, rejects, _) = parse_in_blocks(&text[..text.len() - 12], &opts, 7).unwrap();
+        assert!(rejects.is_empty());
+        assert_eq!(
+            texts(&frame, "note"),
+            [Some("ok"), Some("say \"hi\", then")]
+        );
+        // a backslash before a closing quote, then a delimiter, is text
+        let path = b"id,note,other\n1,\"C:\\dir\\\",x\n";
+        let (frame, _, _) = parse_in_blocks(path, &CsvOptions::default(), 1 << 20).unwrap();
+        assert_eq!(texts(&frame, "note"), [Some("C:\\dir\\")]);
     }
 
     #[test]
     fn the_quote_left_open_is_found() {
-        let open = |block: &[u8]| scan_records(block, b',').open_quote;
+        let open = |block: &[u8]| scan_records(block, b',', None).open_quote;
         assert_eq!(open(b"a,b\n1,\"2\n3"), Some((6, 1)));
         assert_eq!(open(b"a,b\n1,\"2\"\n3"), None);
         assert_eq!(open(b"1,\"x\"\"\n"), Some((2, 1)));
@@ -1288,8 +1475,7 @@ mod tests {
             max_field_lines: 1000,
             ..CsvOptions::default()
         };
-        let (frame, _, breaks) =
-            parse_records(&mut text.as_bytes(), "t", &opts, b',', 0, 64).unwrap();
+        let (frame, _, breaks) = parse_in_blocks(text.as_bytes(), &opts, 64).unwrap();
         assert_eq!(frame.height(), 3);
         assert_eq!(
             breaks,
@@ -1308,7 +1494,7 @@ mod tests {
             max_field_size: 100,
             ..CsvOptions::default()
         };
-        let err = parse_records(&mut text.as_bytes(), "t", &opts, b',', 0, 64).unwrap_err();
+        let err = parse_in_blocks(text.as_bytes(), &opts, 64).unwrap_err();
         let message = format!("{err:#}");
         assert!(
             message.contains("line 3, column 'note'") && message.contains("runs past the limit"),

@@ -42,6 +42,8 @@ pub struct RawTable {
     pub rejects: Vec<RawReject>,
     /// Rows with line breaks inside a quoted field (CSV).
     pub line_breaks: LineBreaks,
+    /// What the caller should warn of (a byte order mark inside a CSV).
+    pub warnings: Vec<String>,
     /// CSV delimiter, when the input is CSV.
     pub delimiter: Option<u8>,
     /// Source text encoding, when the input is text.
@@ -122,6 +124,7 @@ fn read_opened_projected(
                 frame: csv.frame,
                 rejects: csv.rejects,
                 line_breaks: csv.line_breaks,
+                warnings: csv.warnings,
                 delimiter: Some(csv.delimiter),
                 encoding: Some(csv.encoding),
             }
@@ -155,6 +158,7 @@ fn read_opened_projected(
                 frame: sheet.frame,
                 rejects: Vec::new(),
                 line_breaks: LineBreaks::default(),
+                warnings: Vec::new(),
                 delimiter: None,
                 encoding: None,
             }
@@ -201,6 +205,7 @@ fn read_opened_projected(
                 frame,
                 rejects: Vec::new(),
                 line_breaks: LineBreaks::default(),
+                warnings: Vec::new(),
                 delimiter: None,
                 encoding: format.is_text().then(|| "utf-8".to_string()),
             }

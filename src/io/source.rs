@@ -277,11 +277,40 @@ fn decompress(payload: Payload, compression: Compression) -> io::Result<Vec<u8>>
     };
     let mut decoded = Vec::new();
     match compression {
-        Compression::Gzip => flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut decoded)?,
+        Compression::Gzip => read_gzip_members(raw, &mut decoded)?,
         Compression::Zstd => zstd::stream::read::Decoder::new(raw)?.read_to_end(&mut decoded)?,
         Compression::None => raw.read_to_end(&mut decoded)?,
     };
     Ok(decoded)
+}
+
+/// Decompresses every gzip member of `raw` (files joined with `cat` are
+/// several) into `decoded`; bytes after the last member that start no
+/// member are an error, never dropped in silence.
+fn read_gzip_members(raw: impl Read, decoded: &mut Vec<u8>) -> io::Result<usize> {
+    use std::io::BufRead;
+    let mut input = io::BufReader::new(raw);
+    let before = decoded.len();
+    loop {
+        flate2::bufread::GzDecoder::new(&mut input).read_to_end(decoded)?;
+        let rest = input.fill_buf()?;
+        if rest.is_empty() {
+            return Ok(decoded.len() - before);
+        }
+        if !rest.starts_with(&[0x1f, 0x8b]) {
+            let shown =
+                super::human::excerpt(&String::from_utf8_lossy(&rest[..rest.len().min(16)]));
+            let trailing = io::copy(&mut input, &mut io::sink())?;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{trailing} bytes after the end of the gzip data are not gzip (they start \
+                     '{}'): the file was appended to or damaged; nothing was read",
+                    super::human::printable(&shown)
+                ),
+            ));
+        }
+    }
 }
 
 /// A short reason for an I/O error, without the OS error number.

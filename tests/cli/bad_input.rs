@@ -370,6 +370,25 @@ fn corpus() -> Vec<Case> {
                  2",
             ],
         ),
+        fails(
+            "gzip_trailing_garbage.csv.gz",
+            INGEST,
+            1,
+            &[
+                "gzip_trailing_garbage.csv.gz: cannot decompress (Gzip): 13 bytes after the end of \
+               the gzip data are not gzip",
+            ],
+        ),
+        fails(
+            "backslash_quotes.csv",
+            INGEST,
+            1,
+            &[
+                "backslash_quotes.csv, line 3, column 'note': a quote escaped with a backslash \
+               (\\\")",
+                "--escape '\\'",
+            ],
+        ),
         // ids that are no text
         fails(
             "binary_ids.parquet",
@@ -635,6 +654,36 @@ fn inputs_that_can_be_read_once_are_read_whole() {
     assert!(substituted.status.success());
     // a header and the 501 customers
     assert_eq!(String::from_utf8_lossy(&substituted.stdout).trim(), "502");
+}
+
+#[test]
+fn files_joined_with_cat_lose_their_inner_bom_and_header_and_backslashes_read_with_escape() {
+    let run = cpm(&["ingest", &data("bad/joined_with_cat.csv")])
+        .run()
+        .ok()
+        .stderr_has(&[
+            "joined_with_cat.csv: line 4 began with a byte order mark (files joined with cat?): \
+             removed",
+            "joined_with_cat.csv: line 4 repeated the header (files joined with cat?): skipped, \
+             not rows",
+        ]);
+    let out = run.csv();
+    assert_eq!(column(&out, "order_id"), ["1", "2", "3", "4"]);
+    assert_eq!(column(&out, "customer_id"), ["A", "B", "C", "A"]);
+    let out = cpm(&[
+        "ingest",
+        &data("bad/backslash_quotes.csv"),
+        "--escape",
+        "\\",
+        "-q",
+    ])
+    .run()
+    .ok()
+    .csv();
+    assert_eq!(
+        column(&out, "note"),
+        ["plain", "she said \"hi\", then left", "C:\\exports\\"]
+    );
 }
 
 #[test]

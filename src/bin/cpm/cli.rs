@@ -212,6 +212,11 @@ pub struct InputArgs {
     #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
     pub max_field_size: usize,
 
+    /// The character that escapes a quote inside a quoted CSV field, for
+    /// files that write \" instead of "" (MySQL, some PHP exports): '\'.
+    #[arg(long, value_parser = parse_escape, value_name = "CHAR")]
+    pub escape: Option<u8>,
+
     /// Most lines one quoted CSV field may span (ditto).
     #[arg(long, default_value_t = cpm::io::DEFAULT_MAX_FIELD_LINES, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -341,6 +346,14 @@ fn parse_size(text: &str) -> Result<usize, String> {
     match number.checked_mul(scale) {
         Some(0) | None => Err(bad()),
         Some(size) => Ok(size),
+    }
+}
+
+fn parse_escape(text: &str) -> Result<u8, String> {
+    match text.as_bytes() {
+        [b'"'] => Err("a quote cannot escape itself here: doubled quotes are always read".into()),
+        [c] if c.is_ascii_punctuation() => Ok(*c),
+        _ => Err("expected one ASCII punctuation character, such as '\\'".to_string()),
     }
 }
 

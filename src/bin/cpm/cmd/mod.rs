@@ -53,6 +53,7 @@ impl InputArgs {
                 null_values: self.null_values.clone(),
                 max_field_size: self.max_field_size,
                 max_field_lines: self.max_field_lines,
+                escape: self.escape,
             },
             format: None,
             sheet: self.sheet.clone(),

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 /// An inclusive score range.
 pub type Range = [u8; 2];
 
-/// One box of a rule table.
+/// One box of a rule table. An unknown key is an error naming it (a typo
+/// such as `stratgy` would otherwise be lost in silence).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Segment name.
     #[serde(alias = "segment")]
@@ -106,6 +108,7 @@ pub fn rfm_r_rules() -> Vec<Rule> {
 /// exactly once.
 pub fn rules_from_toml(text: &str, file: &str) -> Result<Vec<Rule>> {
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Table {
         segment: Vec<Rule>,
     }

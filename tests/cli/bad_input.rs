@@ -437,6 +437,12 @@ fn corpus() -> Vec<Case> {
             &["Whales"],
         ),
         fails(
+            "rules_unknown_key.toml",
+            &["segment", "TX", "--rules", "IN"],
+            1,
+            &["rules_unknown_key.toml", "line 8", "unknown field `stratgy`"],
+        ),
+        fails(
             "rules_gap.toml",
             &["segment", "TX", "--rules", "IN"],
             1,

@@ -10,6 +10,7 @@ pub mod human;
 pub mod json;
 pub mod read;
 pub mod source;
+pub mod spreadsheet;
 pub mod table;
 pub mod write;
 

@@ -440,7 +440,11 @@ fn corpus() -> Vec<Case> {
             "rules_unknown_key.toml",
             &["segment", "TX", "--rules", "IN"],
             1,
-            &["rules_unknown_key.toml", "line 8", "unknown field `stratgy`"],
+            &[
+                "rules_unknown_key.toml",
+                "line 8",
+                "unknown field `stratgy`",
+            ],
         ),
         fails(
             "rules_gap.toml",
@@ -1116,4 +1120,54 @@ fn write_canonical(path: &Path, ids: &[&str]) {
     ParquetWriter::new(std::fs::File::create(path).unwrap())
         .finish(&mut frame)
         .unwrap();
+}
+
+#[test]
+fn contact_lists_and_rejects_files_are_formula_safe_and_data_exact_unless_asked() {
+    let dir = tempdir();
+    // contact list: the formula id of report_small.csv gets an apostrophe
+    let tx = data("report_small.csv");
+    let run = |args: &[&str], extra: &[&str]| {
+        let all: Vec<&str> = args.iter().chain(extra).copied().collect();
+        column(&cpm(&all).run().ok().csv(), "customer_id")
+    };
+    let allocate = [
+        "allocate",
+        &tx,
+        "--budget",
+        "100",
+        "--target-list",
+        "5",
+        "-q",
+        "-f",
+        "csv",
+    ];
+    assert!(run(&allocate, &[]).contains(&"'=1+2".to_string()));
+    assert!(run(&allocate, &["--no-excel-safe"]).contains(&"=1+2".to_string()));
+    // rejects file: its raw rows and reasons guarded
+    let rejects = dir.path().join("rejects.csv");
+    let ingest = |extra: &[&str]| {
+        let mut args = vec![
+            "ingest".to_string(),
+            data("bad/formula_rejects.csv"),
+            "--max-rejects".to_string(),
+            "2".to_string(),
+            "-q".to_string(),
+            "-o".to_string(),
+            "/dev/null".to_string(),
+            "--rejects".to_string(),
+            rejects.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        cpm(&args).run().ok();
+        column(&parse_csv(&std::fs::read(&rejects).unwrap()), "raw")
+    };
+    let raw = ingest(&[]);
+    assert!(raw[0].starts_with("'=HYPERLINK("), "{raw:?}");
+    assert!(raw[1].starts_with("'+1-555"), "{raw:?}");
+    assert!(ingest(&["--no-excel-safe"])[0].starts_with("=HYPERLINK("));
+    // a data output stays exact, unless --excel-safe
+    let segment = ["segment", &tx, "-q", "-f", "csv"];
+    assert!(run(&segment, &[]).contains(&"=1+2".to_string()));
+    assert!(run(&segment, &["--excel-safe"]).contains(&"'=1+2".to_string()));
 }

@@ -276,6 +276,18 @@ pub struct OutputArgs {
     #[arg(long, value_name = "N")]
     pub width: Option<u16>,
 
+    /// In CSV and TSV data outputs, put an apostrophe before text a
+    /// spreadsheet would run as a formula (= + - @ tab CR at the start; and
+    /// before a leading apostrophe, so that it stays distinguishable).
+    /// Contact lists and rejects files get it without asking.
+    #[arg(long, conflicts_with = "no_excel_safe")]
+    pub excel_safe: bool,
+
+    /// Write contact lists and rejects files exactly, without the
+    /// apostrophes of --excel-safe.
+    #[arg(long)]
+    pub no_excel_safe: bool,
+
     /// Keep only the output rows for which this SQL expression is true,
     /// e.g. "segment IN ('Champions', 'At Risk')".
     #[arg(long, value_name = "EXPR")]

@@ -256,7 +256,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             })?);
         }
         let table = tables::target_table(&table, &groups, &list.contacts, limits.cost, &plays)?;
-        return output.write_after(&table, staged);
+        return output.opened_in_spreadsheets().write_after(&table, staged);
     }
 
     let method = Method::from(args.method);

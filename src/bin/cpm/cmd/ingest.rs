@@ -130,6 +130,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let mut staged = Vec::new();
     if let Some(path) = &args.rejects {
         let mut frame = rejects_frame(&ingested.rejects)?;
+        // a rejects file is read in a spreadsheet: its raw text guarded
+        if output.guards_side_files() {
+            frame = cpm::io::spreadsheet::guard_formulas(&frame)?;
+        }
         staged.push(cpm::io::atomic::stage(path, |w| {
             Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
         })?);

@@ -287,6 +287,9 @@ pub struct Output {
     format: OutputFormat,
     style: TableStyle,
     shape: OutputShape,
+    /// `--excel-safe` (true) or `--no-excel-safe` (false); None: the
+    /// output's own default.
+    excel_safe: Option<bool>,
 }
 
 impl Output {
@@ -312,7 +315,26 @@ impl Output {
                 ..TableStyle::default()
             },
             shape: args.shape()?,
+            excel_safe: match (args.excel_safe, args.no_excel_safe) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
         })
+    }
+
+    /// This output with formulas guarded unless the user said otherwise:
+    /// for files people open in a spreadsheet or a mail tool (contact
+    /// lists), where data outputs stay exact unless asked.
+    pub fn opened_in_spreadsheets(mut self) -> Self {
+        self.excel_safe.get_or_insert(true);
+        self
+    }
+
+    /// Whether a side file opened in spreadsheets (a rejects file) is
+    /// guarded: unless `--no-excel-safe`.
+    pub fn guards_side_files(&self) -> bool {
+        self.excel_safe != Some(false)
     }
 
     /// Whether the user asked for a table on the terminal: no file, no
@@ -347,6 +369,10 @@ impl Output {
     /// of them, or none. Stdout comes last, after every file.
     pub fn write_after(&self, frame: &DataFrame, mut staged: Vec<Staged>) -> Result<()> {
         let mut shaped = self.shape.apply(frame.clone())?;
+        let text = matches!(self.format, OutputFormat::Csv | OutputFormat::Tsv);
+        if text && self.excel_safe == Some(true) {
+            shaped = cpm::io::spreadsheet::guard_formulas(&shaped)?;
+        }
         let fill = |w: &mut dyn std::io::Write| {
             cpm::io::write_frame(&mut shaped, self.format, &self.style, w)
         };

@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
         delimiter: [None, Some(b','), Some(b';'), Some(b'\t')][usize::from(first & 3)],
         no_header: first & 4 != 0,
         skip_rows: usize::from(first >> 6),
+        escape: (first & 8 != 0).then_some(b'\\'),
+        max_field_size: if first & 16 != 0 { 64 } else { 1 << 20 },
         ..CsvOptions::default()
     };
     let opened = Opened {
@@ -28,5 +30,6 @@ fuzz_target!(|data: &[u8]| {
         let lines = table.frame.column(cpm::io::LINE_COLUMN).map(|c| c.len());
         assert!(lines.is_ok(), "every table has its line column");
     }
-    let _ = cpm::io::csv::check_quotes(bytes, b',');
+    let _ = cpm::io::csv::check_quotes(bytes, b',', None);
+    let _ = cpm::io::csv::check_quotes(bytes, b',', Some(b'\\'));
 });

@@ -67,6 +67,27 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `text` fit for XML and HTML: control characters other than tab and
+/// line ends, and the noncharacters U+FFFE and U+FFFF, which XML 1.0
+/// forbids, are written out (`\u{1}`, `\u{fffe}`); everything else stays.
+pub fn printable_in_markup(text: &str) -> String {
+    let forbidden = |c: char| {
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{fffe}' | '\u{ffff}')
+    };
+    if !text.chars().any(forbidden) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if forbidden(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// [`printable`], keeping line breaks: for messages of several lines.
 pub fn printable_lines(text: &str) -> String {
     text.split('\n')

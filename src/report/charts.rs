@@ -168,9 +168,14 @@ fn drawing<E: std::fmt::Display>(error: E) -> anyhow::Error {
 }
 
 /// The SVG plotters wrote, as an element to inline in HTML (the namespace
-/// declaration is implied there).
+/// declaration is implied there), with characters XML forbids in its
+/// labels written out.
 fn inline(svg: String) -> String {
-    svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+    crate::io::human::printable_in_markup(&svg).replacen(
+        " xmlns=\"http://www.w3.org/2000/svg\"",
+        "",
+        1,
+    )
 }
 
 /// Horizontal bars: per name, the share of customers and below it the

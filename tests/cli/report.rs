@@ -738,3 +738,28 @@ fn a_large_parquet_input_read_in_batches_gives_the_same_report() {
     assert_eq!(batched, whole);
     assert!(whole.contains("\"cohorts\""));
 }
+
+#[test]
+fn the_html_page_stays_well_formed_with_control_characters_and_noncharacters_in_ids() {
+    // ids with U+0001, U+FFFE and an ESC sequence: characters XML forbids
+    let dir = tempdir();
+    let page = dir.path().join("r.html");
+    cpm(&[
+        "report",
+        &data("bad/control_ids.csv"),
+        "--no-model",
+        "-q",
+        "-o",
+        &page.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(&html, options).unwrap_or_else(|e| panic!("{e}"));
+    assert!(html.contains("A\\u{1}B") && html.contains("C\\u{fffe}D"));
+    assert!(!html.contains('\u{1b}'));
+}

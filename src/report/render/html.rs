@@ -101,6 +101,16 @@ pub fn render(report: &Report, document: &Document) -> Result<String> {
         sections,
     };
     let mut environment = Environment::new();
+    // text from the data may hold characters XML forbids: written out, so
+    // the page stays well-formed (then escaped as usual)
+    environment.set_formatter(|out, state, value| match value.as_str() {
+        // markup marked safe (the charts) is cleaned where it is made
+        Some(text) if !value.is_safe() => {
+            let shown = crate::io::human::printable_in_markup(text);
+            minijinja::escape_formatter(out, state, &minijinja::Value::from(shown))
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     environment
         .add_template("report.html", TEMPLATE)
         .context("the report template")?;

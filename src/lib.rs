@@ -28,6 +28,7 @@
 
 pub mod allocate;
 pub mod error;
+pub mod facts;
 pub mod hashing;
 pub mod ingest;
 pub mod io;

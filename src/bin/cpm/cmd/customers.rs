@@ -46,7 +46,7 @@ pub fn customers_from(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<Customers> {
-    if let Some(file) = large_parquet(inputs, args, is_table, cpm::summary::STREAM_ABOVE)? {
+    if let Some(file) = large_parquet(inputs, args, is_table, cpm::facts::STREAM_ABOVE)? {
         ui.info(&format!(
             "{} rows of canonical transactions: summarised a batch at a time",
             file.rows()
@@ -78,7 +78,7 @@ pub fn load(
             if !cpm::ingest::is_canonical(head) {
                 return Ok(None);
             }
-            let mut columns = cpm::summary::columns_needed(head)?;
+            let mut columns = cpm::facts::columns_needed(head)?;
             for name in filter.iter().flat_map(RowFilter::columns) {
                 if head.column(&name).is_ok() && !columns.contains(&name) {
                     columns.push(name);
@@ -182,7 +182,7 @@ pub fn large_parquet(
     if !cpm::ingest::is_canonical(&head) || is_table(&head) {
         return Ok(None);
     }
-    let columns = cpm::summary::columns_needed(&head)?;
+    let columns = cpm::facts::columns_needed(&head)?;
     Ok(Some(file.with_columns(&columns)))
 }
 

@@ -205,7 +205,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             &inputs,
             &args.input,
             cpm::segment::is_customer_table,
-            cpm::summary::REPORT_STREAM_ABOVE,
+            cpm::facts::REPORT_STREAM_ABOVE,
         )?,
         Some(_) => None,
     };

@@ -1,0 +1,505 @@
+//! Transactions → per-customer facts: the aggregates that need every row
+//! (first and last purchase day, distinct orders and purchase days, revenue
+//! and margin sums), gathered by a partitioned group-by on all cores, a
+//! batch of rows at a time. [`crate::summary`] derives the customer table
+//! from them.
+//!
+//! Conventions: a row with negative revenue is a refund; it lowers revenue
+//! and margin but is not a purchase, so it does not move first/last order,
+//! the order count or the purchase days. A row without an order id is an
+//! order of its own.
+
+use anyhow::{Result, bail};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use self::firsts::FirstValues;
+use self::partition::{BLOCK, Block, PARTITIONS, Partition, partition_code};
+use crate::io::LINE_COLUMN;
+use crate::io::batches::Batches;
+use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
+
+pub(crate) use self::firsts::OutputOrder;
+
+mod firsts;
+mod partition;
+
+/// The latest order date of `source`, in days since 1970-01-01.
+pub(crate) fn latest_day(source: &Batches) -> Result<Option<i32>> {
+    let mut latest = None;
+    for start in (0..source.height()).step_by(BATCH) {
+        let part = source.read(start, BATCH, &[ORDER_DATE])?;
+        let days = part.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+        latest = latest.max(days.i32()?.max());
+    }
+    Ok(latest)
+}
+
+/// The columns [`crate::summary::summarize`] reads from canonical transactions whose first
+/// rows are `head`: the canonical ones it has, and the others whose value
+/// is constant per customer in `head` (the only ones that can pass through).
+pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
+    let source = Batches::Frame(head);
+    let facts = Facts::gather(&source, i32::MAX, BATCHING)?;
+    let mut needed: Vec<String> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
+        .into_iter()
+        .filter(|name| head.column(name).is_ok())
+        .map(str::to_string)
+        .collect();
+    needed.extend(facts.constant_extras().iter().map(|c| c.name().to_string()));
+    Ok(needed)
+}
+
+/// Per-customer facts, indexed by customer code, and each customer's
+/// first row.
+///
+/// This is the hot path of `segment`: a group-by with a dozen aggregations
+/// over millions of rows is slow in polars (distinct counts and filters per
+/// group take its generic path). Here rows are read in batches; each batch
+/// is cut into blocks, and each block, on some core, turns its rows into
+/// compact records and hands each record to one of [`PARTITIONS`] by the
+/// hash of its customer id. Each partition then, on some core, codes its
+/// customers with a small hash table and adds up their facts: everything
+/// it touches stays in cache. Distinct purchase days and orders are counted
+/// at the end by sorting integer keys. Code numbers depend on the
+/// partitioning; the facts do not.
+///
+/// Customers are told apart by a 128-bit hash of their id (XXH3-128), not
+/// by comparing the ids: the chance that two distinct ids among a billion
+/// share one is below 10^-20.
+pub(crate) struct Facts {
+    /// Rows after the as-of day, left out.
+    pub(crate) rows_after_as_of: u64,
+    pub(crate) first_row: Vec<IdxSize>,
+    /// `i32::MAX` for a customer with no purchase (only refunds).
+    pub(crate) first_day: Vec<i32>,
+    pub(crate) last_day: Vec<i32>,
+    pub(crate) revenue: Vec<f64>,
+    /// Purchases on the first purchase day.
+    pub(crate) first_day_revenue: Vec<f64>,
+    pub(crate) margin: Option<Vec<f64>>,
+    pub(crate) orders: Vec<i64>,
+    pub(crate) purchase_days: Vec<i64>,
+    /// The customers' first rows, their ids and their extra columns.
+    pub(crate) firsts: FirstValues,
+}
+
+/// Rows per batch: bounds the memory the records of a batch take. A
+/// multiple of [`BLOCK`].
+pub(crate) const BATCH: usize = 1 << 21;
+
+/// Rows of a canonical Parquet input above which the commands that read
+/// the transactions once (segment, value, allocate) summarise it a batch
+/// at a time ([`crate::summary::summarize_batches`]) instead of reading it whole: each
+/// batch is decoded once either way, and only one batch of transactions is
+/// ever in memory (`cpm segment` of 10 M lines: 2.5-3.1 -> 2.3 s, peak RSS
+/// 1.5 -> 0.89 GB: less fresh memory for the kernel to clear).
+pub const STREAM_ABOVE: usize = BATCH;
+
+/// [`STREAM_ABOVE`] for the report, which reads the transactions three
+/// times (facts, KPIs and cohorts, the previous period's facts): below
+/// this, one whole read is cheaper (10 M lines: 5.9-6.0 s whole against
+/// 6.3-6.7 s in batches); beyond it the transactions, not the customers,
+/// would fill the memory.
+pub const REPORT_STREAM_ABOVE: usize = COMPACT_ABOVE;
+
+/// Rows above which the facts keep each partition's purchases compacted
+/// (sorted, repeats removed) after every batch, so that they grow with
+/// distinct (customer, day, order) triples rather than rows; below it,
+/// room for all of them is made up front, which is faster.
+const COMPACT_ABOVE: usize = 1 << 24;
+
+/// How [`Facts::gather`] reads: rows per batch, and the number of rows
+/// above which purchases are compacted after each batch.
+#[derive(Clone, Copy)]
+pub(crate) struct Batching {
+    rows: usize,
+    compact_above: usize,
+}
+
+/// Batches of [`BATCH`] rows, compacted past [`COMPACT_ABOVE`] rows.
+pub(crate) const BATCHING: Batching = Batching {
+    rows: BATCH,
+    compact_above: COMPACT_ABOVE,
+};
+
+impl Facts {
+    /// The facts of the rows up to `as_of_days`, read `batch` rows (a
+    /// multiple of [`BLOCK`]) at a time.
+    pub(crate) fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
+        let batch = batching.rows;
+        let extras: Vec<String> = source
+            .column_names()
+            .into_iter()
+            .filter(|name| !CANONICAL.contains(&name.as_str()))
+            .collect();
+        let columns: Vec<&str> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
+            .into_iter()
+            .filter(|name| source.has(name))
+            .chain(extras.iter().map(String::as_str))
+            .collect();
+        let mut firsts = FirstValues::new(extras.clone());
+        let with_cost = source.has(COST);
+        let height = source.height();
+        // each row's (partition, local) code in the batch being read
+        let mut codes = vec![u32::MAX; height.min(batch)];
+        let mut rows_after_as_of = 0u64;
+        // room for every purchase when the rows fit in memory; past that,
+        // purchases are compacted as they come (see Partition::compact)
+        let room = height.min(batching.compact_above.max(batch)) / PARTITIONS;
+        let mut partitions: Vec<Partition> = (0..PARTITIONS)
+            .map(|_| Partition::new(with_cost, room))
+            .collect();
+        for batch_start in (0..height).step_by(batch) {
+            let batch_codes = &mut codes[..batch.min(height - batch_start)];
+            batch_codes.fill(u32::MAX);
+            let rows = source.read(batch_start, batch, &columns)?;
+            for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+                no_empty(rows.column(name)?, batch_start)?;
+            }
+            let blocks: Vec<Block> = (0..batch_codes.len())
+                .step_by(BLOCK)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|start| Block::read(&rows, start, batch_start, as_of_days))
+                .collect::<Result<_>>()?;
+            let known: Vec<usize> = partitions.iter().map(|p| p.first_row.len()).collect();
+            // each partition codes and adds up its records, in row order
+            let local_codes: Vec<Vec<u32>> = partitions
+                .par_iter_mut()
+                .enumerate()
+                .map(|(p, part)| {
+                    let count = blocks.iter().map(|b| b.members[p].len()).sum();
+                    part.absorb(blocks.iter().flat_map(|b| &b.members[p]), count)
+                })
+                .collect();
+            // each block writes its rows' codes: (partition, local code); the
+            // block's records of partition p start at taken[block][p] in
+            // local_codes[p]
+            let mut next = vec![0usize; PARTITIONS];
+            let taken: Vec<Vec<usize>> = blocks
+                .iter()
+                .map(|block| {
+                    let taken = next.clone();
+                    for (n, records) in next.iter_mut().zip(&block.members) {
+                        *n += records.len();
+                    }
+                    taken
+                })
+                .collect();
+            batch_codes
+                .par_chunks_mut(BLOCK)
+                .zip(blocks.par_iter().zip(&taken))
+                .for_each(|(out, (block, taken))| {
+                    for (p, records) in block.members.iter().enumerate() {
+                        let local = &local_codes[p][taken[p]..taken[p] + records.len()];
+                        for (record, &code) in records.iter().zip(local) {
+                            out[record.row as usize - block.start] =
+                                partition_code(p, code as usize);
+                        }
+                    }
+                });
+            rows_after_as_of += batch_codes.iter().filter(|&&c| c == u32::MAX).count() as u64;
+            firsts.add_batch(&rows, batch_start, &partitions, &known, batch_codes)?;
+            if height > batching.compact_above {
+                partitions.par_iter_mut().for_each(Partition::compact);
+            }
+        }
+
+        let offsets: Vec<u32> = partitions
+            .iter()
+            .scan(0u32, |next, part| {
+                let offset = *next;
+                *next += part.first_row.len() as u32;
+                Some(offset)
+            })
+            .collect();
+        firsts.make_codes_global(&offsets);
+        let finished: Vec<Partition> = partitions.into_par_iter().map(Partition::finish).collect();
+        let mut facts = Facts {
+            rows_after_as_of,
+            first_row: Vec::new(),
+            first_day: Vec::new(),
+            last_day: Vec::new(),
+            revenue: Vec::new(),
+            first_day_revenue: Vec::new(),
+            margin: with_cost.then(Vec::new),
+            orders: Vec::new(),
+            purchase_days: Vec::new(),
+            firsts,
+        };
+        for part in finished {
+            facts.first_row.extend(part.first_row);
+            facts.first_day.extend(part.first_day);
+            facts.last_day.extend(part.last_day);
+            facts.revenue.extend(part.revenue.totals());
+            facts
+                .first_day_revenue
+                .extend(part.first_day_revenue.totals());
+            if let (Some(all), Some(margin)) = (facts.margin.as_mut(), part.margin) {
+                all.extend(margin.totals());
+            }
+            facts.orders.extend(part.orders);
+            facts.purchase_days.extend(part.purchase_days);
+        }
+        Ok(facts)
+    }
+
+    /// The extra columns whose value never changes within a customer
+    /// (attributes such as region): each customer's value of them, in the
+    /// order of its first row.
+    pub(crate) fn constant_extras(&self) -> Vec<Column> {
+        self.firsts
+            .extras
+            .iter()
+            .filter(|extra| !extra.varies)
+            .map(|extra| extra.values.clone())
+            .collect()
+    }
+}
+
+/// The columns of canonical transactions the facts are made of; any other
+/// is an extra, passed through when constant per customer.
+const CANONICAL: [&str; 6] = [
+    CUSTOMER_ID,
+    ORDER_DATE,
+    REVENUE,
+    ORDER_ID,
+    COST,
+    LINE_COLUMN,
+];
+
+/// Empty values (missing, or blank text) in a column the facts need are an
+/// error naming the first row with one: ingest rejects such rows, so they
+/// come only from tables made elsewhere.
+fn no_empty(column: &Column, offset: usize) -> Result<()> {
+    let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
+    let row = match column.str() {
+        Ok(text) => text.iter().position(blank),
+        Err(_) if column.null_count() == 0 => None,
+        Err(_) => column.is_null().iter().position(|null| null == Some(true)),
+    };
+    if row.is_none() {
+        return Ok(());
+    }
+    bail!(
+        "{} is empty in row {}; run the input through cpm ingest, which rejects such rows",
+        column.name(),
+        offset + row.unwrap_or(0) + 1
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{SummaryConfig, summarize, summarize_batches};
+
+    /// Random transactions: `rows` rows of `customers` customers over a
+    /// year, with refunds, same-day purchases and orders of several lines,
+    /// which mostly follow one another (a refund line among them too) but
+    /// also come back after other orders' lines.
+    fn random_transactions(rows: usize, customers: u32) -> DataFrame {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut ids = Vec::with_capacity(rows);
+        let (mut days, mut revenue, mut orders) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut customer, mut day, mut order) = (0, 0, 0);
+        for row in 0..rows {
+            // half the rows are another line of the previous row's order
+            if row == 0 || rng.random_bool(0.5) {
+                customer = rng.random_range(0..customers);
+                day = 19_000 + rng.random_range(0..365);
+                order = rng.random_range(0..8);
+            }
+            ids.push(format!("c{customer}"));
+            days.push(day);
+            let amount = f64::from(rng.random_range(-200..2_000)) / 100.0;
+            revenue.push(amount);
+            orders.push(format!("{customer}-{order}"));
+        }
+        let dates = Series::new(ORDER_DATE.into(), days)
+            .cast(&DataType::Date)
+            .unwrap();
+        DataFrame::new(
+            rows,
+            vec![
+                Column::new(CUSTOMER_ID.into(), ids),
+                dates.into_column(),
+                Column::new(REVENUE.into(), revenue),
+                Column::new(ORDER_ID.into(), orders),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_extra_that_changes_in_a_later_batch_is_not_constant() {
+        let mut frame = random_transactions(3 * BLOCK + 77, 5_000);
+        let ids: Vec<String> = frame
+            .column(CUSTOMER_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|id| id.unwrap_or_default().to_string())
+            .collect();
+        // region follows the customer; channel too, except on the last row,
+        // whose customer was first seen in an earlier batch
+        let region: Vec<String> = ids.iter().map(|id| format!("r{}", id.len() % 3)).collect();
+        let mut channel = region.clone();
+        let last = ids.len() - 1;
+        assert!(ids[..3 * BLOCK].contains(&ids[last]));
+        channel[last] = "other".to_string();
+        frame
+            .with_column(Column::new("region".into(), region))
+            .unwrap();
+        frame
+            .with_column(Column::new("channel".into(), channel))
+            .unwrap();
+        let batching = Batching {
+            rows: BLOCK,
+            compact_above: 0,
+        };
+        for batching in [batching, BATCHING] {
+            let facts = Facts::gather(&Batches::Frame(&frame), i32::MAX, batching).unwrap();
+            let names: Vec<String> = facts
+                .constant_extras()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect();
+            assert_eq!(names, ["region"]);
+        }
+    }
+
+    #[test]
+    fn a_parquet_file_read_in_batches_gives_the_same_facts() {
+        let mut frame = random_transactions(3 * BLOCK + 77, 5_000);
+        frame
+            .with_column(Column::new("region".into(), vec!["north"; frame.height()]))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(10_000))
+            .finish(&mut frame.clone())
+            .unwrap();
+        let file = crate::io::batches::ParquetFile::open(&path, "t.parquet").unwrap();
+        assert_eq!(file.rows(), frame.height());
+        let on_disk = Batches::Parquet(file);
+        // slices across row groups read what the frame holds
+        let slice = on_disk
+            .read(BLOCK - 5, 20_000, &[CUSTOMER_ID, REVENUE])
+            .unwrap();
+        assert!(
+            slice.equals(
+                &frame
+                    .slice((BLOCK - 5) as i64, 20_000)
+                    .select([CUSTOMER_ID, REVENUE])
+                    .unwrap()
+            )
+        );
+        let batching = Batching {
+            rows: BLOCK,
+            compact_above: 0,
+        };
+        let as_of = 19_300;
+        let from_disk = Facts::gather(&on_disk, as_of, batching).unwrap();
+        let in_memory = Facts::gather(&Batches::Frame(&frame), as_of, BATCHING).unwrap();
+        assert_eq!(from_disk.first_row, in_memory.first_row);
+        assert_eq!(from_disk.firsts.codes, in_memory.firsts.codes);
+        assert_eq!(from_disk.orders, in_memory.orders);
+        assert_eq!(from_disk.purchase_days, in_memory.purchase_days);
+        assert_eq!(from_disk.revenue, in_memory.revenue);
+        let config = SummaryConfig::default();
+        let a = summarize_batches(&on_disk, &config).unwrap();
+        let b = summarize(&frame, &config).unwrap();
+        assert!(a.customers.equals(&b.customers));
+        assert!(a.customers.column("region").is_ok());
+    }
+
+    #[test]
+    fn facts_match_a_plain_computation_in_any_batch_size() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let frame = random_transactions(3 * BLOCK + 123, 20_000);
+        let as_of = 19_300;
+        // the plain way: per customer, sets and sums
+        #[derive(Default)]
+        struct Plain {
+            days: BTreeSet<i32>,
+            orders: BTreeSet<String>,
+            revenue: f64,
+            last: i32,
+            purchases: Vec<(i32, f64)>,
+        }
+        let mut plain: BTreeMap<String, Plain> = BTreeMap::new();
+        let ids = frame.column(CUSTOMER_ID).unwrap().str().unwrap().clone();
+        let days = frame
+            .column(ORDER_DATE)
+            .unwrap()
+            .cast(&DataType::Int32)
+            .unwrap();
+        let revenue = frame.column(REVENUE).unwrap().f64().unwrap().clone();
+        let orders = frame.column(ORDER_ID).unwrap().str().unwrap().clone();
+        let mut after = 0;
+        for row in 0..frame.height() {
+            let day = days.i32().unwrap().get(row).unwrap();
+            if day > as_of {
+                after += 1;
+                continue;
+            }
+            let p = plain.entry(ids.get(row).unwrap().to_string()).or_default();
+            let value = revenue.get(row).unwrap();
+            p.revenue += value;
+            if value >= 0.0 {
+                p.days.insert(day);
+                p.orders.insert(orders.get(row).unwrap().to_string());
+                p.last = p.last.max(day);
+                p.purchases.push((day, value));
+            }
+        }
+        let source = Batches::Frame(&frame);
+        // a batch per block, purchases compacted after each
+        let batched = Batching {
+            rows: BLOCK,
+            compact_above: 0,
+        };
+        let batched = Facts::gather(&source, as_of, batched).unwrap();
+        let whole = Facts::gather(&source, as_of, BATCHING).unwrap();
+        assert_eq!(batched.firsts.codes, whole.firsts.codes);
+        assert_eq!(batched.first_row, whole.first_row);
+        assert_eq!(batched.orders, whole.orders);
+        assert_eq!(batched.purchase_days, whole.purchase_days);
+        assert_eq!(whole.rows_after_as_of, after);
+        assert_eq!(whole.first_row.len(), plain.len());
+        for (c, &row) in whole.first_row.iter().enumerate() {
+            let p = &plain[ids.get(row as usize).unwrap()];
+            assert_eq!(whole.orders[c], p.orders.len() as i64);
+            assert_eq!(whole.purchase_days[c], p.days.len() as i64);
+            assert!((whole.revenue[c] - p.revenue).abs() < 1e-6);
+            if let Some(&first) = p.days.first() {
+                assert_eq!(whole.last_day[c], p.last);
+                assert_eq!(whole.first_day[c], first);
+                let on_first: f64 = p
+                    .purchases
+                    .iter()
+                    .filter(|(d, _)| *d == first)
+                    .map(|(_, v)| v)
+                    .sum();
+                assert!((whole.first_day_revenue[c] - on_first).abs() < 1e-6);
+            }
+        }
+        // the first rows, ascending, with their customers and ids
+        let firsts = &whole.firsts;
+        let rows: Vec<IdxSize> = firsts
+            .codes
+            .iter()
+            .map(|&code| whole.first_row[code as usize])
+            .collect();
+        assert!(rows.is_sorted());
+        assert_eq!(rows.len(), plain.len());
+        let first_ids = firsts.ids.as_ref().unwrap().str().unwrap();
+        for (i, &row) in rows.iter().enumerate() {
+            assert_eq!(first_ids.get(i), ids.get(row as usize));
+        }
+    }
+}

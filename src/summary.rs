@@ -14,7 +14,10 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{BATCHING, Facts, OutputOrder, latest_day};
+use crate::facts::{
+    AS_OF, FACTS_VERSION, FIRST_DAY_REVENUE, FIRST_PURCHASE, LAST_PURCHASE, MARGIN, ORDERS,
+    PURCHASE_DAYS, VERSION,
+};
 use crate::io::batches::Batches;
 use crate::schema::dates::days_since_epoch;
 use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
@@ -74,49 +77,56 @@ pub fn summarize(transactions: &DataFrame, config: &SummaryConfig) -> Result<Sum
 /// larger than memory is summarised in memory that grows with its
 /// customers, not its rows.
 pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Summary> {
-    for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
-        if !source.has(required) {
-            bail!(
-                "column '{required}' not found (found: {}); run the input through cpm ingest, \
-                 or map it with --map",
-                source.column_names().join(", ")
-            );
-        }
-    }
-    let as_of = match config.as_of {
-        Some(day) => day,
-        // the day after the latest transaction (1970-01-02 for no rows),
-        // at most 9999-12-31: a four-digit date every tool reads
-        None => {
-            let latest = latest_day(source)?.unwrap_or(0);
-            let after = NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1);
-            after.min(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX))
-        }
-    };
-    let as_of_days = days_since_epoch(as_of);
-    let facts = Facts::gather(source, as_of_days, BATCHING)?;
+    let gathered = crate::facts::gather(source, config.as_of)?;
+    let mut summary = derive(gathered.table, config)?;
+    summary.transactions_after_as_of = gathered.rows_after_as_of;
+    Ok(summary)
+}
 
+/// The customer table of a facts table ([`crate::facts`]): the customers
+/// with a purchase, by id, with recency, frequency, spend, tenure and the
+/// constant extras. `config.as_of` must be the facts' own, when both are
+/// known (the facts of another day need the transactions).
+pub fn derive(facts: DataFrame, config: &SummaryConfig) -> Result<Summary> {
+    let version = facts.column(VERSION)?.cast(&DataType::UInt32)?;
+    if let Some(newer) = version.u32()?.iter().flatten().find(|&v| v > FACTS_VERSION) {
+        bail!(
+            "a facts table of version {newer}, made by a newer cpm (this one reads version \
+             {FACTS_VERSION})"
+        );
+    }
+    let facts_days = facts.column(AS_OF)?.cast(&DataType::Int32)?;
+    let facts_day = facts_days.i32()?.iter().flatten().next();
+    let as_of_days = match (config.as_of.map(days_since_epoch), facts_day) {
+        (Some(asked), Some(made)) if asked != made => bail!(crate::error::usage(format!(
+            "as of {}: these facts were gathered as of {}; facts of another day need the \
+             transactions",
+            day_name(asked),
+            day_name(made)
+        ))),
+        (Some(day), _) | (None, Some(day)) => day,
+        (None, None) => 1,
+    };
+    let as_of = NaiveDate::default() + chrono::Duration::days(i64::from(as_of_days));
     let unit = config.time_unit.days();
-    let firsts = OutputOrder::new(&facts)?;
-    // customers in the order of the output: by id, buyers only
-    let buyers = &firsts.output_codes;
-    let customers_without_purchases = (facts.first_row.len() - buyers.len()) as u64;
-    let transactions_after_as_of = facts.rows_after_as_of;
-    let extras = facts
-        .constant_extras()
-        .iter()
-        .map(|extra| firsts.for_output(extra))
-        .collect::<Result<Vec<_>>>()?;
-    let first = pick(buyers, &facts.first_day);
-    let last = pick(buyers, &facts.last_day);
-    let orders = pick(buyers, &facts.orders);
-    let revenue = pick(buyers, &facts.revenue);
-    let repeats: Vec<i64> = pick(buyers, &facts.purchase_days)
-        .into_iter()
-        .map(|days| days - 1)
-        .collect();
-    let first_day_revenue = pick(buyers, &facts.first_day_revenue);
-    let margin = facts.margin.as_ref().map(|margin| pick(buyers, margin));
+    // the customers with a purchase
+    let bought = facts.column(FIRST_PURCHASE)?.is_not_null();
+    let customers_without_purchases = (facts.height() - bought.sum().unwrap_or(0) as usize) as u64;
+    let buyers = if customers_without_purchases > 0 {
+        facts.filter(&bought)?
+    } else {
+        facts
+    };
+    let ids = buyers.column(CUSTOMER_ID)?;
+    let days = |name: &str| -> Result<Vec<i32>> { values::<Int32Type>(&buyers, name) };
+    let (first, last) = (days(FIRST_PURCHASE)?, days(LAST_PURCHASE)?);
+    let orders = values::<Int64Type>(&buyers, ORDERS)?;
+    let revenue = values::<Float64Type>(&buyers, REVENUE)?;
+    let first_day_revenue = values::<Float64Type>(&buyers, FIRST_DAY_REVENUE)?;
+    let margin = match buyers.column(MARGIN) {
+        Ok(_) => Some(values::<Float64Type>(&buyers, MARGIN)?),
+        Err(_) => None,
+    };
     let sums = [("revenue", &revenue)]
         .into_iter()
         .chain(margin.as_ref().map(|m| ("margin", m)));
@@ -125,14 +135,14 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
             bail!(
                 "the {name} of customer '{}' does not add up to a number (its amounts sum \
                  past ±1.8e308): check them",
-                firsts.ids.get(at)?.str_value()
+                ids.get(at)?.str_value()
             );
         }
     }
-    // the facts go before the columns are made, and each column takes its
-    // vector without a copy: at 7.5 M customers, 0.5 GB less is live then
-    drop(facts);
-
+    let repeats: Vec<i64> = values::<Int64Type>(&buyers, PURCHASE_DAYS)?
+        .into_iter()
+        .map(|days| days - 1)
+        .collect();
     // spend after the first purchase day (refunds count against it), per
     // repeat purchase day; 0 for one-time buyers, as in lifetimes
     let mean_repeat_value: Vec<f64> = repeats
@@ -166,7 +176,7 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
         Ok(Column::new(name.into(), days).cast(&DataType::Date)?)
     };
     let mut columns = vec![
-        firsts.ids.clone(),
+        ids.clone(),
         date("first_order", first)?,
         date("last_order", last)?,
         Column::new("orders".into(), orders),
@@ -181,19 +191,37 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
     if let Some(margin) = margin {
         columns.push(Column::new("margin".into(), margin));
     }
-    columns.extend(extras);
-    let customers = DataFrame::new(buyers.len(), columns)?;
+    // the extras pass through
+    let facts_columns = [crate::facts::REQUIRED.as_slice(), &[MARGIN]].concat();
+    columns.extend(
+        buyers
+            .columns()
+            .iter()
+            .filter(|c| !facts_columns.contains(&c.name().as_str()))
+            .cloned(),
+    );
+    let customers = DataFrame::new(buyers.height(), columns)?;
     Ok(Summary {
         customers,
         as_of,
-        transactions_after_as_of,
+        transactions_after_as_of: 0,
         customers_without_purchases,
     })
 }
 
-/// The values of the customers `codes`, in that order.
-fn pick<T: Copy>(codes: &[u32], values: &[T]) -> Vec<T> {
-    codes.iter().map(|&c| values[c as usize]).collect()
+/// A day since 1970-01-01 as ISO text.
+fn day_name(days: i32) -> String {
+    (NaiveDate::default() + chrono::Duration::days(i64::from(days))).to_string()
+}
+
+/// The values of a column without nulls, cast to `T`.
+fn values<T: PolarsNumericType>(frame: &DataFrame, name: &str) -> Result<Vec<T::Native>> {
+    let column = frame.column(name)?.cast(&T::get_static_dtype())?;
+    let values: &ChunkedArray<T> = column.as_materialized_series().as_ref().as_ref();
+    if values.null_count() > 0 {
+        bail!("the facts table has an empty {name}");
+    }
+    Ok(values.into_no_null_iter().collect())
 }
 
 /// The day (since 1970-01-01) of every repeat purchase up to `as_of` of the

@@ -15,13 +15,13 @@ use crate::schema::CUSTOMER_ID;
 /// changes within a customer (compared by 64-bit hashes of the values).
 /// Gathered from each batch while it is in memory, so a file read a batch
 /// at a time is read once.
-pub(crate) struct FirstValues {
+pub(super) struct FirstValues {
     /// The customers in the order of their first rows: (partition, local)
     /// codes while reading, global ones after
     /// [`FirstValues::make_codes_global`].
     pub(super) codes: Vec<u32>,
     /// The customer ids at the first rows.
-    pub(crate) ids: Option<Column>,
+    pub(super) ids: Option<Column>,
     pub(super) extras: Vec<Extra>,
 }
 
@@ -156,28 +156,25 @@ pub(super) fn take_sorted(column: &Column, rows: &[IdxSize]) -> Result<Column> {
     Ok(gathered.rechunk())
 }
 
-/// The order of the output: the customers with a purchase, by id.
-pub(crate) struct OutputOrder {
+/// The order of the facts table: every customer, by id.
+pub(super) struct OutputOrder {
     /// The customers' codes.
-    pub(crate) output_codes: Vec<u32>,
+    pub(super) output_codes: Vec<u32>,
     /// Where each output customer is among [`FirstValues`]' rows.
-    pub(crate) output_positions: IdxCa,
+    output_positions: IdxCa,
     /// The output customers' ids.
-    pub(crate) ids: Column,
+    pub(super) ids: Column,
 }
 
 impl OutputOrder {
-    pub(crate) fn new(facts: &Facts) -> Result<OutputOrder> {
+    pub(super) fn new(facts: &Facts) -> Result<OutputOrder> {
         let all_ids = facts
             .firsts
             .ids
             .clone()
             .unwrap_or_else(|| Column::new_empty(CUSTOMER_ID.into(), &DataType::String));
         let codes = &facts.firsts.codes;
-        let positions: Vec<IdxSize> = sort_positions(&all_ids)
-            .into_iter()
-            .filter(|&p| facts.first_day[codes[p as usize] as usize] != i32::MAX)
-            .collect();
+        let positions = sort_positions(&all_ids);
         let mut firsts = OutputOrder {
             output_codes: positions.iter().map(|&p| codes[p as usize]).collect(),
             output_positions: IdxCa::from_vec("positions".into(), positions),
@@ -188,7 +185,7 @@ impl OutputOrder {
     }
 
     /// Values in the order of the first rows put in the order of the output.
-    pub(crate) fn for_output(&self, values: &Column) -> Result<Column> {
+    pub(super) fn for_output(&self, values: &Column) -> Result<Column> {
         Ok(values.take(&self.output_positions)?)
     }
 }

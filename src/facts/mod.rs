@@ -1,31 +1,172 @@
-//! Transactions → per-customer facts: the aggregates that need every row
-//! (first and last purchase day, distinct orders and purchase days, revenue
-//! and margin sums), gathered by a partitioned group-by on all cores, a
-//! batch of rows at a time. [`crate::summary`] derives the customer table
-//! from them.
+//! Transactions → per-customer facts: the aggregates that need every row,
+//! gathered by a partitioned group-by on all cores, a batch of rows at a
+//! time. [`crate::summary`] derives the customer table from them alone.
+//!
+//! # The facts table (version 1)
+//!
+//! One row per customer with a row up to the as-of day, sorted by
+//! `customer_id`:
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `customer_id` | text | the customer |
+//! | `first_purchase` | date | the first purchase day; null for a customer with only refunds |
+//! | `last_purchase` | date | the last purchase day; null likewise |
+//! | `orders` | int64 | distinct orders among purchases (a row without an order id is an order) |
+//! | `purchase_days` | int64 | distinct purchase days |
+//! | `revenue` | float64 | the sum of every row, refunds included |
+//! | `first_day_revenue` | float64 | purchases on the first purchase day (without refunds) |
+//! | `margin` | float64 | revenue − cost of every row; only when the rows have a cost |
+//! | extras | any | columns of the rows that are constant per customer (region) |
+//! | `as_of` | date | the analysis day, the same in every row: rows after it are left out |
+//! | `facts_version` | uint32 | [`FACTS_VERSION`] |
 //!
 //! Conventions: a row with negative revenue is a refund; it lowers revenue
-//! and margin but is not a purchase, so it does not move first/last order,
-//! the order count or the purchase days. A row without an order id is an
-//! order of its own.
+//! and margin but is not a purchase, so it does not move the purchase days
+//! or the order count. Sums are compensated and rounded to millionths.
 
 use anyhow::{Result, bail};
+use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use self::firsts::FirstValues;
+use self::firsts::{FirstValues, OutputOrder};
 use self::partition::{BLOCK, Block, PARTITIONS, Partition, partition_code};
 use crate::io::LINE_COLUMN;
 use crate::io::batches::Batches;
+use crate::schema::dates::days_since_epoch;
 use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
-
-pub(crate) use self::firsts::OutputOrder;
 
 mod firsts;
 mod partition;
 
+/// The version of the facts table's schema: raised when a column changes
+/// meaning or goes away (a new column keeps it).
+pub const FACTS_VERSION: u32 = 1;
+
+/// `first_purchase`: the first purchase day.
+pub const FIRST_PURCHASE: &str = "first_purchase";
+/// `last_purchase`: the last purchase day.
+pub const LAST_PURCHASE: &str = "last_purchase";
+/// `orders`: distinct orders.
+pub const ORDERS: &str = "orders";
+/// `purchase_days`: distinct purchase days.
+pub const PURCHASE_DAYS: &str = "purchase_days";
+/// `first_day_revenue`: purchases on the first purchase day.
+pub const FIRST_DAY_REVENUE: &str = "first_day_revenue";
+/// `margin`: revenue less cost.
+pub const MARGIN: &str = "margin";
+/// `as_of`: the analysis day.
+pub const AS_OF: &str = "as_of";
+/// `facts_version`: [`FACTS_VERSION`].
+pub const VERSION: &str = "facts_version";
+
+/// The columns every facts table has (`margin` and the extras may be
+/// absent).
+pub const REQUIRED: [&str; 9] = [
+    CUSTOMER_ID,
+    FIRST_PURCHASE,
+    LAST_PURCHASE,
+    ORDERS,
+    PURCHASE_DAYS,
+    REVENUE,
+    FIRST_DAY_REVENUE,
+    AS_OF,
+    VERSION,
+];
+
+/// The facts of some transactions, and what was left out of them.
+pub struct Gathered {
+    /// The facts table (see the module docs).
+    pub table: DataFrame,
+    /// The analysis day: the one asked for, else the day after the latest
+    /// transaction.
+    pub as_of: NaiveDate,
+    /// Rows dated after `as_of`, left out.
+    pub rows_after_as_of: u64,
+}
+
+/// Gathers the facts table of canonical transactions (`customer_id`,
+/// `order_date`, `revenue`; `order_id`, `cost` and attributes when there)
+/// up to `as_of`, by default the day after the latest transaction.
+pub fn gather(source: &Batches, as_of: Option<NaiveDate>) -> Result<Gathered> {
+    for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+        if !source.has(required) {
+            bail!(
+                "column '{required}' not found (found: {}); run the input through cpm ingest, \
+                 or map it with --map",
+                source.column_names().join(", ")
+            );
+        }
+    }
+    let as_of = match as_of {
+        Some(day) => day,
+        // the day after the latest transaction (1970-01-02 for no rows),
+        // at most 9999-12-31: a four-digit date every tool reads
+        None => {
+            let latest = latest_day(source)?.unwrap_or(0);
+            let after = NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1);
+            after.min(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX))
+        }
+    };
+    let facts = Facts::gather(source, days_since_epoch(as_of), BATCHING)?;
+    let rows_after_as_of = facts.rows_after_as_of;
+    let order = OutputOrder::new(&facts)?;
+    let codes = &order.output_codes;
+    let extras = facts
+        .constant_extras()
+        .iter()
+        .map(|extra| order.for_output(extra))
+        .collect::<Result<Vec<_>>>()?;
+    // no purchase: no purchase days
+    let day = |days: &[i32], none: i32| -> Result<Column> {
+        let days: Int32Chunked = codes
+            .iter()
+            .map(|&c| Some(days[c as usize]).filter(|&d| d != none))
+            .collect();
+        Ok(days.into_column().cast(&DataType::Date)?)
+    };
+    let mut columns = vec![
+        order.ids.clone(),
+        day(&facts.first_day, i32::MAX)?.with_name(FIRST_PURCHASE.into()),
+        day(&facts.last_day, i32::MIN)?.with_name(LAST_PURCHASE.into()),
+        Column::new(ORDERS.into(), pick(codes, &facts.orders)),
+        Column::new(PURCHASE_DAYS.into(), pick(codes, &facts.purchase_days)),
+        Column::new(REVENUE.into(), pick(codes, &facts.revenue)),
+        Column::new(
+            FIRST_DAY_REVENUE.into(),
+            pick(codes, &facts.first_day_revenue),
+        ),
+    ];
+    if let Some(margin) = &facts.margin {
+        columns.push(Column::new(MARGIN.into(), pick(codes, margin)));
+    }
+    drop(facts);
+    columns.extend(extras);
+    let height = codes.len();
+    columns.push(
+        Column::new(AS_OF.into(), vec![days_since_epoch(as_of); height]).cast(&DataType::Date)?,
+    );
+    columns.push(Column::new(VERSION.into(), vec![FACTS_VERSION; height]));
+    Ok(Gathered {
+        table: DataFrame::new(height, columns)?,
+        as_of,
+        rows_after_as_of,
+    })
+}
+
+/// Whether `frame` is a facts table (it has every [`REQUIRED`] column).
+pub fn is_facts_table(frame: &DataFrame) -> bool {
+    REQUIRED.iter().all(|name| frame.column(name).is_ok())
+}
+
+/// The values of the customers `codes`, in that order.
+fn pick<T: Copy>(codes: &[u32], values: &[T]) -> Vec<T> {
+    codes.iter().map(|&c| values[c as usize]).collect()
+}
+
 /// The latest order date of `source`, in days since 1970-01-01.
-pub(crate) fn latest_day(source: &Batches) -> Result<Option<i32>> {
+fn latest_day(source: &Batches) -> Result<Option<i32>> {
     let mut latest = None;
     for start in (0..source.height()).step_by(BATCH) {
         let part = source.read(start, BATCH, &[ORDER_DATE])?;
@@ -67,26 +208,26 @@ pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
 /// Customers are told apart by a 128-bit hash of their id (XXH3-128), not
 /// by comparing the ids: the chance that two distinct ids among a billion
 /// share one is below 10^-20.
-pub(crate) struct Facts {
+struct Facts {
     /// Rows after the as-of day, left out.
-    pub(crate) rows_after_as_of: u64,
-    pub(crate) first_row: Vec<IdxSize>,
+    rows_after_as_of: u64,
+    first_row: Vec<IdxSize>,
     /// `i32::MAX` for a customer with no purchase (only refunds).
-    pub(crate) first_day: Vec<i32>,
-    pub(crate) last_day: Vec<i32>,
-    pub(crate) revenue: Vec<f64>,
+    first_day: Vec<i32>,
+    last_day: Vec<i32>,
+    revenue: Vec<f64>,
     /// Purchases on the first purchase day.
-    pub(crate) first_day_revenue: Vec<f64>,
-    pub(crate) margin: Option<Vec<f64>>,
-    pub(crate) orders: Vec<i64>,
-    pub(crate) purchase_days: Vec<i64>,
+    first_day_revenue: Vec<f64>,
+    margin: Option<Vec<f64>>,
+    orders: Vec<i64>,
+    purchase_days: Vec<i64>,
     /// The customers' first rows, their ids and their extra columns.
-    pub(crate) firsts: FirstValues,
+    firsts: FirstValues,
 }
 
 /// Rows per batch: bounds the memory the records of a batch take. A
 /// multiple of [`BLOCK`].
-pub(crate) const BATCH: usize = 1 << 21;
+const BATCH: usize = 1 << 21;
 
 /// Rows of a canonical Parquet input above which the commands that read
 /// the transactions once (segment, value, allocate) summarise it a batch
@@ -112,13 +253,13 @@ const COMPACT_ABOVE: usize = 1 << 24;
 /// How [`Facts::gather`] reads: rows per batch, and the number of rows
 /// above which purchases are compacted after each batch.
 #[derive(Clone, Copy)]
-pub(crate) struct Batching {
+struct Batching {
     rows: usize,
     compact_above: usize,
 }
 
 /// Batches of [`BATCH`] rows, compacted past [`COMPACT_ABOVE`] rows.
-pub(crate) const BATCHING: Batching = Batching {
+const BATCHING: Batching = Batching {
     rows: BATCH,
     compact_above: COMPACT_ABOVE,
 };
@@ -126,7 +267,7 @@ pub(crate) const BATCHING: Batching = Batching {
 impl Facts {
     /// The facts of the rows up to `as_of_days`, read `batch` rows (a
     /// multiple of [`BLOCK`]) at a time.
-    pub(crate) fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
+    fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
         let batch = batching.rows;
         let extras: Vec<String> = source
             .column_names()
@@ -248,7 +389,7 @@ impl Facts {
     /// The extra columns whose value never changes within a customer
     /// (attributes such as region): each customer's value of them, in the
     /// order of its first row.
-    pub(crate) fn constant_extras(&self) -> Vec<Column> {
+    fn constant_extras(&self) -> Vec<Column> {
         self.firsts
             .extras
             .iter()

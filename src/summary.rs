@@ -15,8 +15,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::facts::{
-    AS_OF, FACTS_VERSION, FIRST_DAY_REVENUE, FIRST_PURCHASE, LAST_PURCHASE, MARGIN, ORDERS,
-    PURCHASE_DAYS, VERSION,
+    FIRST_DAY_REVENUE, FIRST_PURCHASE, LAST_PURCHASE, MARGIN, ORDERS, PURCHASE_DAYS,
 };
 use crate::io::batches::Batches;
 use crate::schema::dates::days_since_epoch;
@@ -88,26 +87,8 @@ pub fn summarize_batches(source: &Batches, config: &SummaryConfig) -> Result<Sum
 /// constant extras. `config.as_of` must be the facts' own, when both are
 /// known (the facts of another day need the transactions).
 pub fn derive(facts: DataFrame, config: &SummaryConfig) -> Result<Summary> {
-    let version = facts.column(VERSION)?.cast(&DataType::UInt32)?;
-    if let Some(newer) = version.u32()?.iter().flatten().find(|&v| v > FACTS_VERSION) {
-        bail!(
-            "a facts table of version {newer}, made by a newer cpm (this one reads version \
-             {FACTS_VERSION})"
-        );
-    }
-    let facts_days = facts.column(AS_OF)?.cast(&DataType::Int32)?;
-    let facts_day = facts_days.i32()?.iter().flatten().next();
-    let as_of_days = match (config.as_of.map(days_since_epoch), facts_day) {
-        (Some(asked), Some(made)) if asked != made => bail!(crate::error::usage(format!(
-            "as of {}: these facts were gathered as of {}; facts of another day need the \
-             transactions",
-            day_name(asked),
-            day_name(made)
-        ))),
-        (Some(day), _) | (None, Some(day)) => day,
-        (None, None) => 1,
-    };
-    let as_of = NaiveDate::default() + chrono::Duration::days(i64::from(as_of_days));
+    let as_of = crate::facts::checked_as_of(&facts, config.as_of)?;
+    let as_of_days = days_since_epoch(as_of);
     let unit = config.time_unit.days();
     // the customers with a purchase
     let bought = facts.column(FIRST_PURCHASE)?.is_not_null();
@@ -207,11 +188,6 @@ pub fn derive(facts: DataFrame, config: &SummaryConfig) -> Result<Summary> {
         transactions_after_as_of: 0,
         customers_without_purchases,
     })
-}
-
-/// A day since 1970-01-01 as ISO text.
-fn day_name(days: i32) -> String {
-    (NaiveDate::default() + chrono::Duration::days(i64::from(days))).to_string()
 }
 
 /// The values of a column without nulls, cast to `T`.

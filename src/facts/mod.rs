@@ -155,9 +155,80 @@ pub fn gather(source: &Batches, as_of: Option<NaiveDate>) -> Result<Gathered> {
     })
 }
 
+/// The analysis day of a facts table, checked against the one `asked`
+/// for: facts of another day need the transactions (a usage error). A
+/// table of a newer [`FACTS_VERSION`] is refused. An empty table takes the
+/// day asked for, else 1970-01-02 (as no transactions do).
+pub fn checked_as_of(facts: &DataFrame, asked: Option<NaiveDate>) -> Result<NaiveDate> {
+    let version = facts.column(VERSION)?.cast(&DataType::UInt32)?;
+    if let Some(newer) = version.u32()?.iter().flatten().find(|&v| v > FACTS_VERSION) {
+        bail!(
+            "a facts table of version {newer}, made by a newer cpm (this one reads version \
+             {FACTS_VERSION})"
+        );
+    }
+    let days = facts.column(AS_OF)?.cast(&DataType::Int32)?;
+    let made = days
+        .i32()?
+        .iter()
+        .flatten()
+        .next()
+        .map(|d| NaiveDate::default() + chrono::Duration::days(i64::from(d)));
+    match (asked, made) {
+        (Some(asked), Some(made)) if asked != made => bail!(crate::error::usage(format!(
+            "as of {asked}: these facts were gathered as of {made}; the facts of another day \
+             need the transactions"
+        ))),
+        (Some(day), _) | (None, Some(day)) => Ok(day),
+        (None, None) => Ok(NaiveDate::default() + chrono::Duration::days(1)),
+    }
+}
+
 /// Whether `frame` is a facts table (it has every [`REQUIRED`] column).
 pub fn is_facts_table(frame: &DataFrame) -> bool {
     REQUIRED.iter().all(|name| frame.column(name).is_ok())
+}
+
+/// A facts table as read from `file`, its columns given their types (a
+/// CSV holds text; other columns are inferred, as attributes are). A value
+/// of the wrong type is an error naming the file and the column.
+pub fn typed(frame: &DataFrame, file: &str) -> Result<DataFrame> {
+    let columns = frame
+        .columns()
+        .iter()
+        .filter(|c| c.name().as_str() != LINE_COLUMN)
+        .map(|column| {
+            let name = column.name().as_str();
+            let wanted = match name {
+                CUSTOMER_ID => DataType::String,
+                FIRST_PURCHASE | LAST_PURCHASE | AS_OF => DataType::Date,
+                ORDERS | PURCHASE_DAYS => DataType::Int64,
+                REVENUE | FIRST_DAY_REVENUE | MARGIN => DataType::Float64,
+                VERSION => DataType::UInt32,
+                _ => return crate::ingest::typing::infer_type(column),
+            };
+            let text_date = wanted == DataType::Date && column.dtype() == &DataType::String;
+            let given = if text_date {
+                crate::ingest::typing::infer_type(column)?
+            } else {
+                column.clone()
+            };
+            let typed = if text_date && given.dtype() == &DataType::String {
+                None
+            } else {
+                given.strict_cast(&wanted).ok()
+            };
+            typed.ok_or_else(|| {
+                crate::error::InputError::file(
+                    file,
+                    format!("a facts table's {name} holds {wanted} values; these are not"),
+                )
+                .in_column(name)
+                .into()
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DataFrame::new(frame.height(), columns)?)
 }
 
 /// The values of the customers `codes`, in that order.

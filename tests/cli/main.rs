@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod docs;
+mod facts;
 mod filters;
 mod formats;
 mod ingest;

@@ -135,6 +135,8 @@ impl TierArgs {
 pub enum Command {
     /// Read, map, type and validate exports into the canonical transaction table
     Ingest(Box<cmd::ingest::Args>),
+    /// Per-customer facts (purchase days, orders, revenue sums) of transactions, versioned
+    Facts(Box<cmd::facts::Args>),
     /// Customer table with RFM scores, named segments, value tiers and the value/risk matrix
     Segment(Box<cmd::segment::Args>),
     /// Historic profit, P(alive), expected purchases and CLV from BG/NBD + Gamma-Gamma

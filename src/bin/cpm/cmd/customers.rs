@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use cpm::ingest::IngestConfig;
 use cpm::ingest::report::QualityReport;
@@ -31,6 +31,8 @@ pub struct Customers {
 pub enum Loaded {
     /// A customer table, typed.
     Customers(DataFrame),
+    /// A facts table (`cpm facts`), typed.
+    Facts(DataFrame),
     /// Canonical transactions, with ingest's report when they came from a
     /// raw export.
     Transactions(DataFrame, Option<Box<QualityReport>>),
@@ -55,10 +57,53 @@ pub fn customers_from(
     }
     match load(inputs, args, is_table, ui, clock)? {
         Loaded::Customers(table) => Ok(Customers { table, as_of: None }),
+        Loaded::Facts(facts) => derive(facts, summary_config, ui, clock),
         Loaded::Transactions(transactions, _) => {
             summarize(&transactions, summary_config, ui, clock)
         }
     }
+}
+
+/// The facts table of `inputs`: gathered from their transactions as of
+/// `as_of` (a large canonical Parquet file a batch at a time), or a facts
+/// table as it is.
+pub fn facts_from(
+    inputs: &[Input],
+    args: &InputArgs,
+    as_of: Option<NaiveDate>,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<DataFrame> {
+    let gathered = match large_parquet(inputs, args, is_customer_table, cpm::facts::STREAM_ABOVE)? {
+        Some(file) => cpm::facts::gather(&Batches::Parquet(file), as_of)?,
+        None => match load(inputs, args, is_customer_table, ui, clock)? {
+            Loaded::Transactions(transactions, _) => {
+                cpm::facts::gather(&Batches::Frame(&transactions), as_of)?
+            }
+            Loaded::Facts(facts) => {
+                cpm::facts::checked_as_of(&facts, as_of)?;
+                return Ok(facts);
+            }
+            Loaded::Customers(_) => bail!(cpm::error::usage(
+                "the input is a customer table: its rows are gone, and the facts are gathered \
+                 from transactions"
+            )),
+        },
+    };
+    ui.timing("facts", clock);
+    ui.info(&format!("as of {}", gathered.as_of));
+    if gathered.rows_after_as_of > 0 {
+        ui.warn(&format!(
+            "{} transactions after {} excluded",
+            gathered.rows_after_as_of, gathered.as_of
+        ));
+    }
+    Ok(gathered.table)
+}
+
+/// Whether `frame` is a customer table (segment's or value's output).
+fn is_customer_table(frame: &DataFrame) -> bool {
+    cpm::segment::is_customer_table(frame)
 }
 
 /// Reads `inputs`: a customer table as it is, or canonical transactions
@@ -91,6 +136,13 @@ pub fn load(
         read_all(inputs, &args.read_options(), ui)?
     };
     ui.timing("read", clock);
+    if let [table] = tables.as_slice()
+        && cpm::facts::is_facts_table(&table.frame)
+    {
+        ui.info("input is a facts table (cpm facts): the customer table is derived from it");
+        let facts = cpm::facts::typed(&table.frame, &table.name)?;
+        return Ok(Loaded::Facts(filtered(facts, &filter, "customers", ui)?));
+    }
     if let [table] = tables.as_slice()
         && is_table(&table.frame)
     {
@@ -206,6 +258,23 @@ pub fn summarize_source(
 ) -> Result<Customers> {
     let summary = cpm::summary::summarize_batches(source, summary_config)?;
     ui.timing("facts", clock);
+    Ok(told(summary, ui))
+}
+
+/// The customer table of a facts table (`cpm facts`).
+pub fn derive(
+    facts: DataFrame,
+    summary_config: &SummaryConfig,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Customers> {
+    let summary = cpm::summary::derive(facts, summary_config)?;
+    ui.timing("derive", clock);
+    Ok(told(summary, ui))
+}
+
+/// The customer table of `summary`, after warnings of what it left out.
+fn told(summary: cpm::summary::Summary, ui: &Ui) -> Customers {
     ui.info(&format!("as of {}", summary.as_of));
     if summary.as_of > chrono::Local::now().date_naive() + chrono::Days::new(1) {
         ui.warn(&format!(
@@ -226,10 +295,10 @@ pub fn summarize_source(
             summary.customers_without_purchases
         ));
     }
-    Ok(Customers {
+    Customers {
         table: summary.customers,
         as_of: Some(summary.as_of),
-    })
+    }
 }
 
 /// Runs a raw export through ingest's mapping and validation; rejected

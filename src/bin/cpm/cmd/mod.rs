@@ -4,6 +4,7 @@
 
 pub mod allocate;
 pub mod customers;
+pub mod facts;
 pub mod ingest;
 pub mod meta;
 pub mod report;
@@ -29,6 +30,7 @@ use crate::ui::Ui;
 pub fn run(command: Command, ui: &Ui) -> Result<()> {
     match command {
         Command::Ingest(args) => ingest::run(*args, ui),
+        Command::Facts(args) => facts::run(*args, ui),
         Command::Segment(args) => segment::run(*args, ui),
         Command::Value(args) => value::run(*args, ui),
         Command::Allocate(args) => allocate::run(*args, ui),

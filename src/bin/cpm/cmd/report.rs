@@ -17,7 +17,7 @@ use cpm::value::holdout::{Holdout, HoldoutReport};
 use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
 
-use super::customers::{Loaded, large_parquet, load, summarize_source};
+use super::customers::{Loaded, derive, large_parquet, load, summarize_source};
 use super::{check_output, input_paths, parse_as_of};
 use crate::cli::InputArgs;
 use crate::ui::Ui;
@@ -226,15 +226,19 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             ui,
             &mut clock,
         )? {
+            Loaded::Customers(_) | Loaded::Facts(_) if calibration_end.is_some() => {
+                bail!(cpm::error::usage(
+                    "--calibration-end needs transactions, not a customer or facts table: what \
+                     happened after the calibration comes from them"
+                ))
+            }
             Loaded::Customers(table) => {
-                if calibration_end.is_some() {
-                    bail!(cpm::error::usage(
-                        "--calibration-end needs transactions, not a customer table: what \
-                         happened after the calibration comes from them"
-                    ));
-                }
                 let as_of = as_of.or_else(|| table_as_of(&table));
                 (table, None, None, as_of)
+            }
+            Loaded::Facts(facts) => {
+                let customers = derive(facts, &summary_config, ui, &mut clock)?;
+                (customers.table, None, None, customers.as_of)
             }
             Loaded::Transactions(transactions, quality) => {
                 let summary = summarize_source(
@@ -534,6 +538,7 @@ fn earlier(
             clock,
         )? {
             Loaded::Customers(table) => table,
+            Loaded::Facts(facts) => derive(facts, &SummaryConfig::default(), ui, clock)?.table,
             Loaded::Transactions(..) => bail!(cpm::error::usage(format!(
                 "--compare {}: expected a customer table (cpm segment's or cpm value's output), \
                  found transactions",

@@ -198,9 +198,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
         // the holdout reads the transactions whole: it needs the rows
         Some(end) => match load(&inputs, &args.input, is_customer_table, ui, &mut clock)? {
-            Loaded::Customers(_) => bail!(cpm::error::usage(
-                "--calibration-end needs transactions, not a customer table: what happened \
-                 after the calibration comes from them"
+            Loaded::Customers(_) | Loaded::Facts(_) => bail!(cpm::error::usage(
+                "--calibration-end needs transactions, not a customer or facts table: what \
+                 happened after the calibration comes from them"
             )),
             Loaded::Transactions(transactions, _) => {
                 let full = summarize(&transactions, &summary_config, ui, &mut clock)?;

@@ -302,17 +302,16 @@ const BATCH: usize = 1 << 21;
 
 /// Rows of a canonical Parquet input above which the commands that read
 /// the transactions once (segment, value, allocate) summarise it a batch
-/// at a time ([`crate::summary::summarize_batches`]) instead of reading it whole: each
-/// batch is decoded once either way, and only one batch of transactions is
-/// ever in memory (`cpm segment` of 10 M lines: 2.5-3.1 -> 2.3 s, peak RSS
-/// 1.5 -> 0.89 GB: less fresh memory for the kernel to clear).
+/// at a time ([`crate::summary::summarize_batches`]) instead of reading it
+/// whole: each batch is decoded once either way, and only one batch of
+/// transactions is ever in memory (less fresh memory for the kernel to
+/// clear, so it is faster too).
 pub const STREAM_ABOVE: usize = BATCH;
 
 /// [`STREAM_ABOVE`] for the report, which reads the transactions three
 /// times (facts, KPIs and cohorts, the previous period's facts): below
-/// this, one whole read is cheaper (10 M lines: 5.9-6.0 s whole against
-/// 6.3-6.7 s in batches); beyond it the transactions, not the customers,
-/// would fill the memory.
+/// this, one whole read is cheaper than three in batches; beyond it the
+/// transactions, not the customers, would fill the memory.
 pub const REPORT_STREAM_ABOVE: usize = COMPACT_ABOVE;
 
 /// Rows above which the facts keep each partition's purchases compacted

@@ -10,8 +10,7 @@ use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
 /// How many partitions customers are split into: enough that each
 /// partition's hash table and accumulators stay in cache and both cores
 /// have work. A power of two. 256, not 64: 7.5 M customers (50 M lines)
-/// are 30 k a partition, whose ~90 bytes each stay in the L2 cache (facts
-/// 8.9-10.1 -> 8.5-8.6 s, 100 MB less; no change at 10 M lines).
+/// are 30 k a partition, whose ~90 bytes each stay in the L2 cache.
 pub(super) const PARTITIONS: usize = 256;
 
 /// Bits of a code that number the customers within a partition (16.7 M, so
@@ -160,9 +159,8 @@ pub(super) struct Partition {
     pub(super) purchases: Vec<(u32, i32, u64)>,
     /// The day and order of each customer's latest purchase line, i32::MIN
     /// before the first (as `last_day`). The lines of an order come together
-    /// in most files, so all but the first are left out of `purchases`: the
-    /// benchmark's 10 M lines keep 5.5 M purchases instead of 9.8 M (50 M
-    /// lines: facts 9.0-10.0 -> 7.7-8.2 s, fewer to compact and count).
+    /// in most files, so all but the first are left out of `purchases`:
+    /// fewer to compact and count (the benchmark's lines keep about half).
     pub(super) latest_day: Vec<i32>,
     pub(super) latest_order: Vec<u64>,
     /// How many purchases the last compaction left.

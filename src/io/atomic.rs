@@ -19,7 +19,7 @@ static DURABLE: AtomicBool = AtomicBool::new(false);
 
 /// Makes [`write_atomically`] fsync each file before renaming it into place,
 /// and its folder after, so that the new file survives a power loss, not
-/// only a crash of cpm. Off by default: flushing a 300 MB output to disk
+/// only a crash of cpm. Off by default: flushing a large output to disk
 /// takes longer than computing it.
 pub fn set_durable(durable: bool) {
     DURABLE.store(durable, Ordering::Relaxed);

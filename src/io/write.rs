@@ -218,9 +218,8 @@ pub fn write_frame(
 }
 
 /// Writes `frame` as CSV with a header, `slice_rows` rows at a time, so
-/// only one slice's dates are text at once (the two date columns of 7.5 M
-/// customers as text take 240 MB, and at 50 M lines the write went from
-/// 4.8 to 3.8-4.2 s).
+/// only one slice's dates are text at once (the date columns of millions
+/// of customers as text would take hundreds of MB, and be slower to write).
 fn write_csv(
     frame: &DataFrame,
     separator: u8,
@@ -244,11 +243,10 @@ fn write_csv(
 /// Runs `produce` on another thread, writing what it produces to `out` on
 /// this one as it comes. polars' CSV writer formats a batch of rows on all
 /// cores, then writes it, then formats the next: with the writing here,
-/// the cores format while the kernel takes the previous batch (value on
-/// 10 M lines: write 0.78 s -> 0.6 s). The producer owns its [`HandOver`],
-/// so polars' sinks, which need a writer of their own, can take it too. The
-/// first error of either side is returned; a failed write stops the
-/// producer.
+/// the cores format while the kernel takes the previous batch. The
+/// producer owns its [`HandOver`], so polars' sinks, which need a writer of
+/// their own, can take it too. The first error of either side is returned;
+/// a failed write stops the producer.
 fn writing_alongside(
     out: &mut dyn Write,
     produce: impl FnOnce(HandOver) -> Result<()> + Send,
@@ -320,9 +318,8 @@ impl WritableTrait for HandOver {
 
 /// Writes `frame` as zstd-compressed Parquet through polars' streaming
 /// sink, which encodes and compresses row groups on all cores while the
-/// in-memory `ParquetWriter` takes them one at a time (ingest of 10 M
-/// lines: write 2.7 -> 1.9 s). zstd level 1: on 10 M rows 0.75 s faster than
-/// the default level, for a file 5% larger.
+/// in-memory `ParquetWriter` takes them one at a time. zstd level 1: much
+/// faster than the default level, for a file a few percent larger.
 fn sink_parquet(frame: &DataFrame, out: HandOver) -> Result<()> {
     let options = ParquetWriteOptions {
         compression: ParquetCompression::Zstd(Some(ZstdLevel::try_new(1)?)),
@@ -346,8 +343,7 @@ fn sink_parquet(frame: &DataFrame, out: HandOver) -> Result<()> {
 
 /// The frame with its Date columns as YYYY-MM-DD text, as polars' CSV
 /// writer would write them, but ten times faster (it formats each date
-/// through chrono's Debug: 0.3 s for the 3 M dates of a 1.5 M-customer
-/// table).
+/// through chrono's Debug).
 fn dates_as_text(frame: &DataFrame) -> Result<DataFrame> {
     let mut out = frame.clone();
     for column in frame.columns() {

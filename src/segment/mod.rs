@@ -305,8 +305,8 @@ pub fn refresh_placement(table: &mut DataFrame, config: &TierConfig) -> Result<(
 /// The text column whose row i is `labels[picks[i]]` (segment names,
 /// plays, tiers): a polars gather from the labels, so each label's text is
 /// stored once and the rows point at it. A row takes 16 bytes instead of a
-/// copy of its text: actions run to 80 bytes, and copies for 7.5 M
-/// customers took 0.6 GB and a second to write into fresh memory.
+/// copy of its text: actions run to 80 bytes, and copies for millions of
+/// customers would fill fresh memory for nothing.
 fn label_column(name: &str, labels: &[&str], picks: &IdxCa) -> Result<Column> {
     Ok(Column::new(name.into(), labels).take(picks)?)
 }

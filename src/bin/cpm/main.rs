@@ -14,7 +14,7 @@ use clap::Parser;
 
 /// polars allocates and frees large buffers all the time: mimalloc keeps
 /// them in the process where glibc malloc hands them back to the kernel and
-/// faults them in again (segment from Parquet on 10 M lines: 3.1 s -> 2.6 s).
+/// faults them in again (bench/README.md has the measurements).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use chrono::{Datelike, Days, NaiveDate};
 use polars::prelude::*;
 
-use super::kpis::Period;
+use super::period::Period;
 use crate::hashing::{KeySet, Numbering};
 use crate::io::batches::Batches;
 use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};

@@ -43,7 +43,7 @@ pub fn cohorts(activity: &Activity) -> Vec<Cohort> {
 mod tests {
     use super::*;
     use crate::report::activity::with_dates;
-    use crate::report::kpis::Period;
+    use crate::report::period::Period;
     use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
     use chrono::NaiveDate;
     use polars::prelude::*;

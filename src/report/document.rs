@@ -284,9 +284,9 @@ fn kpis(report: &Report) -> Option<Section> {
     s.lines.push(format!(
         "{} {} to {}, against {} to {}",
         match k.period {
-            super::kpis::Period::Week => "week",
-            super::kpis::Period::Month => "month",
-            super::kpis::Period::Quarter => "quarter",
+            super::period::Period::Week => "week",
+            super::period::Period::Month => "month",
+            super::period::Period::Quarter => "quarter",
         },
         now.start,
         now.end,

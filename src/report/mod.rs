@@ -16,6 +16,7 @@ pub mod concentration;
 pub mod document;
 pub mod kpis;
 pub mod migration;
+pub mod period;
 pub mod render;
 
 use anyhow::Result;
@@ -32,8 +33,9 @@ use crate::value::holdout::HoldoutReport;
 use cohorts::Cohort;
 use composition::{Part, RfmGrid};
 use concentration::Concentration;
-use kpis::{Period, PeriodKpis};
+use kpis::PeriodKpis;
 use migration::Migration;
+use period::Period;
 
 /// The version of the JSON schema: raised when a key changes meaning or
 /// goes away (new keys may be added without it).

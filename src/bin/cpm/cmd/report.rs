@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use cpm::io::Input;
 use cpm::io::batches::Batches;
-use cpm::report::kpis::Period;
+use cpm::report::period::Period;
 use cpm::report::render::Format;
 use cpm::report::{ReportConfig, Sources};
 use cpm::segment::{SegmentConfig, TierConfig};

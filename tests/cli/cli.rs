@@ -47,6 +47,7 @@ fn completions_and_man_page_are_generated() {
     for page in [
         "cpm.1",
         "cpm-ingest.1",
+        "cpm-facts.1",
         "cpm-segment.1",
         "cpm-value.1",
         "cpm-allocate.1",
@@ -57,7 +58,7 @@ fn completions_and_man_page_are_generated() {
     cpm(&["man", "segmnet"])
         .run()
         .code_is(2)
-        .stderr_has(&["cpm man segmnet: no such subcommand (one of: ingest, segment"]);
+        .stderr_has(&["cpm man segmnet: no such subcommand (one of: ingest, facts, segment"]);
 }
 
 #[test]

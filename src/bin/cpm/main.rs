@@ -4,13 +4,16 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod args;
 mod cli;
 mod cmd;
 mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+
+use crate::cli::Command;
 
 /// polars allocates and frees large buffers all the time: mimalloc keeps
 /// them in the process where glibc malloc hands them back to the kernel and
@@ -35,6 +38,27 @@ fn remove_temps_on_signals() {
     });
 }
 
+/// Runs one subcommand.
+fn run(command: Command, ui: &ui::Ui) -> anyhow::Result<()> {
+    match command {
+        Command::Ingest(args) => cmd::ingest::run(*args, ui),
+        Command::Facts(args) => cmd::facts::run(*args, ui),
+        Command::Segment(args) => cmd::segment::run(*args, ui),
+        Command::Value(args) => cmd::value::run(*args, ui),
+        Command::Allocate(args) => cmd::allocate::run(*args, ui),
+        Command::Report(args) => cmd::report::run(*args, ui),
+        Command::Completions { shell } => cmd::meta::completions(shell, cli::Cli::command()),
+        Command::Man {
+            subcommand,
+            out_dir,
+        } => cmd::meta::man(
+            cli::Cli::command(),
+            subcommand.as_deref(),
+            out_dir.as_deref(),
+        ),
+    }
+}
+
 fn main() -> ExitCode {
     // a panic is a bug: one line on stderr and exit code 101
     cpm::panic::install_hook(|| std::process::exit(101));
@@ -48,7 +72,7 @@ fn main() -> ExitCode {
     remove_temps_on_signals();
     let ui = ui::Ui::new(&cli.global);
     cpm::io::atomic::set_durable(cli.global.sync);
-    match cmd::run(cli.command, &ui) {
+    match run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             ui.error(&err);

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{ColorWhen, GlobalArgs};
+use crate::args::{ColorWhen, GlobalArgs};
 
 /// stderr, as the global options allow.
 pub struct Ui {

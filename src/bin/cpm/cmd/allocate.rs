@@ -18,7 +18,7 @@ use polars::prelude::*;
 
 use super::customers::customers_from;
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs};
+use crate::args::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\

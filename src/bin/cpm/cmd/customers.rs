@@ -16,7 +16,7 @@ use cpm::summary::SummaryConfig;
 use polars::prelude::*;
 
 use super::{read_all, read_all_projected};
-use crate::cli::InputArgs;
+use crate::args::InputArgs;
 use crate::ui::Ui;
 
 /// One row per customer, and where it came from.

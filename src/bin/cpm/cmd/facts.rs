@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::customers::facts_from;
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs};
+use crate::args::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\

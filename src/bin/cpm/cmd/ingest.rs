@@ -9,7 +9,7 @@ use cpm::io::{Input, ReadOptions};
 use polars::prelude::*;
 
 use super::{check_rejects, inputs_and_output, parse_as_of, read_all};
-use crate::cli::{InputArgs, OutputArgs};
+use crate::args::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\

@@ -3,23 +3,19 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clap::CommandFactory;
 
-use crate::cli::Cli;
-
-/// Prints a completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell) -> Result<()> {
-    let mut command = Cli::command();
+/// Prints a completion script for `shell` of the command line `command`.
+pub fn completions(shell: clap_complete::Shell, mut command: clap::Command) -> Result<()> {
     cpm::io::write_stdout(|w| {
         clap_complete::generate(shell, &mut command, "cpm", w);
         Ok(())
     })
 }
 
-/// Prints the manual page of cpm or of one `subcommand` in roff, or writes
-/// every page into `out_dir`.
-pub fn man(subcommand: Option<&str>, out_dir: Option<&Path>) -> Result<()> {
-    let mut command = Cli::command().disable_help_subcommand(true);
+/// Prints the manual page of the command line `command` or of one
+/// `subcommand` in roff, or writes every page into `out_dir`.
+pub fn man(command: clap::Command, subcommand: Option<&str>, out_dir: Option<&Path>) -> Result<()> {
+    let mut command = command.disable_help_subcommand(true);
     if let Some(dir) = out_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the folder {}", dir.display()))?;

@@ -23,25 +23,8 @@ use cpm::schema::dates::DateFormat;
 use cpm::select::{OutputShape, RowFilter};
 use polars::prelude::DataFrame;
 
-use crate::cli::{Command, InputArgs, OutputArgs};
+use crate::args::{InputArgs, OutputArgs};
 use crate::ui::Ui;
-
-/// Runs one subcommand.
-pub fn run(command: Command, ui: &Ui) -> Result<()> {
-    match command {
-        Command::Ingest(args) => ingest::run(*args, ui),
-        Command::Facts(args) => facts::run(*args, ui),
-        Command::Segment(args) => segment::run(*args, ui),
-        Command::Value(args) => value::run(*args, ui),
-        Command::Allocate(args) => allocate::run(*args, ui),
-        Command::Report(args) => report::run(*args, ui),
-        Command::Completions { shell } => meta::completions(shell),
-        Command::Man {
-            subcommand,
-            out_dir,
-        } => meta::man(subcommand.as_deref(), out_dir.as_deref()),
-    }
-}
 
 impl InputArgs {
     /// The reader options these arguments ask for.

@@ -19,7 +19,7 @@ use polars::prelude::*;
 
 use super::customers::{Loaded, derive, large_parquet, load, summarize_source};
 use super::{check_output, input_paths, parse_as_of};
-use crate::cli::InputArgs;
+use crate::args::InputArgs;
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\

@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use super::customers::customers_from;
 use super::{inputs_and_output, parse_as_of};
-use crate::cli::{InputArgs, OutputArgs, TierArgs, TimeUnitArg};
+use crate::args::{InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\

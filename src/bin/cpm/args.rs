@@ -1,0 +1,327 @@
+//! The argument groups several subcommands share: the global options,
+//! input, output, the time unit and the value tiers, with their value parsers. The subcommands
+//! (cmd/) use them; cli.rs assembles the command line.
+
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
+use clap::{ArgAction, Args, FromArgMatches, ValueEnum};
+
+/// Options every subcommand takes.
+#[derive(Args)]
+pub struct GlobalArgs {
+    /// Print nothing on stderr but errors (no quality report, no progress).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Say more on stderr: detected formats, delimiters, encodings, date layouts.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// fsync output files (and their folder) before and after renaming them
+    /// into place, so they survive a power loss; slower on large outputs.
+    #[arg(long, global = true)]
+    pub sync: bool,
+
+    /// When to use colour on stderr. NO_COLOR in the environment means never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Colour when stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// `--time-unit` of segment and value.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TimeUnitArg {
+    /// Days.
+    Day,
+    /// Weeks (days / 7).
+    Week,
+}
+
+impl From<TimeUnitArg> for cpm::summary::TimeUnit {
+    fn from(unit: TimeUnitArg) -> Self {
+        match unit {
+            TimeUnitArg::Day => cpm::summary::TimeUnit::Day,
+            TimeUnitArg::Week => cpm::summary::TimeUnit::Week,
+        }
+    }
+}
+
+/// How tiers and the value/risk matrix are placed; shared by `segment`,
+/// which places them, and `value`, which places them afresh on clv and
+/// p_alive when its input has them.
+#[derive(Args)]
+#[command(next_help_heading = "Tiers and matrix")]
+pub struct TierArgs {
+    /// Value column for tiers and the matrix (default: clv, else margin, else revenue).
+    #[arg(long, value_name = "COLUMN")]
+    pub tier_by: Option<String>,
+
+    /// Cumulative percentages of customers in platinum, gold and silver.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,5,20",
+        value_name = "P,P,P"
+    )]
+    pub tier_cuts: Vec<f64>,
+
+    /// Value that splits high from low value in the matrix (default: the median).
+    #[arg(long, value_name = "VALUE")]
+    pub value_split: Option<f64>,
+
+    /// Churn risk is high when 1 - p_alive > 0.5 (after `value`), else when
+    /// days since the last purchase exceed this many expected gaps between
+    /// purchases.
+    #[arg(long, default_value_t = 2.0, value_name = "RATIO")]
+    pub risk_ratio: f64,
+}
+
+impl TierArgs {
+    /// The library's tier and matrix settings.
+    pub fn config(&self) -> cpm::segment::TierConfig {
+        cpm::segment::TierConfig {
+            tier_by: self.tier_by.clone(),
+            tier_cuts: self.tier_cuts.clone(),
+            value_split: self.value_split,
+            risk_ratio: self.risk_ratio,
+        }
+    }
+}
+
+/// Where input comes from and how to read it; shared by every subcommand.
+#[derive(Args)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Input files: paths, globs (quote them: 'exports/*.csv'), or '-' for stdin.
+    /// Formats (CSV, TSV, Parquet, Arrow IPC file or stream, NDJSON, JSON) are
+    /// detected from magic bytes, the extension, then the content; gzip and
+    /// zstd are decompressed. With no input, a piped stdin is read.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// CSV field delimiter: ',' ';' '|' or 'tab'. Sniffed when absent.
+    #[arg(long, short = 'd', value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// Amounts use a decimal comma and '.' groups thousands (1.234,50).
+    #[arg(long)]
+    pub decimal_comma: bool,
+
+    /// Text encoding: utf-8, latin1, windows-1252, utf-16. UTF-8 and UTF-16
+    /// with a BOM are recognised without it.
+    #[arg(long, value_parser = parse_encoding)]
+    pub encoding: Option<cpm::io::TextEncoding>,
+
+    /// The sheet of an Excel workbook to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
+    /// The first line is data; columns are named column_1, column_2, ...
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Skip this many lines before the header (a preamble).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub skip_rows: usize,
+
+    /// Extra values read as missing, comma-separated (empty fields always are).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub null_values: Vec<String>,
+
+    /// Most bytes one CSV field may hold (e.g. 4MiB). A quoted field past it
+    /// is an error naming the lines where it opens and closes: a stray quote
+    /// pair would otherwise make one value of every row between.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_field_size: usize,
+
+    /// The character that escapes a quote inside a quoted CSV field, for
+    /// files that write \" instead of "" (MySQL, some PHP exports): '\'.
+    #[arg(long, value_parser = parse_escape, value_name = "CHAR")]
+    pub escape: Option<u8>,
+
+    /// Most lines one quoted CSV field may span (ditto).
+    #[arg(long, default_value_t = cpm::io::DEFAULT_MAX_FIELD_LINES, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_field_lines: u64,
+
+    /// Date layout: iso, ymd (YYYYMMDD), mdy (M/D/YYYY), dmy (D/M/YYYY),
+    /// dmy. (D.M.YYYY), or a chrono format such as '%d/%m/%Y %H:%M'.
+    /// Detected when absent; a day/month ambiguity is an error, never a guess.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+
+    /// Map a canonical column to a source column, e.g. customer_id=Kunde or
+    /// revenue=Qty*UnitPrice. Repeatable; wins over the automatic aliases.
+    #[arg(long = "map", value_name = "CANONICAL=SOURCE")]
+    pub map: Vec<String>,
+
+    /// Most rows of an export that may be rejected (bad dates, amounts, ids):
+    /// a count (5) or a share of the rows read (0.5%). Within it, rejected
+    /// rows are left out with a warning that counts them; above it, the
+    /// command fails and writes nothing (ingest still writes its quality
+    /// report and rejects file).
+    #[arg(long, default_value = "1%", value_name = "N|P%")]
+    pub max_rejects: String,
+
+    /// Keep only the input rows for which this SQL expression is true,
+    /// before anything else, e.g. "Country = 'United Kingdom' AND revenue >
+    /// 0". Transactions are filtered on their canonical and passed-through
+    /// columns; a customer table filters customers.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+}
+
+impl InputArgs {
+    /// No input and every flag at its default, as clap declares it.
+    pub fn defaults() -> anyhow::Result<Self> {
+        let command = InputArgs::augment_args(clap::Command::new("cpm"));
+        let matches = command.try_get_matches_from(["cpm"])?;
+        Ok(InputArgs::from_arg_matches(&matches)?)
+    }
+}
+
+/// Where output goes and in what format; shared by every subcommand.
+#[derive(Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Write to FILE (atomically) instead of stdout; the extension picks the
+    /// format (.csv .tsv .parquet .arrow .json .ndjson .md).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Output format: csv, tsv, parquet, ipc, json, ndjson, table, markdown.
+    /// Default: from -o's extension; else a table on a terminal, CSV on a pipe.
+    #[arg(long, short = 'f', value_parser = format_parser(), value_name = "FORMAT")]
+    pub format: Option<cpm::io::OutputFormat>,
+
+    /// Width of tables in characters (default: the terminal's).
+    #[arg(long, value_name = "N")]
+    pub width: Option<u16>,
+
+    /// In CSV and TSV data outputs, put an apostrophe before text a
+    /// spreadsheet would run as a formula (= + - @ tab CR at the start; and
+    /// before a leading apostrophe, so that it stays distinguishable).
+    /// Contact lists and rejects files get it without asking.
+    #[arg(long, conflicts_with = "no_excel_safe")]
+    pub excel_safe: bool,
+
+    /// Write contact lists and rejects files exactly, without the
+    /// apostrophes of --excel-safe.
+    #[arg(long)]
+    pub no_excel_safe: bool,
+
+    /// Keep only the output rows for which this SQL expression is true,
+    /// e.g. "segment IN ('Champions', 'At Risk')".
+    #[arg(long, value_name = "EXPR")]
+    pub keep: Option<String>,
+
+    /// Sort the output rows: COLUMN[:asc|:desc], comma-separated, the first
+    /// key most significant (e.g. clv:desc).
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    pub sort: Vec<String>,
+
+    /// At most N output rows (after --keep and --sort).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Only these output columns, in this order (e.g. customer_id,clv).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub columns: Vec<String>,
+}
+
+impl OutputArgs {
+    /// The output shape `--keep`, `--sort`, `--limit` and `--columns` ask for.
+    pub fn shape(&self) -> anyhow::Result<cpm::select::OutputShape> {
+        Ok(cpm::select::OutputShape {
+            keep: self
+                .keep
+                .as_deref()
+                .map(|text| cpm::select::RowFilter::parse("--keep", text))
+                .transpose()?,
+            sort: self
+                .sort
+                .iter()
+                .map(|key| cpm::select::SortKey::parse(key))
+                .collect::<anyhow::Result<_>>()?,
+            limit: self.limit,
+            columns: self.columns.iter().map(|c| c.trim().to_string()).collect(),
+        })
+    }
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "comma" => Ok(b','),
+        "semicolon" => Ok(b';'),
+        "pipe" => Ok(b'|'),
+        t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
+        _ => Err("expected one ASCII character, or tab".to_string()),
+    }
+}
+
+/// A size in bytes: `1048576`, `512KiB`, `4MiB`, `1GiB` (K, M, G and KB,
+/// MB, GB are read as powers of 1024 too).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let bad = || "expected a size such as 1048576, 512KiB, 4MiB or 1GiB".to_string();
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number.parse().map_err(|_| bad())?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(scale) {
+        Some(0) | None => Err(bad()),
+        Some(size) => Ok(size),
+    }
+}
+
+fn parse_escape(text: &str) -> Result<u8, String> {
+    match text.as_bytes() {
+        [b'"'] => Err("a quote cannot escape itself here: doubled quotes are always read".into()),
+        [c] if c.is_ascii_punctuation() => Ok(*c),
+        _ => Err("expected one ASCII punctuation character, such as '\\'".to_string()),
+    }
+}
+
+fn parse_encoding(text: &str) -> Result<cpm::io::TextEncoding, String> {
+    cpm::io::TextEncoding::parse(text)
+        .ok_or_else(|| "expected utf-8, latin1, windows-1252 or utf-16".to_string())
+}
+
+/// `--format`: the output formats by name, so that completions offer them
+/// (md, arrows, feather and jsonl accepted too).
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = cpm::io::OutputFormat> {
+    let aliases = |name: &str| -> &'static [&'static str] {
+        match name {
+            "markdown" => &["md"],
+            "ipc" => &["arrows"],
+            "arrow" => &["feather"],
+            "ndjson" => &["jsonl"],
+            _ => &[],
+        }
+    };
+    let values = cpm::io::OutputFormat::ALL.map(|format| {
+        clap::builder::PossibleValue::new(format.name()).aliases(aliases(format.name()))
+    });
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name| cpm::io::OutputFormat::parse(&name).unwrap_or(cpm::io::OutputFormat::Csv))
+}

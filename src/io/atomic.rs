@@ -8,33 +8,10 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 
 use crate::error::usage;
-
-/// Whether [`write_atomically`] also makes files durable (see [`set_durable`]).
-static DURABLE: AtomicBool = AtomicBool::new(false);
-
-/// Makes [`write_atomically`] fsync each file before renaming it into place,
-/// and its folder after, so that the new file survives a power loss, not
-/// only a crash of cpm. Off by default: flushing a large output to disk
-/// takes longer than computing it.
-pub fn set_durable(durable: bool) {
-    DURABLE.store(durable, Ordering::Relaxed);
-}
-
-/// Creates or replaces `path` atomically with what `fill` writes: a reader
-/// sees the old file or the complete new one, never a part, even when cpm
-/// is killed. A path that is not a regular file (`/dev/stdout`, a named
-/// pipe) is written in place: renaming over it would replace the device.
-pub fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
-) -> Result<()> {
-    stage(path, fill)?.commit()
-}
 
 /// An output written to its temporary file and not yet renamed into
 /// place: several outputs of one run are all staged first and committed
@@ -167,11 +144,6 @@ pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Re
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("writing {}", path.display()))?;
-    if DURABLE.load(Ordering::Relaxed) {
-        temp.as_file()
-            .sync_all()
-            .with_context(|| format!("syncing {}", path.display()))?;
-    }
     Ok(Staged {
         shown: path.to_path_buf(),
         temp: Some((temp, file, live)),
@@ -179,15 +151,23 @@ pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Re
 }
 
 impl Staged {
-    /// Renames the temporary file over the output.
-    pub fn commit(self) -> Result<()> {
+    /// Renames the temporary file over the output. `durable` (`--sync`)
+    /// fsyncs the file before and its folder after, so that the new file
+    /// survives a power loss, not only a crash of cpm; off by default, as
+    /// flushing a large output to disk takes longer than computing it.
+    pub fn commit(self, durable: bool) -> Result<()> {
         let Some((temp, file, _live)) = self.temp else {
             return Ok(());
         };
+        if durable {
+            temp.as_file()
+                .sync_all()
+                .with_context(|| format!("syncing {}", self.shown.display()))?;
+        }
         temp.persist(&file)
             .map_err(|e| e.error)
             .with_context(|| format!("cannot replace {}", self.shown.display()))?;
-        if DURABLE.load(Ordering::Relaxed) {
+        if durable {
             // make the rename itself durable
             if let Ok(d) = File::open(parent_dir(&file)) {
                 let _ = d.sync_all();
@@ -232,9 +212,9 @@ pub fn remove_live_temps() {
     }
 }
 
-/// Commits every staged output, in order.
-pub fn commit_all(staged: Vec<Staged>) -> Result<()> {
-    staged.into_iter().try_for_each(Staged::commit)
+/// Commits every staged output, in order ([`Staged::commit`]).
+pub fn commit_all(staged: Vec<Staged>, durable: bool) -> Result<()> {
+    staged.into_iter().try_for_each(|s| s.commit(durable))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -378,6 +358,14 @@ fn same_owner_as_this_process(meta: &std::fs::Metadata) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Creates or replaces `path` with what `fill` writes, as a run does.
+    fn write_atomically(
+        path: &Path,
+        fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+    ) -> Result<()> {
+        stage(path, fill)?.commit(false)
+    }
 
     #[cfg(unix)]
     #[test]

@@ -14,7 +14,6 @@ pub mod spreadsheet;
 pub mod table;
 pub mod write;
 
-pub use self::atomic::write_atomically;
 pub use self::csv::{
     CsvOptions, DEFAULT_MAX_FIELD_LINES, DEFAULT_MAX_FIELD_SIZE, LINE_COLUMN, LineBreaks,
     RawReject, TextEncoding,

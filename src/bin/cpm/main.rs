@@ -71,7 +71,6 @@ fn main() -> ExitCode {
     };
     remove_temps_on_signals();
     let ui = ui::Ui::new(&cli.global);
-    cpm::io::atomic::set_durable(cli.global.sync);
     match run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

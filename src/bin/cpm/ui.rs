@@ -12,6 +12,7 @@ pub struct Ui {
     verbose: u8,
     color: bool,
     terminal: bool,
+    durable: bool,
 }
 
 impl Ui {
@@ -29,7 +30,13 @@ impl Ui {
             verbose: global.verbose,
             color,
             terminal,
+            durable: global.sync,
         }
+    }
+
+    /// Whether outputs are fsynced as they are put in place (`--sync`).
+    pub fn durable(&self) -> bool {
+        self.durable
     }
 
     /// Prints the error with its causes, once; control characters from the

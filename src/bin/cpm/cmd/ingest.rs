@@ -167,7 +167,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
 
     if let Err(too_many) = check_rejects(&ingested, &args.input, args.rejects.is_some()) {
-        cpm::io::atomic::commit_all(staged)?;
+        output.commit(staged)?;
         return Err(too_many);
     }
     output.write_after(&ingested.transactions, staged)?;

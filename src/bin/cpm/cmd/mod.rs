@@ -166,7 +166,7 @@ pub fn inputs_and_output(
     {
         ui.warn(&warning);
     }
-    let output = Output::new(output)?;
+    let output = Output::new(output, ui.durable())?;
     let mut protected = input_paths(&inputs);
     protected.extend_from_slice(other_inputs);
     for path in std::iter::once(output.path())
@@ -275,12 +275,14 @@ pub struct Output {
     /// `--excel-safe` (true) or `--no-excel-safe` (false); None: the
     /// output's own default.
     excel_safe: Option<bool>,
+    /// `--sync`: files are fsynced as they are put in place.
+    durable: bool,
 }
 
 impl Output {
     /// Resolves the output options (format from flag, extension or
     /// terminal); `-o -` is stdout, as CSV unless `--format` says otherwise.
-    pub fn new(args: &OutputArgs) -> Result<Self> {
+    pub fn new(args: &OutputArgs, durable: bool) -> Result<Self> {
         let path = args.output.clone().filter(|p| p.as_os_str() != "-");
         let format = match (&args.output, args.format) {
             (Some(dash), None) if path.is_none() && dash.as_os_str() == "-" => {
@@ -305,7 +307,14 @@ impl Output {
                 (_, true) => Some(false),
                 _ => None,
             },
+            durable,
         })
+    }
+
+    /// Puts the `staged` side outputs in place, all of them (`--sync`
+    /// as asked): for a run whose data output is a summary on the terminal.
+    pub fn commit(&self, staged: Vec<Staged>) -> Result<()> {
+        cpm::io::atomic::commit_all(staged, self.durable)
     }
 
     /// This output with formulas guarded unless the user said otherwise:
@@ -364,10 +373,10 @@ impl Output {
         match &self.path {
             Some(path) => {
                 staged.push(cpm::io::atomic::stage(path, fill)?);
-                cpm::io::atomic::commit_all(staged)
+                self.commit(staged)
             }
             None => {
-                cpm::io::atomic::commit_all(staged)?;
+                self.commit(staged)?;
                 cpm::io::write_stdout(fill)
             }
         }

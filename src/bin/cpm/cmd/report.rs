@@ -395,7 +395,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let staged = files
         .map(|(path, text)| cpm::io::atomic::stage(path, |w| Ok(w.write_all(text.as_bytes())?)))
         .collect::<Result<Vec<_>>>()?;
-    cpm::io::atomic::commit_all(staged)?;
+    cpm::io::atomic::commit_all(staged, ui.durable())?;
     if let Some(dir) = &args.tables_dir {
         ui.info(&format!(
             "{} tables written to {}",

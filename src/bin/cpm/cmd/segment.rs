@@ -223,7 +223,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         })?);
     }
     if on_terminal {
-        cpm::io::atomic::commit_all(staged)?;
+        output.commit(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
     }
     output.write_after(&segmented.customers, staged)

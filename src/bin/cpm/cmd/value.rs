@@ -299,7 +299,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let on_terminal = output.is_terminal_summary(&args.output);
     let text = cpm::io::table::render_table(&report, &style);
     if on_terminal {
-        cpm::io::atomic::commit_all(staged)?;
+        output.commit(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
     ui.print(&text);

@@ -39,6 +39,26 @@ pub enum ColorWhen {
     Never,
 }
 
+/// `--as-of` of the commands that gather the facts (facts, segment, value,
+/// allocate): declared once, parsed by clap.
+#[derive(Args)]
+pub struct AsOfArg {
+    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded
+    /// and counted. Default: the day after the latest transaction.
+    #[arg(long, value_name = "DATE", value_parser = parse_day, help_heading = "Facts")]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// A day as `--as-of` and `--calibration-end` take it: YYYY-MM-DD or
+/// `today`.
+pub fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    if text.eq_ignore_ascii_case("today") {
+        return Ok(chrono::Local::now().date_naive());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| "expected YYYY-MM-DD or 'today'".to_string())
+}
+
 /// `--time-unit` of segment and value.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum TimeUnitArg {

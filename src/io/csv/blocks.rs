@@ -220,6 +220,23 @@ pub(super) fn human_bytes(bytes: usize) -> String {
     }
 }
 
+/// Where a reader is in the quoting of a field, byte by byte: the state
+/// of [`scan_records`] and of the strict quote checker.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum State {
+    /// At the start of a field: a quote here opens a quoted field.
+    FieldStart,
+    /// In a field that is not quoted: a quote is a character.
+    Unquoted,
+    /// In a quoted field.
+    Quoted,
+    /// In a quoted field, after the escape character (`--escape`).
+    Escaped,
+    /// In a quoted field, after a quote: another makes `""`, else it
+    /// closed the field.
+    QuoteInQuoted,
+}
+
 /// Where records end in a block, as [`scan_records`] found.
 #[derive(Debug, PartialEq)]
 struct RecordScan {
@@ -246,14 +263,6 @@ fn scan_records(block: &[u8], delimiter: u8, escape: Option<u8>) -> RecordScan {
             open_quote: None,
             escaped_quote: None,
         };
-    }
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        FieldStart,
-        Unquoted,
-        Quoted,
-        Escaped,
-        QuoteInQuoted,
     }
     let mut state = State::FieldStart;
     let (mut last_end, mut opened, mut field) = (None, (0, 0), 0);

@@ -4,6 +4,8 @@ use std::io::BufRead;
 
 use anyhow::Result;
 
+use super::blocks::State;
+
 /// A quoting problem found by [`check_quotes`].
 #[derive(Debug, PartialEq)]
 pub struct QuoteProblem {
@@ -24,14 +26,6 @@ pub fn check_quotes(
     delimiter: u8,
     escape: Option<u8>,
 ) -> Result<Option<QuoteProblem>> {
-    #[derive(PartialEq)]
-    enum State {
-        FieldStart,
-        Unquoted,
-        Quoted,
-        Escaped,
-        QuoteInQuoted,
-    }
     let (mut line, mut field) = (1u64, 0usize);
     let (mut open_line, mut open_field) = (0u64, 0usize);
     let mut state = State::FieldStart;

@@ -17,8 +17,8 @@ use cpm::value::ValueConfig;
 use polars::prelude::*;
 
 use super::customers::customers_from;
-use super::{inputs_and_output, parse_as_of};
-use crate::args::{InputArgs, OutputArgs};
+use super::inputs_and_output;
+use crate::args::{AsOfArg, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -137,9 +137,8 @@ pub struct Args {
     #[arg(long, help_heading = "Output")]
     summary: bool,
 
-    /// Analysis day for transactions (YYYY-MM-DD or 'today').
-    #[arg(long, value_name = "DATE", help_heading = "Input")]
-    as_of: Option<String>,
+    #[command(flatten)]
+    as_of: AsOfArg,
 }
 
 /// `--method`.
@@ -182,7 +181,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let mut clock = std::time::Instant::now();
     let summary_config = SummaryConfig {
-        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        as_of: args.as_of.as_of,
         ..SummaryConfig::default()
     };
     let customers = customers_from(

@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use super::customers::facts_from;
-use super::{inputs_and_output, parse_as_of};
-use crate::args::{InputArgs, OutputArgs};
+use super::inputs_and_output;
+use crate::args::{AsOfArg, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -27,15 +27,13 @@ pub struct Args {
     #[command(flatten)]
     output: OutputArgs,
 
-    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded
-    /// and counted. Default: the day after the latest transaction.
-    #[arg(long, value_name = "DATE", help_heading = "Facts")]
-    as_of: Option<String>,
+    #[command(flatten)]
+    as_of: AsOfArg,
 }
 
 /// Runs `cpm facts`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
-    let as_of = args.as_of.as_deref().map(parse_as_of).transpose()?;
+    let as_of = args.as_of.as_of;
     let (inputs, output) = inputs_and_output(&args.input, &args.output, &[], &[], ui)?;
     let mut clock = std::time::Instant::now();
     let facts = facts_from(&inputs, &args.input, as_of, ui, &mut clock)?;

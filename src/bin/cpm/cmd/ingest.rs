@@ -8,7 +8,7 @@ use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, Reject};
 use cpm::io::{Input, ReadOptions};
 use polars::prelude::*;
 
-use super::{check_rejects, inputs_and_output, parse_as_of, read_all};
+use super::{check_rejects, inputs_and_output, read_all};
 use crate::args::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -60,8 +60,8 @@ pub struct Args {
     drop_duplicates: bool,
 
     /// Reject rows dated after this day (YYYY-MM-DD or 'today').
-    #[arg(long, value_name = "DATE", help_heading = "Validation")]
-    as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Validation")]
+    as_of: Option<chrono::NaiveDate>,
 
     /// A customer attribute table (region, signup_date, acquisition_cost...)
     /// joined on customer_id; orphans on both sides are counted.
@@ -83,7 +83,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         map: args.input.map_overrides()?,
         date_format: args.input.date_format()?,
         decimal_comma: args.input.decimal_comma,
-        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        as_of: args.as_of,
         duplicates: if args.keep_duplicates {
             DuplicatePolicy::Keep
         } else if args.drop_duplicates {

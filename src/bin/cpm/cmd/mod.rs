@@ -126,15 +126,6 @@ fn describe_reject(r: &Reject) -> String {
     format!("{}, line {}: {} ({})", r.source, r.line, r.reason, r.raw)
 }
 
-/// Parses `--as-of`: YYYY-MM-DD or `today`.
-pub fn parse_as_of(text: &str) -> Result<chrono::NaiveDate> {
-    if text.eq_ignore_ascii_case("today") {
-        return Ok(chrono::Local::now().date_naive());
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| cpm::error::usage(format!("--as-of '{text}': expected YYYY-MM-DD or 'today'")))
-}
-
 /// The paths among `inputs` (stdin has none).
 pub fn input_paths(inputs: &[Input]) -> Vec<PathBuf> {
     inputs

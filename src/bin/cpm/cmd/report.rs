@@ -18,7 +18,7 @@ use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
 
 use super::customers::{Loaded, derive, large_parquet, load, summarize_source};
-use super::{check_output, input_paths, parse_as_of};
+use super::{check_output, input_paths};
 use crate::args::InputArgs;
 use crate::ui::Ui;
 
@@ -51,8 +51,8 @@ pub struct Args {
     /// Analysis day: the KPI period ends on it (YYYY-MM-DD or 'today').
     /// Default: the day after the last transaction, as for segment and
     /// value, and the period then ends on the last transaction's day.
-    #[arg(long, value_name = "DATE", help_heading = "Report")]
-    as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Report")]
+    as_of: Option<chrono::NaiveDate>,
 
     /// The KPI period: week, month or quarter, ending on the as-of day.
     #[arg(long, value_enum, default_value_t = PeriodArg::Month, help_heading = "Report")]
@@ -64,8 +64,8 @@ pub struct Args {
 
     /// Fit the models up to this day as well and compare their predictions
     /// with what happened after it (model health's holdout table).
-    #[arg(long, value_name = "DATE", help_heading = "Report")]
-    calibration_end: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Report")]
+    calibration_end: Option<chrono::NaiveDate>,
 
     /// Migration from this earlier customer table (default: the segments
     /// at the end of the previous period, from the same transactions).
@@ -176,12 +176,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             "--margin {m} must be a fraction of revenue (e.g. 0.3)"
         )));
     }
-    let as_of = args.as_of.as_deref().map(parse_as_of).transpose()?;
-    let calibration_end = args
-        .calibration_end
-        .as_deref()
-        .map(parse_as_of)
-        .transpose()?;
+    let as_of = args.as_of;
+    let calibration_end = args.calibration_end;
     if args.no_model && calibration_end.is_some() {
         bail!(cpm::error::usage(
             "--calibration-end checks the models: it does not go with --no-model"

@@ -10,8 +10,8 @@ use cpm::summary::SummaryConfig;
 use polars::prelude::*;
 
 use super::customers::customers_from;
-use super::{inputs_and_output, parse_as_of};
-use crate::args::{InputArgs, OutputArgs, TierArgs, TimeUnitArg};
+use super::inputs_and_output;
+use crate::args::{AsOfArg, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -44,10 +44,8 @@ pub struct Args {
     #[command(flatten)]
     output: OutputArgs,
 
-    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded
-    /// and counted. Default: the day after the latest transaction.
-    #[arg(long, value_name = "DATE", help_heading = "Facts")]
-    as_of: Option<String>,
+    #[command(flatten)]
+    as_of: AsOfArg,
 
     /// Unit of first_to_last and tenure: day or week (= days / 7).
     #[arg(long, value_enum, default_value_t = TimeUnitArg::Day, help_heading = "Facts")]
@@ -140,7 +138,7 @@ enum MonetaryArg {
 /// Runs `cpm segment`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let summary_config = SummaryConfig {
-        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        as_of: args.as_of.as_of,
         time_unit: args.time_unit.into(),
     };
     let config = SegmentConfig {

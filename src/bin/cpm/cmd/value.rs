@@ -13,8 +13,8 @@ use cpm::value::{Model, ValueConfig};
 use polars::prelude::*;
 
 use super::customers::{Loaded, customers_from, load, summarize};
-use super::{inputs_and_output, parse_as_of};
-use crate::args::{InputArgs, OutputArgs, TierArgs, TimeUnitArg};
+use super::inputs_and_output;
+use crate::args::{AsOfArg, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -47,10 +47,8 @@ pub struct Args {
     #[command(flatten)]
     output: OutputArgs,
 
-    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded.
-    /// Default: the day after the latest transaction.
-    #[arg(long, value_name = "DATE", help_heading = "Model")]
-    as_of: Option<String>,
+    #[command(flatten)]
+    as_of: AsOfArg,
 
     /// Time unit of the models: day or week (the default). Their parameters
     /// depend on it (it is stored with the model, so --model-in sets it);
@@ -101,8 +99,8 @@ pub struct Args {
 
     /// Fit on transactions up to this day, predict the days after it up to
     /// the as-of day, and compare with what happened.
-    #[arg(long, value_name = "DATE", help_heading = "Holdout")]
-    calibration_end: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Holdout")]
+    calibration_end: Option<chrono::NaiveDate>,
 
     /// Write the holdout comparison as JSON.
     #[arg(long, value_name = "FILE", help_heading = "Holdout")]
@@ -160,7 +158,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         penalty: args.penalty,
     };
     let summary_config = SummaryConfig {
-        as_of: args.as_of.as_deref().map(parse_as_of).transpose()?,
+        as_of: args.as_of.as_of,
         time_unit,
     };
     let model_file: Vec<_> = args.model_in.iter().cloned().collect();
@@ -172,11 +170,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui,
     )?;
 
-    let calibration_end = args
-        .calibration_end
-        .as_deref()
-        .map(parse_as_of)
-        .transpose()?;
+    let calibration_end = args.calibration_end;
     if calibration_end.is_none() && args.holdout_report.is_some() {
         bail!(cpm::error::usage(
             "--holdout-report needs --calibration-end"

@@ -139,6 +139,40 @@ pub struct Holdout {
     pub as_of: NaiveDate,
 }
 
+impl Holdout {
+    /// The calibration of a holdout run: the customer table of
+    /// `transactions` as of `calibration_end` (in `time_unit`), and the
+    /// holdout its predictions are compared with: the rows, and `full`,
+    /// their customers as of `as_of`. The calibration must end before the
+    /// as-of day (a usage error naming `calibration_end`).
+    pub fn calibrate(
+        transactions: &DataFrame,
+        full: DataFrame,
+        calibration_end: NaiveDate,
+        as_of: NaiveDate,
+        time_unit: crate::summary::TimeUnit,
+    ) -> Result<(DataFrame, Holdout)> {
+        if calibration_end >= as_of {
+            anyhow::bail!(crate::error::usage(format!(
+                "the calibration end ({calibration_end}, --calibration-end) must be before the \
+                 as-of day {as_of}"
+            )));
+        }
+        let calibration = crate::summary::SummaryConfig {
+            as_of: Some(calibration_end),
+            time_unit,
+        };
+        let calibrated = crate::summary::summarize(transactions, &calibration)?.customers;
+        let holdout = Holdout {
+            transactions: transactions.clone(),
+            full,
+            calibration_end,
+            as_of,
+        };
+        Ok((calibrated, holdout))
+    }
+}
+
 /// Compares the calibration customers' predicted holdout purchases with
 /// the actual ones (added as `holdout_purchases` and
 /// `holdout_expected`), and tracks cumulative repeat purchases per period.

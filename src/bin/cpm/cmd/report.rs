@@ -490,25 +490,11 @@ fn holdout(
     ui: &Ui,
     clock: &mut std::time::Instant,
 ) -> Result<HoldoutReport> {
-    if end >= as_of {
-        bail!(cpm::error::usage(format!(
-            "--calibration-end {end} must be before the as-of day {as_of}"
-        )));
-    }
-    let calibration = SummaryConfig {
-        as_of: Some(end),
-        ..SummaryConfig::default()
-    };
-    let mut calibrated = cpm::summary::summarize(transactions, &calibration)?.customers;
     let config = ValueConfig::default();
+    let (mut calibrated, holdout) =
+        Holdout::calibrate(transactions, full.clone(), end, as_of, config.time_unit)?;
     let inputs = cpm::value::model_inputs(&calibrated, config.time_unit)?;
     let model = cpm::value::fit_models(&inputs, &config, Some(end))?;
-    let holdout = Holdout {
-        transactions: transactions.clone(),
-        full: full.clone(),
-        calibration_end: end,
-        as_of,
-    };
     let report = cpm::value::holdout::holdout_report(&mut calibrated, &inputs, &model, &holdout)?;
     ui.timing("holdout", clock);
     Ok(report)

@@ -199,23 +199,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             Loaded::Transactions(transactions, _) => {
                 let full = summarize(&transactions, &summary_config, ui, &mut clock)?;
                 let as_of = full.as_of.unwrap_or(end);
-                if end >= as_of {
-                    bail!(cpm::error::usage(format!(
-                        "--calibration-end {end} must be before the as-of day {as_of}"
-                    )));
-                }
-                let calibration = SummaryConfig {
-                    as_of: Some(end),
-                    time_unit,
-                };
-                let calibrated = summarize(&transactions, &calibration, ui, &mut clock)?;
-                let holdout = Holdout {
-                    transactions,
-                    full: full.table,
-                    calibration_end: end,
-                    as_of,
-                };
-                (calibrated.table, Some(end), Some(holdout))
+                let (calibrated, holdout) =
+                    Holdout::calibrate(&transactions, full.table, end, as_of, time_unit)?;
+                (calibrated, Some(end), Some(holdout))
             }
         },
     };

@@ -91,6 +91,16 @@ pub struct Segmented {
     pub value_column: String,
 }
 
+/// The customer table with segments, tiers and matrix cells (segment's
+/// defaults) when it has none: the segment step a command that needs them
+/// (report, allocate) runs for itself.
+pub fn fill_in(table: DataFrame) -> Result<DataFrame> {
+    if table.column("segment").is_ok() {
+        return Ok(table);
+    }
+    Ok(segment(&table, &SegmentConfig::default())?.customers)
+}
+
 /// The columns `segment` adds, in their order; they stand last in a
 /// customer table, after the facts and the value columns, whichever step
 /// ran first.

@@ -262,6 +262,41 @@ pub fn value_customers(
     Ok((table, model))
 }
 
+/// A customer table after [`fill_in`]: the value step a command that
+/// needs values (report, allocate) runs for itself when its input did not
+/// go through `cpm value`.
+pub enum Filled {
+    /// The table had its values (`clv`) already: as it was.
+    AsItWas(DataFrame),
+    /// Valued here, with the models fitted.
+    Valued(DataFrame, Box<Model>),
+    /// The models could not be fitted (too few repeat customers, a table
+    /// without the facts): the table as it was, and why.
+    NotValued(DataFrame, String),
+}
+
+/// The customer table with the value models' columns ([`value_customers`]
+/// with `config`), unless it has them already; a model that cannot be
+/// fitted is said, not an error: the caller goes on without values and
+/// says why (a note in the report, a warning elsewhere).
+pub fn fill_in(
+    table: DataFrame,
+    config: &ValueConfig,
+    tiers: &crate::segment::TierConfig,
+    as_of: Option<NaiveDate>,
+) -> Filled {
+    if table.column("clv").is_ok() {
+        return Filled::AsItWas(table);
+    }
+    match value_customers(&table, config, tiers, as_of) {
+        Ok((valued, model)) => Filled::Valued(valued, Box::new(model)),
+        Err(e) => Filled::NotValued(
+            table,
+            format!("the value models could not be fitted: {e:#}"),
+        ),
+    }
+}
+
 /// The model's predictions per customer, as columns: `p_alive`,
 /// `expected_purchases` and `p_no_purchase` over the horizon, and, with a
 /// spend model, `expected_order_value` and `clv` (× `margin_rate`).

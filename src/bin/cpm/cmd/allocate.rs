@@ -11,9 +11,9 @@ use cpm::allocate::targets::{self, Limits, TargetList};
 use cpm::allocate::{Method, Response};
 use cpm::io::TableStyle;
 use cpm::io::human;
-use cpm::segment::{SegmentConfig, TierConfig};
+use cpm::segment::TierConfig;
 use cpm::summary::SummaryConfig;
-use cpm::value::ValueConfig;
+use cpm::value::{Filled, ValueConfig};
 use polars::prelude::*;
 
 use super::customers::customers_from;
@@ -192,14 +192,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui,
         &mut clock,
     )?;
-    let from_transactions = customers.as_of.is_some();
-    let (table, value_column) = valued(
-        customers.table,
-        args.value.as_deref(),
-        from_transactions,
-        customers.as_of,
-        ui,
-    )?;
+    let (table, value_column) =
+        valued(customers.table, args.value.as_deref(), customers.as_of, ui)?;
     let table = restricted(grouped(table, &args.by)?, &args.by, &args.groups)?;
     ui.timing("customers", &mut clock);
 
@@ -361,13 +355,12 @@ fn check_args(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The customer table with its value column: `--value`, else `clv`; for
-/// transactions without one, the value models are fitted with their
-/// defaults; otherwise, or when they cannot be fitted, revenue.
+/// The customer table with its value column: `--value`, else `clv`, the
+/// value models fitted with their defaults when the table has none; when
+/// they cannot be, revenue, with a warning.
 fn valued(
     table: DataFrame,
     value: Option<&str>,
-    from_transactions: bool,
     as_of: Option<chrono::NaiveDate>,
     ui: &Ui,
 ) -> Result<(DataFrame, String)> {
@@ -376,25 +369,21 @@ fn valued(
         cpm::segment::value_numbers(&table, name, "--value")?;
         return Ok((table, name.to_string()));
     }
-    if table.column("clv").is_ok() {
-        return Ok((table, "clv".to_string()));
-    }
-    if from_transactions {
-        match cpm::value::value_customers(
-            &table,
-            &ValueConfig::default(),
-            &TierConfig::default(),
-            as_of,
-        ) {
-            Ok((valued, _)) if valued.column("clv").is_ok() => {
-                return Ok((valued, "clv".to_string()));
-            }
-            Ok(_) => ui.warn("no spend model, so no CLV: customers are valued by revenue"),
-            Err(e) => ui.warn(&format!(
-                "the value models could not be fitted ({e:#}): customers are valued by revenue"
-            )),
+    let why = match cpm::value::fill_in(
+        table,
+        &ValueConfig::default(),
+        &TierConfig::default(),
+        as_of,
+    ) {
+        Filled::AsItWas(table) => return Ok((table, "clv".to_string())),
+        Filled::Valued(valued, _) if valued.column("clv").is_ok() => {
+            return Ok((valued, "clv".to_string()));
         }
-    }
+        Filled::Valued(valued, _) => (valued, "no spend model, so no CLV".to_string()),
+        Filled::NotValued(table, why) => (table, why),
+    };
+    let (table, why) = why;
+    ui.warn(&format!("{why}: customers are valued by revenue"));
     Ok((table, "revenue".to_string()))
 }
 
@@ -405,7 +394,7 @@ fn grouped(table: DataFrame, by: &str) -> Result<DataFrame> {
         return Ok(table);
     }
     if ["segment", "tier", "matrix_cell"].contains(&by) {
-        return Ok(cpm::segment::segment(&table, &SegmentConfig::default())?.customers);
+        return cpm::segment::fill_in(table);
     }
     bail!(cpm::error::usage(format!(
         "--by {by}: no such column (found: {})",

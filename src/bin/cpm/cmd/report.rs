@@ -11,10 +11,10 @@ use cpm::io::batches::Batches;
 use cpm::report::period::Period;
 use cpm::report::render::Format;
 use cpm::report::{ReportConfig, Sources};
-use cpm::segment::{SegmentConfig, TierConfig};
+use cpm::segment::TierConfig;
 use cpm::summary::SummaryConfig;
 use cpm::value::holdout::{Holdout, HoldoutReport};
-use cpm::value::{Model, ValueConfig};
+use cpm::value::{Filled, Model, ValueConfig};
 use polars::prelude::*;
 
 use super::customers::{Loaded, derive, large_parquet, load, summarize_source};
@@ -275,7 +275,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         table.with_column(profit)?;
     }
     ui.timing("value", &mut clock);
-    let table = match segmented(table.clone()) {
+    let table = match cpm::segment::fill_in(table.clone()) {
         Ok(segmented) => segmented,
         Err(e) => {
             notes.push(format!(
@@ -436,8 +436,9 @@ fn targets(args: &Args) -> Result<Vec<Target>> {
 }
 
 /// Values the customers with the models' defaults (and `margin`), adding
-/// profit, P(alive) and CLV; `None` with a note when the models cannot be
-/// fitted (too few repeat customers, a table without the facts).
+/// profit, P(alive) and CLV, when they have no CLV; `None` with a note when
+/// the models were not fitted, and a warning too when the table came from
+/// transactions.
 fn valued(
     table: &mut DataFrame,
     from_transactions: bool,
@@ -446,37 +447,34 @@ fn valued(
     notes: &mut Vec<String>,
     ui: &Ui,
 ) -> Result<Option<Model>> {
-    if table.column("clv").is_ok() {
-        notes.push("the input has CLV already: the models were not fitted again".to_string());
-        return Ok(None);
-    }
     let config = ValueConfig {
         margin,
         ..ValueConfig::default()
     };
-    match cpm::value::value_customers(table, &config, &TierConfig::default(), as_of) {
-        Ok((valued, model)) => {
-            *table = valued;
-            Ok(Some(model))
-        }
-        Err(e) => {
-            let why = format!("the value models could not be fitted: {e:#}");
-            if from_transactions {
-                ui.warn(&why);
+    let input = std::mem::take(table);
+    Ok(
+        match cpm::value::fill_in(input, &config, &TierConfig::default(), as_of) {
+            Filled::AsItWas(input) => {
+                *table = input;
+                notes.push(
+                    "the input has CLV already: the models were not fitted again".to_string(),
+                );
+                None
             }
-            notes.push(why);
-            Ok(None)
-        }
-    }
-}
-
-/// The customer table with segments, tiers and matrix cells (segment's
-/// defaults) when it has none.
-fn segmented(table: DataFrame) -> Result<DataFrame> {
-    if table.column("segment").is_ok() {
-        return Ok(table);
-    }
-    Ok(cpm::segment::segment(&table, &SegmentConfig::default())?.customers)
+            Filled::Valued(valued, model) => {
+                *table = valued;
+                Some(*model)
+            }
+            Filled::NotValued(input, why) => {
+                *table = input;
+                if from_transactions {
+                    ui.warn(&why);
+                }
+                notes.push(why);
+                None
+            }
+        },
+    )
 }
 
 /// Fits the models on the transactions up to `end` and compares their
@@ -527,7 +525,7 @@ fn earlier(
                 path.display()
             ))),
         };
-        return Ok(Some((segmented(table)?, display_name(path))));
+        return Ok(Some((cpm::segment::fill_in(table)?, display_name(path))));
     }
     let (Some(transactions), Some(period_end)) = (transactions, period_end) else {
         return Ok(None);
@@ -541,7 +539,7 @@ fn earlier(
     if before.height() == 0 {
         return Ok(None);
     }
-    let table = segmented(before)?;
+    let table = cpm::segment::fill_in(before)?;
     ui.timing("migration", clock);
     Ok(Some((table, end.to_string())))
 }

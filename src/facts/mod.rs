@@ -99,17 +99,26 @@ pub fn gather(source: &Batches, as_of: Option<NaiveDate>) -> Result<Gathered> {
             );
         }
     }
-    let as_of = match as_of {
-        Some(day) => day,
-        // the day after the latest transaction (1970-01-02 for no rows),
-        // at most 9999-12-31: a four-digit date every tool reads
+    // the default as-of day is the day after the latest transaction, which
+    // the same pass finds: no row is after it, so the pass leaves none out
+    let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
+    let (as_of, facts) = match as_of {
+        Some(day) => (day, Facts::gather(source, days_since_epoch(day), BATCHING)?),
         None => {
-            let latest = latest_day(source)?.unwrap_or(0);
+            let facts = Facts::gather(source, i32::MAX, BATCHING)?;
+            // 1970-01-02 for no rows, at most 9999-12-31: a four-digit date
+            // every tool reads (rows after it are then left out: a second
+            // pass, for dates no export has)
+            let latest = facts.latest_day.unwrap_or(0);
             let after = NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1);
-            after.min(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX))
+            if after <= last_day {
+                (after, facts)
+            } else {
+                let gathered = Facts::gather(source, days_since_epoch(last_day), BATCHING)?;
+                (last_day, gathered)
+            }
         }
     };
-    let facts = Facts::gather(source, days_since_epoch(as_of), BATCHING)?;
     let rows_after_as_of = facts.rows_after_as_of;
     let order = OutputOrder::new(&facts)?;
     let codes = &order.output_codes;
@@ -236,17 +245,6 @@ fn pick<T: Copy>(codes: &[u32], values: &[T]) -> Vec<T> {
     codes.iter().map(|&c| values[c as usize]).collect()
 }
 
-/// The latest order date of `source`, in days since 1970-01-01.
-fn latest_day(source: &Batches) -> Result<Option<i32>> {
-    let mut latest = None;
-    for start in (0..source.height()).step_by(BATCH) {
-        let part = source.read(start, BATCH, &[ORDER_DATE])?;
-        let days = part.column(ORDER_DATE)?.cast(&DataType::Int32)?;
-        latest = latest.max(days.i32()?.max());
-    }
-    Ok(latest)
-}
-
 /// The columns [`crate::summary::summarize`] reads from canonical transactions whose first
 /// rows are `head`: the canonical ones it has, and the others whose value
 /// is constant per customer in `head` (the only ones that can pass through).
@@ -282,6 +280,8 @@ pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
 struct Facts {
     /// Rows after the as-of day, left out.
     rows_after_as_of: u64,
+    /// The latest day of all rows, those after the as-of day too.
+    latest_day: Option<i32>,
     first_row: Vec<IdxSize>,
     /// `i32::MAX` for a customer with no purchase (only refunds).
     first_day: Vec<i32>,
@@ -355,6 +355,7 @@ impl Facts {
         // each row's (partition, local) code in the batch being read
         let mut codes = vec![u32::MAX; height.min(batch)];
         let mut rows_after_as_of = 0u64;
+        let mut latest_day = None;
         // room for every purchase when the rows fit in memory; past that,
         // purchases are compacted as they come (see Partition::compact)
         let room = height.min(batching.compact_above.max(batch)) / PARTITIONS;
@@ -374,6 +375,7 @@ impl Facts {
                 .into_par_iter()
                 .map(|start| Block::read(&rows, start, batch_start, as_of_days))
                 .collect::<Result<_>>()?;
+            latest_day = latest_day.max(blocks.iter().filter_map(|b| b.latest).max());
             let known: Vec<usize> = partitions.iter().map(|p| p.first_row.len()).collect();
             // each partition codes and adds up its records, in row order
             let local_codes: Vec<Vec<u32>> = partitions
@@ -429,6 +431,7 @@ impl Facts {
         let finished: Vec<Partition> = partitions.into_par_iter().map(Partition::finish).collect();
         let mut facts = Facts {
             rows_after_as_of,
+            latest_day,
             first_row: Vec::new(),
             first_day: Vec::new(),
             last_day: Vec::new(),
@@ -541,6 +544,36 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_default_as_of_is_found_in_the_same_pass_and_capped_at_9999() {
+        let day = |y, m, d| days_since_epoch(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let frame = |last: i32| {
+            let dates = Series::new(ORDER_DATE.into(), [day(2024, 1, 1), last])
+                .cast(&DataType::Date)
+                .unwrap();
+            DataFrame::new(
+                2,
+                vec![
+                    Column::new(CUSTOMER_ID.into(), ["a", "b"]),
+                    dates.into_column(),
+                    Column::new(REVENUE.into(), [1.0, 2.0]),
+                ],
+            )
+            .unwrap()
+        };
+        let gathered = |last| gather(&Batches::Frame(&frame(last)), None).unwrap();
+        let usual = gathered(day(2024, 3, 1));
+        assert_eq!(usual.as_of, NaiveDate::from_ymd_opt(2024, 3, 2).unwrap());
+        assert_eq!((usual.table.height(), usual.rows_after_as_of), (2, 0));
+        let cap = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        let on_the_cap = gathered(day(9999, 12, 31));
+        assert_eq!(on_the_cap.as_of, cap);
+        assert_eq!(on_the_cap.rows_after_as_of, 0);
+        let past_it = gathered(day(10000, 1, 1));
+        assert_eq!(past_it.as_of, cap);
+        assert_eq!((past_it.table.height(), past_it.rows_after_as_of), (1, 1));
     }
 
     #[test]

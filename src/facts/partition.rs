@@ -63,6 +63,8 @@ impl Record {
 pub(super) struct Block {
     pub(super) start: usize,
     pub(super) members: Vec<Vec<Record>>,
+    /// The latest day of the block's rows, those after the as-of day too.
+    pub(super) latest: Option<i32>,
 }
 
 impl Block {
@@ -127,7 +129,11 @@ impl Block {
             };
             members[record.partition()].push(record);
         }
-        Ok(Block { start, members })
+        Ok(Block {
+            start,
+            members,
+            latest: days.iter().copied().max(),
+        })
     }
 }
 

@@ -29,6 +29,7 @@
 pub mod allocate;
 pub mod error;
 pub mod facts;
+pub mod groups;
 pub mod hashing;
 pub mod ingest;
 pub mod io;

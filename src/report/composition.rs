@@ -5,7 +5,7 @@ use anyhow::Result;
 use polars::prelude::DataFrame;
 use serde::Serialize;
 
-use crate::allocate::table::{groups, plays};
+use crate::groups::{groups, plays};
 
 /// One group's part of the portfolio.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use cpm::allocate::response::{Defaults, apply, read_overrides};
-use cpm::allocate::table::{self as tables, Groups};
+use cpm::allocate::table as tables;
 use cpm::allocate::targets::{self, Limits, TargetList};
 use cpm::allocate::{Method, Response};
+use cpm::groups::Groups;
 use cpm::io::TableStyle;
 use cpm::io::human;
 use cpm::segment::TierConfig;
@@ -197,7 +198,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let table = restricted(grouped(table, &args.by)?, &args.by, &args.groups)?;
     ui.timing("customers", &mut clock);
 
-    let groups = tables::groups(&table, &args.by, &value_column)?;
+    let groups = cpm::groups::groups(&table, &args.by, &value_column)?;
     if groups.missing_values > 0 {
         ui.warn(&format!(
             "{} customers have no {value_column}: counted as 0",
@@ -220,7 +221,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     let (responses, actions) = apply(&groups.names, responses, &overrides, &response_name)?;
-    let plays = tables::plays(&table, &args.by, &groups, &actions)?;
+    let plays = cpm::groups::plays(&table, &args.by, &groups, &actions)?;
     let style = TableStyle {
         width: args.output.width,
         ..TableStyle::default()

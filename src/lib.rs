@@ -34,6 +34,7 @@ pub mod hashing;
 pub mod ingest;
 pub mod io;
 pub mod panic;
+pub mod pipeline;
 pub mod report;
 pub mod schema;
 pub mod segment;

@@ -194,6 +194,11 @@ pub struct InputArgs {
     #[arg(long, default_value = "1%", value_name = "N|P%")]
     pub max_rejects: String,
 
+    /// Rows of a canonical Parquet input above which it is read a batch at
+    /// a time (tests set 1 to read small files so).
+    #[arg(long, hide = true, env = "CPM_STREAM_ABOVE", value_name = "ROWS")]
+    pub stream_above: Option<usize>,
+
     /// Keep only the input rows for which this SQL expression is true,
     /// before anything else, e.g. "Country = 'United Kingdom' AND revenue >
     /// 0". Transactions are filtered on their canonical and passed-through

@@ -195,47 +195,20 @@ fn filtered(
     Ok(kept)
 }
 
-/// A single canonical Parquet input of more than `stream_above` rows (or
-/// `CPM_STREAM_ABOVE`), with the columns the facts need: summarised from
-/// the file a batch at a time, never read whole.
+/// The single canonical Parquet input to read a batch at a time, when
+/// it has more rows than `stream_above` (`CPM_STREAM_ABOVE` moves it)
+/// and no `--map` or `--where` asks for the rows whole.
 pub fn large_parquet(
     inputs: &[Input],
     args: &InputArgs,
     is_table: fn(&DataFrame) -> bool,
     stream_above: usize,
 ) -> Result<Option<ParquetFile>> {
-    let [Input::Path(path)] = inputs else {
-        return Ok(None);
+    let streaming = cpm::pipeline::Streaming {
+        above: args.stream_above.unwrap_or(stream_above),
     };
-    // only a regular file may be opened twice (a FIFO's bytes come once)
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let mut magic = [0u8; 4];
-    let is_parquet = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok()
-        && &magic == b"PAR1";
-    // --where reads the whole file (the data-path issue filters batches)
-    if !is_parquet || !args.map.is_empty() || args.filter.is_some() {
-        return Ok(None);
-    }
-    let file = ParquetFile::open(path, &path.display().to_string())?;
-    // CPM_STREAM_ABOVE=ROWS moves the threshold (tests, small machines)
-    let threshold = std::env::var("CPM_STREAM_ABOVE")
-        .ok()
-        .and_then(|rows| rows.parse().ok())
-        .unwrap_or(stream_above);
-    if file.rows() <= threshold {
-        return Ok(None);
-    }
-    let all: Vec<&str> = file.columns().iter().map(String::as_str).collect();
-    let head = file.read(0, 1 << 13, &all)?;
-    if !cpm::ingest::is_canonical(&head) || is_table(&head) {
-        return Ok(None);
-    }
-    let columns = cpm::facts::columns_needed(&head)?;
-    Ok(Some(file.with_columns(&columns)))
+    let whole = !args.map.is_empty() || args.filter.is_some();
+    cpm::pipeline::batched_parquet(inputs, streaming, whole, is_table)
 }
 
 /// The customer table of `transactions`, with warnings for what was left

@@ -240,26 +240,83 @@ pub fn fit_models(
     })
 }
 
-/// A customer table valued as `cpm value` values it, without its reports:
-/// profit, then the models fitted with `config` and their predictions
-/// added as columns. For the commands that need a value column.
-pub fn value_customers(
-    customers: &DataFrame,
+/// A customer table valued, and what the analyst should know of it.
+pub struct Valued {
+    /// The customers with profit, the predictions and CLV, their tiers and
+    /// matrix cells placed afresh on the value.
+    pub table: DataFrame,
+    /// The models fitted, or given.
+    pub model: Model,
+    /// What the models were fitted on, per customer.
+    pub inputs: ModelInputs,
+    /// What makes the figures less reliable, in a sentence each (refunds
+    /// left out of the spend model, frequency and spend correlated, no
+    /// spend model, no cost): warnings, or notes in a report.
+    pub cautions: Vec<String>,
+}
+
+/// Values a customer table as `cpm value` does: the models fitted with
+/// `config` on the facts up to `as_of` (or `model`, read from a model
+/// file), profit, then the predictions and CLV added as columns, and the
+/// tiers and matrix cells placed afresh on them (`tiers`). A table without
+/// revenue (a model summary: frequency, recency, T) takes the margin of
+/// `config` as its profit rate.
+pub fn value(
+    mut table: DataFrame,
     config: &ValueConfig,
     tiers: &crate::segment::TierConfig,
     as_of: Option<NaiveDate>,
-) -> Result<(DataFrame, Model)> {
-    let mut table = customers.clone();
+    model: Option<Model>,
+) -> Result<Valued> {
     let inputs = model_inputs(&table, config.time_unit)?;
     restate_times(&mut table, &inputs)?;
-    let model = fit_models(&inputs, config, as_of)?;
-    let (margin_rate, profit) = historic::profit(&table, config.margin)?;
-    table.with_column(profit)?;
+    let model = match model {
+        Some(model) => model,
+        None => fit_models(&inputs, config, as_of)?,
+    };
+    let mut cautions = Vec::new();
+    match &model.gamma_gamma {
+        Some(gg) => {
+            if gg.excluded > 0 {
+                cautions.push(format!(
+                    "{} repeat customers with a repeat spend of 0 or less (refunds) left out of \
+                     the spend model",
+                    gg.excluded
+                ));
+            }
+            if gg.correlation.abs() > 0.3 {
+                cautions.push(format!(
+                    "purchase frequency and spend are correlated ({:.2}) among repeat \
+                     customers: the Gamma-Gamma model assumes they are not, so CLV is less \
+                     reliable",
+                    gg.correlation
+                ));
+            }
+        }
+        None => cautions
+            .push("no mean_repeat_value (monetary_value) column: no spend model, no CLV".into()),
+    }
+    let margin_rate = if table.column("revenue").is_ok() {
+        let (rate, profit) = historic::profit(&table, config.margin)?;
+        if rate.is_none() {
+            cautions.push("no cost and no --margin: profit and CLV are in revenue".to_string());
+        }
+        table.with_column(profit)?;
+        rate
+    } else {
+        // a model summary: spend as it is, no history to take profit from
+        config.margin
+    };
     for column in predict(&inputs, &model, config, margin_rate.unwrap_or(1.0))? {
         table.with_column(column)?;
     }
     crate::segment::refresh_placement(&mut table, tiers)?;
-    Ok((table, model))
+    Ok(Valued {
+        table,
+        model,
+        inputs,
+        cautions,
+    })
 }
 
 /// A customer table after [`fill_in`]: the value step a command that
@@ -275,8 +332,8 @@ pub enum Filled {
     NotValued(DataFrame, String),
 }
 
-/// The customer table with the value models' columns ([`value_customers`]
-/// with `config`), unless it has them already; a model that cannot be
+/// The customer table with the value models' columns ([`value`] with
+/// `config`), unless it has them already; a model that cannot be
 /// fitted is said, not an error: the caller goes on without values and
 /// says why (a note in the report, a warning elsewhere).
 pub fn fill_in(
@@ -288,8 +345,8 @@ pub fn fill_in(
     if table.column("clv").is_ok() {
         return Filled::AsItWas(table);
     }
-    match value_customers(&table, config, tiers, as_of) {
-        Ok((valued, model)) => Filled::Valued(valued, Box::new(model)),
+    match value(table.clone(), config, tiers, as_of, None) {
+        Ok(valued) => Filled::Valued(valued.table, Box::new(valued.model)),
         Err(e) => Filled::NotValued(
             table,
             format!("the value models could not be fitted: {e:#}"),

@@ -9,7 +9,7 @@ use cpm::io::{TableStyle, human};
 use cpm::summary::{SummaryConfig, TimeUnit};
 use cpm::value::clv::Horizon;
 use cpm::value::holdout::{Holdout, HoldoutReport};
-use cpm::value::{Model, ValueConfig};
+use cpm::value::{Model, ValueConfig, Valued};
 use polars::prelude::*;
 
 use super::customers::{Loaded, customers_from, load, summarize};
@@ -177,7 +177,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
     let mut clock = std::time::Instant::now();
-    let (mut table, as_of, holdout) = match calibration_end {
+    let (table, as_of, holdout) = match calibration_end {
         // a large canonical Parquet file is summarised a batch at a time
         None => {
             let customers = customers_from(
@@ -205,48 +205,17 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             }
         },
     };
-    let model_inputs = cpm::value::model_inputs(&table, time_unit)?;
-    cpm::value::restate_times(&mut table, &model_inputs)?;
-    ui.timing("model inputs", &mut clock);
-    let model = match model_in {
-        Some(model) => model,
-        None => cpm::value::fit_models(&model_inputs, &config, as_of)?,
-    };
-    ui.timing("fit", &mut clock);
-    if let Some(gg) = &model.gamma_gamma {
-        if gg.excluded > 0 {
-            ui.warn(&format!(
-                "{} repeat customers with a repeat spend of 0 or less (refunds) left out of the \
-                 spend model",
-                gg.excluded
-            ));
-        }
-        if gg.correlation.abs() > 0.3 {
-            ui.warn(&format!(
-                "purchase frequency and spend are correlated ({:.2}) among repeat customers: \
-                 the Gamma-Gamma model assumes they are not, so CLV is less reliable",
-                gg.correlation
-            ));
-        }
-    } else {
-        ui.warn("no mean_repeat_value (monetary_value) column: no spend model, no CLV");
+    let valued = cpm::value::value(table, &config, &args.tiers.config(), as_of, model_in)?;
+    for caution in &valued.cautions {
+        ui.warn(caution);
     }
-    let margin_rate = if table.column("revenue").is_ok() {
-        let (rate, profit) = cpm::value::historic::profit(&table, args.margin)?;
-        if rate.is_none() {
-            ui.warn("no cost and no --margin: profit and CLV are in revenue");
-        }
-        table.with_column(profit)?;
-        rate
-    } else {
-        // a model summary: spend as it is, no history to take profit from
-        args.margin
-    };
-    for column in cpm::value::predict(&model_inputs, &model, &config, margin_rate.unwrap_or(1.0))? {
-        table.with_column(column)?;
-    }
-    cpm::segment::refresh_placement(&mut table, &args.tiers.config())?;
-    ui.timing("predict", &mut clock);
+    let Valued {
+        mut table,
+        model,
+        inputs: model_inputs,
+        ..
+    } = valued;
+    ui.timing("value", &mut clock);
     let style = TableStyle {
         width: args.output.width,
         ..TableStyle::default()

@@ -33,6 +33,14 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// The unit's name, as `--time-unit` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Day => "day",
+            TimeUnit::Week => "week",
+        }
+    }
+
     /// Days per unit.
     pub fn days(self) -> f64 {
         match self {

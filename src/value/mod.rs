@@ -11,6 +11,7 @@ pub mod gamma_gamma;
 pub mod historic;
 pub mod holdout;
 pub mod special;
+pub mod tables;
 
 use hashbrown::HashMap;
 

@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use cpm::io::{TableStyle, human};
+use cpm::io::TableStyle;
 use cpm::summary::{SummaryConfig, TimeUnit};
 use cpm::value::clv::Horizon;
-use cpm::value::holdout::{Holdout, HoldoutReport};
+use cpm::value::holdout::Holdout;
 use cpm::value::{Model, ValueConfig, Valued};
 use polars::prelude::*;
 
@@ -143,8 +143,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             bail!(cpm::error::usage(format!(
                 "--time-unit {} disagrees with the model, which was fitted in {}s: leave \
                  --time-unit out with --model-in",
-                unit_name(unit.into()),
-                unit_name(model.time_unit)
+                TimeUnit::from(unit).name(),
+                model.time_unit.name()
             )))
         }
         (Some(model), _) => model.time_unit,
@@ -225,7 +225,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if let Some(holdout) = &holdout {
         let report =
             cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
-        ui.print(&holdout_tables(&report, &style)?);
+        ui.print(&rendered(&cpm::value::tables::holdout(&report)?, &style));
         if let Some(path) = &args.holdout_report {
             staged.push(cpm::io::atomic::stage(path, |w| {
                 serde_json::to_writer_pretty(&mut *w, &report)?;
@@ -235,10 +235,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui.timing("holdout", &mut clock);
     }
     if table.column("profit").is_ok() {
-        ui.print(&profitability_tables(&table, &style)?);
+        ui.print(&rendered(
+            &cpm::value::tables::profitability(&table)?,
+            &style,
+        ));
         ui.timing("profitability", &mut clock);
     }
-    let report = model_report(&model, &config);
+    let report = cpm::value::tables::model(&model, &config)?;
     if let Some(path) = &args.model_out {
         staged.push(cpm::io::atomic::stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &model)?;
@@ -257,141 +260,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-/// The whale curve of historic profit, and profit per segment when the
-/// table has segments (after `cpm segment`).
-fn profitability_tables(table: &DataFrame, style: &TableStyle) -> Result<String> {
-    let profit = table.column("profit")?.cast(&DataType::Float64)?;
-    let profit: Vec<f64> = profit.f64()?.into_no_null_iter().collect();
-    let curve = cpm::value::historic::whale_curve(&profit);
-    let (percent, money) = (human::percent, human::money);
-    let rows = [
-        ("total profit", money(curve.total_profit)),
-        (
-            "whale curve peak",
-            format!(
-                "{} ({} of total)",
-                money(curve.peak_profit),
-                percent(curve.peak_share_of_total)
-            ),
-        ),
-        (
-            "peak reached after",
-            format!(
-                "{} customers ({})",
-                human::count(curve.peak_at_customers as u64),
-                percent(curve.peak_at_share)
-            ),
-        ),
-        (
-            "unprofitable customers",
-            format!(
-                "{} ({})",
-                human::count(curve.unprofitable_customers as u64),
-                percent(curve.unprofitable_share)
-            ),
-        ),
-        ("profit they destroy", money(curve.profit_destroyed)),
-    ];
-    let whale = DataFrame::new(
-        rows.len(),
-        vec![
-            Column::new(
-                "profitability".into(),
-                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "value".into(),
-                rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let style = &style.for_summaries();
-    let mut text = cpm::io::table::render_table(&whale, style);
-    if table.column("segment").is_ok() {
-        let by = cpm::value::historic::profitability_by(table, "segment")?;
-        text.push_str(&cpm::io::table::render_table(&by, style));
-    }
-    Ok(text)
-}
-
-/// The holdout comparison for people: totals and errors, then by
-/// calibration frequency.
-fn holdout_tables(report: &HoldoutReport, style: &TableStyle) -> Result<String> {
-    let totals = DataFrame::new(
-        4,
-        vec![
-            Column::new(
-                "holdout".into(),
-                [
-                    "actual repeat purchases",
-                    "predicted",
-                    "MAE per customer",
-                    "RMSE per customer",
-                ],
-            ),
-            Column::new(
-                "value".into(),
-                [
-                    report.total_actual,
-                    report.total_predicted,
-                    report.mae,
-                    report.rmse,
-                ],
-            ),
-        ],
-    )?;
-    let rows = &report.by_frequency;
-    let by_frequency = DataFrame::new(
-        rows.len(),
-        vec![
-            Column::new(
-                "calibration repeats".into(),
-                rows.iter()
-                    .map(|r| {
-                        if r.x == 7 {
-                            "7+".to_string()
-                        } else {
-                            r.x.to_string()
-                        }
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "customers".into(),
-                rows.iter().map(|r| r.customers).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "actual".into(),
-                rows.iter().map(|r| r.actual).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "predicted".into(),
-                rows.iter().map(|r| r.predicted).collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let style = &style.for_summaries();
-    Ok(format!(
-        "{}{}",
-        cpm::io::table::render_table(&totals, style),
-        cpm::io::table::render_table(&by_frequency, style)
-    ))
-}
-
 /// A customer table for `value`: cpm's, or a lifetimes-style summary
 /// (frequency, recency, T) or BTYD's (x, t_x, T).
 fn is_customer_table(frame: &DataFrame) -> bool {
     let has = |name: &str| frame.column(name).is_ok();
     cpm::segment::is_customer_table(frame)
         || (has("T") && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
-}
-
-/// A time unit's name on the command line.
-fn unit_name(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Day => "day",
-        TimeUnit::Week => "week",
-    }
 }
 
 /// Reads a model saved by --model-out.
@@ -401,69 +275,11 @@ fn read_model(path: &std::path::Path) -> Result<Model> {
     Model::from_json(&text, &path.display().to_string())
 }
 
-/// The fitted parameters for people: one row per parameter.
-fn model_report(model: &Model, config: &ValueConfig) -> DataFrame {
-    let b = &model.bgnbd;
-    let se = |i: usize| b.std_errors[i].map_or("-".to_string(), |s| format!("{s:.4}"));
-    let mut rows: Vec<(String, String, String)> = vec![
-        ("BG/NBD r".into(), format!("{:.4}", b.params.r), se(0)),
-        (
-            "BG/NBD alpha".into(),
-            format!("{:.4}", b.params.alpha),
-            se(1),
-        ),
-        ("BG/NBD a".into(), format!("{:.4}", b.params.a), se(2)),
-        ("BG/NBD b".into(), format!("{:.4}", b.params.b), se(3)),
-        (
-            "BG/NBD log-likelihood".into(),
-            human::fixed(b.log_likelihood, 2),
-            String::new(),
-        ),
-    ];
-    if let Some(gg) = &model.gamma_gamma {
-        rows.extend([
-            (
-                "Gamma-Gamma p".into(),
-                format!("{:.4}", gg.params.p),
-                String::new(),
-            ),
-            (
-                "Gamma-Gamma q".into(),
-                format!("{:.4}", gg.params.q),
-                String::new(),
-            ),
-            (
-                "Gamma-Gamma gamma".into(),
-                format!("{:.4}", gg.params.gamma),
-                String::new(),
-            ),
-            (
-                "Gamma-Gamma log-likelihood".into(),
-                human::fixed(gg.log_likelihood, 2),
-                String::new(),
-            ),
-        ]);
-    }
-    rows.push((
-        "time unit, horizon".into(),
-        format!(
-            "{}, {}{}",
-            unit_name(model.time_unit),
-            config.horizon.amount,
-            config.horizon.unit
-        ),
-        String::new(),
-    ));
-    let column = |name: &str, pick: fn(&(String, String, String)) -> &str| {
-        Column::new(name.into(), rows.iter().map(pick).collect::<Vec<&str>>())
-    };
-    DataFrame::new(
-        rows.len(),
-        vec![
-            column("model", |r| &r.0),
-            column("estimate", |r| &r.1),
-            column("std_error", |r| &r.2),
-        ],
-    )
-    .unwrap_or_default()
+/// Tables for people on stderr, one after the other.
+fn rendered(tables: &[DataFrame], style: &TableStyle) -> String {
+    let style = style.for_summaries();
+    tables
+        .iter()
+        .map(|table| cpm::io::table::render_table(table, &style))
+        .collect()
 }

@@ -5,7 +5,11 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use anyhow::Result;
+use polars::prelude::DataFrame;
+
 use super::Response;
+use crate::groups::Groups;
 
 /// A customer chosen for contact.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -193,6 +197,41 @@ impl PartialOrd for Next {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// The customers to contact: valued one by one (the group's uplift ×
+/// clv; clv already carries P(alive)) when the table has clv, else by their
+/// group's response, the customers of a group by `value_column`, highest
+/// first.
+pub fn contacts(
+    table: &DataFrame,
+    groups: &Groups,
+    responses: &[Response],
+    limits: Limits,
+    value_column: &str,
+) -> Result<TargetList> {
+    let numbers = |name: &str| crate::segment::numbers(table, name);
+    if table.column("clv").is_ok() {
+        let uplift: Vec<f64> = responses
+            .iter()
+            .zip(&groups.value)
+            .map(|(r, &v)| if v > 0.0 { r.uplift_value / v } else { 0.0 })
+            .collect();
+        let clv = numbers("clv")?;
+        let values: Vec<f64> = (0..clv.len())
+            .map(|i| uplift[groups.of[i]] * clv[i])
+            .collect();
+        return Ok(by_customer(&values, &groups.of, responses, limits));
+    }
+    let value = numbers(value_column)?;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.names.len()];
+    for (row, &g) in groups.of.iter().enumerate() {
+        members[g].push(row);
+    }
+    for rows in &mut members {
+        rows.sort_by(|&a, &b| value[b].total_cmp(&value[a]).then(a.cmp(&b)));
+    }
+    Ok(by_group(&members, responses, limits))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use cpm::allocate::response::{Defaults, apply, read_overrides};
 use cpm::allocate::table as tables;
 use cpm::allocate::targets::{self, Limits, TargetList};
 use cpm::allocate::{Method, Response};
-use cpm::groups::Groups;
 use cpm::io::TableStyle;
 use cpm::io::human;
 use cpm::segment::TierConfig;
@@ -234,7 +233,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             budget: args.budget,
             count: args.target_list.unwrap_or(usize::MAX),
         };
-        let list = contacts(&table, &groups, &responses, limits, &value_column)?;
+        let list = targets::contacts(&table, &groups, &responses, limits, &value_column)?;
         let mut allocation = tables::list_allocation_table(&groups, &list, limits.cost, &plays)?;
         ui.timing("target list", &mut clock);
         ui.print(&format!(
@@ -401,41 +400,6 @@ fn grouped(table: DataFrame, by: &str) -> Result<DataFrame> {
         "--by {by}: no such column (found: {})",
         cpm::error::column_list(&table)
     )))
-}
-
-/// The customers to contact: valued one by one (the group's uplift ×
-/// clv; clv already carries P(alive)) when the table has clv, else by their
-/// group's response, the customers of a group by `value_column`, highest
-/// first.
-fn contacts(
-    table: &DataFrame,
-    groups: &Groups,
-    responses: &[Response],
-    limits: Limits,
-    value_column: &str,
-) -> Result<TargetList> {
-    let numbers = |name: &str| cpm::segment::numbers(table, name);
-    if table.column("clv").is_ok() {
-        let uplift: Vec<f64> = responses
-            .iter()
-            .zip(&groups.value)
-            .map(|(r, &v)| if v > 0.0 { r.uplift_value / v } else { 0.0 })
-            .collect();
-        let clv = numbers("clv")?;
-        let values: Vec<f64> = (0..clv.len())
-            .map(|i| uplift[groups.of[i]] * clv[i])
-            .collect();
-        return Ok(targets::by_customer(&values, &groups.of, responses, limits));
-    }
-    let value = numbers(value_column)?;
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups.names.len()];
-    for (row, &g) in groups.of.iter().enumerate() {
-        members[g].push(row);
-    }
-    for rows in &mut members {
-        rows.sort_by(|&a, &b| value[b].total_cmp(&value[a]).then(a.cmp(&b)));
-    }
-    Ok(targets::by_group(&members, responses, limits))
 }
 
 /// The one line a target list always gets on stderr: what it holds,

@@ -134,3 +134,53 @@ pub fn plays(
     }
     Ok(plays)
 }
+
+/// The customers of `table` in the groups `names` of column `by` (all
+/// groups when `names` is empty). A `by` of segment, tier or matrix_cell
+/// the table lacks is computed with segment's defaults; another missing
+/// column, or a name no customer has, is a usage error naming what there is.
+pub fn with_groups(table: DataFrame, by: &str, names: &[String]) -> Result<DataFrame> {
+    restricted(grouped(table, by)?, by, names)
+}
+
+/// The customer table with the group column `by`: segment, tier and
+/// matrix_cell are computed (with segment's defaults) when missing.
+fn grouped(table: DataFrame, by: &str) -> Result<DataFrame> {
+    if table.column(by).is_ok() {
+        return Ok(table);
+    }
+    if ["segment", "tier", "matrix_cell"].contains(&by) {
+        return crate::segment::fill_in(table);
+    }
+    bail!(crate::error::usage(format!(
+        "--by {by}: no such column (found: {})",
+        crate::error::column_list(&table)
+    )))
+}
+
+/// The customer table without the customers outside `names` (`--groups`),
+/// which must each be a group of column `by`.
+fn restricted(table: DataFrame, by: &str, names: &[String]) -> Result<DataFrame> {
+    if names.is_empty() {
+        return Ok(table);
+    }
+    let column = table.column(by)?.cast(&DataType::String)?;
+    let values = column.str()?;
+    let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
+    for name in &names {
+        if !values.iter().any(|v| v == Some(*name)) {
+            let mut found: Vec<&str> = values.iter().flatten().collect();
+            found.sort_unstable();
+            found.dedup();
+            bail!(crate::error::usage(format!(
+                "--groups: no group '{name}' in column '{by}' (found: {})",
+                found.join(", ")
+            )));
+        }
+    }
+    let keep: BooleanChunked = values
+        .iter()
+        .map(|v| v.is_some_and(|v| names.contains(&v)))
+        .collect();
+    Ok(table.filter(&keep)?)
+}

@@ -194,7 +194,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     )?;
     let (table, value_column) =
         valued(customers.table, args.value.as_deref(), customers.as_of, ui)?;
-    let table = restricted(grouped(table, &args.by)?, &args.by, &args.groups)?;
+    let table = cpm::groups::with_groups(table, &args.by, &args.groups)?;
     ui.timing("customers", &mut clock);
 
     let groups = cpm::groups::groups(&table, &args.by, &value_column)?;
@@ -387,21 +387,6 @@ fn valued(
     Ok((table, "revenue".to_string()))
 }
 
-/// The customer table with the group column `by`: segment, tier and
-/// matrix_cell are computed (with segment's defaults) when missing.
-fn grouped(table: DataFrame, by: &str) -> Result<DataFrame> {
-    if table.column(by).is_ok() {
-        return Ok(table);
-    }
-    if ["segment", "tier", "matrix_cell"].contains(&by) {
-        return cpm::segment::fill_in(table);
-    }
-    bail!(cpm::error::usage(format!(
-        "--by {by}: no such column (found: {})",
-        cpm::error::column_list(&table)
-    )))
-}
-
 /// The one line a target list always gets on stderr: what it holds,
 /// costs, is expected to return, and what is left of the budget.
 fn list_line(list: &TargetList, limits: Limits) -> String {
@@ -462,31 +447,4 @@ fn verdict(responses: &[Response], spends: &[f64], budget: f64, break_even: f64)
     }
     text.push('\n');
     text
-}
-
-/// The customer table without the customers outside `names` (`--groups`),
-/// which must each be a group of column `by`.
-fn restricted(table: DataFrame, by: &str, names: &[String]) -> Result<DataFrame> {
-    if names.is_empty() {
-        return Ok(table);
-    }
-    let column = table.column(by)?.cast(&DataType::String)?;
-    let values = column.str()?;
-    let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
-    for name in &names {
-        if !values.iter().any(|v| v == Some(*name)) {
-            let mut found: Vec<&str> = values.iter().flatten().collect();
-            found.sort_unstable();
-            found.dedup();
-            bail!(cpm::error::usage(format!(
-                "--groups: no group '{name}' in column '{by}' (found: {})",
-                found.join(", ")
-            )));
-        }
-    }
-    let keep: BooleanChunked = values
-        .iter()
-        .map(|v| v.is_some_and(|v| names.contains(&v)))
-        .collect();
-    Ok(table.filter(&keep)?)
 }

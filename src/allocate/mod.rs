@@ -10,6 +10,9 @@ pub mod table;
 pub mod targets;
 
 use anyhow::{Result, bail};
+use polars::prelude::DataFrame;
+
+use crate::value::Filled;
 
 /// How a group's expected incremental value answers spend s:
 /// V(s) = U · (1 − e^(−s / k)).
@@ -326,6 +329,54 @@ pub fn break_even_budget(responses: &[Response]) -> f64 {
             at_one.clamp(r.min, r.max.max(r.min))
         })
         .sum()
+}
+
+/// The customers with the column they are valued by, for groups and
+/// contacts.
+pub struct ValuedCustomers {
+    /// The customer table (with the value models' columns when they were
+    /// fitted here).
+    pub table: DataFrame,
+    /// The value column: the one asked for, else `clv`, else `revenue`.
+    pub column: String,
+    /// Why the customers are valued by revenue, when they are.
+    pub caution: Option<String>,
+}
+
+/// The customers and their value column: `value` when given (it must hold
+/// amounts), else `clv`, the value models fitted with their defaults when
+/// the table has none; when they cannot be, revenue, and why.
+pub fn valued(
+    table: DataFrame,
+    value: Option<&str>,
+    as_of: Option<chrono::NaiveDate>,
+) -> Result<ValuedCustomers> {
+    let valued = |table, column: &str, caution| ValuedCustomers {
+        table,
+        column: column.to_string(),
+        caution,
+    };
+    if let Some(name) = value {
+        // a usage error for a column that is missing or holds no amounts
+        crate::segment::value_numbers(&table, name, "--value")?;
+        return Ok(valued(table, name, None));
+    }
+    let config = crate::value::ValueConfig::default();
+    let tiers = crate::segment::TierConfig::default();
+    Ok(match crate::value::fill_in(table, &config, &tiers, as_of) {
+        Filled::AsItWas(table) => valued(table, "clv", None),
+        Filled::Valued(table, _) if table.column("clv").is_ok() => valued(table, "clv", None),
+        Filled::Valued(table, _) => valued(
+            table,
+            "revenue",
+            Some("no spend model, so no CLV: customers are valued by revenue".to_string()),
+        ),
+        Filled::NotValued(table, why) => valued(
+            table,
+            "revenue",
+            Some(format!("{why}: customers are valued by revenue")),
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -11,10 +11,7 @@ use cpm::allocate::targets::{self, Limits, TargetList};
 use cpm::allocate::{Method, Response};
 use cpm::io::TableStyle;
 use cpm::io::human;
-use cpm::segment::TierConfig;
 use cpm::summary::SummaryConfig;
-use cpm::value::{Filled, ValueConfig};
-use polars::prelude::*;
 
 use super::customers::customers_from;
 use super::inputs_and_output;
@@ -192,8 +189,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui,
         &mut clock,
     )?;
-    let (table, value_column) =
-        valued(customers.table, args.value.as_deref(), customers.as_of, ui)?;
+    let valued = cpm::allocate::valued(customers.table, args.value.as_deref(), customers.as_of)?;
+    if let Some(why) = &valued.caution {
+        ui.warn(why);
+    }
+    let (table, value_column) = (valued.table, valued.column);
     let table = cpm::groups::with_groups(table, &args.by, &args.groups)?;
     ui.timing("customers", &mut clock);
 
@@ -353,38 +353,6 @@ fn check_args(args: &Args) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The customer table with its value column: `--value`, else `clv`, the
-/// value models fitted with their defaults when the table has none; when
-/// they cannot be, revenue, with a warning.
-fn valued(
-    table: DataFrame,
-    value: Option<&str>,
-    as_of: Option<chrono::NaiveDate>,
-    ui: &Ui,
-) -> Result<(DataFrame, String)> {
-    if let Some(name) = value {
-        // a usage error for a column that is missing or holds no amounts
-        cpm::segment::value_numbers(&table, name, "--value")?;
-        return Ok((table, name.to_string()));
-    }
-    let why = match cpm::value::fill_in(
-        table,
-        &ValueConfig::default(),
-        &TierConfig::default(),
-        as_of,
-    ) {
-        Filled::AsItWas(table) => return Ok((table, "clv".to_string())),
-        Filled::Valued(valued, _) if valued.column("clv").is_ok() => {
-            return Ok((valued, "clv".to_string()));
-        }
-        Filled::Valued(valued, _) => (valued, "no spend model, so no CLV".to_string()),
-        Filled::NotValued(table, why) => (table, why),
-    };
-    let (table, why) = why;
-    ui.warn(&format!("{why}: customers are valued by revenue"));
-    Ok((table, "revenue".to_string()))
 }
 
 /// The one line a target list always gets on stderr: what it holds,

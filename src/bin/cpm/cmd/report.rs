@@ -341,8 +341,22 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     ui.timing("report", &mut clock);
 
-    // everything is rendered before anything is written: a failure leaves
-    // every previous file as it was
+    write_outputs(&report, &args, &targets, &protected, ui)?;
+    ui.timing("write", &mut clock);
+    Ok(())
+}
+
+/// Renders `report` for every target (and `--tables-dir`) before anything
+/// is written, then writes the files all or none, then stdout: a failure
+/// leaves every previous file as it was. `protected` are the inputs no
+/// table file may replace.
+fn write_outputs(
+    report: &cpm::report::Report,
+    args: &Args,
+    targets: &[Target],
+    protected: &[PathBuf],
+    ui: &Ui,
+) -> Result<()> {
     let page_width = args.width.filter(|w| *w > 0).unwrap_or_else(|| {
         cpm::io::table::terminal_width()
             .unwrap_or(cpm::io::table::DEFAULT_WIDTH)
@@ -350,11 +364,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     });
     let rendered = targets
         .iter()
-        .map(|target| cpm::report::render::render(&report, target.format, Some(page_width)))
+        .map(|target| cpm::report::render::render(report, target.format, Some(page_width)))
         .collect::<Result<Vec<String>>>()?;
     let tables = match &args.tables_dir {
         Some(dir) => {
-            let document = cpm::report::document::document(&report);
+            let document = cpm::report::document::document(report);
             let files = cpm::report::render::csv::table_files(&document, !args.no_excel_safe)?;
             if dir.exists() && !dir.is_dir() {
                 bail!(cpm::error::usage(format!(
@@ -373,7 +387,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 .into_iter()
                 .map(|(name, text)| {
                     let path = dir.join(name);
-                    check_output(&path, &protected)?;
+                    check_output(&path, protected)?;
                     Ok((path, text))
                 })
                 .collect::<Result<Vec<_>>>()?
@@ -404,7 +418,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?))?;
         }
     }
-    ui.timing("write", &mut clock);
     Ok(())
 }
 

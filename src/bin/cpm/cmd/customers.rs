@@ -74,9 +74,14 @@ pub fn facts_from(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<DataFrame> {
-    let gathered = match large_parquet(inputs, args, is_customer_table, cpm::facts::STREAM_ABOVE)? {
+    let gathered = match large_parquet(
+        inputs,
+        args,
+        cpm::segment::is_customer_table,
+        cpm::facts::STREAM_ABOVE,
+    )? {
         Some(file) => cpm::facts::gather(&Batches::Parquet(file), as_of)?,
-        None => match load(inputs, args, is_customer_table, ui, clock)? {
+        None => match load(inputs, args, cpm::segment::is_customer_table, ui, clock)? {
             Loaded::Transactions(transactions, _) => {
                 cpm::facts::gather(&Batches::Frame(&transactions), as_of)?
             }
@@ -99,11 +104,6 @@ pub fn facts_from(
         ));
     }
     Ok(gathered.table)
-}
-
-/// Whether `frame` is a customer table (segment's or value's output).
-fn is_customer_table(frame: &DataFrame) -> bool {
-    cpm::segment::is_customer_table(frame)
 }
 
 /// Reads `inputs`: a customer table as it is, or canonical transactions

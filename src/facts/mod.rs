@@ -90,78 +90,128 @@ pub struct Gathered {
 /// `order_date`, `revenue`; `order_id`, `cost` and attributes when there)
 /// up to `as_of`, by default the day after the latest transaction.
 pub fn gather(source: &Batches, as_of: Option<NaiveDate>) -> Result<Gathered> {
-    for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
-        if !source.has(required) {
-            bail!(
-                "column '{required}' not found (found: {}); run the input through cpm ingest, \
-                 or map it with --map",
-                source.column_names().join(", ")
-            );
-        }
-    }
-    // the default as-of day is the day after the latest transaction, which
-    // the same pass finds: no row is after it, so the pass leaves none out
-    let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
-    let (as_of, facts) = match as_of {
-        Some(day) => (day, Facts::gather(source, days_since_epoch(day), BATCHING)?),
-        None => {
-            let facts = Facts::gather(source, i32::MAX, BATCHING)?;
-            // 1970-01-02 for no rows, at most 9999-12-31: a four-digit date
-            // every tool reads (rows after it are then left out: a second
-            // pass, for dates no export has)
-            let latest = facts.latest_day.unwrap_or(0);
-            let after = NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1);
-            if after <= last_day {
-                (after, facts)
-            } else {
-                let gathered = Facts::gather(source, days_since_epoch(last_day), BATCHING)?;
-                (last_day, gathered)
+    let mut builder = FactsBuilder::new(&source.column_names(), as_of)?;
+    builder.gatherer.add_all(source)?;
+    builder.finish()
+}
+
+/// The facts of transactions that come a batch at a time, from a reader
+/// that never holds them all ([`gather`] on a source that can be read
+/// again): [`FactsBuilder::add`] each batch, in the input's order, then
+/// [`FactsBuilder::finish`]. Only what is kept per customer grows.
+pub struct FactsBuilder {
+    as_of: Option<NaiveDate>,
+    gatherer: Gatherer,
+}
+
+/// The last day a default as-of day can be: a four-digit date every tool
+/// reads (rows after it are left out, for dates no export has).
+fn last_as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
+}
+
+impl FactsBuilder {
+    /// Facts up to `as_of` of transactions with the columns `columns`
+    /// (every batch has them, in any order).
+    pub fn new(columns: &[String], as_of: Option<NaiveDate>) -> Result<FactsBuilder> {
+        for required in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+            if !columns.iter().any(|c| c == required) {
+                bail!(
+                    "column '{required}' not found (found: {}); run the input through cpm \
+                     ingest, or map it with --map",
+                    columns.join(", ")
+                );
             }
         }
-    };
-    let rows_after_as_of = facts.rows_after_as_of;
-    let order = OutputOrder::new(&facts)?;
-    let codes = &order.output_codes;
-    let extras = facts
-        .constant_extras()
-        .iter()
-        .map(|extra| order.for_output(extra))
-        .collect::<Result<Vec<_>>>()?;
-    // no purchase: no purchase days
-    let day = |days: &[i32], none: i32| -> Result<Column> {
-        let days: Int32Chunked = codes
-            .iter()
-            .map(|&c| Some(days[c as usize]).filter(|&d| d != none))
-            .collect();
-        Ok(days.into_column().cast(&DataType::Date)?)
-    };
-    let mut columns = vec![
-        order.ids.clone(),
-        day(&facts.first_day, i32::MAX)?.with_name(FIRST_PURCHASE.into()),
-        day(&facts.last_day, i32::MIN)?.with_name(LAST_PURCHASE.into()),
-        Column::new(ORDERS.into(), pick(codes, &facts.orders)),
-        Column::new(PURCHASE_DAYS.into(), pick(codes, &facts.purchase_days)),
-        Column::new(REVENUE.into(), pick(codes, &facts.revenue)),
-        Column::new(
-            FIRST_DAY_REVENUE.into(),
-            pick(codes, &facts.first_day_revenue),
-        ),
-    ];
-    if let Some(margin) = &facts.margin {
-        columns.push(Column::new(MARGIN.into(), pick(codes, margin)));
+        // without a day asked for, the default (the day after the latest
+        // transaction) is found in the same pass: no row is after it, so
+        // the cap leaves none out, unless the latest is past the cap
+        let cap = days_since_epoch(as_of.unwrap_or_else(last_as_of));
+        Ok(FactsBuilder {
+            as_of,
+            gatherer: Gatherer::new(columns, cap, BATCHING),
+        })
     }
-    drop(facts);
-    columns.extend(extras);
-    let height = codes.len();
-    columns.push(
-        Column::new(AS_OF.into(), vec![days_since_epoch(as_of); height]).cast(&DataType::Date)?,
-    );
-    columns.push(Column::new(VERSION.into(), vec![FACTS_VERSION; height]));
-    Ok(Gathered {
-        table: DataFrame::new(height, columns)?,
-        as_of,
-        rows_after_as_of,
-    })
+
+    /// Makes room up front for about `rows` rows in all (a hint).
+    pub fn expect_rows(&mut self, rows: usize) {
+        self.gatherer.expect_rows(rows);
+    }
+
+    /// Adds the next batch of rows.
+    pub fn add(&mut self, rows: &DataFrame) -> Result<()> {
+        let batch = self.gatherer.batching.rows;
+        for start in (0..rows.height()).step_by(batch) {
+            self.gatherer.add(&rows.slice(start as i64, batch))?;
+        }
+        Ok(())
+    }
+
+    /// The facts table of every row added.
+    pub fn finish(self) -> Result<Gathered> {
+        let facts = self.gatherer.finish();
+        let as_of = match self.as_of {
+            Some(day) => day,
+            None => {
+                // 1970-01-02 for no rows, at most the cap
+                let latest = facts.latest_day.unwrap_or(0);
+                let after = NaiveDate::default() + chrono::Duration::days(i64::from(latest) + 1);
+                after.min(last_as_of())
+            }
+        };
+        facts.into_table(as_of)
+    }
+}
+
+impl Facts {
+    /// The facts table, as of `as_of`.
+    fn into_table(self, as_of: NaiveDate) -> Result<Gathered> {
+        let facts = self;
+        let rows_after_as_of = facts.rows_after_as_of;
+        let order = OutputOrder::new(&facts)?;
+        let codes = &order.output_codes;
+        let extras = facts
+            .constant_extras()
+            .iter()
+            .map(|extra| order.for_output(extra))
+            .collect::<Result<Vec<_>>>()?;
+        // no purchase: no purchase days
+        let day = |days: &[i32], none: i32| -> Result<Column> {
+            let days: Int32Chunked = codes
+                .iter()
+                .map(|&c| Some(days[c as usize]).filter(|&d| d != none))
+                .collect();
+            Ok(days.into_column().cast(&DataType::Date)?)
+        };
+        let mut columns = vec![
+            order.ids.clone(),
+            day(&facts.first_day, i32::MAX)?.with_name(FIRST_PURCHASE.into()),
+            day(&facts.last_day, i32::MIN)?.with_name(LAST_PURCHASE.into()),
+            Column::new(ORDERS.into(), pick(codes, &facts.orders)),
+            Column::new(PURCHASE_DAYS.into(), pick(codes, &facts.purchase_days)),
+            Column::new(REVENUE.into(), pick(codes, &facts.revenue)),
+            Column::new(
+                FIRST_DAY_REVENUE.into(),
+                pick(codes, &facts.first_day_revenue),
+            ),
+        ];
+        if let Some(margin) = &facts.margin {
+            columns.push(Column::new(MARGIN.into(), pick(codes, margin)));
+        }
+        drop(facts);
+        columns.extend(extras);
+        let height = codes.len();
+        columns.push(
+            Column::new(AS_OF.into(), vec![days_since_epoch(as_of); height])
+                .cast(&DataType::Date)?,
+        );
+        columns.push(Column::new(VERSION.into(), vec![FACTS_VERSION; height]));
+        Ok(Gathered {
+            table: DataFrame::new(height, columns)?,
+            as_of,
+            rows_after_as_of,
+        })
+    }
 }
 
 /// The analysis day of a facts table, checked against the one `asked`
@@ -334,91 +384,141 @@ const BATCHING: Batching = Batching {
     compact_above: COMPACT_ABOVE,
 };
 
-impl Facts {
-    /// The facts of the rows up to `as_of_days`, read `batch` rows (a
-    /// multiple of [`BLOCK`]) at a time.
-    fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
-        let batch = batching.rows;
-        let extras: Vec<String> = source
-            .column_names()
-            .into_iter()
-            .filter(|name| !CANONICAL.contains(&name.as_str()))
-            .collect();
-        let columns: Vec<&str> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
-            .into_iter()
-            .filter(|name| source.has(name))
-            .chain(extras.iter().map(String::as_str))
-            .collect();
-        let mut firsts = FirstValues::new(extras.clone());
-        let with_cost = source.has(COST);
-        let height = source.height();
-        // each row's (partition, local) code in the batch being read
-        let mut codes = vec![u32::MAX; height.min(batch)];
-        let mut rows_after_as_of = 0u64;
-        let mut latest_day = None;
-        // room for every purchase when the rows fit in memory; past that,
-        // purchases are compacted as they come (see Partition::compact)
-        let room = height.min(batching.compact_above.max(batch)) / PARTITIONS;
-        let mut partitions: Vec<Partition> = (0..PARTITIONS)
-            .map(|_| Partition::new(with_cost, room))
-            .collect();
-        for batch_start in (0..height).step_by(batch) {
-            let batch_codes = &mut codes[..batch.min(height - batch_start)];
-            batch_codes.fill(u32::MAX);
-            let rows = source.read(batch_start, batch, &columns)?;
-            for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
-                no_empty(rows.column(name)?, batch_start)?;
-            }
-            let blocks: Vec<Block> = (0..batch_codes.len())
-                .step_by(BLOCK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|start| Block::read(&rows, start, batch_start, as_of_days))
-                .collect::<Result<_>>()?;
-            latest_day = latest_day.max(blocks.iter().filter_map(|b| b.latest).max());
-            let known: Vec<usize> = partitions.iter().map(|p| p.first_row.len()).collect();
-            // each partition codes and adds up its records, in row order
-            let local_codes: Vec<Vec<u32>> = partitions
-                .par_iter_mut()
-                .enumerate()
-                .map(|(p, part)| {
-                    let count = blocks.iter().map(|b| b.members[p].len()).sum();
-                    part.absorb(blocks.iter().flat_map(|b| &b.members[p]), count)
-                })
-                .collect();
-            // each block writes its rows' codes: (partition, local code); the
-            // block's records of partition p start at taken[block][p] in
-            // local_codes[p]
-            let mut next = vec![0usize; PARTITIONS];
-            let taken: Vec<Vec<usize>> = blocks
-                .iter()
-                .map(|block| {
-                    let taken = next.clone();
-                    for (n, records) in next.iter_mut().zip(&block.members) {
-                        *n += records.len();
-                    }
-                    taken
-                })
-                .collect();
-            batch_codes
-                .par_chunks_mut(BLOCK)
-                .zip(blocks.par_iter().zip(&taken))
-                .for_each(|(out, (block, taken))| {
-                    for (p, records) in block.members.iter().enumerate() {
-                        let local = &local_codes[p][taken[p]..taken[p] + records.len()];
-                        for (record, &code) in records.iter().zip(local) {
-                            out[record.row as usize - block.start] =
-                                partition_code(p, code as usize);
-                        }
-                    }
-                });
-            rows_after_as_of += batch_codes.iter().filter(|&&c| c == u32::MAX).count() as u64;
-            firsts.add_batch(&rows, batch_start, &partitions, &known, batch_codes)?;
-            if height > batching.compact_above {
-                partitions.par_iter_mut().for_each(Partition::compact);
-            }
-        }
+/// [`Facts`] being gathered, a batch of rows at a time.
+struct Gatherer {
+    /// The columns read: the canonical ones there are, then the extras.
+    columns: Vec<String>,
+    as_of_days: i32,
+    batching: Batching,
+    /// Rows added so far.
+    rows: usize,
+    /// Each row's (partition, local) code in the batch being added.
+    codes: Vec<u32>,
+    rows_after_as_of: u64,
+    latest_day: Option<i32>,
+    partitions: Vec<Partition>,
+    firsts: FirstValues,
+}
 
+impl Gatherer {
+    /// Facts up to `as_of_days` of rows with the columns `names`.
+    fn new(names: &[String], as_of_days: i32, batching: Batching) -> Gatherer {
+        let has = |name: &str| names.iter().any(|n| n == name);
+        let extras: Vec<String> = names
+            .iter()
+            .filter(|name| !CANONICAL.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        let columns = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
+            .into_iter()
+            .filter(|name| has(name))
+            .map(str::to_string)
+            .chain(extras.iter().cloned())
+            .collect();
+        let with_cost = has(COST);
+        Gatherer {
+            columns,
+            as_of_days,
+            batching,
+            rows: 0,
+            codes: Vec::new(),
+            rows_after_as_of: 0,
+            latest_day: None,
+            partitions: (0..PARTITIONS).map(|_| Partition::new(with_cost)).collect(),
+            firsts: FirstValues::new(extras),
+        }
+    }
+
+    /// Room for every purchase of `rows` rows when they fit in memory;
+    /// past that, purchases are compacted as they come (see
+    /// [`Partition::compact`]).
+    fn expect_rows(&mut self, rows: usize) {
+        let batching = self.batching;
+        let room = rows.min(batching.compact_above.max(batching.rows)) / PARTITIONS;
+        for part in &mut self.partitions {
+            part.make_room(room);
+        }
+    }
+
+    /// Adds every row of `source`, a batch at a time.
+    fn add_all(&mut self, source: &Batches) -> Result<()> {
+        self.expect_rows(source.height());
+        let columns = self.columns.clone();
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        for start in (0..source.height()).step_by(self.batching.rows) {
+            self.add(&source.read(start, self.batching.rows, &columns)?)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the next rows (at most a batch).
+    fn add(&mut self, rows: &DataFrame) -> Result<()> {
+        let batch_start = self.rows;
+        self.rows += rows.height();
+        self.codes.clear();
+        self.codes.resize(rows.height(), u32::MAX);
+        for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
+            no_empty(rows.column(name)?, batch_start)?;
+        }
+        let as_of_days = self.as_of_days;
+        let blocks: Vec<Block> = (0..rows.height())
+            .step_by(BLOCK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| Block::read(rows, start, batch_start, as_of_days))
+            .collect::<Result<_>>()?;
+        self.latest_day = self
+            .latest_day
+            .max(blocks.iter().filter_map(|b| b.latest).max());
+        let partitions = &mut self.partitions;
+        let known: Vec<usize> = partitions.iter().map(|p| p.first_row.len()).collect();
+        // each partition codes and adds up its records, in row order
+        let local_codes: Vec<Vec<u32>> = partitions
+            .par_iter_mut()
+            .enumerate()
+            .map(|(p, part)| {
+                let count = blocks.iter().map(|b| b.members[p].len()).sum();
+                part.absorb(blocks.iter().flat_map(|b| &b.members[p]), count)
+            })
+            .collect();
+        // each block writes its rows' codes: (partition, local code); the
+        // block's records of partition p start at taken[block][p] in
+        // local_codes[p]
+        let mut next = vec![0usize; PARTITIONS];
+        let taken: Vec<Vec<usize>> = blocks
+            .iter()
+            .map(|block| {
+                let taken = next.clone();
+                for (n, records) in next.iter_mut().zip(&block.members) {
+                    *n += records.len();
+                }
+                taken
+            })
+            .collect();
+        self.codes
+            .par_chunks_mut(BLOCK)
+            .zip(blocks.par_iter().zip(&taken))
+            .for_each(|(out, (block, taken))| {
+                for (p, records) in block.members.iter().enumerate() {
+                    let local = &local_codes[p][taken[p]..taken[p] + records.len()];
+                    for (record, &code) in records.iter().zip(local) {
+                        out[record.row as usize - block.start] = partition_code(p, code as usize);
+                    }
+                }
+            });
+        self.rows_after_as_of += self.codes.iter().filter(|&&c| c == u32::MAX).count() as u64;
+        self.firsts
+            .add_batch(rows, batch_start, partitions, &known, &self.codes)?;
+        if self.rows > self.batching.compact_above {
+            partitions.par_iter_mut().for_each(Partition::compact);
+        }
+        Ok(())
+    }
+
+    /// The facts of every row added.
+    fn finish(self) -> Facts {
+        let partitions = self.partitions;
+        let mut firsts = self.firsts;
         let offsets: Vec<u32> = partitions
             .iter()
             .scan(0u32, |next, part| {
@@ -428,10 +528,11 @@ impl Facts {
             })
             .collect();
         firsts.make_codes_global(&offsets);
+        let with_cost = partitions.first().is_some_and(|p| p.margin.is_some());
         let finished: Vec<Partition> = partitions.into_par_iter().map(Partition::finish).collect();
         let mut facts = Facts {
-            rows_after_as_of,
-            latest_day,
+            rows_after_as_of: self.rows_after_as_of,
+            latest_day: self.latest_day,
             first_row: Vec::new(),
             first_day: Vec::new(),
             last_day: Vec::new(),
@@ -456,7 +557,17 @@ impl Facts {
             facts.orders.extend(part.orders);
             facts.purchase_days.extend(part.purchase_days);
         }
-        Ok(facts)
+        facts
+    }
+}
+
+impl Facts {
+    /// The facts of the rows of `source` up to `as_of_days`, read
+    /// `batching.rows` (a multiple of [`BLOCK`]) at a time.
+    fn gather(source: &Batches, as_of_days: i32, batching: Batching) -> Result<Facts> {
+        let mut gatherer = Gatherer::new(&source.column_names(), as_of_days, batching);
+        gatherer.add_all(source)?;
+        Ok(gatherer.finish())
     }
 
     /// The extra columns whose value never changes within a customer

@@ -174,10 +174,8 @@ pub(super) struct Partition {
 }
 
 impl Partition {
-    /// An empty partition, with room for the purchases of about
-    /// `expected_rows` rows (vectors that grow by doubling copy their
-    /// contents over and over, into memory the kernel must clear first).
-    pub(super) fn new(with_margin: bool, expected_rows: usize) -> Partition {
+    /// An empty partition.
+    pub(super) fn new(with_margin: bool) -> Partition {
         Partition {
             index: hashbrown::HashTable::new(),
             customers: Vec::new(),
@@ -189,11 +187,18 @@ impl Partition {
             margin: with_margin.then(CompensatedSums::default),
             orders: Vec::new(),
             purchase_days: Vec::new(),
-            purchases: Vec::with_capacity(expected_rows + expected_rows / 16),
+            purchases: Vec::new(),
             latest_day: Vec::new(),
             latest_order: Vec::new(),
             compacted: 0,
         }
+    }
+
+    /// Room for the purchases of about `rows` more rows (vectors that grow
+    /// by doubling copy their contents over and over, into memory the
+    /// kernel must clear first).
+    pub(super) fn make_room(&mut self, rows: usize) {
+        self.purchases.reserve(rows + rows / 16);
     }
 
     /// Codes and adds up the `count` `records`; returns their local codes,

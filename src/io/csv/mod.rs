@@ -187,9 +187,65 @@ pub struct CsvTable {
     pub encoding: String,
 }
 
-/// Reads one CSV input. `progress` is called with the number of bytes
-/// consumed since its last call.
+/// A batch of rows of a CSV input, as the reader hands them on.
+pub struct CsvBatch {
+    /// One string column per header field, plus [`LINE_COLUMN`].
+    pub frame: DataFrame,
+    /// The batch's ragged rows.
+    pub rejects: Vec<RawReject>,
+    /// The batch's rows whose quoted fields span lines.
+    pub line_breaks: LineBreaks,
+}
+
+/// What the reader learnt of a CSV input once every batch was read.
+pub struct CsvEnd {
+    /// What the caller should warn of (byte order marks inside the file,
+    /// repeated headers).
+    pub warnings: Vec<String>,
+    /// The delimiter used (sniffed or given).
+    pub delimiter: u8,
+    /// The encoding the bytes were decoded from, e.g. `utf-8`, `utf-16le`.
+    pub encoding: String,
+}
+
+/// Reads one CSV input whole. `progress` is called with the number of
+/// bytes consumed since its last call.
 pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> Result<CsvTable> {
+    let mut batches: Vec<CsvBatch> = Vec::new();
+    let end = read_csv_batches(opened, opts, progress, usize::MAX, &mut |batch| {
+        batches.push(batch);
+        Ok(())
+    })?;
+    let mut batches = batches.into_iter();
+    let mut whole = batches
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no batch read"))?;
+    for batch in batches {
+        whole.frame.vstack_mut_owned(batch.frame)?;
+        whole.rejects.extend(batch.rejects);
+        whole.line_breaks = whole.line_breaks + batch.line_breaks;
+    }
+    Ok(CsvTable {
+        frame: whole.frame,
+        rejects: whole.rejects,
+        line_breaks: whole.line_breaks,
+        warnings: end.warnings,
+        delimiter: end.delimiter,
+        encoding: end.encoding,
+    })
+}
+
+/// Reads one CSV input a batch of at least `batch_rows` rows at a time
+/// (the last may be smaller; an input without rows gives one empty batch),
+/// handing each to `sink` in input order: only the batch in hand is in
+/// memory. An error may come after some batches were handed on.
+pub fn read_csv_batches(
+    opened: &Opened,
+    opts: &CsvOptions,
+    progress: &dyn Fn(u64),
+    batch_rows: usize,
+    sink: &mut dyn FnMut(CsvBatch) -> Result<()>,
+) -> Result<CsvEnd> {
     let name = &opened.name;
     let encoding = encoding_label(opened, opts)?;
     let mut decoded = decoder(opened, opts)?;
@@ -219,19 +275,28 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     let body = io::Cursor::new(sample[skip_at..].to_vec()).chain(decoded);
     let mut tracked = Tracked::new(body, progress);
     let line_offset = opts.skip_rows as u64;
-    let Parsed {
-        frame,
-        rejects,
-        line_breaks,
-        boms,
-        headers,
-    } = parse_records(
+    let (mut boms, mut headers) = (Vec::new(), Vec::new());
+    let mut names = Vec::new();
+    parse_records(
         &mut tracked,
         name,
         opts,
         delimiter,
         line_offset,
         BLOCK_BYTES,
+        batch_rows,
+        &mut |parsed: Parsed| {
+            boms.extend(parsed.boms);
+            headers.extend(parsed.headers);
+            if names.is_empty() {
+                names = header_names(&parsed.frame);
+            }
+            sink(CsvBatch {
+                frame: parsed.frame,
+                rejects: parsed.rejects,
+                line_breaks: parsed.line_breaks,
+            })
+        },
     )?;
 
     if tracked.quotes % 2 == 1 {
@@ -239,7 +304,6 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
         for _ in 0..opts.skip_rows {
             reader.read_until(b'\n', &mut Vec::new())?;
         }
-        let names = header_names(&frame);
         if let Some(problem) = check_quotes(reader, delimiter, opts.escape)? {
             let column = names
                 .get(problem.field)
@@ -272,10 +336,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
             lines(&headers)
         ));
     }
-    Ok(CsvTable {
-        frame,
-        rejects,
-        line_breaks,
+    Ok(CsvEnd {
         warnings,
         delimiter,
         encoding,

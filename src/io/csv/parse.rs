@@ -3,6 +3,7 @@
 //! row's physical line, the ragged rows, the field limits, byte order marks
 //! and repeated headers of files joined with `cat`.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -29,7 +30,7 @@ pub(super) struct Block {
     pub(super) bytes: Vec<u8>,
 }
 
-/// What [`parse_records`] made of an input.
+/// What [`parse_records`] made of a batch of records.
 pub(super) struct Parsed {
     /// One string column per header field, plus [`LINE_COLUMN`].
     pub(super) frame: DataFrame,
@@ -45,8 +46,12 @@ pub(super) struct Parsed {
 /// Parses the records: this thread reads the input in blocks of about
 /// `block_bytes` that end on a record boundary and hands them to one
 /// parsing thread per core; each parses its blocks into column chunks with
-/// the csv crate, and the chunks are put back in input order. Line numbers
-/// are exact: each block knows how many lines came before it.
+/// the csv crate, and the chunks are put back in input order and handed to
+/// `sink` in batches of at least `batch_rows` rows (the last one may be
+/// smaller; an input without rows gives one empty batch). Line numbers are
+/// exact: each block knows how many lines came before it. Only the blocks
+/// in flight and the batch in hand are in memory.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn parse_records(
     body: &mut dyn Read,
     name: &str,
@@ -54,7 +59,9 @@ pub(super) fn parse_records(
     delimiter: u8,
     line_offset: u64,
     block_bytes: usize,
-) -> Result<Parsed> {
+    batch_rows: usize,
+    sink: &mut dyn FnMut(Parsed) -> Result<()>,
+) -> Result<()> {
     let mut blocks = Blocks::new(body, name, opts, delimiter, line_offset, block_bytes);
     // enough for the whole header
     blocks.first_record_end()?;
@@ -80,7 +87,7 @@ pub(super) fn parse_records(
     let failed = AtomicBool::new(false);
     let (block_tx, block_rx) = mpsc::sync_channel::<Block>(workers);
     let block_rx = Mutex::new(block_rx);
-    let mut parsed: Vec<(usize, Result<Chunk>)> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let (chunk_tx, chunk_rx) = mpsc::channel();
         for _ in 0..workers {
             let (block_rx, chunk_tx, columns, failed) =
@@ -98,7 +105,17 @@ pub(super) fn parse_records(
             });
         }
         drop(chunk_tx);
-        // a parsing thread's error stops the reading; it is reported below
+        let mut batches = InOrder {
+            columns: &columns,
+            waiting: BTreeMap::new(),
+            next: 0,
+            batch: Vec::new(),
+            batch_rows,
+            emitted: false,
+            sink,
+        };
+        // a parsing thread's error stops the reading; the chunks come back
+        // in input order, so the first error in input order is the one told
         let read = loop {
             if failed.load(Ordering::Relaxed) {
                 break Ok(());
@@ -112,18 +129,64 @@ pub(super) fn parse_records(
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
+            while let Ok((index, chunk)) = chunk_rx.try_recv() {
+                if let Err(e) = batches.take(index, chunk) {
+                    drop(block_tx);
+                    return Err(e);
+                }
+            }
         };
         drop(block_tx);
-        read.map(|()| chunk_rx.iter().collect())
-    })?;
+        for (index, chunk) in chunk_rx.iter() {
+            batches.take(index, chunk)?;
+        }
+        read?;
+        batches.flush()
+    })
+}
 
-    // the first error in input order, else the chunks in input order
-    parsed.sort_by_key(|(index, _)| *index);
-    let chunks = parsed
-        .into_iter()
-        .map(|(_, chunk)| chunk)
-        .collect::<Result<Vec<_>>>()?;
-    columns.finish(chunks)
+/// Puts parsed chunks back in input order and hands them on in batches.
+struct InOrder<'a, 's> {
+    columns: &'a Columns,
+    /// Chunks that came before those ahead of them.
+    waiting: BTreeMap<usize, Result<Chunk>>,
+    /// The index of the next chunk in input order.
+    next: usize,
+    batch: Vec<Chunk>,
+    batch_rows: usize,
+    /// Whether a batch was handed on.
+    emitted: bool,
+    sink: &'s mut dyn FnMut(Parsed) -> Result<()>,
+}
+
+impl InOrder<'_, '_> {
+    /// Takes the chunk `index`, and hands on the batches it completes.
+    fn take(&mut self, index: usize, chunk: Result<Chunk>) -> Result<()> {
+        self.waiting.insert(index, chunk);
+        while let Some(chunk) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            self.batch.push(chunk?);
+            let rows: usize = self.batch.iter().map(|c| c.lines.len()).sum();
+            if rows >= self.batch_rows {
+                self.hand_on()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn hand_on(&mut self) -> Result<()> {
+        let parsed = self.columns.finish(std::mem::take(&mut self.batch))?;
+        self.emitted = true;
+        (self.sink)(parsed)
+    }
+
+    /// Hands on the last batch (an empty one when there were no rows).
+    fn flush(mut self) -> Result<()> {
+        if !self.batch.is_empty() || !self.emitted {
+            self.hand_on()?;
+        }
+        Ok(())
+    }
 }
 
 /// The column names from the header at the start of `pending`, which is
@@ -502,8 +565,22 @@ mod tests {
         opts: &CsvOptions,
         block_bytes: usize,
     ) -> Result<(DataFrame, Vec<RawReject>, LineBreaks)> {
-        parse_records(&mut &text[..], "t.csv", opts, b',', 0, block_bytes)
-            .map(|p| (p.frame, p.rejects, p.line_breaks))
+        let mut parts = Vec::new();
+        parse_records(
+            &mut &text[..],
+            "t.csv",
+            opts,
+            b',',
+            0,
+            block_bytes,
+            usize::MAX,
+            &mut |p| {
+                parts.push(p);
+                Ok(())
+            },
+        )?;
+        let [part] = <[Parsed; 1]>::try_from(parts).ok().expect("one batch");
+        Ok((part.frame, part.rejects, part.line_breaks))
     }
 
     /// The values of the text column `name` of `frame`.

@@ -234,48 +234,84 @@ pub fn distinct_count(column: &Column) -> PolarsResult<u64> {
     Ok(keys.len() as u64)
 }
 
-/// The rows whose hash in `hashes` some other row shares: the hashes that
-/// occur twice are found in a sorted copy, then looked up row by row (they
-/// are few, so the lookups stay in cache). Half the memory of sorting
-/// (hash, row) pairs, and a faster sort.
-pub fn shared_hashes(hashes: &[u64]) -> Vec<bool> {
-    let mut sorted = hashes.to_vec();
-    sorted.par_sort_unstable();
-    let repeated: KeySet<u64> = sorted
-        .windows(2)
-        .filter(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
-        .collect();
-    drop(sorted);
-    if repeated.is_empty() {
-        return vec![false; hashes.len()];
-    }
-    hashes.par_iter().map(|h| repeated.contains(h)).collect()
-}
-
-/// One hash per row over all columns of `frame`, on all cores, each
-/// writing its share of the result (as [`par_text_keys`]).
-pub fn row_hashes(frame: &DataFrame) -> PolarsResult<Vec<u64>> {
-    let state = PlSeedableRandomStateQuality::seed_from_u64(SEED);
-    let mut hashes = vec![0; frame.height()];
-    hashes
-        .par_chunks_mut(BATCH)
+/// A 128-bit key per row over the columns of `frame`: the sum, over the
+/// row's non-null values, of a mix of the column's name and two 64-bit
+/// hashes of the value (other seeds). A missing column and a null count
+/// alike, and the order of the columns does not matter, so rows of inputs
+/// with other columns compare as if aligned by name. Keys stand in for
+/// whole rows, as [`text_keys`] for values.
+pub fn row_keys(frame: &DataFrame) -> PolarsResult<Vec<u128>> {
+    let seeds = [SEED ^ 0x9e37_79b9_7f4a_7c15, SEED.rotate_left(17)];
+    let states = seeds.map(PlSeedableRandomStateQuality::seed_from_u64);
+    let mut keys = vec![0u128; frame.height()];
+    keys.par_chunks_mut(BATCH)
         .enumerate()
         .try_for_each(|(i, out)| -> PolarsResult<()> {
             let part = frame.slice((i * BATCH) as i64, BATCH);
-            let mut batch = Vec::with_capacity(out.len());
-            for (j, column) in part.columns().iter().enumerate() {
+            let (mut high, mut low) = (Vec::new(), Vec::new());
+            for column in part.columns() {
+                let name = xxhash_rust::xxh3::xxh3_128(column.name().as_bytes());
                 let series = column.as_materialized_series();
-                if j == 0 {
-                    series.vec_hash(state.clone(), &mut batch)?;
-                } else {
-                    series.vec_hash_combine(state.clone(), &mut batch)?;
+                series.vec_hash(states[0].clone(), &mut high)?;
+                series.vec_hash(states[1].clone(), &mut low)?;
+                let present = (series.null_count() > 0).then(|| series.is_not_null());
+                for (row, slot) in out.iter_mut().enumerate() {
+                    if present.as_ref().is_some_and(|p| p.get(row) != Some(true)) {
+                        continue;
+                    }
+                    let value = u128::from(high[row]) << 64 | u128::from(low[row]);
+                    *slot = slot.wrapping_add((value ^ name).wrapping_mul(MIX_128));
                 }
             }
-            out.copy_from_slice(&batch);
             Ok(())
         })?;
-    Ok(hashes)
+    Ok(keys)
+}
+
+/// An odd 128-bit multiplier that spreads a value over all bits.
+const MIX_128: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
+
+/// The rows seen so far, by their [`row_keys`], in shards that are
+/// filled on all cores.
+#[derive(Default)]
+pub struct SeenRows {
+    shards: Vec<KeySet<u128>>,
+}
+
+/// Shards of [`SeenRows`].
+const SHARDS: usize = 64;
+
+impl SeenRows {
+    /// Whether each of `keys` was seen before (in an earlier call, or
+    /// earlier in `keys`); all of them are seen afterwards.
+    pub fn repeats(&mut self, keys: &[u128]) -> Vec<bool> {
+        if self.shards.is_empty() {
+            self.shards = (0..SHARDS).map(|_| KeySet::default()).collect();
+        }
+        // each shard's rows, in order (the bits above those a set uses)
+        let shard = |key: u128| (key >> 96) as usize % SHARDS;
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        for (i, &key) in keys.iter().enumerate() {
+            rows[shard(key)].push(i as u32);
+        }
+        let repeated: Vec<Vec<u32>> = self
+            .shards
+            .par_iter_mut()
+            .zip(&rows)
+            .map(|(set, rows)| {
+                set.reserve(rows.len());
+                rows.iter()
+                    .copied()
+                    .filter(|&i| !set.insert(keys[i as usize]))
+                    .collect()
+            })
+            .collect();
+        let mut seen = vec![false; keys.len()];
+        for i in repeated.into_iter().flatten() {
+            seen[i as usize] = true;
+        }
+        seen
+    }
 }
 
 #[cfg(test)]
@@ -324,30 +360,30 @@ mod tests {
     }
 
     #[test]
-    fn distinct_values_and_shared_hashes() {
+    fn distinct_values_count_null_once() {
         let column = Column::new("id".into(), [Some("a"), Some("b"), None, Some("a"), None]);
         assert_eq!(distinct_count(&column).unwrap(), 3);
-        assert_eq!(
-            shared_hashes(&[5, 1, 5, 2, 1, 7]),
-            [true, true, true, false, true, false]
-        );
     }
 
     #[test]
-    fn equal_rows_hash_alike() {
+    fn equal_rows_have_equal_keys_and_are_seen_again_across_calls() {
         let frame = df!("a" => ["x", "y", "x"], "b" => [1, 2, 1]).unwrap();
-        let h = row_hashes(&frame).unwrap();
-        assert_eq!(h[0], h[2]);
-        assert_ne!(h[0], h[1]);
-    }
-
-    #[test]
-    fn equal_values_hash_alike_across_calls() {
-        let a = df!("a" => ["x", "y"]).unwrap();
-        let b = df!("a" => ["y", "x", "z"]).unwrap();
-        let (ha, hb) = (row_hashes(&a).unwrap(), row_hashes(&b).unwrap());
-        assert_eq!((ha[0], ha[1]), (hb[1], hb[0]));
-        let column = b.column("a").unwrap();
-        assert_eq!(column_hashes(column).unwrap(), hb);
+        let keys = row_keys(&frame).unwrap();
+        assert_eq!(keys[0], keys[2]);
+        assert_ne!(keys[0], keys[1]);
+        let later = df!("a" => ["y", "z", "z"], "b" => [2, 3, 3]).unwrap();
+        let later_keys = row_keys(&later).unwrap();
+        assert_eq!(later_keys[0], keys[1]);
+        // a missing column is a null one; the order of columns is no matter
+        let with_null =
+            df!("b" => [Some(1), None], "a" => ["x", "x"], "c" => [None::<&str>, None]).unwrap();
+        let without = df!("a" => ["x"]).unwrap();
+        let with_null_keys = row_keys(&with_null).unwrap();
+        assert_eq!(with_null_keys[0], keys[0]);
+        assert_eq!(with_null_keys[1], row_keys(&without).unwrap()[0]);
+        assert_ne!(with_null_keys[1], keys[0]);
+        let mut seen = SeenRows::default();
+        assert_eq!(seen.repeats(&keys), [false, false, true]);
+        assert_eq!(seen.repeats(&later_keys), [true, false, true]);
     }
 }

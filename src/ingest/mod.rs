@@ -8,6 +8,7 @@
 //! `rows_read = rows_kept + rows_rejected + duplicates_removed +
 //! rows_filtered`.
 
+mod clean;
 pub mod customers;
 pub mod report;
 pub mod typing;
@@ -17,15 +18,11 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::io::{LINE_COLUMN, LineBreaks, RawTable};
-use crate::schema::dates::{DateFormat, days_since_epoch};
-use crate::schema::{
-    COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE, RevenueSource,
-    map_columns,
-};
+use crate::schema::dates::DateFormat;
+use crate::schema::{COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE};
 pub use report::{InputReport, JoinReport, KeptFacts, MaxRejects, QualityReport};
 
 /// Internal column holding the name of the input a row came from.
@@ -114,6 +111,155 @@ pub struct Ingested {
     pub report: QualityReport,
 }
 
+/// An ingest fed a batch of rows at a time: each batch is mapped, typed
+/// and validated, and its exact duplicates of any earlier row (by a
+/// 128-bit key per row, [`crate::hashing::SeenRows`]) are removed or
+/// counted; the counts add up for the [`QualityReport`]. Only the keys of
+/// the rows seen grow with the input.
+pub struct Ingester<'c> {
+    config: &'c IngestConfig,
+    seen: crate::hashing::SeenRows,
+    /// Each input's date layout, once a batch of it had dates.
+    date_formats: HashMap<String, DateFormat>,
+    inputs: Vec<InputReport>,
+    first_map: Option<ColumnMap>,
+    /// Delimiter and encoding of the first text input.
+    first_text: Option<(Option<String>, Option<String>)>,
+    rows_read: u64,
+    line_breaks: LineBreaks,
+    rows_rejected: u64,
+    rejects_by_reason: BTreeMap<String, u64>,
+    duplicates_removed: u64,
+    identical_rows_kept: u64,
+}
+
+/// A batch after ingest.
+pub struct IngestedBatch {
+    /// Its kept rows: canonical and passed-through columns, each row's
+    /// line and input name in internal columns.
+    pub kept: DataFrame,
+    /// Its rejected rows, by line.
+    pub rejects: Vec<Reject>,
+}
+
+impl<'c> Ingester<'c> {
+    /// An ingest of nothing yet.
+    pub fn new(config: &'c IngestConfig) -> Ingester<'c> {
+        Ingester {
+            config,
+            seen: Default::default(),
+            date_formats: HashMap::new(),
+            inputs: Vec::new(),
+            first_map: None,
+            first_text: None,
+            rows_read: 0,
+            line_breaks: LineBreaks::default(),
+            rows_rejected: 0,
+            rejects_by_reason: BTreeMap::new(),
+            duplicates_removed: 0,
+            identical_rows_kept: 0,
+        }
+    }
+
+    /// Ingests `table`: a whole input, or its next batch (the batches of
+    /// an input share its name and come in order; the first one's dates
+    /// settle the input's date layout).
+    pub fn add(&mut self, table: &RawTable) -> Result<IngestedBatch> {
+        self.rows_read += table.rows_read();
+        self.line_breaks = self.line_breaks + table.line_breaks;
+        let known = self.date_formats.get(&table.name).cloned();
+        let cleaned = clean::clean_table(table, self.config, known.as_ref())?;
+        if let (None, Some(found)) = (&known, &cleaned.date_format) {
+            self.date_formats.insert(table.name.clone(), found.clone());
+        }
+        let date_format = cleaned.date_format.as_ref().map(DateFormat::describe);
+        match self.inputs.last_mut() {
+            Some(input) if input.name == table.name => {
+                input.rows += table.rows_read();
+                input.date_format = input.date_format.take().or(date_format);
+                input.warnings.extend(table.warnings.iter().cloned());
+            }
+            _ => {
+                self.inputs.push(InputReport {
+                    name: table.name.clone(),
+                    format: crate::io::read::format_name(table.format).to_string(),
+                    rows: table.rows_read(),
+                    delimiter: table.delimiter.map(report::delimiter_name),
+                    encoding: table.encoding.clone(),
+                    date_format,
+                    warnings: table
+                        .warnings
+                        .iter()
+                        .chain(&cleaned.map.passed_over)
+                        .cloned()
+                        .collect(),
+                });
+                if table.delimiter.is_some() && self.first_text.is_none() {
+                    self.first_text = Some((
+                        table.delimiter.map(report::delimiter_name),
+                        table.encoding.clone(),
+                    ));
+                }
+            }
+        }
+        let remove = match self.config.duplicates {
+            DuplicatePolicy::Remove => true,
+            DuplicatePolicy::Keep => false,
+            DuplicatePolicy::Auto => cleaned.map.order_id.is_some(),
+        };
+        self.first_map.get_or_insert(cleaned.map);
+        let repeated = self.seen.repeats(&cleaned.keys);
+        let repeats = repeated.iter().filter(|&&r| r).count() as u64;
+        let mut kept = cleaned.kept;
+        if !remove {
+            self.identical_rows_kept += repeats;
+        } else if repeats > 0 {
+            self.duplicates_removed += repeats;
+            let keep: BooleanChunked = repeated.iter().map(|&r| !r).collect();
+            kept = kept.filter(&keep)?;
+        }
+        self.rows_rejected += cleaned.rejects.len() as u64;
+        for r in &cleaned.rejects {
+            *self.rejects_by_reason.entry(r.reason.clone()).or_insert(0) += 1;
+        }
+        Ok(IngestedBatch {
+            kept,
+            rejects: cleaned.rejects,
+        })
+    }
+
+    /// Warnings learnt once an input was read to its end (a CSV's byte
+    /// order marks inside, repeated headers).
+    pub fn warn(&mut self, name: &str, warnings: &[String]) {
+        if let Some(input) = self.inputs.iter_mut().rev().find(|i| i.name == name) {
+            input.warnings.extend(warnings.iter().cloned());
+        }
+    }
+
+    /// The counts so far. What happens after the batches (rows kept and
+    /// filtered, the kept facts, the customer join) is the caller's to
+    /// fill in.
+    pub fn report(self) -> QualityReport {
+        QualityReport {
+            rows_read: self.rows_read,
+            rows_kept: 0,
+            rows_rejected: self.rows_rejected,
+            duplicates_removed: self.duplicates_removed,
+            rows_filtered: 0,
+            identical_rows_kept: self.identical_rows_kept,
+            rejects_by_reason: self.rejects_by_reason,
+            rows_with_line_breaks: self.line_breaks.rows,
+            longest_field_lines: self.line_breaks.longest_span,
+            kept: None,
+            column_map: self.first_map.map(|m| m.describe()).unwrap_or_default(),
+            delimiter: self.first_text.as_ref().and_then(|(d, _)| d.clone()),
+            encoding: self.first_text.and_then(|(_, e)| e),
+            customer_join: None,
+            inputs: self.inputs,
+        }
+    }
+}
+
 /// Validates, types, concatenates and deduplicates `tables`, and joins the
 /// optional customer attribute table.
 pub fn ingest(
@@ -121,59 +267,16 @@ pub fn ingest(
     customers: Option<RawTable>,
     config: &IngestConfig,
 ) -> Result<Ingested> {
+    let mut ingester = Ingester::new(config);
     let mut kept = Vec::with_capacity(tables.len());
     let mut rejects = Vec::new();
-    let mut inputs = Vec::with_capacity(tables.len());
-    let mut first_map = None;
-    let mut rows_read = 0;
-    let mut line_breaks = LineBreaks::default();
-    let first_text = tables
-        .iter()
-        .find(|t| t.delimiter.is_some())
-        .map(|t| (t.delimiter.map(report::delimiter_name), t.encoding.clone()));
     // each raw table is dropped as soon as it is cleaned, to bound memory
     for table in tables {
-        rows_read += table.rows_read();
-        line_breaks = line_breaks + table.line_breaks;
-        let cleaned = clean_table(&table, config)?;
-        inputs.push(InputReport {
-            name: table.name.clone(),
-            format: crate::io::read::format_name(table.format).to_string(),
-            rows: table.rows_read(),
-            delimiter: table.delimiter.map(report::delimiter_name),
-            encoding: table.encoding.clone(),
-            date_format: cleaned.date_format.map(|f| f.describe()),
-            warnings: table
-                .warnings
-                .iter()
-                .chain(&cleaned.map.passed_over)
-                .cloned()
-                .collect(),
-        });
-        first_map.get_or_insert(cleaned.map);
-        kept.push(cleaned.kept);
-        rejects.extend(cleaned.rejects);
+        let batch = ingester.add(&table)?;
+        kept.push(batch.kept);
+        rejects.extend(batch.rejects);
     }
-    let combined = concat_aligned(kept)?;
-    let before_dedup = combined.height() as u64;
-    let remove = match config.duplicates {
-        DuplicatePolicy::Remove => true,
-        DuplicatePolicy::Keep => false,
-        DuplicatePolicy::Auto => combined.column(ORDER_ID).is_ok(),
-    };
-    let repeated = repeated_rows(&combined)?;
-    let identical_rows_kept = if remove {
-        0
-    } else {
-        repeated.sum().unwrap_or(0) as u64
-    };
-    let mut transactions = if remove && repeated.any() {
-        combined.filter(&!&repeated)?
-    } else {
-        combined
-    };
-    let duplicates_removed = before_dedup - transactions.height() as u64;
-
+    let mut transactions = concat_aligned(kept)?;
     let customer_join = match customers {
         Some(table) => {
             let (joined, join) = customers::attach(transactions, &table, config)?;
@@ -189,31 +292,17 @@ pub fn ingest(
     }
     let rows_filtered = before_filter - transactions.height() as u64;
 
-    let mut rejects_by_reason = BTreeMap::new();
-    for r in &rejects {
-        *rejects_by_reason.entry(r.reason.clone()).or_insert(0) += 1;
-    }
     let kept = if config.kept_facts {
         Some(kept_facts(&transactions)?)
     } else {
         None
     };
     let report = QualityReport {
-        rows_read,
         rows_kept: transactions.height() as u64,
-        rows_rejected: rejects.len() as u64,
-        duplicates_removed,
         rows_filtered,
-        identical_rows_kept,
-        rejects_by_reason,
-        rows_with_line_breaks: line_breaks.rows,
-        longest_field_lines: line_breaks.longest_span,
         kept,
-        column_map: first_map.map(|m| m.describe()).unwrap_or_default(),
-        delimiter: first_text.as_ref().and_then(|(d, _)| d.clone()),
-        encoding: first_text.and_then(|(_, e)| e),
         customer_join,
-        inputs,
+        ..ingester.report()
     };
     Ok(Ingested {
         transactions,
@@ -253,255 +342,6 @@ pub fn is_canonical(frame: &DataFrame) -> bool {
         && optional(ORDER_ID, &DataType::String)
         && optional(COST, &DataType::Float64)
         && ids_present()
-}
-
-/// One input after mapping, typing and validation.
-struct CleanTable {
-    kept: DataFrame,
-    rejects: Vec<Reject>,
-    map: ColumnMap,
-    date_format: Option<DateFormat>,
-}
-
-fn clean_table(table: &RawTable, config: &IngestConfig) -> Result<CleanTable> {
-    let raw = &table.frame;
-    let map = map_columns(&table.columns(), &config.map, &table.name)?;
-    // the mapped columns, with "NA", "NULL", "-"... as missing: each one
-    // cleaned once, all of them at the same time
-    let cleaned: HashMap<&str, Column> = map
-        .sources()
-        .into_par_iter()
-        .map(|name| Ok((name, typing::tokens_as_missing(raw.column(name)?)?)))
-        .collect::<Result<_>>()?;
-    let column = |name: &str| -> Result<&Column> {
-        cleaned
-            .get(name)
-            .ok_or_else(|| anyhow::anyhow!("column {name} is not mapped"))
-    };
-
-    let customer_id =
-        typing::id_strings(column(&map.customer_id)?, &table.name)?.with_name(CUSTOMER_ID.into());
-    let (order_date, date_format) = typing::parse_dates(
-        column(&map.order_date)?,
-        config.date_format.as_ref(),
-        &table.name,
-    )?;
-    let revenue = match &map.revenue {
-        RevenueSource::Column(c) => typing::parse_amounts(column(c)?, config.decimal_comma)?,
-        RevenueSource::QuantityTimesPrice { quantity, price } => {
-            let q = typing::parse_amounts(column(quantity)?, config.decimal_comma)?;
-            let p = typing::parse_amounts(column(price)?, config.decimal_comma)?;
-            (&q * &p)?
-        }
-    };
-    let revenue_present = match &map.revenue {
-        RevenueSource::Column(c) => column(c)?.is_not_null(),
-        RevenueSource::QuantityTimesPrice { quantity, price } => {
-            column(quantity)?.is_not_null() & column(price)?.is_not_null()
-        }
-    };
-
-    let mut columns: Vec<Column> = vec![
-        customer_id.into_column(),
-        order_date.with_name(ORDER_DATE.into()).into_column(),
-        revenue.with_name(REVENUE.into()).into_column(),
-    ];
-    if let Some(c) = &map.order_id {
-        columns.push(
-            typing::id_strings(column(c)?, &table.name)?
-                .with_name(ORDER_ID.into())
-                .into_column(),
-        );
-    }
-    let mut checks: Vec<(Expr, &str)> = vec![
-        (col(CUSTOMER_ID).is_null(), "missing customer_id"),
-        (col("__date_present").not(), "missing order_date"),
-        (col(ORDER_DATE).is_null(), "unparseable order_date"),
-        (col("__revenue_present").not(), "missing revenue"),
-        (col(REVENUE).is_null(), "non-numeric revenue"),
-        (col(REVENUE).is_finite().not(), "non-finite revenue"),
-    ];
-    let mut flags = vec![
-        Column::new(
-            "__date_present".into(),
-            column(&map.order_date)?.is_not_null(),
-        ),
-        Column::new("__revenue_present".into(), revenue_present),
-    ];
-    if let Some(c) = &map.cost {
-        let cost = typing::parse_amounts(column(c)?, config.decimal_comma)?;
-        columns.push(cost.with_name(COST.into()).into_column());
-        flags.push(Column::new(
-            "__cost_present".into(),
-            column(c)?.is_not_null(),
-        ));
-        checks.push((
-            col("__cost_present").and(col(COST).is_null()),
-            "non-numeric cost",
-        ));
-        checks.push((col(COST).is_finite().not(), "non-finite cost"));
-    }
-    if let Some(as_of) = config.as_of {
-        checks.push((
-            col(ORDER_DATE).gt(lit(days_since_epoch(as_of)).cast(DataType::Date)),
-            "date after as-of",
-        ));
-    }
-
-    let mapped: Vec<&str> = match &map.revenue {
-        // quantity and price are kept: they say something revenue does not
-        RevenueSource::QuantityTimesPrice { .. } => {
-            let mut m = vec![map.customer_id.as_str(), map.order_date.as_str()];
-            m.extend(map.order_id.as_deref());
-            m.extend(map.cost.as_deref());
-            m
-        }
-        RevenueSource::Column(_) => map.sources(),
-    };
-    let canonical: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
-    for c in raw.columns() {
-        let name = c.name().as_str();
-        if name == LINE_COLUMN || mapped.contains(&name) {
-            continue;
-        }
-        let mut passthrough = typing::infer_type(c)?;
-        if canonical.iter().any(|n| n == name) {
-            passthrough.rename(format!("{name}_source").into());
-        }
-        columns.push(passthrough);
-    }
-    columns.push(raw.column(LINE_COLUMN)?.clone());
-    columns.push(Column::new_scalar(
-        SOURCE_COLUMN.into(),
-        Scalar::new(
-            DataType::String,
-            AnyValue::StringOwned(table.name.as_str().into()),
-        ),
-        raw.height(),
-    ));
-    columns.extend(flags);
-
-    // One cheap boolean pass finds the rejected rows; reasons are spelt out
-    // for those rows only.
-    let any_failed = checks
-        .iter()
-        .map(|(cond, _)| cond.clone().fill_null(lit(false)))
-        .reduce(Expr::or)
-        .unwrap_or(lit(false));
-    let mut typed = DataFrame::new(raw.height(), columns)?;
-    let is_rejected = typed
-        .clone()
-        .lazy()
-        .select([any_failed.alias("failed")])
-        .collect()?
-        .column("failed")?
-        .bool()?
-        .clone();
-
-    let mut rejects: Vec<Reject> = table
-        .rejects
-        .iter()
-        .map(|r| Reject {
-            source: table.name.clone(),
-            line: r.line,
-            reason: r.reason.clone(),
-            raw: crate::io::human::excerpt(&r.raw),
-        })
-        .collect();
-    if is_rejected.any() {
-        let reason = checks.into_iter().rev().fold(
-            lit(NULL).cast(DataType::String),
-            |otherwise, (cond, why)| when(cond).then(lit(why)).otherwise(otherwise),
-        );
-        let failed = typed
-            .filter(&is_rejected)?
-            .lazy()
-            .select([col(LINE_COLUMN), reason.alias(REASON_COLUMN)])
-            .collect()?;
-        rejects.extend(typed_rejects(table, &failed, &is_rejected)?);
-        rejects.sort_by_key(|r| r.line);
-        typed = typed.filter(&!&is_rejected)?;
-    }
-    let kept = typed.drop_many(["__date_present", "__revenue_present", "__cost_present"]);
-    Ok(CleanTable {
-        kept,
-        rejects,
-        map,
-        date_format,
-    })
-}
-
-/// The rejected rows, with their reasons (`failed`: line and reason of
-/// each) and the raw text of their source row.
-fn typed_rejects(
-    table: &RawTable,
-    failed: &DataFrame,
-    is_rejected: &BooleanChunked,
-) -> Result<Vec<Reject>> {
-    let separator = table.delimiter.map(char::from).unwrap_or(',').to_string();
-    let raw_columns: Vec<Expr> = table
-        .columns()
-        .iter()
-        .map(|c| col(c.as_str()).cast(DataType::String).fill_null(lit("")))
-        .collect();
-    let raw = table
-        .frame
-        .filter(is_rejected)?
-        .lazy()
-        .select([
-            col(LINE_COLUMN),
-            concat_str(raw_columns, &separator, false).alias("raw"),
-        ])
-        .collect()?;
-    let reasons = failed.column(REASON_COLUMN)?.str()?.clone();
-    let lines = raw.column(LINE_COLUMN)?.u64()?.clone();
-    let texts = raw.column("raw")?.str()?.clone();
-    Ok(lines
-        .iter()
-        .zip(reasons.iter())
-        .zip(texts.iter())
-        .map(|((line, reason), text)| Reject {
-            source: table.name.clone(),
-            line: line.unwrap_or(0),
-            reason: reason.unwrap_or_default().to_string(),
-            raw: crate::io::human::excerpt(text.unwrap_or_default()),
-        })
-        .collect())
-}
-
-/// Marks the rows that repeat an earlier row in every data column.
-///
-/// Comparing whole rows of strings is the costly part of an ingest, and
-/// repeats are rare: so every row gets a 64-bit hash, and only rows whose
-/// hash occurs more than once are compared exactly.
-fn repeated_rows(frame: &DataFrame) -> Result<BooleanChunked> {
-    let data = frame.drop_many([LINE_COLUMN, SOURCE_COLUMN]);
-    let height = data.height();
-    let hashes = crate::hashing::row_hashes(&data)?;
-    let suspects =
-        BooleanChunked::from_slice("suspects".into(), &crate::hashing::shared_hashes(&hashes));
-    if !suspects.any() {
-        return Ok(BooleanChunked::full("repeated".into(), false, height));
-    }
-    // exact comparison among the suspects; the first of each group stays
-    let key: Vec<PlSmallStr> = data.get_column_names_owned();
-    let index = IdxCa::from_vec("index".into(), (0..height as IdxSize).collect());
-    let mut candidates = data;
-    candidates.with_column(index.into_column())?;
-    let candidates = candidates.filter(&suspects)?;
-    let firsts = candidates
-        .clone()
-        .lazy()
-        .unique_stable(Some(by_name(key, true, false)), UniqueKeepStrategy::First)
-        .collect()?;
-    let mut repeated = vec![false; height];
-    for i in candidates.column("index")?.idx()?.iter().flatten() {
-        repeated[i as usize] = true;
-    }
-    for i in firsts.column("index")?.idx()?.iter().flatten() {
-        repeated[i as usize] = false;
-    }
-    Ok(BooleanChunked::from_slice("repeated".into(), &repeated))
 }
 
 /// Concatenates frames whose columns may differ, aligning by name; a column
@@ -639,24 +479,6 @@ fn round_cents(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repeated_rows_keeps_the_first_of_identical_rows_only() {
-        let frame = df!(
-            "customer_id" => ["a", "b", "a", "a", "c"],
-            "revenue" => [1.0, 2.0, 1.0, 1.5, 2.0],
-            LINE_COLUMN => [2u64, 3, 4, 5, 6],
-        )
-        .unwrap();
-        let repeated: Vec<Option<bool>> = repeated_rows(&frame).unwrap().iter().collect();
-        let expected = [false, false, true, false, false].map(Some);
-        assert_eq!(
-            repeated, expected,
-            "the line column is not part of the comparison"
-        );
-        let distinct = frame.slice(0, 2);
-        assert!(!repeated_rows(&distinct).unwrap().any());
-    }
 
     mod properties {
         use super::*;

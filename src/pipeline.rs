@@ -7,10 +7,16 @@
 use std::path::Path;
 
 use anyhow::Result;
+use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::io::Input;
+use crate::facts::{FactsBuilder, Gathered};
+use crate::ingest::{IngestConfig, Ingester, QualityReport, Reject};
 use crate::io::batches::ParquetFile;
+use crate::io::csv::{CsvBatch, CsvEnd, CsvOptions, read_csv_batches};
+use crate::io::source::{InputFormat, Opened};
+use crate::io::{Input, RawTable};
+use crate::select::RowFilter;
 
 /// When inputs are read a batch at a time.
 #[derive(Debug, Clone, Copy)]
@@ -62,4 +68,232 @@ fn is_parquet_file(path: &Path) -> bool {
             .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
             .is_ok()
         && &magic == b"PAR1"
+}
+
+/// Rows per batch of a text input read a batch at a time: bounds the
+/// memory the rows in hand take (tests set a handful).
+pub const BATCH_ROWS: usize = 1 << 21;
+
+/// What a CSV input read a batch at a time turned out to hold.
+pub enum Streamed {
+    /// Transactions: their facts, gathered as the batches came, and
+    /// ingest's counts.
+    Facts(Box<StreamedFacts>),
+    /// A table that is not transactions (a customer or facts table, which
+    /// `is_table` told from its first rows): read whole.
+    Whole(RawTable),
+}
+
+/// The facts of a raw export read a batch at a time.
+pub struct StreamedFacts {
+    /// The facts table.
+    pub gathered: Gathered,
+    /// Ingest's counts (rows read, kept, rejected, duplicates, filtered).
+    pub quality: QualityReport,
+    /// The first rejected rows (at most [`REJECTS_KEPT`]), for messages.
+    pub rejects: Vec<Reject>,
+}
+
+/// Rejected rows a streamed read keeps for messages: the rest are only
+/// counted.
+pub const REJECTS_KEPT: usize = 1_000;
+
+/// How [`stream_csv`] reads and what it does with the rows.
+pub struct StreamOptions<'a> {
+    /// The CSV dialect.
+    pub csv: &'a CsvOptions,
+    /// Mapping, date layout, amounts, duplicates.
+    pub ingest: &'a IngestConfig,
+    /// The rows to keep (`--where`).
+    pub filter: Option<&'a RowFilter>,
+    /// The analysis day of the facts (default: the day after the latest).
+    pub as_of: Option<NaiveDate>,
+    /// Rows per batch ([`BATCH_ROWS`]).
+    pub batch_rows: usize,
+    /// Whether the first rows are a table that is not transactions.
+    pub is_table: fn(&DataFrame) -> bool,
+}
+
+/// Reads a CSV input a batch at a time: each batch is validated
+/// ([`Ingester`]), filtered and added to the facts, then dropped; only
+/// what the facts keep per customer and the keys of the rows seen grow.
+/// An input whose first rows are a customer or facts table is read whole.
+pub fn stream_csv(
+    opened: &Opened,
+    options: &StreamOptions,
+    progress: &dyn Fn(u64),
+) -> Result<Streamed> {
+    enum State<'c> {
+        Start,
+        Whole(Vec<CsvBatch>),
+        Facts(Box<FactsStream<'c>>),
+    }
+    let mut state = State::Start;
+    let end = read_csv_batches(
+        opened,
+        options.csv,
+        progress,
+        options.batch_rows,
+        &mut |batch| {
+            if let State::Start = state {
+                let head = &batch.frame;
+                state = if (options.is_table)(head) || crate::facts::is_facts_table(head) {
+                    State::Whole(Vec::new())
+                } else {
+                    State::Facts(Box::new(FactsStream::new(options)))
+                };
+            }
+            match &mut state {
+                State::Start => unreachable!("decided above"),
+                State::Whole(batches) => {
+                    batches.push(batch);
+                    Ok(())
+                }
+                State::Facts(stream) => stream.add(batch_table(opened, batch)),
+            }
+        },
+    )?;
+    match state {
+        State::Start => Err(anyhow::anyhow!("{}: no batch read", opened.name)),
+        State::Whole(batches) => Ok(Streamed::Whole(whole_table(opened, batches, end)?)),
+        State::Facts(stream) => Ok(Streamed::Facts(Box::new(
+            stream.finish(&opened.name, &end)?,
+        ))),
+    }
+}
+
+/// A batch of a CSV input as a table of its own.
+fn batch_table(opened: &Opened, batch: CsvBatch) -> RawTable {
+    RawTable {
+        name: opened.name.clone(),
+        format: InputFormat::Csv,
+        compression: opened.compression,
+        position: crate::error::PositionKind::Line,
+        frame: batch.frame,
+        rejects: batch.rejects,
+        line_breaks: batch.line_breaks,
+        warnings: Vec::new(),
+        delimiter: Some(batch.delimiter),
+        encoding: Some(batch.encoding),
+    }
+}
+
+/// Batches of raw rows on their way to the facts.
+struct FactsStream<'c> {
+    options: &'c StreamOptions<'c>,
+    ingester: Ingester<'c>,
+    /// Batches that wait for a later one to settle the date layout.
+    waiting: Vec<RawTable>,
+    facts: Option<FactsBuilder>,
+    rejects: Vec<Reject>,
+    kept: u64,
+    filtered: u64,
+}
+
+impl<'c> FactsStream<'c> {
+    fn new(options: &'c StreamOptions<'c>) -> FactsStream<'c> {
+        FactsStream {
+            options,
+            ingester: Ingester::new(options.ingest),
+            waiting: Vec::new(),
+            facts: None,
+            rejects: Vec::new(),
+            kept: 0,
+            filtered: 0,
+        }
+    }
+
+    /// Takes the next batch: held while the date layout is open, added
+    /// (with those held) once it is settled.
+    fn add(&mut self, table: RawTable) -> Result<()> {
+        if !self.ingester.settles_dates(&table)? {
+            self.waiting.push(table);
+            return Ok(());
+        }
+        for held in std::mem::take(&mut self.waiting) {
+            self.ingest(held)?;
+        }
+        self.ingest(table)
+    }
+
+    fn ingest(&mut self, table: RawTable) -> Result<()> {
+        let ingested = self.ingester.add(&table)?;
+        drop(table);
+        let room = REJECTS_KEPT.saturating_sub(self.rejects.len());
+        self.rejects.extend(ingested.rejects.into_iter().take(room));
+        let rows = crate::ingest::without_internal_columns(ingested.kept);
+        let before = rows.height() as u64;
+        let rows = match self.options.filter {
+            Some(filter) => filter.apply(rows)?,
+            None => rows,
+        };
+        self.filtered += before - rows.height() as u64;
+        self.kept += rows.height() as u64;
+        let facts = match &mut self.facts {
+            Some(facts) => facts,
+            None => self
+                .facts
+                .insert(FactsBuilder::new(&column_names(&rows), self.options.as_of)?),
+        };
+        facts.add(&rows)
+    }
+
+    /// The facts and counts of every batch; batches still held (the
+    /// input never settled its date layout) go in together, as a whole
+    /// input would.
+    fn finish(mut self, name: &str, end: &CsvEnd) -> Result<StreamedFacts> {
+        let mut held = std::mem::take(&mut self.waiting).into_iter();
+        if let Some(mut whole) = held.next() {
+            for table in held {
+                whole.append(table)?;
+            }
+            self.ingest(whole)?;
+        }
+        self.ingester.warn(name, &end.warnings);
+        let quality = QualityReport {
+            rows_kept: self.kept,
+            rows_filtered: self.filtered,
+            ..self.ingester.report()
+        };
+        let facts = self
+            .facts
+            .ok_or_else(|| anyhow::anyhow!("{name}: no batch read"))?;
+        Ok(StreamedFacts {
+            gathered: facts.finish()?,
+            quality,
+            rejects: self.rejects,
+        })
+    }
+}
+
+/// The names of the columns of `frame`.
+fn column_names(frame: &DataFrame) -> Vec<String> {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// The batches of a CSV input as one table.
+fn whole_table(opened: &Opened, batches: Vec<CsvBatch>, end: CsvEnd) -> Result<RawTable> {
+    let mut batches = batches.into_iter();
+    let mut first = batches
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{}: no batch read", opened.name))?;
+    for batch in batches {
+        first.append(batch)?;
+    }
+    Ok(RawTable {
+        name: opened.name.clone(),
+        format: InputFormat::Csv,
+        compression: opened.compression,
+        position: crate::error::PositionKind::Line,
+        frame: first.frame,
+        rejects: first.rejects,
+        line_breaks: first.line_breaks,
+        warnings: end.warnings,
+        delimiter: Some(end.delimiter),
+        encoding: Some(end.encoding),
+    })
 }

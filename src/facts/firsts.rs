@@ -86,7 +86,7 @@ impl FirstValues {
             None => self.ids = Some(ids),
         }
         for extra in self.extras.iter_mut().filter(|extra| !extra.varies) {
-            let column = rows.column(&extra.name)?;
+            let column = &extra.widened(rows.column(&extra.name)?, &self.codes)?;
             if extra.values.is_empty() {
                 extra.values = column.clear();
             }
@@ -133,6 +133,29 @@ impl FirstValues {
         for extra in &mut self.extras {
             extra.first_hashes = Vec::new();
         }
+    }
+}
+
+impl Extra {
+    /// `column` of a new batch, and the values at the first rows so far
+    /// (of the customers `codes`), in a type that holds both: a batch's
+    /// attribute may be typed otherwise than an earlier one's (integers,
+    /// then a decimal), and is then widened as a whole input would have
+    /// been ([`crate::ingest::typing::common_type`]).
+    fn widened(&mut self, column: &Column, codes: &[u32]) -> Result<Column> {
+        if self.values.is_empty() || self.values.dtype() == column.dtype() {
+            return Ok(column.clone());
+        }
+        let wanted = crate::ingest::typing::common_type(&self.values, column);
+        if self.values.dtype() != &wanted {
+            self.values = self.values.cast(&wanted)?;
+            self.first_hashes = vec![Vec::new(); PARTITIONS];
+            let hashes = crate::hashing::column_hashes(&self.values)?;
+            for (hash, &code) in hashes.into_iter().zip(codes) {
+                self.first_hashes[split_code(code).0].push(hash);
+            }
+        }
+        Ok(column.cast(&wanted)?)
     }
 }
 

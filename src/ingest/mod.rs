@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::{LINE_COLUMN, LineBreaks, RawTable};
 use crate::schema::dates::DateFormat;
-use crate::schema::{COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE};
+use crate::schema::{
+    COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE, map_columns,
+};
 pub use report::{InputReport, JoinReport, KeptFacts, MaxRejects, QualityReport};
 
 /// Internal column holding the name of the input a row came from.
@@ -228,6 +230,28 @@ impl<'c> Ingester<'c> {
         })
     }
 
+    /// Whether the date layout of `table`'s input is settled: given, or
+    /// found in an earlier batch, or in this one (its dates read one way
+    /// only). A caller that reads batches holds those that leave it open
+    /// (dates like 3/4/2024 only) and adds them once a later batch settles
+    /// it, or all together at the end: so the layout is the whole input's,
+    /// whatever the batches.
+    pub fn settles_dates(&mut self, table: &RawTable) -> Result<bool> {
+        if self.config.date_format.is_some() || self.date_formats.contains_key(&table.name) {
+            return Ok(true);
+        }
+        let map = map_columns(&table.columns(), &self.config.map, &table.name)?;
+        let dates = typing::tokens_as_missing(table.frame.column(&map.order_date)?)?;
+        Ok(match typing::settled_layout(&dates)? {
+            Some(Some(layout)) => {
+                self.date_formats.insert(table.name.clone(), layout);
+                true
+            }
+            Some(None) => true,
+            None => false,
+        })
+    }
+
     /// Warnings learnt once an input was read to its end (a CSV's byte
     /// order marks inside, repeated headers).
     pub fn warn(&mut self, name: &str, warnings: &[String]) {
@@ -377,6 +401,11 @@ fn concat_aligned(frames: Vec<DataFrame>) -> Result<DataFrame> {
         return Ok(frames.pop().unwrap_or_default());
     }
     Ok(polars::functions::concat_df_diagonal(&frames)?)
+}
+
+/// `frame` (kept rows of an [`Ingester`]) without the internal columns.
+pub fn without_internal_columns(frame: DataFrame) -> DataFrame {
+    frame.drop_many([LINE_COLUMN, SOURCE_COLUMN])
 }
 
 /// Drops the internal columns and names the source column if asked.

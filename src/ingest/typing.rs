@@ -111,19 +111,39 @@ pub fn parse_dates(
             let nulls = Series::full_null(name, text.len(), &DataType::Date);
             return Ok((nulls, None));
         }
-        None => {
-            let step = (text.len() / DETECT_SAMPLE).max(1);
-            let sample = text.iter().step_by(step).flatten();
-            match detect(sample) {
-                Err(DetectError::Ambiguous(_)) => detect(text.iter().flatten()),
-                other => other,
-            }
-            .map_err(|e| date_detect_error(e, file, name.as_str()))?
-        }
+        None => detect_layout(text).map_err(|e| date_detect_error(e, file, name.as_str()))?,
     };
     let days: Int32Chunked = par_map_strings(text, |v| format.parse(v))?;
     let dates = days.into_series().with_name(name).cast(&DataType::Date)?;
     Ok((dates, Some(format)))
+}
+
+/// The date layout of text dates: from a sample, or from every value
+/// when the sample leaves day and month open.
+fn detect_layout(text: &StringChunked) -> Result<DateFormat, DetectError> {
+    let step = (text.len() / DETECT_SAMPLE).max(1);
+    let sample = text.iter().step_by(step).flatten();
+    match detect(sample) {
+        Err(DetectError::Ambiguous(_)) => detect(text.iter().flatten()),
+        other => other,
+    }
+}
+
+/// What the dates of `column` (some rows of an input) settle of the
+/// input's layout: `Some(None)` when they are typed (no layout needed),
+/// `Some(Some(layout))` when their text reads one way only, `None` when
+/// they leave it open (no values; day and month both fit; no layout fits).
+pub fn settled_layout(column: &Column) -> Result<Option<Option<DateFormat>>> {
+    let series = column.as_materialized_series();
+    if matches!(series.dtype(), DataType::Date | DataType::Datetime(..)) {
+        return Ok(Some(None));
+    }
+    let text = series.cast(&DataType::String)?;
+    let text = text.str()?;
+    if text.null_count() == text.len() {
+        return Ok(None);
+    }
+    Ok(detect_layout(text).ok().map(Some))
 }
 
 fn date_detect_error(error: DetectError, file: &str, column: &str) -> anyhow::Error {
@@ -233,6 +253,23 @@ where
     }
     out.rename(text.name().clone());
     Ok(out)
+}
+
+/// The type that holds the values of both `a` and `b`, as [`infer_type`]
+/// would have typed them together: a column of nulls only takes the
+/// other's type; integers and decimals are decimals; anything else
+/// mixed is text.
+pub fn common_type(a: &Column, b: &Column) -> DataType {
+    let all_null = |c: &Column| c.null_count() == c.len();
+    match (a.dtype(), b.dtype()) {
+        (x, y) if x == y => x.clone(),
+        (_, y) if all_null(a) => y.clone(),
+        (x, _) if all_null(b) => x.clone(),
+        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
+            DataType::Float64
+        }
+        _ => DataType::String,
+    }
 }
 
 /// Gives a string column a better type when every value allows it: Int64,

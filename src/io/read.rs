@@ -56,6 +56,15 @@ impl RawTable {
         self.frame.height() as u64 + self.rejects.len() as u64
     }
 
+    /// The rows of `next` (the next batch of the same input) appended.
+    pub fn append(&mut self, next: RawTable) -> Result<()> {
+        self.frame.vstack_mut_owned(next.frame)?;
+        self.rejects.extend(next.rejects);
+        self.line_breaks = self.line_breaks + next.line_breaks;
+        self.warnings.extend(next.warnings);
+        Ok(())
+    }
+
     /// The data columns (without [`LINE_COLUMN`]).
     pub fn columns(&self) -> Vec<String> {
         self.frame

@@ -199,6 +199,12 @@ pub struct InputArgs {
     #[arg(long, hide = true, env = "CPM_STREAM_ABOVE", value_name = "ROWS")]
     pub stream_above: Option<usize>,
 
+    /// Rows per batch of a CSV input read a batch at a time (tests set a
+    /// handful, to prove that batches change nothing).
+    #[arg(long, hide = true, env = "CPM_BATCH_ROWS", value_name = "ROWS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_rows: Option<u64>,
+
     /// Keep only the input rows for which this SQL expression is true,
     /// before anything else, e.g. "Country = 'United Kingdom' AND revenue >
     /// 0". Transactions are filtered on their canonical and passed-through

@@ -195,6 +195,20 @@ pub struct CsvBatch {
     pub rejects: Vec<RawReject>,
     /// The batch's rows whose quoted fields span lines.
     pub line_breaks: LineBreaks,
+    /// The delimiter used (sniffed or given).
+    pub delimiter: u8,
+    /// The encoding the bytes were decoded from.
+    pub encoding: String,
+}
+
+impl CsvBatch {
+    /// The rows of `next` (the batch after this one) appended.
+    pub fn append(&mut self, next: CsvBatch) -> Result<()> {
+        self.frame.vstack_mut_owned(next.frame)?;
+        self.rejects.extend(next.rejects);
+        self.line_breaks = self.line_breaks + next.line_breaks;
+        Ok(())
+    }
 }
 
 /// What the reader learnt of a CSV input once every batch was read.
@@ -221,9 +235,7 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
         .next()
         .ok_or_else(|| anyhow::anyhow!("no batch read"))?;
     for batch in batches {
-        whole.frame.vstack_mut_owned(batch.frame)?;
-        whole.rejects.extend(batch.rejects);
-        whole.line_breaks = whole.line_breaks + batch.line_breaks;
+        whole.append(batch)?;
     }
     Ok(CsvTable {
         frame: whole.frame,
@@ -235,8 +247,8 @@ pub fn read_csv(opened: &Opened, opts: &CsvOptions, progress: &dyn Fn(u64)) -> R
     })
 }
 
-/// Reads one CSV input a batch of at least `batch_rows` rows at a time
-/// (the last may be smaller; an input without rows gives one empty batch),
+/// Reads one CSV input a batch of `batch_rows` rows at a time (the last
+/// may be smaller; an input without rows gives one empty batch),
 /// handing each to `sink` in input order: only the batch in hand is in
 /// memory. An error may come after some batches were handed on.
 pub fn read_csv_batches(
@@ -295,6 +307,8 @@ pub fn read_csv_batches(
                 frame: parsed.frame,
                 rejects: parsed.rejects,
                 line_breaks: parsed.line_breaks,
+                delimiter,
+                encoding: encoding.clone(),
             })
         },
     )?;

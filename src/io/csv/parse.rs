@@ -47,8 +47,8 @@ pub(super) struct Parsed {
 /// `block_bytes` that end on a record boundary and hands them to one
 /// parsing thread per core; each parses its blocks into column chunks with
 /// the csv crate, and the chunks are put back in input order and handed to
-/// `sink` in batches of at least `batch_rows` rows (the last one may be
-/// smaller; an input without rows gives one empty batch). Line numbers are
+/// `sink` in batches of `batch_rows` rows (the last one may be smaller;
+/// an input without rows gives one empty batch). Line numbers are
 /// exact: each block knows how many lines came before it. Only the blocks
 /// in flight and the batch in hand are in memory.
 #[allow(clippy::too_many_arguments)]
@@ -174,9 +174,34 @@ impl InOrder<'_, '_> {
         Ok(())
     }
 
+    /// Hands on the chunks taken, in batches of `batch_rows` rows (the
+    /// last may be smaller): each with the ragged rows among its lines.
     fn hand_on(&mut self) -> Result<()> {
-        let parsed = self.columns.finish(std::mem::take(&mut self.batch))?;
+        let mut parsed = self.columns.finish(std::mem::take(&mut self.batch))?;
         self.emitted = true;
+        while parsed.frame.height() > self.batch_rows {
+            let rest = parsed.frame.slice(self.batch_rows as i64, usize::MAX);
+            let frame = parsed.frame.slice(0, self.batch_rows);
+            let first_after = rest.column(LINE_COLUMN)?.u64()?.get(0).unwrap_or(u64::MAX);
+            let (before, after) = parsed
+                .rejects
+                .into_iter()
+                .partition(|r| r.line < first_after);
+            (self.sink)(Parsed {
+                frame,
+                rejects: before,
+                line_breaks: parsed.line_breaks,
+                boms: std::mem::take(&mut parsed.boms),
+                headers: std::mem::take(&mut parsed.headers),
+            })?;
+            parsed = Parsed {
+                frame: rest,
+                rejects: after,
+                line_breaks: LineBreaks::default(),
+                boms: Vec::new(),
+                headers: Vec::new(),
+            };
+        }
         (self.sink)(parsed)
     }
 

@@ -55,7 +55,14 @@ pub fn customers_from(
         ));
         return summarize_source(&Batches::Parquet(file), summary_config, ui, clock);
     }
-    match load(inputs, args, is_table, ui, clock)? {
+    let loaded = match streamed(inputs, args, summary_config.as_of, is_table, ui, clock)? {
+        Front::Facts(gathered) => {
+            let facts = told_gathered(gathered, ui);
+            return derive(facts, summary_config, ui, clock);
+        }
+        Front::Loaded(loaded) => loaded,
+    };
+    match loaded {
         Loaded::Customers(table) => Ok(Customers { table, as_of: None }),
         Loaded::Facts(facts) => derive(facts, summary_config, ui, clock),
         Loaded::Transactions(transactions, _) => {
@@ -81,21 +88,35 @@ pub fn facts_from(
         cpm::facts::STREAM_ABOVE,
     )? {
         Some(file) => cpm::facts::gather(&Batches::Parquet(file), as_of)?,
-        None => match load(inputs, args, cpm::segment::is_customer_table, ui, clock)? {
-            Loaded::Transactions(transactions, _) => {
+        None => match streamed(
+            inputs,
+            args,
+            as_of,
+            cpm::segment::is_customer_table,
+            ui,
+            clock,
+        )? {
+            Front::Facts(gathered) => gathered,
+            Front::Loaded(Loaded::Transactions(transactions, _)) => {
                 cpm::facts::gather(&Batches::Frame(&transactions), as_of)?
             }
-            Loaded::Facts(facts) => {
+            Front::Loaded(Loaded::Facts(facts)) => {
                 cpm::facts::checked_as_of(&facts, as_of)?;
                 return Ok(facts);
             }
-            Loaded::Customers(_) => bail!(cpm::error::usage(
+            Front::Loaded(Loaded::Customers(_)) => bail!(cpm::error::usage(
                 "the input is a customer table: its rows are gone, and the facts are gathered \
                  from transactions"
             )),
         },
     };
     ui.timing("facts", clock);
+    Ok(told_gathered(gathered, ui))
+}
+
+/// The facts table of `gathered`, after a -v line on its day and a
+/// warning of the rows after it.
+fn told_gathered(gathered: cpm::facts::Gathered, ui: &Ui) -> DataFrame {
     ui.info(&format!("as of {}", gathered.as_of));
     if gathered.rows_after_as_of > 0 {
         ui.warn(&format!(
@@ -103,7 +124,78 @@ pub fn facts_from(
             gathered.rows_after_as_of, gathered.as_of
         ));
     }
-    Ok(gathered.table)
+    gathered.table
+}
+
+/// What the front half read: facts gathered a batch at a time, or the
+/// inputs loaded whole.
+enum Front {
+    Facts(cpm::facts::Gathered),
+    Loaded(Loaded),
+}
+
+/// Reads `inputs`: a single CSV file a batch at a time, its facts as of
+/// `as_of` gathered as the batches come ([`cpm::pipeline::stream_csv`]);
+/// anything else whole ([`load`]).
+fn streamed(
+    inputs: &[Input],
+    args: &InputArgs,
+    as_of: Option<NaiveDate>,
+    is_table: fn(&DataFrame) -> bool,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Front> {
+    let read = args.read_options();
+    // a file can be opened again when it turns out to be no CSV; what
+    // comes once (stdin, a FIFO) is read whole
+    let opened = match inputs {
+        [Input::Path(path)] if path.is_file() => cpm::io::source::open(&inputs[0], read.format)?,
+        _ => return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?)),
+    };
+    if opened.format != cpm::io::InputFormat::Csv {
+        drop(opened);
+        return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?));
+    }
+    let filter = args.row_filter()?;
+    let config = ingest_config(args)?;
+    let options = cpm::pipeline::StreamOptions {
+        csv: &read.csv,
+        ingest: &config,
+        filter: filter.as_ref(),
+        as_of,
+        batch_rows: args
+            .batch_rows
+            .map_or(cpm::pipeline::BATCH_ROWS, |rows| rows as usize),
+        is_table,
+    };
+    let bar = ui.progress(opened.size, "reading");
+    let streamed = cpm::pipeline::stream_csv(&opened, &options, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+    match streamed {
+        cpm::pipeline::Streamed::Whole(table) => {
+            ui.timing("read", clock);
+            Ok(Front::Loaded(load_tables(
+                vec![table],
+                args,
+                is_table,
+                ui,
+                clock,
+            )?))
+        }
+        cpm::pipeline::Streamed::Facts(streamed) => {
+            told_ingest(&streamed.quality, &streamed.rejects, args, ui)?;
+            if filter.is_some() {
+                let quality = &streamed.quality;
+                ui.info(&format!(
+                    "--where: {} of {} transactions kept",
+                    cpm::io::human::count(quality.rows_kept),
+                    cpm::io::human::count(quality.rows_kept + quality.rows_filtered)
+                ));
+            }
+            ui.timing("read, ingest and facts", clock);
+            Ok(Front::Facts(streamed.gathered))
+        }
+    }
 }
 
 /// Reads `inputs`: a customer table as it is, or canonical transactions
@@ -136,6 +228,18 @@ pub fn load(
         read_all(inputs, &args.read_options(), ui)?
     };
     ui.timing("read", clock);
+    load_tables(tables, args, is_table, ui, clock)
+}
+
+/// [`load`] on the tables read.
+fn load_tables(
+    tables: Vec<RawTable>,
+    args: &InputArgs,
+    is_table: fn(&DataFrame) -> bool,
+    ui: &Ui,
+    clock: &mut Instant,
+) -> Result<Loaded> {
+    let filter = args.row_filter()?;
     if let [table] = tables.as_slice()
         && cpm::facts::is_facts_table(&table.frame)
     {
@@ -281,17 +385,32 @@ fn ingest_raw(
     args: &InputArgs,
     ui: &Ui,
 ) -> Result<(DataFrame, QualityReport)> {
-    let config = IngestConfig {
+    let ingested = cpm::ingest::ingest(tables, None, &ingest_config(args)?)?;
+    told_ingest(&ingested.report, &ingested.rejects, args, ui)?;
+    Ok((ingested.transactions, ingested.report))
+}
+
+/// How the front half ingests a raw export.
+fn ingest_config(args: &InputArgs) -> Result<IngestConfig> {
+    Ok(IngestConfig {
         map: args.map_overrides()?,
         date_format: args.date_format()?,
         decimal_comma: args.decimal_comma,
-        // the facts of the kept rows come from summary.rs
+        // the facts of the kept rows come from the facts table
         kept_facts: false,
         ..IngestConfig::default()
-    };
-    let ingested = cpm::ingest::ingest(tables, None, &config)?;
-    super::check_rejects(&ingested, args, false)?;
-    let report = ingested.report;
+    })
+}
+
+/// Fails past `--max-rejects`; else warns of the inputs' warnings and of
+/// the rows left out.
+fn told_ingest(
+    report: &QualityReport,
+    rejects: &[cpm::ingest::Reject],
+    args: &InputArgs,
+    ui: &Ui,
+) -> Result<()> {
+    super::check_rejects(report, rejects, args, false)?;
     for warning in report.inputs.iter().flat_map(|i| &i.warnings) {
         ui.warn(warning);
     }
@@ -308,7 +427,7 @@ fn ingest_raw(
             reasons.join(", ")
         ));
     }
-    Ok((ingested.transactions, report))
+    Ok(())
 }
 
 /// A customer table read from text: columns typed, the line column dropped.

@@ -166,7 +166,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
 
-    if let Err(too_many) = check_rejects(&ingested, &args.input, args.rejects.is_some()) {
+    if let Err(too_many) = check_rejects(
+        &ingested.report,
+        &ingested.rejects,
+        &args.input,
+        args.rejects.is_some(),
+    ) {
         output.commit(staged)?;
         return Err(too_many);
     }

@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use cpm::ingest::{Ingested, MaxRejects, Reject};
+use cpm::ingest::{MaxRejects, QualityReport, Reject};
 use cpm::io::atomic::Staged;
 use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
 use cpm::schema::MapOverride;
@@ -72,20 +72,19 @@ impl InputArgs {
 /// policy for every command that reads transactions), naming the first
 /// reject and what may help; `listed` says whether a rejects file has
 /// been written.
-pub fn check_rejects(ingested: &Ingested, args: &InputArgs, listed: bool) -> Result<()> {
+pub fn check_rejects(
+    report: &QualityReport,
+    rejects: &[Reject],
+    args: &InputArgs,
+    listed: bool,
+) -> Result<()> {
     let max_rejects = MaxRejects::parse(&args.max_rejects)?;
-    let report = &ingested.report;
     if !max_rejects.exceeded(report.rows_rejected, report.rows_read) {
         return Ok(());
     }
-    let first = ingested
-        .rejects
-        .first()
-        .map(describe_reject)
-        .unwrap_or_default();
+    let first = rejects.first().map(describe_reject).unwrap_or_default();
     let decimal_comma = !args.decimal_comma
-        && ingested
-            .rejects
+        && rejects
             .iter()
             .any(|r| r.reason.starts_with("non-numeric") && has_decimal_comma(&r.raw));
     bail!(

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::facts::{FactsBuilder, Gathered};
-use crate::ingest::{IngestConfig, Ingester, QualityReport, Reject};
+use crate::ingest::{IngestConfig, Ingester, KeptTally, QualityReport, Reject};
 use crate::io::batches::ParquetFile;
 use crate::io::csv::{CsvBatch, CsvEnd, CsvOptions, read_csv_batches};
 use crate::io::source::{InputFormat, Opened};
@@ -72,7 +72,7 @@ fn is_parquet_file(path: &Path) -> bool {
 
 /// Rows per batch of a text input read a batch at a time: bounds the
 /// memory the rows in hand take (tests set a handful).
-pub const BATCH_ROWS: usize = 1 << 21;
+pub const BATCH_ROWS: usize = 1 << 19;
 
 /// What a CSV input read a batch at a time turned out to hold.
 pub enum Streamed {
@@ -123,42 +123,106 @@ pub fn stream_csv(
     options: &StreamOptions,
     progress: &dyn Fn(u64),
 ) -> Result<Streamed> {
-    enum State<'c> {
-        Start,
-        Whole(Vec<CsvBatch>),
-        Facts(Box<FactsStream<'c>>),
+    let mut facts: Option<FactsBuilder> = None;
+    let mut rejects = Vec::new();
+    let read = RowBatches {
+        csv: options.csv,
+        ingest: options.ingest,
+        filter: options.filter,
+        batch_rows: options.batch_rows,
+        is_table: Some(options.is_table),
+    };
+    let read = read.read(opened, progress, &mut |rows, rejected| {
+        let room = REJECTS_KEPT.saturating_sub(rejects.len());
+        rejects.extend(rejected.into_iter().take(room));
+        let facts = match &mut facts {
+            Some(facts) => facts,
+            None => facts.insert(FactsBuilder::new(&column_names(&rows), options.as_of)?),
+        };
+        facts.add(&rows)
+    })?;
+    match (read, facts) {
+        (Read::Whole(table), _) => Ok(Streamed::Whole(table)),
+        (Read::Ingested(quality), Some(facts)) => Ok(Streamed::Facts(Box::new(StreamedFacts {
+            gathered: facts.finish()?,
+            quality: *quality,
+            rejects,
+        }))),
+        (Read::Ingested(_), None) => Err(anyhow::anyhow!("{}: no batch read", opened.name)),
     }
-    let mut state = State::Start;
-    let end = read_csv_batches(
-        opened,
-        options.csv,
-        progress,
-        options.batch_rows,
-        &mut |batch| {
-            if let State::Start = state {
+}
+
+/// How [`RowBatches::read`] reads a CSV input and ingests its batches.
+pub struct RowBatches<'a> {
+    /// The CSV dialect.
+    pub csv: &'a CsvOptions,
+    /// Mapping, date layout, amounts, duplicates, the source column.
+    pub ingest: &'a IngestConfig,
+    /// The rows to keep (`--where`).
+    pub filter: Option<&'a RowFilter>,
+    /// Rows per batch ([`BATCH_ROWS`]).
+    pub batch_rows: usize,
+    /// Whether the first rows are a table that is not transactions (read
+    /// whole then); `None`: the input is transactions.
+    pub is_table: Option<fn(&DataFrame) -> bool>,
+}
+
+/// What [`RowBatches::read`] read.
+pub enum Read {
+    /// A table that is not transactions, whole.
+    Whole(RawTable),
+    /// Transactions, ingested a batch at a time: ingest's counts (the
+    /// kept facts are the caller's, who saw the rows).
+    Ingested(Box<QualityReport>),
+}
+
+impl RowBatches<'_> {
+    /// Reads `opened` a batch at a time: each batch is validated and
+    /// deduplicated ([`Ingester`]), its internal columns dropped, filtered,
+    /// and handed to `take` with its rejects, then dropped. Batches whose
+    /// dates leave the layout open wait for one that settles it (or go in
+    /// together at the end), so the layout is the whole input's.
+    pub fn read(
+        &self,
+        opened: &Opened,
+        progress: &dyn Fn(u64),
+        take: &mut dyn FnMut(DataFrame, Vec<Reject>) -> Result<()>,
+    ) -> Result<Read> {
+        let mut rows = RowStream {
+            batches: self,
+            ingester: Ingester::new(self.ingest),
+            waiting: Vec::new(),
+            kept: 0,
+            filtered: 0,
+        };
+        let mut whole: Option<Vec<CsvBatch>> = None;
+        let mut first = true;
+        let end = read_csv_batches(opened, self.csv, progress, self.batch_rows, &mut |batch| {
+            if std::mem::take(&mut first) {
                 let head = &batch.frame;
-                state = if (options.is_table)(head) || crate::facts::is_facts_table(head) {
-                    State::Whole(Vec::new())
-                } else {
-                    State::Facts(Box::new(FactsStream::new(options)))
-                };
+                if self
+                    .is_table
+                    .is_some_and(|is_table| is_table(head) || crate::facts::is_facts_table(head))
+                {
+                    whole = Some(Vec::new());
+                }
             }
-            match &mut state {
-                State::Start => unreachable!("decided above"),
-                State::Whole(batches) => {
+            match &mut whole {
+                Some(batches) => {
                     batches.push(batch);
                     Ok(())
                 }
-                State::Facts(stream) => stream.add(batch_table(opened, batch)),
+                None => rows.add(batch_table(opened, batch), take),
             }
-        },
-    )?;
-    match state {
-        State::Start => Err(anyhow::anyhow!("{}: no batch read", opened.name)),
-        State::Whole(batches) => Ok(Streamed::Whole(whole_table(opened, batches, end)?)),
-        State::Facts(stream) => Ok(Streamed::Facts(Box::new(
-            stream.finish(&opened.name, &end)?,
-        ))),
+        })?;
+        match whole {
+            Some(batches) => Ok(Read::Whole(whole_table(opened, batches, end)?)),
+            None => Ok(Read::Ingested(Box::new(rows.finish(
+                &opened.name,
+                &end,
+                take,
+            )?))),
+        }
     }
 }
 
@@ -178,90 +242,62 @@ fn batch_table(opened: &Opened, batch: CsvBatch) -> RawTable {
     }
 }
 
-/// Batches of raw rows on their way to the facts.
-struct FactsStream<'c> {
-    options: &'c StreamOptions<'c>,
+/// Batches of raw rows on their way through ingest.
+struct RowStream<'c> {
+    batches: &'c RowBatches<'c>,
     ingester: Ingester<'c>,
     /// Batches that wait for a later one to settle the date layout.
     waiting: Vec<RawTable>,
-    facts: Option<FactsBuilder>,
-    rejects: Vec<Reject>,
     kept: u64,
     filtered: u64,
 }
 
-impl<'c> FactsStream<'c> {
-    fn new(options: &'c StreamOptions<'c>) -> FactsStream<'c> {
-        FactsStream {
-            options,
-            ingester: Ingester::new(options.ingest),
-            waiting: Vec::new(),
-            facts: None,
-            rejects: Vec::new(),
-            kept: 0,
-            filtered: 0,
-        }
-    }
+/// Where a [`RowStream`] hands each batch of kept rows, with its rejects.
+type Take<'t> = &'t mut dyn FnMut(DataFrame, Vec<Reject>) -> Result<()>;
 
-    /// Takes the next batch: held while the date layout is open, added
+impl RowStream<'_> {
+    /// Takes the next batch: held while the date layout is open, ingested
     /// (with those held) once it is settled.
-    fn add(&mut self, table: RawTable) -> Result<()> {
+    fn add(&mut self, table: RawTable, take: Take) -> Result<()> {
         if !self.ingester.settles_dates(&table)? {
             self.waiting.push(table);
             return Ok(());
         }
         for held in std::mem::take(&mut self.waiting) {
-            self.ingest(held)?;
+            self.ingest(held, take)?;
         }
-        self.ingest(table)
+        self.ingest(table, take)
     }
 
-    fn ingest(&mut self, table: RawTable) -> Result<()> {
+    fn ingest(&mut self, table: RawTable, take: Take) -> Result<()> {
         let ingested = self.ingester.add(&table)?;
         drop(table);
-        let room = REJECTS_KEPT.saturating_sub(self.rejects.len());
-        self.rejects.extend(ingested.rejects.into_iter().take(room));
-        let rows = crate::ingest::without_internal_columns(ingested.kept);
+        let rows = crate::ingest::finish_columns(ingested.kept, self.batches.ingest)?;
         let before = rows.height() as u64;
-        let rows = match self.options.filter {
+        let rows = match self.batches.filter {
             Some(filter) => filter.apply(rows)?,
             None => rows,
         };
         self.filtered += before - rows.height() as u64;
         self.kept += rows.height() as u64;
-        let facts = match &mut self.facts {
-            Some(facts) => facts,
-            None => self
-                .facts
-                .insert(FactsBuilder::new(&column_names(&rows), self.options.as_of)?),
-        };
-        facts.add(&rows)
+        take(rows, ingested.rejects)
     }
 
-    /// The facts and counts of every batch; batches still held (the
-    /// input never settled its date layout) go in together, as a whole
-    /// input would.
-    fn finish(mut self, name: &str, end: &CsvEnd) -> Result<StreamedFacts> {
+    /// Ingest's counts of every batch; batches still held (the input never
+    /// settled its date layout) go in together, as a whole input would.
+    fn finish(mut self, name: &str, end: &CsvEnd, take: Take) -> Result<QualityReport> {
         let mut held = std::mem::take(&mut self.waiting).into_iter();
         if let Some(mut whole) = held.next() {
             for table in held {
                 whole.append(table)?;
             }
-            self.ingest(whole)?;
+            self.ingest(whole, take)?;
         }
         self.ingester.warn(name, &end.warnings);
-        let quality = QualityReport {
+        Ok(QualityReport {
             rows_kept: self.kept,
             rows_filtered: self.filtered,
             ..self.ingester.report()
-        };
-        let facts = self
-            .facts
-            .ok_or_else(|| anyhow::anyhow!("{name}: no batch read"))?;
-        Ok(StreamedFacts {
-            gathered: facts.finish()?,
-            quality,
-            rejects: self.rejects,
         })
     }
 }
@@ -296,4 +332,35 @@ fn whole_table(opened: &Opened, batches: Vec<CsvBatch>, end: CsvEnd) -> Result<R
         delimiter: Some(end.delimiter),
         encoding: Some(end.encoding),
     })
+}
+
+/// Ingests a CSV input a batch at a time: each batch's kept rows go to
+/// `rows` and its rejects to `rejects` as they come, and only the keys of
+/// the rows, customers and orders seen grow. Returns the quality report
+/// (with the kept facts when `batches.ingest.kept_facts`).
+pub fn stream_ingest(
+    opened: &Opened,
+    batches: &RowBatches,
+    progress: &dyn Fn(u64),
+    rows: &mut dyn FnMut(DataFrame) -> Result<()>,
+    rejects: &mut dyn FnMut(Vec<Reject>) -> Result<()>,
+) -> Result<QualityReport> {
+    let mut tally = batches.ingest.kept_facts.then(KeptTally::default);
+    let read = batches.read(opened, progress, &mut |kept, rejected| {
+        if let Some(tally) = &mut tally {
+            tally.add(&kept)?;
+        }
+        rejects(rejected)?;
+        rows(kept)
+    })?;
+    match read {
+        Read::Ingested(quality) => Ok(QualityReport {
+            kept: tally.map(KeptTally::finish),
+            ..*quality
+        }),
+        Read::Whole(_) => Err(anyhow::anyhow!(
+            "{}: read whole, though it was taken for transactions",
+            opened.name
+        )),
+    }
 }

@@ -10,6 +10,7 @@
 
 mod clean;
 pub mod customers;
+mod kept;
 pub mod report;
 pub mod typing;
 
@@ -25,6 +26,7 @@ use crate::schema::dates::DateFormat;
 use crate::schema::{
     COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE, map_columns,
 };
+pub use kept::KeptTally;
 pub use report::{InputReport, JoinReport, KeptFacts, MaxRejects, QualityReport};
 
 /// Internal column holding the name of the input a row came from.
@@ -317,7 +319,9 @@ pub fn ingest(
     let rows_filtered = before_filter - transactions.height() as u64;
 
     let kept = if config.kept_facts {
-        Some(kept_facts(&transactions)?)
+        let mut tally = KeptTally::default();
+        tally.add(&transactions)?;
+        Some(tally.finish())
     } else {
         None
     };
@@ -403,13 +407,9 @@ fn concat_aligned(frames: Vec<DataFrame>) -> Result<DataFrame> {
     Ok(polars::functions::concat_df_diagonal(&frames)?)
 }
 
-/// `frame` (kept rows of an [`Ingester`]) without the internal columns.
-pub fn without_internal_columns(frame: DataFrame) -> DataFrame {
-    frame.drop_many([LINE_COLUMN, SOURCE_COLUMN])
-}
-
-/// Drops the internal columns and names the source column if asked.
-fn finish_columns(frame: DataFrame, config: &IngestConfig) -> Result<DataFrame> {
+/// `frame` (kept rows of an [`Ingester`]) without the internal columns,
+/// its source column named if asked.
+pub fn finish_columns(frame: DataFrame, config: &IngestConfig) -> Result<DataFrame> {
     let mut frame = frame.drop_many([LINE_COLUMN]);
     match &config.source_column {
         Some(name) => {
@@ -428,81 +428,6 @@ fn finish_columns(frame: DataFrame, config: &IngestConfig) -> Result<DataFrame> 
         }
     }
     Ok(frame)
-}
-
-/// What the kept transactions hold, for the report.
-fn kept_facts(frame: &DataFrame) -> Result<KeptFacts> {
-    let has_order_id = frame.column(ORDER_ID).is_ok();
-    let refund = if has_order_id {
-        col(REVENUE).lt(lit(0.0)).or(col(ORDER_ID)
-            .str()
-            .starts_with(lit("C"))
-            .fill_null(lit(false)))
-    } else {
-        col(REVENUE).lt(lit(0.0))
-    };
-    let out = frame
-        .clone()
-        .lazy()
-        .select([
-            refund.clone().sum().cast(DataType::UInt64).alias("refunds"),
-            col(REVENUE).filter(refund).sum().alias("refund_value"),
-            col(ORDER_DATE).min().cast(DataType::String).alias("first"),
-            col(ORDER_DATE).max().cast(DataType::String).alias("last"),
-            col(REVENUE).sum().alias("revenue"),
-        ])
-        .collect()?;
-    let u = |name: &str| -> Result<u64> { Ok(out.column(name)?.u64()?.get(0).unwrap_or(0)) };
-    let f = |name: &str| -> Result<f64> { Ok(out.column(name)?.f64()?.get(0).unwrap_or(0.0)) };
-    let s = |name: &str| -> Result<Option<String>> {
-        Ok(out.column(name)?.str()?.get(0).map(str::to_string))
-    };
-    if !f("revenue")?.is_finite() || !f("refund_value")?.is_finite() {
-        bail!(sum_past_range(frame)?);
-    }
-    Ok(KeptFacts {
-        refunds: u("refunds")?,
-        refund_value: round_cents(f("refund_value")?),
-        customers: crate::hashing::distinct_count(frame.column(CUSTOMER_ID)?)?,
-        orders: if has_order_id {
-            crate::hashing::distinct_count(frame.column(ORDER_ID)?)?
-        } else {
-            frame.height() as u64
-        },
-        first_date: s("first")?,
-        last_date: s("last")?,
-        revenue_total: round_cents(f("revenue")?),
-    })
-}
-
-/// Why the kept revenue does not add up to a number: the first customer
-/// (by id) whose amounts sum past ±1.8e308, or all of them together.
-fn sum_past_range(frame: &DataFrame) -> Result<String> {
-    let sums = frame
-        .clone()
-        .lazy()
-        .group_by([col(CUSTOMER_ID)])
-        .agg([col(REVENUE).sum()])
-        .filter(col(REVENUE).is_finite().not())
-        .sort([CUSTOMER_ID], Default::default())
-        .limit(1)
-        .collect()?;
-    let ids = sums.column(CUSTOMER_ID)?.str()?;
-    Ok(match ids.get(0) {
-        Some(id) => format!(
-            "the revenue of customer '{}' does not add up to a number (its amounts sum past \
-             ±1.8e308): check them",
-            crate::io::human::printable(id)
-        ),
-        None => "the revenue of the kept rows does not add up to a number (the amounts sum \
-                 past ±1.8e308): check them"
-            .to_string(),
-    })
-}
-
-/// Rounds money to cents, so sums print without float noise.
-fn round_cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

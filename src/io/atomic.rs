@@ -102,52 +102,101 @@ fn end_of_links(path: &Path) -> PathBuf {
 /// Writes `fill` to a temporary file beside the file `path` names (a
 /// device or descriptor directly).
 pub fn stage(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<Staged> {
-    let file = match target(path)? {
-        Target::File(file) => file,
-        Target::InPlace => {
-            // appended, so that `>> log` keeps what it had
-            let device = std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            let mut writer = BufWriter::new(device);
-            fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
-            writer
-                .flush()
-                .with_context(|| format!("writing {}", path.display()))?;
-            return Ok(Staged {
-                shown: path.to_path_buf(),
-                temp: None,
+    let mut stage = Stage::open(path)?;
+    fill(stage.writer()).with_context(|| format!("writing {}", path.display()))?;
+    stage.finish()
+}
+
+/// An output being written: a temporary file beside the file its path
+/// names (a device or descriptor directly), for a caller that writes it
+/// bit by bit, with other outputs ([`stage`] takes one closure).
+pub struct Stage {
+    shown: PathBuf,
+    writer: StageWriter,
+}
+
+enum StageWriter {
+    InPlace(BufWriter<std::fs::File>),
+    Temp {
+        writer: BufWriter<tempfile::NamedTempFile>,
+        file: PathBuf,
+        live: Live,
+    },
+}
+
+impl Stage {
+    /// Starts writing the output `path`.
+    pub fn open(path: &Path) -> Result<Stage> {
+        let file = match target(path)? {
+            Target::File(file) => file,
+            Target::InPlace => {
+                // appended, so that `>> log` keeps what it had
+                let device = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                return Ok(Stage {
+                    shown: path.to_path_buf(),
+                    writer: StageWriter::InPlace(BufWriter::new(device)),
+                });
+            }
+        };
+        let dir = parent_dir(&file);
+        remove_stale_temps(&dir);
+        let mut builder = temp_builder();
+        // A new file gets the usual 0666 less the umask (tempfile's 0600 would
+        // surprise whoever reads the output); a replaced file keeps its mode.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(match std::fs::metadata(&file) {
+                Ok(meta) => meta.permissions(),
+                Err(_) => std::fs::Permissions::from_mode(0o666),
             });
         }
-    };
-    let dir = parent_dir(&file);
-    remove_stale_temps(&dir);
-    let mut builder = temp_builder();
-    // A new file gets the usual 0666 less the umask (tempfile's 0600 would
-    // surprise whoever reads the output); a replaced file keeps its mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(match std::fs::metadata(&file) {
-            Ok(meta) => meta.permissions(),
-            Err(_) => std::fs::Permissions::from_mode(0o666),
-        });
+        let temp = builder
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let live = Live::track(temp.path());
+        Ok(Stage {
+            shown: path.to_path_buf(),
+            writer: StageWriter::Temp {
+                writer: BufWriter::new(temp),
+                file,
+                live,
+            },
+        })
     }
-    let temp = builder
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let live = Live::track(temp.path());
-    let mut writer = BufWriter::new(temp);
-    fill(&mut writer).with_context(|| format!("writing {}", path.display()))?;
-    let temp = writer
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(Staged {
-        shown: path.to_path_buf(),
-        temp: Some((temp, file, live)),
-    })
+
+    /// Where the bytes go.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match &mut self.writer {
+            StageWriter::InPlace(writer) => writer,
+            StageWriter::Temp { writer, .. } => writer,
+        }
+    }
+
+    /// The output written, ready to be put in place.
+    pub fn finish(self) -> Result<Staged> {
+        let shown = self.shown;
+        let writing = || format!("writing {}", shown.display());
+        match self.writer {
+            StageWriter::InPlace(mut writer) => {
+                writer.flush().with_context(writing)?;
+                Ok(Staged { shown, temp: None })
+            }
+            StageWriter::Temp { writer, file, live } => {
+                let temp = writer
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(writing)?;
+                Ok(Staged {
+                    shown,
+                    temp: Some((temp, file, live)),
+                })
+            }
+        }
+    }
 }
 
 impl Staged {

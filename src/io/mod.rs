@@ -3,6 +3,7 @@
 //! for people.
 
 pub mod atomic;
+pub mod batch_writer;
 pub mod batches;
 pub mod csv;
 pub mod excel;

@@ -228,15 +228,27 @@ fn write_csv(
 ) -> Result<()> {
     let slices = frame.height().div_ceil(slice_rows).max(1);
     for i in 0..slices {
-        let mut text = dates_as_text(&frame.slice((i * slice_rows) as i64, slice_rows))?;
-        // batches of 65,536 rows per thread, not 1,024: fewer rounds of
-        // slicing, rechunking and waiting for the other thread
-        CsvWriter::new(&mut *out)
-            .with_batch_size(CSV_BATCH_ROWS)
-            .include_header(i == 0)
-            .with_separator(separator)
-            .finish(&mut text)?;
+        let slice = frame.slice((i * slice_rows) as i64, slice_rows);
+        write_csv_rows(&slice, separator, i == 0, out)?;
     }
+    Ok(())
+}
+
+/// Writes the rows of `frame` as CSV, after the header when `header`.
+pub(super) fn write_csv_rows(
+    frame: &DataFrame,
+    separator: u8,
+    header: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut text = dates_as_text(frame)?;
+    // batches of 65,536 rows per thread, not 1,024: fewer rounds of
+    // slicing, rechunking and waiting for the other thread
+    CsvWriter::new(&mut *out)
+        .with_batch_size(CSV_BATCH_ROWS)
+        .include_header(header)
+        .with_separator(separator)
+        .finish(&mut text)?;
     Ok(())
 }
 

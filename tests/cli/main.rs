@@ -3,6 +3,7 @@
 
 mod allocate;
 mod bad_input;
+mod batches;
 mod cli;
 mod crash;
 mod docs;

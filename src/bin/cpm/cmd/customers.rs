@@ -163,9 +163,7 @@ fn streamed(
         ingest: &config,
         filter: filter.as_ref(),
         as_of,
-        batch_rows: args
-            .batch_rows
-            .map_or(cpm::pipeline::BATCH_ROWS, |rows| rows as usize),
+        batch_rows: args.batch_rows(),
         is_table,
     };
     let bar = ui.progress(opened.size, "reading");

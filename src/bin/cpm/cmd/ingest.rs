@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, Reject};
+use anyhow::{Context, Result};
+use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, QualityReport, Reject};
+use cpm::io::atomic::{Stage, Staged};
+use cpm::io::batch_writer::{BatchWriter, TypeChanged};
 use cpm::io::{Input, ReadOptions};
 use polars::prelude::*;
 
@@ -107,14 +109,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let options: ReadOptions = args.input.read_options();
     let mut clock = std::time::Instant::now();
-    let tables = read_all(&inputs, &options, ui)?;
-    let customers = match &args.customers {
-        Some(path) => read_all(&[Input::Path(path.clone())], &options, ui)?.pop(),
-        None => None,
+    let ingested = match streamed(&args, &config, &inputs, &output, &options, ui)? {
+        Some(streamed) => streamed,
+        None => whole(&args, &config, &inputs, &output, &options, ui)?,
     };
-    ui.timing("read", &mut clock);
-    let ingested = cpm::ingest::ingest(tables, customers, &config)?;
-    ui.timing("validate", &mut clock);
+    ui.timing("read and validate", &mut clock);
     let report = &ingested.report;
     for input in &report.inputs {
         if let Some(layout) = &input.date_format {
@@ -127,17 +126,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     // the rejects and the report are put in place with the output (all,
     // or none), or alone when too many rows were rejected
-    let mut staged = Vec::new();
-    if let Some(path) = &args.rejects {
-        let mut frame = rejects_frame(&ingested.rejects)?;
-        // a rejects file is read in a spreadsheet: its raw text guarded
-        if output.guards_side_files() {
-            frame = cpm::io::spreadsheet::guard_formulas(&frame)?;
-        }
-        staged.push(cpm::io::atomic::stage(path, |w| {
-            Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
-        })?);
-    }
+    let mut staged: Vec<Staged> = ingested.rejects_file.into_iter().collect();
     if let Some(path) = &args.quality_report {
         staged.push(cpm::io::atomic::stage(path, |w| {
             serde_json::to_writer_pretty(&mut *w, report)?;
@@ -168,16 +157,180 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     if let Err(too_many) = check_rejects(
         &ingested.report,
-        &ingested.rejects,
+        &ingested.first_rejects,
         &args.input,
         args.rejects.is_some(),
     ) {
         output.commit(staged)?;
         return Err(too_many);
     }
-    output.write_after(&ingested.transactions, staged)?;
+    match ingested.transactions {
+        Transactions::Staged(file) => {
+            staged.push(file);
+            output.commit(staged)?;
+        }
+        Transactions::Whole(frame) => output.write_after(&frame, staged)?,
+    }
     ui.timing("write", &mut clock);
     Ok(())
+}
+
+/// An ingest's outcome, before anything is put in place.
+struct Ingest {
+    /// The kept rows.
+    transactions: Transactions,
+    /// The rejects file (`--rejects`), written.
+    rejects_file: Option<Staged>,
+    /// The first rejected rows (all of them when read whole), for messages.
+    first_rejects: Vec<Reject>,
+    report: QualityReport,
+}
+
+/// The kept rows: the output written a batch at a time, or whole in
+/// memory.
+enum Transactions {
+    Staged(Staged),
+    Whole(DataFrame),
+}
+
+/// Ingests a single CSV file into an output file a batch at a time
+/// ([`cpm::pipeline::stream_ingest`]): memory does not grow with the rows.
+/// `None` for any other run, or when a column changes type after the first
+/// batch: that one is read whole.
+fn streamed(
+    args: &Args,
+    config: &IngestConfig,
+    inputs: &[Input],
+    output: &super::Output,
+    options: &ReadOptions,
+    ui: &Ui,
+) -> Result<Option<Ingest>> {
+    let (Some(format), Some(out_path), [Input::Path(path)], None) = (
+        output.batch_format(),
+        output.path(),
+        inputs,
+        &args.customers,
+    ) else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let opened = cpm::io::source::open(&inputs[0], options.format)?;
+    if opened.format != cpm::io::InputFormat::Csv {
+        return Ok(None);
+    }
+    let filter = args.input.row_filter()?;
+    let batches = cpm::pipeline::RowBatches {
+        csv: &options.csv,
+        ingest: config,
+        filter: filter.as_ref(),
+        batch_rows: args.input.batch_rows(),
+        is_table: None,
+    };
+    let mut out = Stage::open(out_path)?;
+    let rejects_path = args.rejects.as_deref().unwrap_or(out_path);
+    let mut rejects_out = args.rejects.as_deref().map(Stage::open).transpose()?;
+    let mut first_rejects = Vec::new();
+    let guard_rows = output.guards_formulas();
+    let guard_rejects = output.guards_side_files();
+    let bar = ui.progress(opened.size, "reading");
+    let read = {
+        let Some(mut writer) = BatchWriter::new(format, out.writer()) else {
+            return Ok(None);
+        };
+        let mut rejects_writer = rejects_out.as_mut().map(|stage| (stage.writer(), true));
+        let report = cpm::pipeline::stream_ingest(
+            &opened,
+            &batches,
+            &|n| bar.inc(n),
+            &mut |rows| {
+                let rows = match guard_rows {
+                    true => cpm::io::spreadsheet::guard_formulas(&rows)?,
+                    false => rows,
+                };
+                writer
+                    .write(&rows)
+                    .with_context(|| format!("writing {}", out_path.display()))
+            },
+            &mut |rejects| {
+                if let Some((out, header)) = &mut rejects_writer {
+                    let mut frame = rejects_frame(&rejects)?;
+                    if guard_rejects {
+                        frame = cpm::io::spreadsheet::guard_formulas(&frame)?;
+                    }
+                    CsvWriter::new(&mut **out)
+                        .include_header(*header)
+                        .finish(&mut frame)
+                        .map_err(anyhow::Error::from)
+                        .with_context(|| format!("writing {}", rejects_path.display()))?;
+                    *header = false;
+                }
+                let room = cpm::pipeline::REJECTS_KEPT.saturating_sub(first_rejects.len());
+                first_rejects.extend(rejects.into_iter().take(room));
+                Ok(())
+            },
+        );
+        report.and_then(|report| {
+            writer
+                .finish()
+                .with_context(|| format!("writing {}", out_path.display()))?;
+            Ok(report)
+        })
+    };
+    bar.finish_and_clear();
+    let report = match read {
+        Ok(report) => report,
+        Err(e) => match e.downcast_ref::<TypeChanged>() {
+            Some(changed) => {
+                ui.info(&format!("{changed}: the input is read whole"));
+                return Ok(None);
+            }
+            None => return Err(e),
+        },
+    };
+    Ok(Some(Ingest {
+        transactions: Transactions::Staged(out.finish()?),
+        rejects_file: rejects_out.map(Stage::finish).transpose()?,
+        first_rejects,
+        report,
+    }))
+}
+
+/// Ingests the inputs read whole.
+fn whole(
+    args: &Args,
+    config: &IngestConfig,
+    inputs: &[Input],
+    output: &super::Output,
+    options: &ReadOptions,
+    ui: &Ui,
+) -> Result<Ingest> {
+    let tables = read_all(inputs, options, ui)?;
+    let customers = match &args.customers {
+        Some(path) => read_all(&[Input::Path(path.clone())], options, ui)?.pop(),
+        None => None,
+    };
+    let ingested = cpm::ingest::ingest(tables, customers, config)?;
+    let rejects_file = match &args.rejects {
+        Some(path) => {
+            let mut frame = rejects_frame(&ingested.rejects)?;
+            // a rejects file is read in a spreadsheet: its raw text guarded
+            if output.guards_side_files() {
+                frame = cpm::io::spreadsheet::guard_formulas(&frame)?;
+            }
+            Some(cpm::io::atomic::stage(path, |w| {
+                Ok(CsvWriter::new(w).include_header(true).finish(&mut frame)?)
+            })?)
+        }
+        None => None,
+    };
+    Ok(Ingest {
+        transactions: Transactions::Whole(ingested.transactions),
+        rejects_file,
+        first_rejects: ingested.rejects,
+        report: ingested.report,
+    })
 }
 
 /// Rejects as a frame with the columns source, line, reason, raw.

@@ -59,6 +59,12 @@ impl InputArgs {
         Ok(format)
     }
 
+    /// Rows per batch of a CSV input read a batch at a time.
+    pub fn batch_rows(&self) -> usize {
+        self.batch_rows
+            .map_or(cpm::pipeline::BATCH_ROWS, |rows| rows as usize)
+    }
+
     /// `--where`, parsed (a usage error before anything is read).
     pub fn row_filter(&self) -> Result<Option<RowFilter>> {
         self.filter
@@ -331,6 +337,24 @@ impl Output {
             && std::io::stdout().is_terminal()
     }
 
+    /// The format of an output that can be written a batch of rows at a
+    /// time: a file, its rows not shaped (sorted, limited...), in a format
+    /// written in batches ([`cpm::io::batch_writer::BatchWriter`]).
+    pub fn batch_format(&self) -> Option<OutputFormat> {
+        let batched = matches!(
+            self.format,
+            OutputFormat::Csv | OutputFormat::Tsv | OutputFormat::Parquet
+        );
+        (self.path.is_some() && !self.shape.is_set() && batched).then_some(self.format)
+    }
+
+    /// Whether text written to the output gets its formulas guarded
+    /// (`--excel-safe`, or the output's default).
+    pub fn guards_formulas(&self) -> bool {
+        matches!(self.format, OutputFormat::Csv | OutputFormat::Tsv)
+            && self.excel_safe == Some(true)
+    }
+
     /// The output file, if any.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -353,8 +377,7 @@ impl Output {
     /// of them, or none. Stdout comes last, after every file.
     pub fn write_after(&self, frame: &DataFrame, mut staged: Vec<Staged>) -> Result<()> {
         let mut shaped = self.shape.apply(frame.clone())?;
-        let text = matches!(self.format, OutputFormat::Csv | OutputFormat::Tsv);
-        if text && self.excel_safe == Some(true) {
+        if self.guards_formulas() {
             shaped = cpm::io::spreadsheet::guard_formulas(&shaped)?;
         }
         let fill = |w: &mut dyn std::io::Write| {

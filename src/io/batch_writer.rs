@@ -1,0 +1,146 @@
+//! A table written a batch of rows at a time, as the batches come: CSV,
+//! TSV and Parquet (a row group per batch). The first batch fixes the
+//! columns and their types.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+use polars::polars_utils::compression::ZstdLevel;
+use polars::prelude::*;
+
+use super::write::{OutputFormat, write_csv_rows};
+
+/// A later batch's column holds what the type written for it cannot (it
+/// was written as integers, and now holds text): the caller writes the
+/// table whole instead, with the column's type found over every row.
+#[derive(Debug)]
+pub struct TypeChanged {
+    /// The column.
+    pub column: String,
+}
+
+impl std::fmt::Display for TypeChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "column '{}' changes type after the first batch of rows",
+            self.column
+        )
+    }
+}
+
+impl std::error::Error for TypeChanged {}
+
+/// Writes batches of rows to `out` in a format.
+pub struct BatchWriter<'w> {
+    sink: Sink<'w>,
+    /// The columns written and their types, from the first batch.
+    schema: Option<Schema>,
+}
+
+enum Sink<'w> {
+    Text {
+        out: &'w mut dyn Write,
+        separator: u8,
+        header: bool,
+    },
+    Parquet(Option<polars::io::parquet::write::BatchedWriter<&'w mut dyn Write>>),
+    /// A Parquet writer, made when the first batch tells the schema.
+    Pending(Option<&'w mut dyn Write>),
+}
+
+impl<'w> BatchWriter<'w> {
+    /// A writer of `format` to `out`; `None` for the formats written whole
+    /// (Arrow, JSON, tables for people).
+    pub fn new(format: OutputFormat, out: &'w mut dyn Write) -> Option<BatchWriter<'w>> {
+        let sink = match format {
+            OutputFormat::Csv | OutputFormat::Tsv => Sink::Text {
+                out,
+                separator: if format == OutputFormat::Csv {
+                    b','
+                } else {
+                    b'\t'
+                },
+                header: true,
+            },
+            OutputFormat::Parquet => Sink::Pending(Some(out)),
+            _ => return None,
+        };
+        Some(BatchWriter { sink, schema: None })
+    }
+
+    /// Writes the next batch. Its columns are those of the first; a column
+    /// typed otherwise is cast to the type written when that holds its
+    /// values (integers in a column of decimals), else [`TypeChanged`].
+    pub fn write(&mut self, batch: &DataFrame) -> Result<()> {
+        let mut batch = match &self.schema {
+            None => {
+                self.schema = Some(batch.schema().as_ref().clone());
+                batch.clone()
+            }
+            Some(schema) => conformed(batch, schema)?,
+        };
+        batch.align_chunks_par();
+        if let Sink::Pending(out) = &mut self.sink {
+            let out = out.take().ok_or_else(|| anyhow::anyhow!("writer taken"))?;
+            let zstd = ParquetCompression::Zstd(Some(ZstdLevel::try_new(1)?));
+            self.sink = Sink::Parquet(Some(
+                ParquetWriter::new(out)
+                    .with_compression(zstd)
+                    .batched(batch.schema())?,
+            ));
+        }
+        match &mut self.sink {
+            Sink::Text {
+                out,
+                separator,
+                header,
+            } => {
+                write_csv_rows(&batch, *separator, *header, &mut **out)?;
+                *header = false;
+            }
+            Sink::Parquet(Some(writer)) => writer.write_batch(&batch)?,
+            _ => bail!("the writer was finished"),
+        }
+        Ok(())
+    }
+
+    /// Ends the table (Parquet's footer). At least one batch must have
+    /// been written.
+    pub fn finish(mut self) -> Result<()> {
+        if let Sink::Parquet(writer) = &mut self.sink
+            && let Some(writer) = writer.take()
+        {
+            writer.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// `batch` with the columns of `schema`, each cast to its type when that
+/// holds every value.
+fn conformed(batch: &DataFrame, schema: &Schema) -> Result<DataFrame> {
+    if batch.schema().as_ref() == schema {
+        return Ok(batch.clone());
+    }
+    let columns = schema
+        .iter()
+        .map(|(name, dtype)| {
+            let column = batch.column(name)?;
+            if column.dtype() == dtype {
+                return Ok(column.clone());
+            }
+            let holds = column.null_count() == column.len()
+                || (dtype == &DataType::Float64 && column.dtype() == &DataType::Int64);
+            if holds {
+                Ok(column.cast(dtype)?)
+            } else {
+                Err(TypeChanged {
+                    column: name.to_string(),
+                }
+                .into())
+            }
+        })
+        .collect::<Result<Vec<Column>>>()?;
+    Ok(DataFrame::new(batch.height(), columns)?)
+}

@@ -1,0 +1,197 @@
+//! A CSV input read a batch at a time gives what it gives read whole:
+//! the same facts, segments, values, warnings and errors, whatever the
+//! batch size (`CPM_BATCH_ROWS`, rows per batch; the default batch holds
+//! every test file whole).
+
+use std::fmt::Write as _;
+
+use crate::util::{cpm, data, tempdir, testdata};
+
+/// Exit code, stdout and stderr of `cpm ARGS` with batches of `rows` rows
+/// (`None`: the default).
+fn outcome(args: &[&str], rows: Option<usize>) -> (i32, Vec<u8>, String) {
+    let mut run = cpm(args);
+    if let Some(rows) = rows {
+        run = run.env("CPM_BATCH_ROWS", &rows.to_string());
+    }
+    let run = run.run();
+    (run.code(), run.stdout_bytes().to_vec(), run.stderr())
+}
+
+/// Batch sizes to try on `input`: a row or a few on a small file, a few
+/// hundred on a large one (thousands of batches of a row each would only
+/// be slow).
+fn batch_sizes(input: &str) -> [usize; 3] {
+    let lines = std::fs::read(input).map_or(0, |bytes| bytes.split(|&b| b == b'\n').count());
+    if lines < 1_000 {
+        [1, 2, 7]
+    } else {
+        [397, 1_000, 4_099]
+    }
+}
+
+/// Asserts that `cpm ARGS` (its input first after the command) does the
+/// same in batches of a few sizes as whole.
+fn same_in_batches(args: &[&str]) {
+    let whole = outcome(args, None);
+    for rows in batch_sizes(args[1]) {
+        let batched = outcome(args, Some(rows));
+        assert!(
+            batched == whole,
+            "cpm {} in batches of {rows} rows: exit {} vs {}\n--- stderr whole ---\n{}\n--- \
+             stderr batched ---\n{}",
+            args.join(" "),
+            batched.0,
+            whole.0,
+            whole.2,
+            batched.2
+        );
+    }
+}
+
+#[test]
+fn facts_segments_and_values_do_not_depend_on_the_batch_size() {
+    // dates settled late (retail: 1/1/2022 first), CRLF, a BOM, refunds,
+    // quantity x price, identical rows without an order id (CDNOW)
+    for name in [
+        "retail_export.csv",
+        "orders.csv",
+        "orders_crlf.csv",
+        "orders_bom.csv",
+        "quantity_price.csv",
+        "dates_us.csv",
+        "report_small.csv",
+        "cdnow_sample.csv",
+    ] {
+        let input = data(name);
+        same_in_batches(&["facts", &input, "-f", "csv"]);
+        same_in_batches(&["segment", &input, "-f", "csv"]);
+    }
+    same_in_batches(&["value", &data("cdnow_sample.csv"), "-f", "csv"]);
+    same_in_batches(&[
+        "segment",
+        &data("retail_export.csv"),
+        "-f",
+        "csv",
+        "--where",
+        "revenue > 10",
+    ]);
+}
+
+#[test]
+fn rejects_duplicates_and_their_warnings_do_not_depend_on_the_batch_size() {
+    // ragged rows, bad values, repeated headers and BOMs of files joined
+    // with cat, exact duplicates, ambiguous dates (an error), too many
+    // rejects (an error naming the first)
+    for name in [
+        "bad/ragged.csv",
+        "bad/bad_values.csv",
+        "bad/joined_with_cat.csv",
+        "bad/duplicates.csv",
+        "bad/ambiguous_dates.csv",
+        "bad/mixed_dates.csv",
+        "bad/null_tokens.csv",
+        "bad/embedded_newlines.csv",
+    ] {
+        let input = data(name);
+        same_in_batches(&["facts", &input, "-f", "csv"]);
+        same_in_batches(&["facts", &input, "-f", "csv", "--max-rejects", "100%"]);
+    }
+}
+
+#[test]
+fn duplicates_and_attributes_across_batches_are_told_as_in_one() {
+    // an order's line repeated 40 rows later (another batch), and a
+    // passed-through attribute that reads as integers for 50 rows, then
+    // as decimals, then as text
+    let mut text = String::from("order_id,customer_id,order_date,revenue,score,tier\n");
+    for i in 0..120 {
+        let score = match i {
+            0..50 => format!("{}", i % 3),
+            50..90 => format!("{}.5", i % 3),
+            _ => format!("s{}", i % 3),
+        };
+        let customer = i % 9;
+        let _ = writeln!(
+            text,
+            "o{},c{customer},2024-02-{:02},{}.25,{score},t{}",
+            i / 2,
+            1 + i % 27,
+            10 + i,
+            customer % 2
+        );
+        if i == 3 {
+            let _ = writeln!(text, "o1,c3,2024-02-04,13.25,0,t1");
+        }
+    }
+    let dir = tempdir();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, &text).unwrap();
+    let input = path.display().to_string();
+    same_in_batches(&["facts", &input, "-f", "csv"]);
+    same_in_batches(&["segment", &input, "-f", "csv", "--where", "tier = 't1'"]);
+    let (code, out, _) = outcome(&["facts", &input, "-f", "csv"], Some(7));
+    assert_eq!(code, 0);
+    let out = String::from_utf8(out).unwrap();
+    // tier is constant per customer, score is not
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .ends_with("first_day_revenue,tier,as_of,facts_version")
+    );
+    assert!(testdata("retail_export.csv").exists());
+}
+
+/// The output, rejects file and quality report of `cpm ingest INPUT ARGS`
+/// written in batches of `rows` rows (`None`: the default), with the exit
+/// code and stderr.
+fn ingest_outcome(input: &str, args: &[&str], rows: Option<usize>) -> Vec<String> {
+    let dir = tempdir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (out, rejects, report) = (path("out.csv"), path("rejects.csv"), path("quality.json"));
+    let mut all = vec!["ingest", input, "-o", &out, "--rejects", &rejects];
+    all.extend(["--quality-report", &report]);
+    all.extend_from_slice(args);
+    let (code, _, stderr) = outcome(&all, rows);
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_else(|_| "(none)".into());
+    vec![
+        code.to_string(),
+        stderr,
+        read(&out),
+        read(&rejects),
+        read(&report),
+    ]
+}
+
+#[test]
+fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
+    for (name, args) in [
+        ("retail_export.csv", &[][..]),
+        ("orders.csv", &["--source-column", "file"][..]),
+        ("cdnow_sample.csv", &["--drop-duplicates"][..]),
+        ("quantity_price.csv", &["--where", "revenue > 5"][..]),
+        ("bad/ragged.csv", &["--max-rejects", "100%"][..]),
+        ("bad/bad_values.csv", &[][..]),
+        ("bad/duplicates.csv", &[][..]),
+        ("bad/joined_with_cat.csv", &[][..]),
+        ("bad/formula_rejects.csv", &["--max-rejects", "100%"][..]),
+        ("bad/ambiguous_dates.csv", &[][..]),
+        ("bad/overflowing_sums.csv", &[][..]),
+    ] {
+        let input = data(name);
+        let whole = ingest_outcome(&input, args, None);
+        for rows in batch_sizes(&input) {
+            let batched = ingest_outcome(&input, args, Some(rows));
+            for (what, (a, b)) in ["exit code", "stderr", "output", "rejects", "report"]
+                .iter()
+                .zip(whole.iter().zip(&batched))
+            {
+                assert_eq!(
+                    a, b,
+                    "{name} {args:?}: the {what} in batches of {rows} rows"
+                );
+            }
+        }
+    }
+}

@@ -44,7 +44,7 @@ enum Sink<'w> {
         separator: u8,
         header: bool,
     },
-    Parquet(Option<polars::io::parquet::write::BatchedWriter<&'w mut dyn Write>>),
+    Parquet(Option<Box<polars::io::parquet::write::BatchedWriter<&'w mut dyn Write>>>),
     /// A Parquet writer, made when the first batch tells the schema.
     Pending(Option<&'w mut dyn Write>),
 }
@@ -84,11 +84,11 @@ impl<'w> BatchWriter<'w> {
         if let Sink::Pending(out) = &mut self.sink {
             let out = out.take().ok_or_else(|| anyhow::anyhow!("writer taken"))?;
             let zstd = ParquetCompression::Zstd(Some(ZstdLevel::try_new(1)?));
-            self.sink = Sink::Parquet(Some(
+            self.sink = Sink::Parquet(Some(Box::new(
                 ParquetWriter::new(out)
                     .with_compression(zstd)
                     .batched(batch.schema())?,
-            ));
+            )));
         }
         match &mut self.sink {
             Sink::Text {

@@ -13,9 +13,9 @@ use polars::prelude::*;
 use crate::facts::{FactsBuilder, Gathered};
 use crate::ingest::{IngestConfig, Ingester, KeptTally, QualityReport, Reject};
 use crate::io::batches::ParquetFile;
-use crate::io::csv::{CsvBatch, CsvEnd, CsvOptions, read_csv_batches};
-use crate::io::source::{InputFormat, Opened};
-use crate::io::{Input, RawTable};
+use crate::io::csv::{CsvBatch, CsvOptions, read_csv_batches};
+use crate::io::source::{InputFormat, Opened, Payload};
+use crate::io::{Input, LINE_COLUMN, RawTable};
 use crate::select::RowFilter;
 
 /// When inputs are read a batch at a time.
@@ -74,7 +74,7 @@ fn is_parquet_file(path: &Path) -> bool {
 /// memory the rows in hand take (tests set a handful).
 pub const BATCH_ROWS: usize = 1 << 19;
 
-/// What a CSV input read a batch at a time turned out to hold.
+/// What an input read a batch at a time turned out to hold.
 pub enum Streamed {
     /// Transactions: their facts, gathered as the batches came, and
     /// ingest's counts.
@@ -98,7 +98,7 @@ pub struct StreamedFacts {
 /// counted.
 pub const REJECTS_KEPT: usize = 1_000;
 
-/// How [`stream_csv`] reads and what it does with the rows.
+/// How [`stream_facts`] reads and what it does with the rows.
 pub struct StreamOptions<'a> {
     /// The CSV dialect.
     pub csv: &'a CsvOptions,
@@ -114,11 +114,11 @@ pub struct StreamOptions<'a> {
     pub is_table: fn(&DataFrame) -> bool,
 }
 
-/// Reads a CSV input a batch at a time: each batch is validated
+/// Reads a CSV input or a Parquet file a batch at a time: each batch is validated
 /// ([`Ingester`]), filtered and added to the facts, then dropped; only
 /// what the facts keep per customer and the keys of the rows seen grow.
 /// An input whose first rows are a customer or facts table is read whole.
-pub fn stream_csv(
+pub fn stream_facts(
     opened: &Opened,
     options: &StreamOptions,
     progress: &dyn Fn(u64),
@@ -152,7 +152,7 @@ pub fn stream_csv(
     }
 }
 
-/// How [`RowBatches::read`] reads a CSV input and ingests its batches.
+/// How [`RowBatches::read`] reads an input and ingests its batches.
 pub struct RowBatches<'a> {
     /// The CSV dialect.
     pub csv: &'a CsvOptions,
@@ -177,11 +177,12 @@ pub enum Read {
 }
 
 impl RowBatches<'_> {
-    /// Reads `opened` a batch at a time: each batch is validated and
-    /// deduplicated ([`Ingester`]), its internal columns dropped, filtered,
-    /// and handed to `take` with its rejects, then dropped. Batches whose
-    /// dates leave the layout open wait for one that settles it (or go in
-    /// together at the end), so the layout is the whole input's.
+    /// Reads `opened` (CSV, or a Parquet file) a batch at a time: each
+    /// batch is validated and deduplicated ([`Ingester`]), its internal
+    /// columns dropped, filtered, and handed to `take` with its rejects,
+    /// then dropped. Batches whose dates leave the layout open wait for one
+    /// that settles it (or go in together at the end), so the layout is the
+    /// whole input's.
     pub fn read(
         &self,
         opened: &Opened,
@@ -195,34 +196,74 @@ impl RowBatches<'_> {
             kept: 0,
             filtered: 0,
         };
-        let mut whole: Option<Vec<CsvBatch>> = None;
+        let mut whole: Option<RawTable> = None;
         let mut first = true;
-        let end = read_csv_batches(opened, self.csv, progress, self.batch_rows, &mut |batch| {
+        let warnings = self.each_batch(opened, progress, &mut |batch| {
             if std::mem::take(&mut first) {
                 let head = &batch.frame;
                 if self
                     .is_table
                     .is_some_and(|is_table| is_table(head) || crate::facts::is_facts_table(head))
                 {
-                    whole = Some(Vec::new());
+                    whole = Some(batch);
+                    return Ok(());
                 }
             }
             match &mut whole {
-                Some(batches) => {
-                    batches.push(batch);
-                    Ok(())
-                }
-                None => rows.add(batch_table(opened, batch), take),
+                Some(table) => table.append(batch),
+                None => rows.add(batch, take),
             }
         })?;
         match whole {
-            Some(batches) => Ok(Read::Whole(whole_table(opened, batches, end)?)),
+            Some(mut table) => {
+                table.warnings = warnings;
+                Ok(Read::Whole(table))
+            }
             None => Ok(Read::Ingested(Box::new(rows.finish(
                 &opened.name,
-                &end,
+                &warnings,
                 take,
             )?))),
         }
+    }
+
+    /// Hands each batch of `opened` to `f` as a table of its own, in input
+    /// order; returns the warnings learnt at the end (a CSV's BOMs and
+    /// repeated headers).
+    fn each_batch(
+        &self,
+        opened: &Opened,
+        progress: &dyn Fn(u64),
+        f: &mut dyn FnMut(RawTable) -> Result<()>,
+    ) -> Result<Vec<String>> {
+        if let (InputFormat::Parquet, Payload::File(path)) = (opened.format, &opened.payload) {
+            let file = ParquetFile::open(path, &opened.name)?;
+            let columns = file.columns().to_vec();
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            for start in (0..file.rows().max(1)).step_by(self.batch_rows) {
+                let mut frame = file.read(start, self.batch_rows, &columns)?;
+                let rows = (start as u64 + 1..=(start + frame.height()) as u64).collect::<Vec<_>>();
+                frame.with_column(Column::new(LINE_COLUMN.into(), rows))?;
+                f(RawTable {
+                    name: opened.name.clone(),
+                    format: InputFormat::Parquet,
+                    compression: opened.compression,
+                    position: crate::error::PositionKind::Row,
+                    frame,
+                    rejects: Vec::new(),
+                    line_breaks: Default::default(),
+                    warnings: Vec::new(),
+                    delimiter: None,
+                    encoding: None,
+                })?;
+            }
+            progress(opened.size);
+            return Ok(Vec::new());
+        }
+        let end = read_csv_batches(opened, self.csv, progress, self.batch_rows, &mut |batch| {
+            f(batch_table(opened, batch))
+        })?;
+        Ok(end.warnings)
     }
 }
 
@@ -285,7 +326,7 @@ impl RowStream<'_> {
 
     /// Ingest's counts of every batch; batches still held (the input never
     /// settled its date layout) go in together, as a whole input would.
-    fn finish(mut self, name: &str, end: &CsvEnd, take: Take) -> Result<QualityReport> {
+    fn finish(mut self, name: &str, warnings: &[String], take: Take) -> Result<QualityReport> {
         let mut held = std::mem::take(&mut self.waiting).into_iter();
         if let Some(mut whole) = held.next() {
             for table in held {
@@ -293,7 +334,7 @@ impl RowStream<'_> {
             }
             self.ingest(whole, take)?;
         }
-        self.ingester.warn(name, &end.warnings);
+        self.ingester.warn(name, warnings);
         Ok(QualityReport {
             rows_kept: self.kept,
             rows_filtered: self.filtered,
@@ -311,30 +352,7 @@ fn column_names(frame: &DataFrame) -> Vec<String> {
         .collect()
 }
 
-/// The batches of a CSV input as one table.
-fn whole_table(opened: &Opened, batches: Vec<CsvBatch>, end: CsvEnd) -> Result<RawTable> {
-    let mut batches = batches.into_iter();
-    let mut first = batches
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{}: no batch read", opened.name))?;
-    for batch in batches {
-        first.append(batch)?;
-    }
-    Ok(RawTable {
-        name: opened.name.clone(),
-        format: InputFormat::Csv,
-        compression: opened.compression,
-        position: crate::error::PositionKind::Line,
-        frame: first.frame,
-        rejects: first.rejects,
-        line_breaks: first.line_breaks,
-        warnings: end.warnings,
-        delimiter: Some(end.delimiter),
-        encoding: Some(end.encoding),
-    })
-}
-
-/// Ingests a CSV input a batch at a time: each batch's kept rows go to
+/// Ingests a CSV input or a Parquet file a batch at a time: each batch's kept rows go to
 /// `rows` and its rejects to `rejects` as they come, and only the keys of
 /// the rows, customers and orders seen grow. Returns the quality report
 /// (with the kept facts when `batches.ingest.kept_facts`).
@@ -363,4 +381,22 @@ pub fn stream_ingest(
             opened.name
         )),
     }
+}
+
+/// Whether [`RowBatches::read`] reads `opened` a batch at a time: a CSV
+/// input, or a Parquet file; with `raw_only`, not one already canonical
+/// (what `cpm ingest` wrote is read as it is, without ingest).
+pub fn reads_in_batches(opened: &Opened, raw_only: bool) -> Result<bool> {
+    Ok(match (opened.format, &opened.payload) {
+        (InputFormat::Csv, _) => true,
+        (InputFormat::Parquet, Payload::File(path)) => {
+            if !raw_only {
+                return Ok(true);
+            }
+            let file = ParquetFile::open(path, &opened.name)?;
+            let all: Vec<&str> = file.columns().iter().map(String::as_str).collect();
+            !crate::ingest::is_canonical(&file.read(0, 1 << 13, &all)?)
+        }
+        _ => false,
+    })
 }

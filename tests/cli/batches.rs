@@ -1,7 +1,7 @@
-//! A CSV input read a batch at a time gives what it gives read whole:
-//! the same facts, segments, values, warnings and errors, whatever the
-//! batch size (`CPM_BATCH_ROWS`, rows per batch; the default batch holds
-//! every test file whole).
+//! A CSV or Parquet input read a batch at a time gives what it gives read
+//! whole: the same facts, segments, values, ingest outputs, rejects,
+//! warnings and errors, whatever the batch size (`CPM_BATCH_ROWS`, rows per
+//! batch; the default batch holds every test file whole).
 
 use std::fmt::Write as _;
 
@@ -62,6 +62,8 @@ fn facts_segments_and_values_do_not_depend_on_the_batch_size() {
         "dates_us.csv",
         "report_small.csv",
         "cdnow_sample.csv",
+        "orders.parquet",
+        "decimal_money.parquet",
     ] {
         let input = data(name);
         same_in_batches(&["facts", &input, "-f", "csv"]);
@@ -130,6 +132,23 @@ fn duplicates_and_attributes_across_batches_are_told_as_in_one() {
     let input = path.display().to_string();
     same_in_batches(&["facts", &input, "-f", "csv"]);
     same_in_batches(&["segment", &input, "-f", "csv", "--where", "tier = 't1'"]);
+    // ingest writes score as text: the rows written as integers are read
+    // again, whole
+    let whole = ingest_outcome(&input, &["-v"], None);
+    assert!(
+        whole[2].contains(",2.5,") && whole[2].contains(",s1,"),
+        "{}",
+        whole[2]
+    );
+    for rows in [1, 2, 7] {
+        let batched = ingest_outcome(&input, &["-v"], Some(rows));
+        assert_eq!(batched[2..], whole[2..], "batches of {rows} rows");
+        assert!(
+            batched[1].contains("column 'score' changes type"),
+            "{}",
+            batched[1]
+        );
+    }
     let (code, out, _) = outcome(&["facts", &input, "-f", "csv"], Some(7));
     assert_eq!(code, 0);
     let out = String::from_utf8(out).unwrap();
@@ -169,6 +188,8 @@ fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
     for (name, args) in [
         ("retail_export.csv", &[][..]),
         ("orders.csv", &["--source-column", "file"][..]),
+        ("orders.parquet", &[][..]),
+        ("decimal_money.parquet", &["--max-rejects", "100%"][..]),
         ("cdnow_sample.csv", &["--drop-duplicates"][..]),
         ("quantity_price.csv", &["--where", "revenue > 5"][..]),
         ("bad/ragged.csv", &["--max-rejects", "100%"][..]),

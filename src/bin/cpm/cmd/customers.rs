@@ -134,9 +134,9 @@ enum Front {
     Loaded(Loaded),
 }
 
-/// Reads `inputs`: a single CSV file a batch at a time, its facts as of
-/// `as_of` gathered as the batches come ([`cpm::pipeline::stream_csv`]);
-/// anything else whole ([`load`]).
+/// Reads `inputs`: a single CSV or raw Parquet file a batch at a time,
+/// its facts as of `as_of` gathered as the batches come
+/// ([`cpm::pipeline::stream_facts`]); anything else whole ([`load`]).
 fn streamed(
     inputs: &[Input],
     args: &InputArgs,
@@ -152,7 +152,7 @@ fn streamed(
         [Input::Path(path)] if path.is_file() => cpm::io::source::open(&inputs[0], read.format)?,
         _ => return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?)),
     };
-    if opened.format != cpm::io::InputFormat::Csv {
+    if !cpm::pipeline::reads_in_batches(&opened, true)? {
         drop(opened);
         return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?));
     }
@@ -167,7 +167,7 @@ fn streamed(
         is_table,
     };
     let bar = ui.progress(opened.size, "reading");
-    let streamed = cpm::pipeline::stream_csv(&opened, &options, &|n| bar.inc(n))?;
+    let streamed = cpm::pipeline::stream_facts(&opened, &options, &|n| bar.inc(n))?;
     bar.finish_and_clear();
     match streamed {
         cpm::pipeline::Streamed::Whole(table) => {

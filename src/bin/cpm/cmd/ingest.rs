@@ -193,7 +193,7 @@ enum Transactions {
     Whole(DataFrame),
 }
 
-/// Ingests a single CSV file into an output file a batch at a time
+/// Ingests a single CSV or Parquet file into an output file a batch at a time
 /// ([`cpm::pipeline::stream_ingest`]): memory does not grow with the rows.
 /// `None` for any other run, or when a column changes type after the first
 /// batch: that one is read whole.
@@ -217,7 +217,7 @@ fn streamed(
         return Ok(None);
     }
     let opened = cpm::io::source::open(&inputs[0], options.format)?;
-    if opened.format != cpm::io::InputFormat::Csv {
+    if !cpm::pipeline::reads_in_batches(&opened, false)? {
         return Ok(None);
     }
     let filter = args.input.row_filter()?;

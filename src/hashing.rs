@@ -271,8 +271,8 @@ pub fn row_keys(frame: &DataFrame) -> PolarsResult<Vec<u128>> {
 /// An odd 128-bit multiplier that spreads a value over all bits.
 const MIX_128: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
 
-/// The rows seen so far, by their [`row_keys`], in shards that are
-/// filled on all cores.
+/// The rows (or values) seen so far, by their 128-bit keys ([`row_keys`],
+/// [`text_keys`]), in shards that are filled on all cores.
 #[derive(Default)]
 pub struct SeenRows {
     shards: Vec<KeySet<u128>>,

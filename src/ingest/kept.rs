@@ -6,12 +6,13 @@ use anyhow::{Result, bail};
 use polars::prelude::*;
 
 use super::KeptFacts;
-use crate::hashing::KeySet;
+use crate::hashing::SeenRows;
 use crate::schema::{CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
 
 /// [`KeptFacts`] of batches of kept rows, added as they come: sums,
 /// counts and the first and last day; customers and orders told apart by
-/// 128-bit keys of their ids ([`crate::hashing::text_keys`]).
+/// 128-bit keys of their ids ([`crate::hashing::text_keys`]), kept in sets
+/// filled on all cores.
 #[derive(Default)]
 pub struct KeptTally {
     rows: u64,
@@ -20,9 +21,10 @@ pub struct KeptTally {
     revenue: f64,
     first_day: Option<i32>,
     last_day: Option<i32>,
-    customers: KeySet<u128>,
-    /// None until a batch without an order id: then every row is an order.
-    orders: Option<KeySet<u128>>,
+    /// The customers seen, and how many.
+    customers: (SeenRows, u64),
+    /// The orders seen, and how many (when rows have an order id).
+    orders: (SeenRows, u64),
     /// Whether every batch had an order id column.
     all_have_orders: bool,
     /// Per customer, the sum of its amounts past ±1e280: the only ones
@@ -76,12 +78,9 @@ impl KeptTally {
         if let Some(d) = day("last")? {
             self.last_day = Some(self.last_day.map_or(d, |l| l.max(d)));
         }
-        self.customers
-            .extend(crate::hashing::par_text_keys(frame.column(CUSTOMER_ID)?)?);
+        count_new(&mut self.customers, frame.column(CUSTOMER_ID)?)?;
         if let Ok(orders) = frame.column(ORDER_ID) {
-            self.orders
-                .get_or_insert_with(KeySet::default)
-                .extend(crate::hashing::par_text_keys(orders)?);
+            count_new(&mut self.orders, orders)?;
         }
         Ok(())
     }
@@ -130,16 +129,25 @@ impl KeptTally {
         KeptFacts {
             refunds: self.refunds,
             refund_value: round_cents(self.refund_value),
-            customers: self.customers.len() as u64,
-            orders: match (&self.orders, self.all_have_orders) {
-                (Some(orders), true) => orders.len() as u64,
-                _ => self.rows,
+            customers: self.customers.1,
+            orders: match self.all_have_orders {
+                true => self.orders.1,
+                false => self.rows,
             },
             first_date: day(self.first_day),
             last_date: day(self.last_day),
             revenue_total: round_cents(self.revenue),
         }
     }
+}
+
+/// Adds to `seen` the values of `column` (as [`crate::hashing::text_keys`],
+/// null one value of its own) and to its count those it had not seen.
+fn count_new(seen: &mut (SeenRows, u64), column: &Column) -> Result<()> {
+    let keys = crate::hashing::par_text_keys(column)?;
+    let repeats = seen.0.repeats(&keys);
+    seen.1 += repeats.iter().filter(|&&r| !r).count() as u64;
+    Ok(())
 }
 
 /// Rounds money to cents, so sums print without float noise.

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
@@ -119,11 +119,11 @@ pub struct StreamOptions<'a> {
 /// what the facts keep per customer and the keys of the rows seen grow.
 /// An input whose first rows are a customer or facts table is read whole.
 pub fn stream_facts(
-    opened: &Opened,
+    opened: &[Opened],
     options: &StreamOptions,
     progress: &dyn Fn(u64),
 ) -> Result<Streamed> {
-    let mut facts: Option<FactsBuilder> = None;
+    let mut facts: Option<(FactsBuilder, Vec<String>)> = None;
     let mut rejects = Vec::new();
     let read = RowBatches {
         csv: options.csv,
@@ -135,22 +135,44 @@ pub fn stream_facts(
     let read = read.read(opened, progress, &mut |rows, rejected| {
         let room = REJECTS_KEPT.saturating_sub(rejects.len());
         rejects.extend(rejected.into_iter().take(room));
-        let facts = match &mut facts {
+        let names = column_names(&rows);
+        let (facts, columns) = match &mut facts {
             Some(facts) => facts,
-            None => facts.insert(FactsBuilder::new(&column_names(&rows), options.as_of)?),
+            None => facts.insert((FactsBuilder::new(&names, options.as_of)?, names.clone())),
         };
+        if names != *columns {
+            bail!(ReadWhole(
+                "the inputs' columns differ (a column one lacks is empty there)".to_string()
+            ));
+        }
         facts.add(&rows)
     })?;
     match (read, facts) {
         (Read::Whole(table), _) => Ok(Streamed::Whole(table)),
-        (Read::Ingested(quality), Some(facts)) => Ok(Streamed::Facts(Box::new(StreamedFacts {
-            gathered: facts.finish()?,
-            quality: *quality,
-            rejects,
-        }))),
-        (Read::Ingested(_), None) => Err(anyhow::anyhow!("{}: no batch read", opened.name)),
+        (Read::Ingested(quality), Some((facts, _))) => {
+            Ok(Streamed::Facts(Box::new(StreamedFacts {
+                gathered: facts.finish()?,
+                quality: *quality,
+                rejects,
+            })))
+        }
+        (Read::Ingested(_), None) => Err(anyhow::anyhow!("no batch read")),
     }
 }
+
+/// Why inputs taken a batch at a time must be read whole after all (the
+/// caller reads them again): batches of several inputs whose columns
+/// differ, which a whole read aligns by name.
+#[derive(Debug)]
+pub struct ReadWhole(pub String);
+
+impl std::fmt::Display for ReadWhole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: read whole", self.0)
+    }
+}
+
+impl std::error::Error for ReadWhole {}
 
 /// How [`RowBatches::read`] reads an input and ingests its batches.
 pub struct RowBatches<'a> {
@@ -185,7 +207,7 @@ impl RowBatches<'_> {
     /// whole input's.
     pub fn read(
         &self,
-        opened: &Opened,
+        inputs: &[Opened],
         progress: &dyn Fn(u64),
         take: &mut dyn FnMut(DataFrame, Vec<Reject>) -> Result<()>,
     ) -> Result<Read> {
@@ -196,35 +218,34 @@ impl RowBatches<'_> {
             kept: 0,
             filtered: 0,
         };
-        let mut whole: Option<RawTable> = None;
-        let mut first = true;
-        let warnings = self.each_batch(opened, progress, &mut |batch| {
-            if std::mem::take(&mut first) {
-                let head = &batch.frame;
-                if self
-                    .is_table
-                    .is_some_and(|is_table| is_table(head) || crate::facts::is_facts_table(head))
-                {
-                    whole = Some(batch);
-                    return Ok(());
+        for (i, opened) in inputs.iter().enumerate() {
+            let mut whole: Option<RawTable> = None;
+            let mut first = i == 0;
+            let warnings = self.each_batch(opened, progress, &mut |batch| {
+                if std::mem::take(&mut first) {
+                    let head = &batch.frame;
+                    if self.is_table.is_some_and(|is_table| {
+                        is_table(head) || crate::facts::is_facts_table(head)
+                    }) {
+                        whole = Some(batch);
+                        return Ok(());
+                    }
                 }
-            }
-            match &mut whole {
-                Some(table) => table.append(batch),
-                None => rows.add(batch, take),
-            }
-        })?;
-        match whole {
-            Some(mut table) => {
+                match &mut whole {
+                    Some(table) => table.append(batch),
+                    None => rows.add(batch, take),
+                }
+            })?;
+            if let Some(mut table) = whole {
+                if inputs.len() > 1 {
+                    bail!(ReadWhole(format!("{} is not transactions", opened.name)));
+                }
                 table.warnings = warnings;
-                Ok(Read::Whole(table))
+                return Ok(Read::Whole(table));
             }
-            None => Ok(Read::Ingested(Box::new(rows.finish(
-                &opened.name,
-                &warnings,
-                take,
-            )?))),
+            rows.end_input(&opened.name, &warnings, take)?;
         }
+        Ok(Read::Ingested(Box::new(rows.finish())))
     }
 
     /// Hands each batch of `opened` to `f` as a table of its own, in input
@@ -324,9 +345,10 @@ impl RowStream<'_> {
         take(rows, ingested.rejects)
     }
 
-    /// Ingest's counts of every batch; batches still held (the input never
-    /// settled its date layout) go in together, as a whole input would.
-    fn finish(mut self, name: &str, warnings: &[String], take: Take) -> Result<QualityReport> {
+    /// Ends an input: batches still held (it never settled its date
+    /// layout) go in together, as a whole input would; `warnings` are
+    /// those learnt at its end.
+    fn end_input(&mut self, name: &str, warnings: &[String], take: Take) -> Result<()> {
         let mut held = std::mem::take(&mut self.waiting).into_iter();
         if let Some(mut whole) = held.next() {
             for table in held {
@@ -335,11 +357,16 @@ impl RowStream<'_> {
             self.ingest(whole, take)?;
         }
         self.ingester.warn(name, warnings);
-        Ok(QualityReport {
+        Ok(())
+    }
+
+    /// Ingest's counts of every batch.
+    fn finish(self) -> QualityReport {
+        QualityReport {
             rows_kept: self.kept,
             rows_filtered: self.filtered,
             ..self.ingester.report()
-        })
+        }
     }
 }
 
@@ -357,14 +384,14 @@ fn column_names(frame: &DataFrame) -> Vec<String> {
 /// the rows, customers and orders seen grow. Returns the quality report
 /// (with the kept facts when `batches.ingest.kept_facts`).
 pub fn stream_ingest(
-    opened: &Opened,
+    inputs: &[Opened],
     batches: &RowBatches,
     progress: &dyn Fn(u64),
     rows: &mut dyn FnMut(DataFrame) -> Result<()>,
     rejects: &mut dyn FnMut(Vec<Reject>) -> Result<()>,
 ) -> Result<QualityReport> {
     let mut tally = batches.ingest.kept_facts.then(KeptTally::default);
-    let read = batches.read(opened, progress, &mut |kept, rejected| {
+    let read = batches.read(inputs, progress, &mut |kept, rejected| {
         if let Some(tally) = &mut tally {
             tally.add(&kept)?;
         }
@@ -376,9 +403,9 @@ pub fn stream_ingest(
             kept: tally.map(KeptTally::finish),
             ..*quality
         }),
-        Read::Whole(_) => Err(anyhow::anyhow!(
+        Read::Whole(table) => Err(anyhow::anyhow!(
             "{}: read whole, though it was taken for transactions",
-            opened.name
+            table.name
         )),
     }
 }

@@ -11,8 +11,9 @@ use polars::prelude::*;
 use super::write::{OutputFormat, write_csv_rows};
 
 /// A later batch's column holds what the type written for it cannot (it
-/// was written as integers, and now holds text): the caller writes the
-/// table whole instead, with the column's type found over every row.
+/// was written as integers, and now holds text), or a later input has
+/// other columns: the caller writes the table whole instead, with the
+/// columns aligned by name and each one's type found over every row.
 #[derive(Debug)]
 pub struct TypeChanged {
     /// The column.
@@ -23,7 +24,7 @@ impl std::fmt::Display for TypeChanged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "column '{}' changes type after the first batch of rows",
+            "column '{}' changes type after the first batch of rows, or is not in every input",
             self.column
         )
     }
@@ -123,10 +124,24 @@ fn conformed(batch: &DataFrame, schema: &Schema) -> Result<DataFrame> {
     if batch.schema().as_ref() == schema {
         return Ok(batch.clone());
     }
+    // another input with other columns: a whole read aligns them by name
+    if let Some(extra) = batch
+        .get_column_names()
+        .into_iter()
+        .find(|name| schema.get(name).is_none())
+    {
+        bail!(TypeChanged {
+            column: extra.to_string(),
+        });
+    }
     let columns = schema
         .iter()
         .map(|(name, dtype)| {
-            let column = batch.column(name)?;
+            let Ok(column) = batch.column(name) else {
+                bail!(TypeChanged {
+                    column: name.to_string(),
+                });
+            };
             if column.dtype() == dtype {
                 return Ok(column.clone());
             }

@@ -216,3 +216,42 @@ fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
         }
     }
 }
+
+#[test]
+fn several_inputs_read_in_batches_give_what_one_input_gives() {
+    // the retail export cut in two files of the same columns
+    let text = std::fs::read_to_string(testdata("retail_export.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let dir = tempdir();
+    let (first, second) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    let half = rows.len() / 2;
+    for (path, part) in [(&first, &rows[..half]), (&second, &rows[half..])] {
+        std::fs::write(path, format!("{header}\n{}\n", part.join("\n"))).unwrap();
+    }
+    let (first, second) = (first.display().to_string(), second.display().to_string());
+    for command in ["facts", "segment"] {
+        let whole = outcome(
+            &[command, &data("retail_export.csv"), "-f", "csv", "-q"],
+            None,
+        );
+        for rows in [None, Some(997)] {
+            let parts = outcome(&[command, &first, &second, "-f", "csv", "-q"], rows);
+            assert_eq!(parts.0, 0, "{}", parts.2);
+            assert!(
+                parts.1 == whole.1,
+                "{command} of two files in batches of {rows:?} rows"
+            );
+        }
+    }
+    // monthly exports whose columns differ (one lacks channel): read whole,
+    // as in one batch
+    let exports = data("exports/*.csv");
+    same_in_batches(&["facts", &exports, "-f", "csv"]);
+    let whole = ingest_outcome(&exports, &["--source-column", "file"], None);
+    for rows in [1, 2] {
+        let batched = ingest_outcome(&exports, &["--source-column", "file"], Some(rows));
+        assert_eq!(batched[2..], whole[2..], "batches of {rows} rows");
+    }
+}

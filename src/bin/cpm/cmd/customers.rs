@@ -134,7 +134,7 @@ enum Front {
     Loaded(Loaded),
 }
 
-/// Reads `inputs`: a single CSV or raw Parquet file a batch at a time,
+/// Reads `inputs`: CSV or raw Parquet files a batch at a time,
 /// its facts as of `as_of` gathered as the batches come
 /// ([`cpm::pipeline::stream_facts`]); anything else whole ([`load`]).
 fn streamed(
@@ -146,16 +146,9 @@ fn streamed(
     clock: &mut Instant,
 ) -> Result<Front> {
     let read = args.read_options();
-    // a file can be opened again when it turns out to be no CSV; what
-    // comes once (stdin, a FIFO) is read whole
-    let opened = match inputs {
-        [Input::Path(path)] if path.is_file() => cpm::io::source::open(&inputs[0], read.format)?,
-        _ => return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?)),
-    };
-    if !cpm::pipeline::reads_in_batches(&opened, true)? {
-        drop(opened);
+    let Some(opened) = super::opened_for_batches(inputs, &read, true)? else {
         return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?));
-    }
+    };
     let filter = args.row_filter()?;
     let config = ingest_config(args)?;
     let options = cpm::pipeline::StreamOptions {
@@ -166,9 +159,19 @@ fn streamed(
         batch_rows: args.batch_rows(),
         is_table,
     };
-    let bar = ui.progress(opened.size, "reading");
-    let streamed = cpm::pipeline::stream_facts(&opened, &options, &|n| bar.inc(n))?;
+    let bar = ui.progress(opened.iter().map(|o| o.size).sum(), "reading");
+    let streamed = cpm::pipeline::stream_facts(&opened, &options, &|n| bar.inc(n));
     bar.finish_and_clear();
+    let streamed = match streamed {
+        Err(e) => match e.downcast_ref::<cpm::pipeline::ReadWhole>() {
+            Some(whole) => {
+                ui.info(&whole.to_string());
+                return Ok(Front::Loaded(load(inputs, args, is_table, ui, clock)?));
+            }
+            None => return Err(e),
+        },
+        Ok(streamed) => streamed,
+    };
     match streamed {
         cpm::pipeline::Streamed::Whole(table) => {
             ui.timing("read", clock);

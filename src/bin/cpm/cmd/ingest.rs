@@ -193,7 +193,7 @@ enum Transactions {
     Whole(DataFrame),
 }
 
-/// Ingests a single CSV or Parquet file into an output file a batch at a time
+/// Ingests CSV or Parquet files into an output file a batch at a time
 /// ([`cpm::pipeline::stream_ingest`]): memory does not grow with the rows.
 /// `None` for any other run, or when a column changes type after the first
 /// batch: that one is read whole.
@@ -205,21 +205,14 @@ fn streamed(
     options: &ReadOptions,
     ui: &Ui,
 ) -> Result<Option<Ingest>> {
-    let (Some(format), Some(out_path), [Input::Path(path)], None) = (
-        output.batch_format(),
-        output.path(),
-        inputs,
-        &args.customers,
-    ) else {
+    let (Some(format), Some(out_path), None) =
+        (output.batch_format(), output.path(), &args.customers)
+    else {
         return Ok(None);
     };
-    if !path.is_file() {
+    let Some(opened) = super::opened_for_batches(inputs, options, false)? else {
         return Ok(None);
-    }
-    let opened = cpm::io::source::open(&inputs[0], options.format)?;
-    if !cpm::pipeline::reads_in_batches(&opened, false)? {
-        return Ok(None);
-    }
+    };
     let filter = args.input.row_filter()?;
     let batches = cpm::pipeline::RowBatches {
         csv: &options.csv,
@@ -234,7 +227,7 @@ fn streamed(
     let mut first_rejects = Vec::new();
     let guard_rows = output.guards_formulas();
     let guard_rejects = output.guards_side_files();
-    let bar = ui.progress(opened.size, "reading");
+    let bar = ui.progress(opened.iter().map(|o| o.size).sum(), "reading");
     let read = {
         let Some(mut writer) = BatchWriter::new(format, out.writer()) else {
             return Ok(None);

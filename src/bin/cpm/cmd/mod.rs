@@ -261,6 +261,32 @@ pub fn read_all_projected(
     Ok(tables)
 }
 
+/// The inputs, opened, when every one is read a batch at a time
+/// ([`cpm::pipeline::reads_in_batches`]; `raw_only`: not a canonical
+/// Parquet file): regular files, which can be opened again when the
+/// batches turn out to need a whole read, and, when there are several,
+/// not compressed (each would be decompressed into memory at once).
+/// `None`: read them whole.
+pub fn opened_for_batches(
+    inputs: &[Input],
+    options: &ReadOptions,
+    raw_only: bool,
+) -> Result<Option<Vec<cpm::io::source::Opened>>> {
+    let mut opened = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        if !matches!(input, Input::Path(path) if path.is_file()) {
+            return Ok(None);
+        }
+        let one = cpm::io::source::open(input, options.format)?;
+        let in_memory = matches!(one.payload, cpm::io::source::Payload::Bytes(_));
+        if (in_memory && inputs.len() > 1) || !cpm::pipeline::reads_in_batches(&one, raw_only)? {
+            return Ok(None);
+        }
+        opened.push(one);
+    }
+    Ok((!opened.is_empty()).then_some(opened))
+}
+
 /// The chosen output: where, in which format, laid out how, with which
 /// rows and columns.
 pub struct Output {

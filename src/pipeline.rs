@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::facts::{FactsBuilder, Gathered};
+use crate::ingest::customers::Attributes;
 use crate::ingest::{IngestConfig, Ingester, KeptTally, QualityReport, Reject};
 use crate::io::batches::ParquetFile;
 use crate::io::csv::{CsvBatch, CsvOptions, read_csv_batches};
@@ -131,6 +132,7 @@ pub fn stream_facts(
         filter: options.filter,
         batch_rows: options.batch_rows,
         is_table: Some(options.is_table),
+        customers: None,
     };
     let read = read.read(opened, progress, &mut |rows, rejected| {
         let room = REJECTS_KEPT.saturating_sub(rejects.len());
@@ -187,6 +189,8 @@ pub struct RowBatches<'a> {
     /// Whether the first rows are a table that is not transactions (read
     /// whole then); `None`: the input is transactions.
     pub is_table: Option<fn(&DataFrame) -> bool>,
+    /// A customer attribute table joined onto every batch (`--customers`).
+    pub customers: Option<&'a RawTable>,
 }
 
 /// What [`RowBatches::read`] read.
@@ -214,6 +218,10 @@ impl RowBatches<'_> {
         let mut rows = RowStream {
             batches: self,
             ingester: Ingester::new(self.ingest),
+            attributes: self
+                .customers
+                .map(|table| Attributes::new(table, self.ingest))
+                .transpose()?,
             waiting: Vec::new(),
             kept: 0,
             filtered: 0,
@@ -308,6 +316,7 @@ fn batch_table(opened: &Opened, batch: CsvBatch) -> RawTable {
 struct RowStream<'c> {
     batches: &'c RowBatches<'c>,
     ingester: Ingester<'c>,
+    attributes: Option<Attributes>,
     /// Batches that wait for a later one to settle the date layout.
     waiting: Vec<RawTable>,
     kept: u64,
@@ -334,7 +343,11 @@ impl RowStream<'_> {
     fn ingest(&mut self, table: RawTable, take: Take) -> Result<()> {
         let ingested = self.ingester.add(&table)?;
         drop(table);
-        let rows = crate::ingest::finish_columns(ingested.kept, self.batches.ingest)?;
+        let rows = match &mut self.attributes {
+            Some(attributes) => attributes.attach(ingested.kept)?,
+            None => ingested.kept,
+        };
+        let rows = crate::ingest::finish_columns(rows, self.batches.ingest)?;
         let before = rows.height() as u64;
         let rows = match self.batches.filter {
             Some(filter) => filter.apply(rows)?,
@@ -365,6 +378,7 @@ impl RowStream<'_> {
         QualityReport {
             rows_kept: self.kept,
             rows_filtered: self.filtered,
+            customer_join: self.attributes.as_ref().map(Attributes::report),
             ..self.ingester.report()
         }
     }

@@ -17,56 +17,96 @@ pub fn attach(
     table: &RawTable,
     config: &IngestConfig,
 ) -> Result<(DataFrame, JoinReport)> {
-    if let Some(r) = table.rejects.first() {
-        bail!(InputError::at_line(&table.name, r.line, r.reason.clone()));
-    }
-    let id_source = id_column(table, config)?;
-    let mut columns = vec![
-        typing::id_strings(table.frame.column(&id_source)?, &table.name)?
-            .with_name(CUSTOMER_ID.into())
-            .into_column(),
-    ];
-    for c in table.frame.columns() {
-        let name = c.name().as_str();
-        if name == id_source || name == LINE_COLUMN {
-            continue;
-        }
-        let mut attribute = typing::infer_type(c)?;
-        if transactions.column(name).is_ok() {
-            attribute.rename(format!("{name}_customer").into());
-        }
-        columns.push(attribute);
-    }
-    columns.push(table.frame.column(LINE_COLUMN)?.clone());
-    let attributes = DataFrame::new(table.frame.height(), columns)?;
-    check_unique_ids(&attributes, table)?;
-    let attributes = attributes.drop_many([LINE_COLUMN]);
+    let mut attributes = Attributes::new(table, config)?;
+    let joined = attributes.attach(transactions)?;
+    Ok((joined, attributes.report()))
+}
 
-    let known = attributes.column(CUSTOMER_ID)?.as_materialized_series();
-    let buying = transactions.column(CUSTOMER_ID)?.as_materialized_series();
-    let orphan_transactions = count_missing_from(&transactions, known)?;
-    let customers_without_orders = count_missing_from(&attributes, buying)?;
+/// A customer attribute table, typed and checked, joined onto batch after
+/// batch of transactions, with the join's counts over all of them.
+pub struct Attributes {
+    /// `customer_id` and the attributes.
+    frame: DataFrame,
+    /// Which customers of the table have a transaction so far.
+    bought: BooleanChunked,
+    orphan_transactions: u64,
+}
 
-    let joined = transactions
-        .lazy()
-        .join(
-            attributes.clone().lazy(),
-            [col(CUSTOMER_ID)],
-            [col(CUSTOMER_ID)],
-            JoinArgs {
-                maintain_order: MaintainOrderJoin::Left,
-                ..JoinArgs::new(JoinType::Left)
-            },
-        )
-        .collect()?;
-    Ok((
-        joined,
+impl Attributes {
+    /// The attributes of `table`; duplicate customer ids are an error
+    /// naming them.
+    pub fn new(table: &RawTable, config: &IngestConfig) -> Result<Attributes> {
+        if let Some(r) = table.rejects.first() {
+            bail!(InputError::at_line(&table.name, r.line, r.reason.clone()));
+        }
+        let id_source = id_column(table, config)?;
+        let mut columns = vec![
+            typing::id_strings(table.frame.column(&id_source)?, &table.name)?
+                .with_name(CUSTOMER_ID.into())
+                .into_column(),
+        ];
+        for c in table.frame.columns() {
+            let name = c.name().as_str();
+            if name == id_source || name == LINE_COLUMN {
+                continue;
+            }
+            columns.push(typing::infer_type(c)?);
+        }
+        columns.push(table.frame.column(LINE_COLUMN)?.clone());
+        let attributes = DataFrame::new(table.frame.height(), columns)?;
+        check_unique_ids(&attributes, table)?;
+        let height = attributes.height();
+        Ok(Attributes {
+            frame: attributes.drop_many([LINE_COLUMN]),
+            bought: BooleanChunked::full("bought".into(), false, height),
+            orphan_transactions: 0,
+        })
+    }
+
+    /// `transactions` with their customers' attributes (names that clash
+    /// with theirs get a `_customer` suffix).
+    pub fn attach(&mut self, transactions: DataFrame) -> Result<DataFrame> {
+        let known = self.frame.column(CUSTOMER_ID)?.as_materialized_series();
+        let buying = transactions.column(CUSTOMER_ID)?.as_materialized_series();
+        self.orphan_transactions += count_missing_from(&transactions, known)?;
+        let bought = self
+            .frame
+            .clone()
+            .lazy()
+            .select([col(CUSTOMER_ID)
+                .is_in(lit(buying.clone()).implode(false), false)
+                .alias("bought")])
+            .collect()?;
+        self.bought = &self.bought | bought.column("bought")?.bool()?;
+        let mut attributes = self.frame.clone();
+        for name in self.frame.get_column_names() {
+            if name.as_str() != CUSTOMER_ID && transactions.column(name).is_ok() {
+                attributes.rename(name, format!("{name}_customer").into())?;
+            }
+        }
+        Ok(transactions
+            .lazy()
+            .join(
+                attributes.lazy(),
+                [col(CUSTOMER_ID)],
+                [col(CUSTOMER_ID)],
+                JoinArgs {
+                    maintain_order: MaintainOrderJoin::Left,
+                    ..JoinArgs::new(JoinType::Left)
+                },
+            )
+            .collect()?)
+    }
+
+    /// The join's counts over every batch attached.
+    pub fn report(&self) -> JoinReport {
         JoinReport {
-            customers_in_table: attributes.height() as u64,
-            orphan_transactions,
-            customers_without_orders,
-        },
-    ))
+            customers_in_table: self.frame.height() as u64,
+            orphan_transactions: self.orphan_transactions,
+            customers_without_orders: (self.bought.len() - self.bought.sum().unwrap_or(0) as usize)
+                as u64,
+        }
+    }
 }
 
 /// Rows of `frame` whose customer id is not among `ids`.

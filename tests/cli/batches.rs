@@ -218,6 +218,24 @@ fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
 }
 
 #[test]
+fn a_customer_table_joins_onto_every_batch_as_onto_the_whole() {
+    let customers = data("customers.csv");
+    let args = [
+        "--customers",
+        customers.as_str(),
+        "--where",
+        "region IS NOT NULL",
+    ];
+    let input = data("orders.csv");
+    let whole = ingest_outcome(&input, &args, None);
+    assert!(whole[4].contains("customers_in_table"), "{}", whole[4]);
+    for rows in [1, 2, 7] {
+        let batched = ingest_outcome(&input, &args, Some(rows));
+        assert_eq!(batched, whole, "batches of {rows} rows");
+    }
+}
+
+#[test]
 fn several_inputs_read_in_batches_give_what_one_input_gives() {
     // the retail export cut in two files of the same columns
     let text = std::fs::read_to_string(testdata("retail_export.csv")).unwrap();

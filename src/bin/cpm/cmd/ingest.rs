@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, QualityReport, Reject};
 use cpm::io::atomic::{Stage, Staged};
 use cpm::io::batch_writer::{BatchWriter, TypeChanged};
-use cpm::io::{Input, ReadOptions};
+use cpm::io::{Input, RawTable, ReadOptions};
 use polars::prelude::*;
 
 use super::{check_rejects, inputs_and_output, read_all};
@@ -205,14 +205,13 @@ fn streamed(
     options: &ReadOptions,
     ui: &Ui,
 ) -> Result<Option<Ingest>> {
-    let (Some(format), Some(out_path), None) =
-        (output.batch_format(), output.path(), &args.customers)
-    else {
+    let (Some(format), Some(out_path)) = (output.batch_format(), output.path()) else {
         return Ok(None);
     };
     let Some(opened) = super::opened_for_batches(inputs, options, false)? else {
         return Ok(None);
     };
+    let customers = customer_table(args, options, ui)?;
     let filter = args.input.row_filter()?;
     let batches = cpm::pipeline::RowBatches {
         csv: &options.csv,
@@ -220,6 +219,7 @@ fn streamed(
         filter: filter.as_ref(),
         batch_rows: args.input.batch_rows(),
         is_table: None,
+        customers: customers.as_ref(),
     };
     let mut out = Stage::open(out_path)?;
     let rejects_path = args.rejects.as_deref().unwrap_or(out_path);
@@ -300,11 +300,7 @@ fn whole(
     ui: &Ui,
 ) -> Result<Ingest> {
     let tables = read_all(inputs, options, ui)?;
-    let customers = match &args.customers {
-        Some(path) => read_all(&[Input::Path(path.clone())], options, ui)?.pop(),
-        None => None,
-    };
-    let ingested = cpm::ingest::ingest(tables, customers, config)?;
+    let ingested = cpm::ingest::ingest(tables, customer_table(args, options, ui)?, config)?;
     let rejects_file = match &args.rejects {
         Some(path) => {
             let mut frame = rejects_frame(&ingested.rejects)?;
@@ -323,6 +319,14 @@ fn whole(
         rejects_file,
         first_rejects: ingested.rejects,
         report: ingested.report,
+    })
+}
+
+/// The customer attribute table (`--customers`), read.
+fn customer_table(args: &Args, options: &ReadOptions, ui: &Ui) -> Result<Option<RawTable>> {
+    Ok(match &args.customers {
+        Some(path) => read_all(&[Input::Path(path.clone())], options, ui)?.pop(),
+        None => None,
     })
 }
 

@@ -254,13 +254,21 @@ pub fn row_keys(frame: &DataFrame) -> PolarsResult<Vec<u128>> {
                 let series = column.as_materialized_series();
                 series.vec_hash(states[0].clone(), &mut high)?;
                 series.vec_hash(states[1].clone(), &mut low)?;
-                let present = (series.null_count() > 0).then(|| series.is_not_null());
-                for (row, slot) in out.iter_mut().enumerate() {
-                    if present.as_ref().is_some_and(|p| p.get(row) != Some(true)) {
-                        continue;
-                    }
+                let add = |slot: &mut u128, row: usize| {
                     let value = u128::from(high[row]) << 64 | u128::from(low[row]);
                     *slot = slot.wrapping_add((value ^ name).wrapping_mul(MIX_128));
+                };
+                if series.null_count() == 0 {
+                    out.iter_mut()
+                        .enumerate()
+                        .for_each(|(row, slot)| add(slot, row));
+                } else {
+                    let present = series.is_not_null();
+                    for ((row, slot), present) in out.iter_mut().enumerate().zip(present.iter()) {
+                        if present == Some(true) {
+                            add(slot, row);
+                        }
+                    }
                 }
             }
             Ok(())

@@ -27,11 +27,14 @@ pub(super) struct CleanTable {
 }
 
 /// Maps, types and validates `table`; `date_format`, when given, is the
-/// input's layout (found in its first batch), else it is detected.
+/// input's layout (found in its first batch), else it is detected;
+/// `passthrough_typed`: the other columns were typed over the whole input
+/// ([`with_passthrough_typed`]), else they are typed here.
 pub(super) fn clean_table(
     table: &RawTable,
     config: &IngestConfig,
     date_format: Option<&DateFormat>,
+    passthrough_typed: bool,
 ) -> Result<CleanTable> {
     let raw = &table.frame;
     let map = map_columns(&table.columns(), &config.map, &table.name)?;
@@ -117,16 +120,7 @@ pub(super) fn clean_table(
         ));
     }
 
-    let mapped: Vec<&str> = match &map.revenue {
-        // quantity and price are kept: they say something revenue does not
-        RevenueSource::QuantityTimesPrice { .. } => {
-            let mut m = vec![map.customer_id.as_str(), map.order_date.as_str()];
-            m.extend(map.order_id.as_deref());
-            m.extend(map.cost.as_deref());
-            m
-        }
-        RevenueSource::Column(_) => map.sources(),
-    };
+    let mapped = consumed(&map);
     let canonical: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
     let mut key_columns = columns.clone();
     let passed_name = |name: &str| match canonical.iter().any(|n| n == name) {
@@ -145,7 +139,11 @@ pub(super) fn clean_table(
         if name == LINE_COLUMN || mapped.contains(&name) {
             continue;
         }
-        columns.push(typing::infer_type(c)?.with_name(passed_name(name).into()));
+        let typed = match passthrough_typed {
+            true => c.clone(),
+            false => typing::infer_type(c)?,
+        };
+        columns.push(typed.with_name(passed_name(name).into()));
     }
     columns.push(raw.column(LINE_COLUMN)?.clone());
     columns.push(Column::new_scalar(
@@ -214,6 +212,42 @@ pub(super) fn clean_table(
         map,
         date_format,
     })
+}
+
+/// The source columns the canonical ones are made of; any other passes
+/// through.
+fn consumed(map: &ColumnMap) -> Vec<&str> {
+    match &map.revenue {
+        // quantity and price are kept: they say something revenue does not
+        RevenueSource::QuantityTimesPrice { .. } => {
+            let mut m = vec![map.customer_id.as_str(), map.order_date.as_str()];
+            m.extend(map.order_id.as_deref());
+            m.extend(map.cost.as_deref());
+            m
+        }
+        RevenueSource::Column(_) => map.sources(),
+    }
+}
+
+/// `table` with its passed-through columns typed over all its rows
+/// ([`typing::infer_type`]): cut into batches afterwards, every batch types
+/// them alike, as the whole table would.
+pub(super) fn with_passthrough_typed(
+    mut table: RawTable,
+    config: &IngestConfig,
+) -> Result<RawTable> {
+    let map = map_columns(&table.columns(), &config.map, &table.name)?;
+    let mapped = consumed(&map);
+    let passed: Vec<String> = table
+        .columns()
+        .into_iter()
+        .filter(|name| !mapped.contains(&name.as_str()))
+        .collect();
+    for name in passed {
+        let typed = typing::infer_type(table.frame.column(&name)?)?;
+        table.frame.with_column(typed)?;
+    }
+    Ok(table)
 }
 
 /// The rejected rows, with their reasons (`failed`: line and reason of

@@ -54,6 +54,10 @@ pub struct IngestConfig {
     /// dates, revenue) to the report; callers that do not show it save the
     /// time (a second or so on 10 M rows).
     pub kept_facts: bool,
+    /// Rows per batch of an input ingested whole: the keys and typed
+    /// columns of one batch are made at once
+    /// ([`crate::pipeline::BATCH_ROWS`]; tests set a few).
+    pub batch_rows: usize,
     /// `--where`: a SQL expression the kept rows must satisfy, on the
     /// canonical and passed-through columns (and the customer attributes
     /// joined); the rows it leaves out are counted.
@@ -70,6 +74,7 @@ impl Default for IngestConfig {
             duplicates: DuplicatePolicy::default(),
             source_column: None,
             kept_facts: true,
+            batch_rows: crate::pipeline::BATCH_ROWS,
             filter: None,
         }
     }
@@ -125,6 +130,8 @@ pub struct Ingester<'c> {
     seen: crate::hashing::SeenRows,
     /// Each input's date layout, once a batch of it had dates.
     date_formats: HashMap<String, DateFormat>,
+    /// The inputs whose passed-through columns were typed whole.
+    passthrough_typed: std::collections::HashSet<String>,
     inputs: Vec<InputReport>,
     first_map: Option<ColumnMap>,
     /// Delimiter and encoding of the first text input.
@@ -153,6 +160,7 @@ impl<'c> Ingester<'c> {
             config,
             seen: Default::default(),
             date_formats: HashMap::new(),
+            passthrough_typed: Default::default(),
             inputs: Vec::new(),
             first_map: None,
             first_text: None,
@@ -172,7 +180,8 @@ impl<'c> Ingester<'c> {
         self.rows_read += table.rows_read();
         self.line_breaks = self.line_breaks + table.line_breaks;
         let known = self.date_formats.get(&table.name).cloned();
-        let cleaned = clean::clean_table(table, self.config, known.as_ref())?;
+        let typed = self.passthrough_typed.contains(&table.name);
+        let cleaned = clean::clean_table(table, self.config, known.as_ref(), typed)?;
         if let (None, Some(found)) = (&known, &cleaned.date_format) {
             self.date_formats.insert(table.name.clone(), found.clone());
         }
@@ -254,6 +263,14 @@ impl<'c> Ingester<'c> {
         })
     }
 
+    /// A whole input with its passed-through columns typed over all its
+    /// rows, for batches cut from it to keep those types
+    /// ([`RawTable::into_batches`]).
+    pub fn typed_whole(&mut self, table: RawTable) -> Result<RawTable> {
+        self.passthrough_typed.insert(table.name.clone());
+        clean::with_passthrough_typed(table, self.config)
+    }
+
     /// Warnings learnt once an input was read to its end (a CSV's byte
     /// order marks inside, repeated headers).
     pub fn warn(&mut self, name: &str, warnings: &[String]) {
@@ -296,11 +313,23 @@ pub fn ingest(
     let mut ingester = Ingester::new(config);
     let mut kept = Vec::with_capacity(tables.len());
     let mut rejects = Vec::new();
-    // each raw table is dropped as soon as it is cleaned, to bound memory
     for table in tables {
-        let batch = ingester.add(&table)?;
-        kept.push(batch.kept);
-        rejects.extend(batch.rejects);
+        // a batch at a time once the whole input settled its date layout
+        // and its passed-through columns' types: the keys and typed columns
+        // of one batch at once
+        let batches = match ingester.settles_dates(&table)? {
+            true => ingester
+                .typed_whole(table)?
+                .into_batches(config.batch_rows)?,
+            false => vec![table],
+        };
+        let mut slices = Vec::with_capacity(batches.len());
+        for table in batches {
+            let batch = ingester.add(&table)?;
+            slices.push(batch.kept);
+            rejects.extend(batch.rejects);
+        }
+        kept.push(concat_aligned(slices)?);
     }
     let mut transactions = concat_aligned(kept)?;
     let customer_join = match customers {

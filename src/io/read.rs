@@ -65,6 +65,51 @@ impl RawTable {
         Ok(())
     }
 
+    /// The table cut into tables of `rows` rows, in order: each with the
+    /// reader's rejects among its lines; the first with the warnings and
+    /// the line-break counts.
+    pub fn into_batches(self, rows: usize) -> Result<Vec<RawTable>> {
+        let rows = rows.max(1);
+        if self.frame.height() <= rows {
+            return Ok(vec![self]);
+        }
+        let starts: Vec<usize> = (0..self.frame.height()).step_by(rows).collect();
+        let lines = self.frame.column(LINE_COLUMN)?.u64()?.clone();
+        let mut rejects = self.rejects.into_iter().peekable();
+        let mut batches = Vec::with_capacity(starts.len());
+        for (i, &start) in starts.iter().enumerate() {
+            let next_line = starts
+                .get(i + 1)
+                .and_then(|&next| lines.get(next))
+                .unwrap_or(u64::MAX);
+            let mut mine = Vec::new();
+            while let Some(reject) = rejects.next_if(|r| r.line < next_line) {
+                mine.push(reject);
+            }
+            batches.push(RawTable {
+                name: self.name.clone(),
+                format: self.format,
+                compression: self.compression,
+                position: self.position,
+                frame: self.frame.slice(start as i64, rows),
+                rejects: mine,
+                line_breaks: if i == 0 {
+                    self.line_breaks
+                } else {
+                    LineBreaks::default()
+                },
+                warnings: if i == 0 {
+                    self.warnings.clone()
+                } else {
+                    Vec::new()
+                },
+                delimiter: self.delimiter,
+                encoding: self.encoding.clone(),
+            });
+        }
+        Ok(batches)
+    }
+
     /// The data columns (without [`LINE_COLUMN`]).
     pub fn columns(&self) -> Vec<String> {
         self.frame

@@ -218,6 +218,20 @@ fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
 }
 
 #[test]
+fn an_ingest_to_stdout_read_whole_is_typed_and_deduplicated_as_in_one_batch() {
+    // stdout is written whole, after the checks: its input is still
+    // ingested a batch at a time, its columns typed over the whole input
+    for name in [
+        "retail_export.csv",
+        "cdnow_sample.csv",
+        "bad/duplicates.csv",
+        "bad/ragged.csv",
+    ] {
+        same_in_batches(&["ingest", &data(name), "-f", "csv", "--max-rejects", "100%"]);
+    }
+}
+
+#[test]
 fn a_customer_table_joins_onto_every_batch_as_onto_the_whole() {
     let customers = data("customers.csv");
     let args = [

@@ -399,6 +399,7 @@ fn ingest_config(args: &InputArgs) -> Result<IngestConfig> {
         decimal_comma: args.decimal_comma,
         // the facts of the kept rows come from the facts table
         kept_facts: false,
+        batch_rows: args.batch_rows(),
         ..IngestConfig::default()
     })
 }

@@ -95,6 +95,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         },
         source_column: args.source_column.clone(),
         kept_facts: true,
+        batch_rows: args.input.batch_rows(),
         filter: args.input.filter.clone(),
     };
     MaxRejects::parse(&args.input.max_rejects)?;

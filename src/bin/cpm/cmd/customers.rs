@@ -81,13 +81,18 @@ pub fn facts_from(
     ui: &Ui,
     clock: &mut Instant,
 ) -> Result<DataFrame> {
-    let gathered = match large_parquet(
+    let large = large_parquet(
         inputs,
         args,
         cpm::segment::is_customer_table,
         cpm::facts::STREAM_ABOVE,
-    )? {
-        Some(file) => cpm::facts::gather(&Batches::Parquet(file), as_of)?,
+    )?;
+    let gathered = match large {
+        Some(file) => {
+            let gathered = cpm::facts::gather(&Batches::Parquet(file), as_of)?;
+            ui.timing("facts", clock);
+            gathered
+        }
         None => match streamed(
             inputs,
             args,
@@ -98,7 +103,9 @@ pub fn facts_from(
         )? {
             Front::Facts(gathered) => gathered,
             Front::Loaded(Loaded::Transactions(transactions, _)) => {
-                cpm::facts::gather(&Batches::Frame(&transactions), as_of)?
+                let gathered = cpm::facts::gather(&Batches::Frame(&transactions), as_of)?;
+                ui.timing("facts", clock);
+                gathered
             }
             Front::Loaded(Loaded::Facts(facts)) => {
                 cpm::facts::checked_as_of(&facts, as_of)?;
@@ -110,7 +117,6 @@ pub fn facts_from(
             )),
         },
     };
-    ui.timing("facts", clock);
     Ok(told_gathered(gathered, ui))
 }
 

@@ -103,14 +103,12 @@ pub const REJECTS_KEPT: usize = 1_000;
 pub struct StreamOptions<'a> {
     /// The CSV dialect.
     pub csv: &'a CsvOptions,
-    /// Mapping, date layout, amounts, duplicates.
+    /// Mapping, date layout, amounts, duplicates, the rows per batch.
     pub ingest: &'a IngestConfig,
     /// The rows to keep (`--where`).
     pub filter: Option<&'a RowFilter>,
     /// The analysis day of the facts (default: the day after the latest).
     pub as_of: Option<NaiveDate>,
-    /// Rows per batch ([`BATCH_ROWS`]).
-    pub batch_rows: usize,
     /// Whether the first rows are a table that is not transactions.
     pub is_table: fn(&DataFrame) -> bool,
 }
@@ -130,7 +128,6 @@ pub fn stream_facts(
         csv: options.csv,
         ingest: options.ingest,
         filter: options.filter,
-        batch_rows: options.batch_rows,
         is_table: Some(options.is_table),
         customers: None,
     };
@@ -180,12 +177,11 @@ impl std::error::Error for ReadWhole {}
 pub struct RowBatches<'a> {
     /// The CSV dialect.
     pub csv: &'a CsvOptions,
-    /// Mapping, date layout, amounts, duplicates, the source column.
+    /// Mapping, date layout, amounts, duplicates, the source column, the
+    /// rows per batch.
     pub ingest: &'a IngestConfig,
     /// The rows to keep (`--where`).
     pub filter: Option<&'a RowFilter>,
-    /// Rows per batch ([`BATCH_ROWS`]).
-    pub batch_rows: usize,
     /// Whether the first rows are a table that is not transactions (read
     /// whole then); `None`: the input is transactions.
     pub is_table: Option<fn(&DataFrame) -> bool>,
@@ -256,6 +252,11 @@ impl RowBatches<'_> {
         Ok(Read::Ingested(Box::new(rows.finish())))
     }
 
+    /// Rows per batch ([`IngestConfig::batch_rows`], at least one).
+    fn batch_rows(&self) -> usize {
+        self.ingest.batch_rows.max(1)
+    }
+
     /// Hands each batch of `opened` to `f` as a table of its own, in input
     /// order; returns the warnings learnt at the end (a CSV's BOMs and
     /// repeated headers).
@@ -269,8 +270,9 @@ impl RowBatches<'_> {
             let file = ParquetFile::open(path, &opened.name)?;
             let columns = file.columns().to_vec();
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            for start in (0..file.rows().max(1)).step_by(self.batch_rows) {
-                let mut frame = file.read(start, self.batch_rows, &columns)?;
+            let rows = self.batch_rows();
+            for start in (0..file.rows().max(1)).step_by(rows) {
+                let mut frame = file.read(start, rows, &columns)?;
                 let rows = (start as u64 + 1..=(start + frame.height()) as u64).collect::<Vec<_>>();
                 frame.with_column(Column::new(LINE_COLUMN.into(), rows))?;
                 f(RawTable {
@@ -289,7 +291,8 @@ impl RowBatches<'_> {
             progress(opened.size);
             return Ok(Vec::new());
         }
-        let end = read_csv_batches(opened, self.csv, progress, self.batch_rows, &mut |batch| {
+        let rows = self.batch_rows();
+        let end = read_csv_batches(opened, self.csv, progress, rows, &mut |batch| {
             f(batch_table(opened, batch))
         })?;
         Ok(end.warnings)

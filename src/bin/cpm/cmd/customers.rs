@@ -162,7 +162,6 @@ fn streamed(
         ingest: &config,
         filter: filter.as_ref(),
         as_of,
-        batch_rows: args.batch_rows(),
         is_table,
     };
     let bar = ui.progress(opened.iter().map(|o| o.size).sum(), "reading");

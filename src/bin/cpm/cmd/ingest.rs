@@ -218,7 +218,6 @@ fn streamed(
         csv: &options.csv,
         ingest: config,
         filter: filter.as_ref(),
-        batch_rows: args.input.batch_rows(),
         is_table: None,
         customers: customers.as_ref(),
     };

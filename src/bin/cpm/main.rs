@@ -59,6 +59,19 @@ fn run(command: Command, ui: &ui::Ui) -> anyhow::Result<()> {
     }
 }
 
+/// The library's errors that name its options, told with the flags that
+/// set them.
+fn in_flags(err: anyhow::Error) -> anyhow::Error {
+    match err.downcast_ref::<cpm::pipeline::TooManyRejects>() {
+        Some(too_many) => anyhow::anyhow!(too_many.message(
+            "--max-rejects",
+            "--decimal-comma",
+            "See them all with cpm ingest --rejects FILE"
+        )),
+        None => err,
+    }
+}
+
 fn main() -> ExitCode {
     // a panic is a bug: one line on stderr and exit code 101
     cpm::panic::install_hook(|| std::process::exit(101));
@@ -74,8 +87,8 @@ fn main() -> ExitCode {
     match run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            ui.error(&err);
             let usage = err.chain().any(|e| e.is::<cpm::error::UsageError>());
+            ui.error(&in_flags(err));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

@@ -1,6 +1,8 @@
 //! What the binary says on stderr: errors, warnings, -v details, progress.
 
+use std::cell::{Cell, RefCell};
 use std::io::{IsTerminal, Write};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -13,6 +15,10 @@ pub struct Ui {
     color: bool,
     terminal: bool,
     durable: bool,
+    /// When the step under way started (-vv times the steps).
+    step_started: Cell<Instant>,
+    /// The progress bar of the input being read.
+    reading: RefCell<Option<ProgressBar>>,
 }
 
 impl Ui {
@@ -31,6 +37,8 @@ impl Ui {
             color,
             terminal,
             durable: global.sync,
+            step_started: Cell::new(Instant::now()),
+            reading: RefCell::new(None),
         }
     }
 
@@ -72,17 +80,17 @@ impl Ui {
         }
     }
 
-    /// With -vv, how long the step that ends now took since `since`, and
-    /// the start of the next step.
-    pub fn timing(&self, step: &str, since: &mut std::time::Instant) {
+    /// With -vv, how long the step that ends now took since the previous
+    /// one ended.
+    pub fn step(&self, step: &str) {
+        let started = self.step_started.replace(Instant::now());
         if self.verbose > 1 && !self.quiet {
             let _ = writeln!(
                 std::io::stderr(),
                 "time: {step} {:.3} s",
-                since.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64()
             );
         }
-        *since = std::time::Instant::now();
     }
 
     /// Text for stderr (reports), unless -q; control characters from the
@@ -107,5 +115,37 @@ impl Ui {
         bar.set_style(style.progress_chars("=> "));
         bar.set_message(what.to_string());
         bar
+    }
+}
+
+/// The library's observer: details with -v, warnings, step times with
+/// -vv, a progress bar while the inputs are read.
+impl cpm::pipeline::Observer for Ui {
+    fn info(&self, message: &str) {
+        Ui::info(self, message);
+    }
+
+    fn warn(&self, message: &str) {
+        Ui::warn(self, message);
+    }
+
+    fn step(&self, name: &str) {
+        Ui::step(self, name);
+    }
+
+    fn reading(&self, total_bytes: u64) {
+        *self.reading.borrow_mut() = Some(self.progress(total_bytes, "reading"));
+    }
+
+    fn read(&self, bytes: u64) {
+        if let Some(bar) = &*self.reading.borrow() {
+            bar.inc(bytes);
+        }
+    }
+
+    fn done_reading(&self) {
+        if let Some(bar) = self.reading.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
     }
 }

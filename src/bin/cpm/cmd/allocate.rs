@@ -13,7 +13,6 @@ use cpm::io::TableStyle;
 use cpm::io::human;
 use cpm::summary::SummaryConfig;
 
-use super::customers::customers_from;
 use super::inputs_and_output;
 use crate::args::{AsOfArg, InputArgs, OutputArgs};
 use crate::ui::Ui;
@@ -176,18 +175,16 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         None => Vec::new(),
     };
 
-    let mut clock = std::time::Instant::now();
     let summary_config = SummaryConfig {
         as_of: args.as_of.as_of,
         ..SummaryConfig::default()
     };
-    let customers = customers_from(
+    let customers = cpm::pipeline::customers(
         &inputs,
-        &args.input,
+        &args.input.load_options()?,
         &summary_config,
         cpm::segment::is_customer_table,
         ui,
-        &mut clock,
     )?;
     let valued = cpm::allocate::valued(customers.table, args.value.as_deref(), customers.as_of)?;
     if let Some(why) = &valued.caution {
@@ -195,7 +192,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let (table, value_column) = (valued.table, valued.column);
     let table = cpm::groups::with_groups(table, &args.by, &args.groups)?;
-    ui.timing("customers", &mut clock);
+    ui.step("customers");
 
     let groups = cpm::groups::groups(&table, &args.by, &value_column)?;
     if groups.missing_values > 0 {
@@ -235,7 +232,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         };
         let list = targets::contacts(&table, &groups, &responses, limits, &value_column)?;
         let mut allocation = tables::list_allocation_table(&groups, &list, limits.cost, &plays)?;
-        ui.timing("target list", &mut clock);
+        ui.step("target list");
         ui.print(&format!(
             "{}{assumed}",
             cpm::io::table::render_table(&tables::with_total(&allocation)?, &style.for_summaries())
@@ -267,7 +264,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
     let mut allocation = tables::allocation_table(&groups, &responses, &spends, &plays)?;
-    ui.timing("allocate", &mut clock);
+    ui.step("allocate");
     let break_even = cpm::allocate::break_even_budget(&responses);
     if args.budget > break_even {
         ui.warn(&format!(

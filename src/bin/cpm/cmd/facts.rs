@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 
-use super::customers::facts_from;
 use super::inputs_and_output;
 use crate::args::{AsOfArg, InputArgs, OutputArgs};
 use crate::ui::Ui;
@@ -35,9 +34,8 @@ pub struct Args {
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let as_of = args.as_of.as_of;
     let (inputs, output) = inputs_and_output(&args.input, &args.output, &[], &[], ui)?;
-    let mut clock = std::time::Instant::now();
-    let facts = facts_from(&inputs, &args.input, as_of, ui, &mut clock)?;
+    let facts = cpm::pipeline::facts(&inputs, &args.input.load_options()?, as_of, ui)?;
     output.write(&facts)?;
-    ui.timing("write", &mut clock);
+    ui.step("write");
     Ok(())
 }

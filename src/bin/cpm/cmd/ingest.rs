@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use cpm::ingest::{DuplicatePolicy, IngestConfig, MaxRejects, QualityReport, Reject};
+use cpm::ingest::{DuplicatePolicy, IngestConfig, QualityReport, Reject};
 use cpm::io::atomic::{Stage, Staged};
 use cpm::io::batch_writer::{BatchWriter, TypeChanged};
 use cpm::io::{Input, RawTable, ReadOptions};
+use cpm::pipeline::LoadOptions;
 use polars::prelude::*;
 
-use super::{check_rejects, inputs_and_output, read_all};
+use super::inputs_and_output;
 use crate::args::{InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -81,24 +82,25 @@ pub struct Args {
 
 /// Runs `cpm ingest`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
-    let config = IngestConfig {
-        map: args.input.map_overrides()?,
-        date_format: args.input.date_format()?,
-        decimal_comma: args.input.decimal_comma,
-        as_of: args.as_of,
-        duplicates: if args.keep_duplicates {
-            DuplicatePolicy::Keep
-        } else if args.drop_duplicates {
-            DuplicatePolicy::Remove
-        } else {
-            DuplicatePolicy::Auto
+    let front = args.input.load_options()?;
+    let load = LoadOptions {
+        ingest: IngestConfig {
+            as_of: args.as_of,
+            duplicates: if args.keep_duplicates {
+                DuplicatePolicy::Keep
+            } else if args.drop_duplicates {
+                DuplicatePolicy::Remove
+            } else {
+                DuplicatePolicy::Auto
+            },
+            source_column: args.source_column.clone(),
+            kept_facts: true,
+            filter: args.input.filter.clone(),
+            ..front.ingest.clone()
         },
-        source_column: args.source_column.clone(),
-        kept_facts: true,
-        batch_rows: args.input.batch_rows(),
-        filter: args.input.filter.clone(),
+        ..front
     };
-    MaxRejects::parse(&args.input.max_rejects)?;
+    let config = &load.ingest;
     let customer_table: Vec<_> = args.customers.iter().cloned().collect();
     let (inputs, output) = inputs_and_output(
         &args.input,
@@ -109,12 +111,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     )?;
 
     let options: ReadOptions = args.input.read_options();
-    let mut clock = std::time::Instant::now();
-    let ingested = match streamed(&args, &config, &inputs, &output, &options, ui)? {
+    let ingested = match streamed(&args, config, &inputs, &output, &options, ui)? {
         Some(streamed) => streamed,
-        None => whole(&args, &config, &inputs, &output, &options, ui)?,
+        None => whole(&args, config, &inputs, &output, &options, ui)?,
     };
-    ui.timing("read and validate", &mut clock);
+    ui.step("read and validate");
     let report = &ingested.report;
     for input in &report.inputs {
         if let Some(layout) = &input.date_format {
@@ -156,10 +157,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
 
-    if let Err(too_many) = check_rejects(
+    if let Err(too_many) = cpm::pipeline::check_rejects(
         &ingested.report,
         &ingested.first_rejects,
-        &args.input,
+        &load,
         args.rejects.is_some(),
     ) {
         output.commit(staged)?;
@@ -172,7 +173,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
         Transactions::Whole(frame) => output.write_after(&frame, staged)?,
     }
-    ui.timing("write", &mut clock);
+    ui.step("write");
     Ok(())
 }
 
@@ -209,7 +210,7 @@ fn streamed(
     let (Some(format), Some(out_path)) = (output.batch_format(), output.path()) else {
         return Ok(None);
     };
-    let Some(opened) = super::opened_for_batches(inputs, options, false)? else {
+    let Some(opened) = cpm::pipeline::opened_for_batches(inputs, options, false)? else {
         return Ok(None);
     };
     let customers = customer_table(args, options, ui)?;
@@ -299,7 +300,7 @@ fn whole(
     options: &ReadOptions,
     ui: &Ui,
 ) -> Result<Ingest> {
-    let tables = read_all(inputs, options, ui)?;
+    let tables = cpm::pipeline::read_all(inputs, options, ui)?;
     let ingested = cpm::ingest::ingest(tables, customer_table(args, options, ui)?, config)?;
     let rejects_file = match &args.rejects {
         Some(path) => {
@@ -325,7 +326,7 @@ fn whole(
 /// The customer attribute table (`--customers`), read.
 fn customer_table(args: &Args, options: &ReadOptions, ui: &Ui) -> Result<Option<RawTable>> {
     Ok(match &args.customers {
-        Some(path) => read_all(&[Input::Path(path.clone())], options, ui)?.pop(),
+        Some(path) => cpm::pipeline::read_all(&[Input::Path(path.clone())], options, ui)?.pop(),
         None => None,
     })
 }

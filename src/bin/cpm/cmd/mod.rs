@@ -3,7 +3,6 @@
 //! output options into library options, reading inputs, writing results.
 
 pub mod allocate;
-pub mod customers;
 pub mod facts;
 pub mod ingest;
 pub mod meta;
@@ -15,9 +14,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use cpm::ingest::{MaxRejects, QualityReport, Reject};
+use cpm::ingest::{IngestConfig, MaxRejects};
 use cpm::io::atomic::Staged;
-use cpm::io::{ColumnChoice, Input, OutputFormat, RawTable, ReadOptions, TableStyle};
+use cpm::io::{Input, OutputFormat, ReadOptions, TableStyle};
+use cpm::pipeline::LoadOptions;
 use cpm::schema::MapOverride;
 use cpm::schema::dates::DateFormat;
 use cpm::select::{OutputShape, RowFilter};
@@ -65,6 +65,26 @@ impl InputArgs {
             .map_or(cpm::pipeline::BATCH_ROWS, |rows| rows as usize)
     }
 
+    /// How the front half of segment, value, allocate, facts and report
+    /// reads, validates and filters the inputs.
+    pub fn load_options(&self) -> Result<LoadOptions> {
+        Ok(LoadOptions {
+            read: self.read_options(),
+            ingest: IngestConfig {
+                map: self.map_overrides()?,
+                date_format: self.date_format()?,
+                decimal_comma: self.decimal_comma,
+                // the facts of the kept rows come from the facts table
+                kept_facts: false,
+                batch_rows: self.batch_rows(),
+                ..IngestConfig::default()
+            },
+            filter: self.row_filter()?,
+            max_rejects: MaxRejects::parse(&self.max_rejects)?,
+            stream_above: self.stream_above.unwrap_or(cpm::facts::STREAM_ABOVE),
+        })
+    }
+
     /// `--where`, parsed (a usage error before anything is read).
     pub fn row_filter(&self) -> Result<Option<RowFilter>> {
         self.filter
@@ -72,63 +92,6 @@ impl InputArgs {
             .map(|text| RowFilter::parse("--where", text))
             .transpose()
     }
-}
-
-/// Fails when more rows were rejected than `--max-rejects` allows (one
-/// policy for every command that reads transactions), naming the first
-/// reject and what may help; `listed` says whether a rejects file has
-/// been written.
-pub fn check_rejects(
-    report: &QualityReport,
-    rejects: &[Reject],
-    args: &InputArgs,
-    listed: bool,
-) -> Result<()> {
-    let max_rejects = MaxRejects::parse(&args.max_rejects)?;
-    if !max_rejects.exceeded(report.rows_rejected, report.rows_read) {
-        return Ok(());
-    }
-    let first = rejects.first().map(describe_reject).unwrap_or_default();
-    let decimal_comma = !args.decimal_comma
-        && rejects
-            .iter()
-            .any(|r| r.reason.starts_with("non-numeric") && has_decimal_comma(&r.raw));
-    bail!(
-        "{} of {} rows rejected, more than --max-rejects allows ({max_rejects}); no output \
-         written. First: {first}{}{}",
-        cpm::io::human::count(report.rows_rejected),
-        cpm::io::human::count(report.rows_read),
-        if decimal_comma {
-            ". Amounts like 20,00 use a decimal comma: try --decimal-comma"
-        } else {
-            ""
-        },
-        if listed {
-            ""
-        } else {
-            ". See them all with cpm ingest --rejects FILE"
-        }
-    );
-}
-
-/// Whether a raw row holds a number with a decimal comma: a digit, a
-/// comma, then one or two digits that end the field.
-fn has_decimal_comma(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
-    (1..bytes.len()).any(|i| {
-        bytes[i] == b',' && bytes[i - 1].is_ascii_digit() && {
-            let digits = bytes[i + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            let end = bytes.get(i + 1 + digits);
-            (1..=2).contains(&digits) && end.is_none_or(|b| matches!(b, b';' | b'\t' | b'|' | b'"'))
-        }
-    })
-}
-
-fn describe_reject(r: &Reject) -> String {
-    format!("{}, line {}: {} ({})", r.source, r.line, r.reason, r.raw)
 }
 
 /// The paths among `inputs` (stdin has none).
@@ -216,75 +179,6 @@ pub fn check_distinct_outputs(outputs: &[&Path]) -> Result<()> {
 pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<()> {
     cpm::io::atomic::refuse_overwriting_inputs(output, inputs)?;
     cpm::io::atomic::check_writable_target(output)
-}
-
-/// Reads every input, with a progress bar over their total size.
-pub fn read_all(inputs: &[Input], options: &ReadOptions, ui: &Ui) -> Result<Vec<RawTable>> {
-    read_all_projected(inputs, options, ui, &|_| Ok(None))
-}
-
-/// Reads every input, keeping the columns `choose` picks for each.
-pub fn read_all_projected(
-    inputs: &[Input],
-    options: &ReadOptions,
-    ui: &Ui,
-    choose: ColumnChoice,
-) -> Result<Vec<RawTable>> {
-    let total: u64 = input_paths(inputs)
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let bar = ui.progress(total, "reading");
-    let mut tables = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let table = cpm::io::read_input_projected(input, options, &|n| bar.inc(n), choose)?;
-        ui.info(&format!(
-            "{}: {}{}{}, {} rows, columns: {}",
-            table.name,
-            cpm::io::read::format_name(table.format),
-            table
-                .delimiter
-                .map(|d| format!(", delimiter '{}'", cpm::ingest::report::delimiter_name(d)))
-                .unwrap_or_default(),
-            table
-                .encoding
-                .as_ref()
-                .map(|e| format!(", encoding {e}"))
-                .unwrap_or_default(),
-            table.rows_read(),
-            table.columns().join(", "),
-        ));
-        tables.push(table);
-    }
-    bar.finish_and_clear();
-    Ok(tables)
-}
-
-/// The inputs, opened, when every one is read a batch at a time
-/// ([`cpm::pipeline::reads_in_batches`]; `raw_only`: not a canonical
-/// Parquet file): regular files, which can be opened again when the
-/// batches turn out to need a whole read, and, when there are several,
-/// not compressed (each would be decompressed into memory at once).
-/// `None`: read them whole.
-pub fn opened_for_batches(
-    inputs: &[Input],
-    options: &ReadOptions,
-    raw_only: bool,
-) -> Result<Option<Vec<cpm::io::source::Opened>>> {
-    let mut opened = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        if !matches!(input, Input::Path(path) if path.is_file()) {
-            return Ok(None);
-        }
-        let one = cpm::io::source::open(input, options.format)?;
-        let in_memory = matches!(one.payload, cpm::io::source::Payload::Bytes(_));
-        if (in_memory && inputs.len() > 1) || !cpm::pipeline::reads_in_batches(&one, raw_only)? {
-            return Ok(None);
-        }
-        opened.push(one);
-    }
-    Ok((!opened.is_empty()).then_some(opened))
 }
 
 /// The chosen output: where, in which format, laid out how, with which

@@ -17,10 +17,10 @@ use cpm::value::holdout::{Holdout, HoldoutReport};
 use cpm::value::{Filled, Model, ValueConfig};
 use polars::prelude::*;
 
-use super::customers::{Loaded, derive, large_parquet, load, summarize_source};
 use super::{check_output, input_paths};
 use crate::args::InputArgs;
 use crate::ui::Ui;
+use cpm::pipeline::{LoadOptions, Loaded};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -192,17 +192,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         check_output(path, &protected)?;
     }
 
-    let mut clock = std::time::Instant::now();
     let mut notes = Vec::new();
     // a large canonical Parquet file is read a batch at a time, never
     // whole (the holdout reads it whole: it needs the rows themselves)
+    let load = LoadOptions {
+        stream_above: (args.input.stream_above).unwrap_or(cpm::facts::REPORT_STREAM_ABOVE),
+        ..args.input.load_options()?
+    };
     let large = match calibration_end {
-        None => large_parquet(
-            &inputs,
-            &args.input,
-            cpm::segment::is_customer_table,
-            cpm::facts::REPORT_STREAM_ABOVE,
-        )?,
+        None => cpm::pipeline::large_parquet(&inputs, &load, cpm::segment::is_customer_table)?,
         Some(_) => None,
     };
     let summary_config = SummaryConfig {
@@ -212,16 +210,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let (mut table, frame, quality, as_of) = match &large {
         Some(file) => {
             let source = Batches::Parquet(file.clone());
-            let summary = summarize_source(&source, &summary_config, ui, &mut clock)?;
+            let summary = cpm::pipeline::summarize(&source, &summary_config, ui)?;
             (summary.table, None, None, summary.as_of)
         }
-        None => match load(
-            &inputs,
-            &args.input,
-            cpm::segment::is_customer_table,
-            ui,
-            &mut clock,
-        )? {
+        None => match cpm::pipeline::load(&inputs, &load, cpm::segment::is_customer_table, ui)? {
             Loaded::Customers(_) | Loaded::Facts(_) if calibration_end.is_some() => {
                 bail!(cpm::error::usage(
                     "--calibration-end needs transactions, not a customer or facts table: what \
@@ -233,16 +225,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 (table, None, None, as_of)
             }
             Loaded::Facts(facts) => {
-                let customers = derive(facts, &summary_config, ui, &mut clock)?;
+                let customers = cpm::pipeline::derive(facts, &summary_config, ui)?;
                 (customers.table, None, None, customers.as_of)
             }
             Loaded::Transactions(transactions, quality) => {
-                let summary = summarize_source(
-                    &Batches::Frame(&transactions),
-                    &summary_config,
-                    ui,
-                    &mut clock,
-                )?;
+                let summary =
+                    cpm::pipeline::summarize(&Batches::Frame(&transactions), &summary_config, ui)?;
                 (summary.table, Some(transactions), quality, summary.as_of)
             }
         },
@@ -274,7 +262,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         let (_, profit) = cpm::value::historic::profit(&table, args.margin)?;
         table.with_column(profit)?;
     }
-    ui.timing("value", &mut clock);
+    ui.step("value");
     let table = match cpm::segment::fill_in(table.clone()) {
         Ok(segmented) => segmented,
         Err(e) => {
@@ -284,11 +272,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             table
         }
     };
-    ui.timing("segment", &mut clock);
+    ui.step("segment");
 
     let holdout = match (&frame, calibration_end, as_of, &valued) {
         (Some(frame), Some(end), Some(as_of), Some(_)) => {
-            Some(holdout(frame, &table, end, as_of, ui, &mut clock)?)
+            Some(holdout(frame, &table, end, as_of, ui)?)
         }
         _ => None,
     };
@@ -299,7 +287,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         _ => as_of,
     };
     let earlier = if table.column("segment").is_ok() {
-        earlier(&args, transactions.as_ref(), period_end, ui, &mut clock)?
+        earlier(&args, transactions.as_ref(), period_end, ui)?
     } else {
         None
     };
@@ -339,10 +327,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if let Some(warning) = report.kpis.as_ref().and_then(|k| k.empty_period_warning()) {
         ui.warn(&warning);
     }
-    ui.timing("report", &mut clock);
+    ui.step("report");
 
     write_outputs(&report, &args, &targets, &protected, ui)?;
-    ui.timing("write", &mut clock);
+    ui.step("write");
     Ok(())
 }
 
@@ -499,7 +487,6 @@ fn holdout(
     end: NaiveDate,
     as_of: NaiveDate,
     ui: &Ui,
-    clock: &mut std::time::Instant,
 ) -> Result<HoldoutReport> {
     let config = ValueConfig::default();
     let (mut calibrated, holdout) =
@@ -507,7 +494,7 @@ fn holdout(
     let inputs = cpm::value::model_inputs(&calibrated, config.time_unit)?;
     let model = cpm::value::fit_models(&inputs, &config, Some(end))?;
     let report = cpm::value::holdout::holdout_report(&mut calibrated, &inputs, &model, &holdout)?;
-    ui.timing("holdout", clock);
+    ui.step("holdout");
     Ok(report)
 }
 
@@ -519,19 +506,19 @@ fn earlier(
     transactions: Option<&Batches>,
     period_end: Option<NaiveDate>,
     ui: &Ui,
-    clock: &mut std::time::Instant,
 ) -> Result<Option<(DataFrame, String)>> {
     if let Some(path) = &args.compare {
         let input = [Input::Path(path.clone())];
-        let table = match load(
+        let table = match cpm::pipeline::load(
             &input,
-            &InputArgs::defaults()?,
+            &InputArgs::defaults()?.load_options()?,
             cpm::segment::is_customer_table,
             ui,
-            clock,
         )? {
             Loaded::Customers(table) => table,
-            Loaded::Facts(facts) => derive(facts, &SummaryConfig::default(), ui, clock)?.table,
+            Loaded::Facts(facts) => {
+                cpm::pipeline::derive(facts, &SummaryConfig::default(), ui)?.table
+            }
             Loaded::Transactions(..) => bail!(cpm::error::usage(format!(
                 "--compare {}: expected a customer table (cpm segment's or cpm value's output), \
                  found transactions",
@@ -553,7 +540,7 @@ fn earlier(
         return Ok(None);
     }
     let table = cpm::segment::fill_in(before)?;
-    ui.timing("migration", clock);
+    ui.step("migration");
     Ok(Some((table, end.to_string())))
 }
 

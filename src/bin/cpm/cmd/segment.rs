@@ -9,7 +9,6 @@ use cpm::segment::{Monetary, RfmConfig, Rule, ScoringMethod, SegmentConfig, Segm
 use cpm::summary::SummaryConfig;
 use polars::prelude::*;
 
-use super::customers::customers_from;
 use super::inputs_and_output;
 use crate::args::{AsOfArg, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
@@ -167,14 +166,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui,
     )?;
 
-    let mut clock = std::time::Instant::now();
-    let customers = customers_from(
+    let customers = cpm::pipeline::customers(
         &inputs,
-        &args.input,
+        &args.input.load_options()?,
         &summary_config,
         cpm::segment::is_customer_table,
         ui,
-        &mut clock,
     )?
     .table;
     for by in &args.by {
@@ -195,12 +192,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
 
     let segmented = cpm::segment::segment(&customers, &config)?;
     report_scorings(&segmented, ui);
-    ui.timing("segment", &mut clock);
+    ui.step("segment");
     let on_terminal = output.is_terminal_summary(&args.output);
     // the summaries cost a few group-bys: made only when someone reads them
     if !(on_terminal || args.summary || args.summary_out.is_some()) {
         output.write(&segmented.customers)?;
-        ui.timing("write", &mut clock);
+        ui.step("write");
         return Ok(());
     }
     let mut summary = cpm::segment::segment_summary(&segmented.customers, &args.by)?;

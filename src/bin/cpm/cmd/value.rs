@@ -12,10 +12,11 @@ use cpm::value::holdout::Holdout;
 use cpm::value::{Model, ValueConfig, Valued};
 use polars::prelude::*;
 
-use super::customers::{Loaded, customers_from, load, summarize};
 use super::inputs_and_output;
 use crate::args::{AsOfArg, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
+use cpm::io::batches::Batches;
+use cpm::pipeline::Loaded;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -176,28 +177,23 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             "--holdout-report needs --calibration-end"
         ));
     }
-    let mut clock = std::time::Instant::now();
+    let load = args.input.load_options()?;
     let (table, as_of, holdout) = match calibration_end {
         // a large canonical Parquet file is summarised a batch at a time
         None => {
-            let customers = customers_from(
-                &inputs,
-                &args.input,
-                &summary_config,
-                is_customer_table,
-                ui,
-                &mut clock,
-            )?;
+            let customers =
+                cpm::pipeline::customers(&inputs, &load, &summary_config, is_customer_table, ui)?;
             (customers.table, customers.as_of, None)
         }
         // the holdout reads the transactions whole: it needs the rows
-        Some(end) => match load(&inputs, &args.input, is_customer_table, ui, &mut clock)? {
+        Some(end) => match cpm::pipeline::load(&inputs, &load, is_customer_table, ui)? {
             Loaded::Customers(_) | Loaded::Facts(_) => bail!(cpm::error::usage(
                 "--calibration-end needs transactions, not a customer or facts table: what \
                  happened after the calibration comes from them"
             )),
             Loaded::Transactions(transactions, _) => {
-                let full = summarize(&transactions, &summary_config, ui, &mut clock)?;
+                let full =
+                    cpm::pipeline::summarize(&Batches::Frame(&transactions), &summary_config, ui)?;
                 let as_of = full.as_of.unwrap_or(end);
                 let (calibrated, holdout) =
                     Holdout::calibrate(&transactions, full.table, end, as_of, time_unit)?;
@@ -215,7 +211,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         inputs: model_inputs,
         ..
     } = valued;
-    ui.timing("value", &mut clock);
+    ui.step("value");
     let style = TableStyle {
         width: args.output.width,
         ..TableStyle::default()
@@ -232,14 +228,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 Ok(writeln!(w)?)
             })?);
         }
-        ui.timing("holdout", &mut clock);
+        ui.step("holdout");
     }
     if table.column("profit").is_ok() {
         ui.print(&rendered(
             &cpm::value::tables::profitability(&table)?,
             &style,
         ));
-        ui.timing("profitability", &mut clock);
+        ui.step("profitability");
     }
     let report = cpm::value::tables::model(&model, &config)?;
     if let Some(path) = &args.model_out {
@@ -256,7 +252,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     ui.print(&text);
     output.write_after(&table, staged)?;
-    ui.timing("write", &mut clock);
+    ui.step("write");
     Ok(())
 }
 

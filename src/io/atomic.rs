@@ -250,6 +250,33 @@ impl Drop for Live {
     }
 }
 
+/// A temporary file of this run in the system's temporary folder (not an
+/// output: data a command reads again), removed when dropped or when a
+/// signal stops the run.
+pub struct TempFile {
+    path: tempfile::TempPath,
+    _live: Live,
+}
+
+impl TempFile {
+    /// A new, empty temporary file whose name ends in `suffix`.
+    pub fn new(suffix: &str) -> Result<TempFile> {
+        let path = tempfile::Builder::new()
+            .prefix(".cpm-")
+            .suffix(suffix)
+            .tempfile()
+            .context("creating a temporary file")?
+            .into_temp_path();
+        let live = Live::track(&path);
+        Ok(TempFile { path, _live: live })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Removes the temporary files of the outputs being written: called when
 /// a signal (SIGINT, SIGTERM, SIGHUP) stops the run, so that it leaves
 /// the old outputs and nothing else.

@@ -237,7 +237,7 @@ pub fn load(
 }
 
 /// [`load`] on the tables read.
-fn load_tables(
+pub(super) fn load_tables(
     tables: Vec<RawTable>,
     options: &LoadOptions,
     is_table: fn(&DataFrame) -> bool,
@@ -377,7 +377,7 @@ fn told(summary: crate::summary::Summary, observer: &dyn Observer) -> Customers 
 
 /// Fails past `options.max_rejects`; else warns of the inputs' warnings
 /// and of the rows left out.
-fn told_ingest(
+pub(super) fn told_ingest(
     report: &QualityReport,
     rejects: &[Reject],
     options: &LoadOptions,

@@ -21,12 +21,14 @@ use crate::select::RowFilter;
 mod load;
 mod observer;
 mod rows;
+mod spool;
 pub use load::{
     Customers, LoadOptions, Loaded, TooManyRejects, check_rejects, customers, derive, facts,
     large_parquet, load, opened_for_batches, read_all, read_all_projected, summarize,
 };
 pub use observer::{Observer, Silent};
 pub use rows::{Read, RowBatches, reads_in_batches};
+pub use spool::{Spool, Spooled, spool};
 
 /// When inputs are read a batch at a time.
 #[derive(Debug, Clone, Copy)]

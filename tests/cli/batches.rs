@@ -287,3 +287,34 @@ fn several_inputs_read_in_batches_give_what_one_input_gives() {
         assert_eq!(batched[2..], whole[2..], "batches of {rows} rows");
     }
 }
+
+#[test]
+fn a_report_reads_its_export_in_batches_and_gives_the_report_of_its_rows() {
+    // the report spools a raw export to a canonical table a batch at a
+    // time and reads it three times: the same at any batch size, and the
+    // same as the report of ingest's table read whole, but for the data
+    // quality, which only the export has
+    let dir = tempdir();
+    let canonical = dir.path().join("t.parquet").display().to_string();
+    let json = |input: &str| -> serde_json::Value {
+        let run = cpm(&["report", input, "--format", "json", "-q"]).run().ok();
+        serde_json::from_str(&run.stdout()).expect("the report's JSON")
+    };
+    for name in [
+        "retail_export.csv",
+        "report_small.csv",
+        "cdnow_sample.csv",
+        "decimal_money.parquet",
+    ] {
+        let input = data(name);
+        same_in_batches(&["report", &input, "--format", "json"]);
+        cpm(&["ingest", &input, "-q", "-o", &canonical]).run().ok();
+        let mut from_export = json(&input);
+        let from_table = json(&canonical);
+        let quality = from_export["data_quality"].take();
+        assert!(quality["rows_read"].as_u64() > Some(0), "{name}: {quality}");
+        assert!(from_table["data_quality"].is_null());
+        from_export["data_quality"] = serde_json::Value::Null;
+        assert_eq!(from_export, from_table, "{name}");
+    }
+}

@@ -20,7 +20,8 @@ use polars::prelude::*;
 use super::{check_output, input_paths};
 use crate::args::InputArgs;
 use crate::ui::Ui;
-use cpm::pipeline::{LoadOptions, Loaded};
+use cpm::io::batches::ParquetFile;
+use cpm::pipeline::{LoadOptions, Loaded, Spool, Spooled};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -160,6 +161,15 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     })
 }
 
+/// How the report's inputs were read.
+enum Read {
+    /// Transactions in a canonical Parquet file, read a batch at a time
+    /// (the inputs', or spooled from a raw export: kept until the end).
+    Batched(ParquetFile, Option<Box<Spooled>>),
+    /// Anything read whole.
+    Whole(Loaded),
+}
+
 /// Where each rendering goes.
 struct Target {
     path: Option<PathBuf>,
@@ -193,27 +203,39 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
 
     let mut notes = Vec::new();
-    // a large canonical Parquet file is read a batch at a time, never
-    // whole (the holdout reads it whole: it needs the rows themselves)
     let load = LoadOptions {
         stream_above: (args.input.stream_above).unwrap_or(cpm::facts::REPORT_STREAM_ABOVE),
         ..args.input.load_options()?
     };
+    let is_table = cpm::segment::is_customer_table;
+    // the transactions are read three times (facts, KPIs and cohorts, the
+    // previous period's facts): a large canonical Parquet file, or a raw
+    // export spooled to one, a batch at a time each time; anything else
+    // whole (the holdout reads them whole: it needs the rows themselves)
     let large = match calibration_end {
-        None => cpm::pipeline::large_parquet(&inputs, &load, cpm::segment::is_customer_table)?,
+        None => cpm::pipeline::large_parquet(&inputs, &load, is_table)?,
         Some(_) => None,
+    };
+    let read = match (large, calibration_end) {
+        (Some(file), _) => Read::Batched(file, None),
+        (None, None) => match cpm::pipeline::spool(&inputs, &load, is_table, ui)? {
+            Spool::Spooled(spooled) => Read::Batched(spooled.file.clone(), Some(spooled)),
+            Spool::Loaded(loaded) => Read::Whole(loaded),
+        },
+        (None, Some(_)) => Read::Whole(cpm::pipeline::load(&inputs, &load, is_table, ui)?),
     };
     let summary_config = SummaryConfig {
         as_of,
         ..SummaryConfig::default()
     };
-    let (mut table, frame, quality, as_of) = match &large {
-        Some(file) => {
+    let (mut table, frame, quality, as_of) = match &read {
+        Read::Batched(file, spooled) => {
             let source = Batches::Parquet(file.clone());
             let summary = cpm::pipeline::summarize(&source, &summary_config, ui)?;
-            (summary.table, None, None, summary.as_of)
+            let quality = spooled.as_ref().map(|s| Box::new(s.quality.clone()));
+            (summary.table, None, quality, summary.as_of)
         }
-        None => match cpm::pipeline::load(&inputs, &load, cpm::segment::is_customer_table, ui)? {
+        Read::Whole(loaded) => match loaded {
             Loaded::Customers(_) | Loaded::Facts(_) if calibration_end.is_some() => {
                 bail!(cpm::error::usage(
                     "--calibration-end needs transactions, not a customer or facts table: what \
@@ -221,25 +243,30 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 ))
             }
             Loaded::Customers(table) => {
-                let as_of = as_of.or_else(|| table_as_of(&table));
-                (table, None, None, as_of)
+                let as_of = as_of.or_else(|| table_as_of(table));
+                (table.clone(), None, None, as_of)
             }
             Loaded::Facts(facts) => {
-                let customers = cpm::pipeline::derive(facts, &summary_config, ui)?;
+                let customers = cpm::pipeline::derive(facts.clone(), &summary_config, ui)?;
                 (customers.table, None, None, customers.as_of)
             }
             Loaded::Transactions(transactions, quality) => {
                 let summary =
-                    cpm::pipeline::summarize(&Batches::Frame(&transactions), &summary_config, ui)?;
-                (summary.table, Some(transactions), quality, summary.as_of)
+                    cpm::pipeline::summarize(&Batches::Frame(transactions), &summary_config, ui)?;
+                (
+                    summary.table,
+                    Some(transactions),
+                    quality.clone(),
+                    summary.as_of,
+                )
             }
         },
     };
     // the transactions, wherever they are
-    let transactions: Option<Batches> = match (&large, &frame) {
-        (Some(file), _) => Some(Batches::Parquet(file.clone())),
-        (None, Some(frame)) => Some(Batches::Frame(frame)),
-        (None, None) => None,
+    let transactions: Option<Batches> = match (&read, frame) {
+        (Read::Batched(file, _), _) => Some(Batches::Parquet(file.clone())),
+        (_, Some(frame)) => Some(Batches::Frame(frame)),
+        _ => None,
     };
     if args.margin.is_none() && table.column("margin").is_err() {
         notes

@@ -1,5 +1,5 @@
 //! A table written a batch of rows at a time, as the batches come: CSV,
-//! TSV and Parquet (a row group per batch). The first batch fixes the
+//! TSV, Parquet (a row group per batch) and Arrow IPC streams. The first batch fixes the
 //! columns and their types.
 
 use std::io::Write;
@@ -7,6 +7,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 use polars::polars_utils::compression::ZstdLevel;
 use polars::prelude::*;
+use polars_arrow::io::ipc::write::{StreamWriter, WriteOptions};
 
 use super::write::{OutputFormat, write_csv_rows};
 
@@ -48,7 +49,17 @@ enum Sink<'w> {
     Parquet(Option<Box<polars::io::parquet::write::BatchedWriter<&'w mut dyn Write>>>),
     /// A Parquet writer, made when the first batch tells the schema.
     Pending(Option<&'w mut dyn Write>),
+    /// An Arrow IPC stream (what `--format ipc` writes): its schema is
+    /// written with the first batch.
+    IpcStream {
+        writer: StreamWriter<&'w mut dyn Write>,
+        started: bool,
+    },
 }
+
+/// The Arrow compatibility level of the IPC streams cpm writes (polars'
+/// `IpcStreamWriter` default, which every Arrow reader reads).
+const IPC_COMPAT: CompatLevel = CompatLevel::oldest();
 
 impl<'w> BatchWriter<'w> {
     /// A writer of `format` to `out`; `None` for the formats written whole
@@ -65,6 +76,10 @@ impl<'w> BatchWriter<'w> {
                 header: true,
             },
             OutputFormat::Parquet => Sink::Pending(Some(out)),
+            OutputFormat::Ipc => Sink::IpcStream {
+                writer: StreamWriter::new(out, WriteOptions { compression: None }),
+                started: false,
+            },
             _ => return None,
         };
         Some(BatchWriter { sink, schema: None })
@@ -101,6 +116,15 @@ impl<'w> BatchWriter<'w> {
                 *header = false;
             }
             Sink::Parquet(Some(writer)) => writer.write_batch(&batch)?,
+            Sink::IpcStream { writer, started } => {
+                if !*started {
+                    writer.start(&batch.schema().to_arrow(IPC_COMPAT), None)?;
+                    *started = true;
+                }
+                for chunk in batch.iter_chunks(IPC_COMPAT, true) {
+                    writer.write(&chunk, None)?;
+                }
+            }
             _ => bail!("the writer was finished"),
         }
         Ok(())
@@ -109,10 +133,14 @@ impl<'w> BatchWriter<'w> {
     /// Ends the table (Parquet's footer). At least one batch must have
     /// been written.
     pub fn finish(mut self) -> Result<()> {
-        if let Sink::Parquet(writer) = &mut self.sink
-            && let Some(writer) = writer.take()
-        {
-            writer.finish()?;
+        match &mut self.sink {
+            Sink::Parquet(writer) => {
+                if let Some(writer) = writer.take() {
+                    writer.finish()?;
+                }
+            }
+            Sink::IpcStream { writer, .. } => writer.finish()?,
+            _ => {}
         }
         Ok(())
     }

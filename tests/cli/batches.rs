@@ -218,9 +218,9 @@ fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
 }
 
 #[test]
-fn an_ingest_to_stdout_read_whole_is_typed_and_deduplicated_as_in_one_batch() {
-    // stdout is written whole, after the checks: its input is still
-    // ingested a batch at a time, its columns typed over the whole input
+fn an_ingest_to_stdout_is_typed_and_deduplicated_as_in_one_batch() {
+    // stdout's rows are written a batch at a time to a temporary file,
+    // copied to stdout once every check has passed
     for name in [
         "retail_export.csv",
         "cdnow_sample.csv",
@@ -228,6 +228,32 @@ fn an_ingest_to_stdout_read_whole_is_typed_and_deduplicated_as_in_one_batch() {
         "bad/ragged.csv",
     ] {
         same_in_batches(&["ingest", &data(name), "-f", "csv", "--max-rejects", "100%"]);
+    }
+}
+
+#[test]
+fn a_pipeline_of_ingest_in_batches_gives_the_segments_of_the_file() {
+    // ingest | segment: the Arrow IPC stream written a batch at a time
+    // (several record batches) reads back as the rows of one
+    for name in ["retail_export.csv", "cdnow_sample.csv"] {
+        let input = data(name);
+        let direct = cpm(&["segment", &input, "-q", "-f", "csv"])
+            .run()
+            .ok()
+            .stdout();
+        for rows in [None, Some(1_000)] {
+            let mut ingest = cpm(&["ingest", &input, "-q", "--format", "ipc"]);
+            if let Some(rows) = rows {
+                ingest = ingest.env("CPM_BATCH_ROWS", &rows.to_string());
+            }
+            let stream = ingest.run().ok().stdout_bytes().to_vec();
+            let piped = cpm(&["segment", "-", "-q", "-f", "csv"])
+                .stdin(stream)
+                .run()
+                .ok()
+                .stdout();
+            assert_eq!(piped, direct, "{name}, batches of {rows:?} rows");
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use cpm::ingest::{DuplicatePolicy, IngestConfig, QualityReport, Reject};
-use cpm::io::atomic::{Stage, Staged};
+use cpm::io::atomic::{Stage, Staged, TempFile};
 use cpm::io::batch_writer::{BatchWriter, TypeChanged};
 use cpm::io::{Input, RawTable, ReadOptions};
 use cpm::pipeline::LoadOptions;
@@ -171,6 +171,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             staged.push(file);
             output.commit(staged)?;
         }
+        Transactions::Spooled(temp) => {
+            output.commit(staged)?;
+            cpm::io::write_stdout(|w| {
+                let mut rows = std::fs::File::open(temp.path())?;
+                std::io::copy(&mut rows, w)?;
+                Ok(())
+            })?;
+        }
         Transactions::Whole(frame) => output.write_after(&frame, staged)?,
     }
     ui.step("write");
@@ -188,11 +196,54 @@ struct Ingest {
     report: QualityReport,
 }
 
-/// The kept rows: the output written a batch at a time, or whole in
-/// memory.
+/// The kept rows: the output file written a batch at a time, the rows
+/// for stdout written a batch at a time to a temporary file (copied once
+/// every check has passed), or whole in memory.
 enum Transactions {
     Staged(Staged),
+    Spooled(TempFile),
     Whole(DataFrame),
+}
+
+/// Where the batches of kept rows are written.
+enum RowsOut {
+    /// The output file, staged.
+    File(Stage),
+    /// Stdout's rows, in a temporary file until every check has passed.
+    Stdout(TempFile, std::io::BufWriter<std::fs::File>),
+}
+
+impl RowsOut {
+    /// The output file staged, or a temporary file for stdout.
+    fn open(path: Option<&std::path::Path>) -> Result<RowsOut> {
+        Ok(match path {
+            Some(path) => RowsOut::File(Stage::open(path)?),
+            None => {
+                let temp = TempFile::new(".rows")?;
+                let file = std::fs::File::create(temp.path())
+                    .with_context(|| format!("writing {}", temp.path().display()))?;
+                RowsOut::Stdout(temp, std::io::BufWriter::new(file))
+            }
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn std::io::Write {
+        match self {
+            RowsOut::File(stage) => stage.writer(),
+            RowsOut::Stdout(_, writer) => writer,
+        }
+    }
+
+    /// The rows written, ready to be put in place or copied.
+    fn finish(self) -> Result<Transactions> {
+        Ok(match self {
+            RowsOut::File(stage) => Transactions::Staged(stage.finish()?),
+            RowsOut::Stdout(temp, mut writer) => {
+                std::io::Write::flush(&mut writer).context("writing a temporary file")?;
+                Transactions::Spooled(temp)
+            }
+        })
+    }
 }
 
 /// Ingests CSV or Parquet files into an output file a batch at a time
@@ -207,9 +258,10 @@ fn streamed(
     options: &ReadOptions,
     ui: &Ui,
 ) -> Result<Option<Ingest>> {
-    let (Some(format), Some(out_path)) = (output.batch_format(), output.path()) else {
+    let Some(format) = output.batch_format() else {
         return Ok(None);
     };
+    let out_path = output.path().unwrap_or(std::path::Path::new("<stdout>"));
     let Some(opened) = cpm::pipeline::opened_for_batches(inputs, options, false)? else {
         return Ok(None);
     };
@@ -222,7 +274,7 @@ fn streamed(
         is_table: None,
         customers: customers.as_ref(),
     };
-    let mut out = Stage::open(out_path)?;
+    let mut out = RowsOut::open(output.path())?;
     let rejects_path = args.rejects.as_deref().unwrap_or(out_path);
     let mut rejects_out = args.rejects.as_deref().map(Stage::open).transpose()?;
     let mut first_rejects = Vec::new();
@@ -283,8 +335,26 @@ fn streamed(
             None => return Err(e),
         },
     };
+    for input in &report.inputs {
+        ui.info(&format!(
+            "{}: {}{}{}, {} rows",
+            input.name,
+            input.format,
+            input
+                .delimiter
+                .as_ref()
+                .map(|d| format!(", delimiter '{d}'"))
+                .unwrap_or_default(),
+            input
+                .encoding
+                .as_ref()
+                .map(|e| format!(", encoding {e}"))
+                .unwrap_or_default(),
+            input.rows
+        ));
+    }
     Ok(Some(Ingest {
-        transactions: Transactions::Staged(out.finish()?),
+        transactions: out.finish()?,
         rejects_file: rejects_out.map(Stage::finish).transpose()?,
         first_rejects,
         report,

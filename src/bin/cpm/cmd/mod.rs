@@ -258,14 +258,14 @@ impl Output {
     }
 
     /// The format of an output that can be written a batch of rows at a
-    /// time: a file, its rows not shaped (sorted, limited...), in a format
-    /// written in batches ([`cpm::io::batch_writer::BatchWriter`]).
+    /// time: its rows not shaped (sorted, limited...), in a format written
+    /// in batches ([`cpm::io::batch_writer::BatchWriter`]).
     pub fn batch_format(&self) -> Option<OutputFormat> {
         let batched = matches!(
             self.format,
-            OutputFormat::Csv | OutputFormat::Tsv | OutputFormat::Parquet
+            OutputFormat::Csv | OutputFormat::Tsv | OutputFormat::Parquet | OutputFormat::Ipc
         );
-        (self.path.is_some() && !self.shape.is_set() && batched).then_some(self.format)
+        (!self.shape.is_set() && batched).then_some(self.format)
     }
 
     /// Whether text written to the output gets its formulas guarded

@@ -246,8 +246,9 @@ impl RowsOut {
     }
 }
 
-/// Ingests CSV or Parquet files into an output file a batch at a time
-/// ([`cpm::pipeline::stream_ingest`]): memory does not grow with the rows.
+/// Ingests CSV or Parquet files into the output (a file, or stdout through
+/// a temporary file) a batch at a time ([`cpm::pipeline::stream_ingest`]):
+/// memory does not grow with the rows.
 /// `None` for any other run, or when a column changes type after the first
 /// batch: that one is read whole.
 fn streamed(

@@ -184,11 +184,12 @@ fn read_opened_projected(
             }
         }
         InputFormat::Excel => {
-            let bytes = match &opened.payload {
-                Payload::File(path) => {
+            let bytes = match (opened.payload.path(), &opened.payload) {
+                (Some(path), _) => {
                     std::fs::read(path).with_context(|| format!("reading {name}"))?
                 }
-                Payload::Bytes(bytes) => bytes.clone(),
+                (None, Payload::Bytes(bytes)) => bytes.clone(),
+                (None, _) => unreachable!("a payload without a path is bytes"),
             };
             // calamine's panics on malformed bytes become errors naming the file
             let sheet = crate::panic::guard("the Excel reader", || {
@@ -311,14 +312,15 @@ fn read_binary_or_json(
     rows: Option<usize>,
     columns: Option<Vec<String>>,
 ) -> Result<DataFrame> {
-    match &opened.payload {
-        Payload::File(path) => {
+    match (opened.payload.path(), &opened.payload) {
+        (Some(path), _) => {
             let file = File::open(path).with_context(|| format!("cannot open {}", opened.name))?;
             read_from(file, opened.format, rows, columns)
         }
-        Payload::Bytes(bytes) => {
+        (None, Payload::Bytes(bytes)) => {
             read_from(Cursor::new(bytes.as_slice()), opened.format, rows, columns)
         }
+        (None, _) => unreachable!("a payload without a path is bytes"),
     }
 }
 

@@ -3,13 +3,15 @@
 //! content).
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InputError, usage};
+use crate::io::atomic::TempFile;
 
 /// The name under which standard input appears in messages and reports.
 pub const STDIN_NAME: &str = "<stdin>";
@@ -69,6 +71,10 @@ pub enum Input {
     Stdin,
     /// A file on disk.
     Path(PathBuf),
+    /// Stdin, a FIFO or a compressed file, its bytes copied (decompressed)
+    /// to a temporary file by [`spill`], so that it is read a batch at a
+    /// time and again when a read needs it whole.
+    Spilled(Arc<Spilled>),
 }
 
 impl Input {
@@ -77,8 +83,131 @@ impl Input {
         match self {
             Input::Stdin => STDIN_NAME.to_string(),
             Input::Path(p) => p.display().to_string(),
+            Input::Spilled(spilled) => spilled.name.clone(),
         }
     }
+
+    /// The file on disk it names (the original of a spilled file; stdin
+    /// has none).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::Stdin => None,
+            Input::Path(p) => Some(p),
+            Input::Spilled(spilled) => spilled.original.as_deref(),
+        }
+    }
+
+    /// Its size in bytes on disk (after decompression when spilled), when
+    /// known.
+    pub fn size(&self) -> Option<u64> {
+        let path = match self {
+            Input::Stdin => return None,
+            Input::Path(path) => path.as_path(),
+            Input::Spilled(spilled) => spilled.file.path(),
+        };
+        std::fs::metadata(path).ok().map(|m| m.len())
+    }
+
+    /// Whether it can be opened more than once: a regular file, or one
+    /// spilled to a temporary file.
+    pub fn can_reopen(&self) -> bool {
+        match self {
+            Input::Stdin => false,
+            Input::Path(p) => p.is_file(),
+            Input::Spilled(_) => true,
+        }
+    }
+}
+
+/// An input whose bytes come once (stdin, a FIFO) or need decompressing,
+/// copied as plain bytes to a temporary file.
+pub struct Spilled {
+    name: String,
+    original: Option<PathBuf>,
+    compression: Compression,
+    file: TempFile,
+}
+
+impl std::fmt::Debug for Spilled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (spilled to {})",
+            self.name,
+            self.file.path().display()
+        )
+    }
+}
+
+impl PartialEq for Spilled {
+    fn eq(&self, other: &Spilled) -> bool {
+        self.file.path() == other.file.path()
+    }
+}
+
+impl Eq for Spilled {}
+
+/// `inputs` with stdin, FIFOs and gzip/zstd files copied, decompressed,
+/// to temporary files ([`Input::Spilled`]): what comes once or packed is
+/// then read like any file, a batch at a time, in bounded memory, and
+/// again when a read turns out to need it whole. Plain regular files are
+/// left as they are; spilled inputs stay spilled.
+pub fn spill(inputs: &[Input]) -> Result<Vec<Input>> {
+    inputs.iter().map(spilled).collect()
+}
+
+fn spilled(input: &Input) -> Result<Input> {
+    let name = input.name();
+    let (raw, original): (Box<dyn Read>, _) = match input {
+        Input::Spilled(_) => return Ok(input.clone()),
+        Input::Stdin => (Box::new(io::stdin()), None),
+        Input::Path(path) => {
+            if path.is_dir() {
+                return Ok(input.clone());
+            }
+            let Ok(mut file) = File::open(path) else {
+                // the error comes when the input is opened, with its reason
+                return Ok(input.clone());
+            };
+            if !is_read_once(&file) {
+                let mut head = [0u8; 4];
+                let n =
+                    read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
+                if detect_compression(&head[..n]) == Compression::None {
+                    return Ok(input.clone());
+                }
+                file = File::open(path).with_context(|| format!("reading {name}"))?;
+            }
+            (Box::new(file), Some(path.clone()))
+        }
+    };
+    let mut raw = io::BufReader::with_capacity(1 << 16, raw);
+    let compression = detect_compression(raw.fill_buf()?);
+    let file = TempFile::new(".spilled")?;
+    let mut out = io::BufWriter::with_capacity(
+        1 << 16,
+        File::create(file.path()).context("writing a temporary file")?,
+    );
+    let copied = match compression {
+        Compression::None => io::copy(&mut raw, &mut out).map(|_| ()),
+        Compression::Gzip => copy_gzip_members(raw, &mut out),
+        Compression::Zstd => zstd::stream::read::Decoder::with_buffer(raw)
+            .and_then(|mut decoder| io::copy(&mut decoder, &mut out).map(|_| ())),
+    };
+    copied.map_err(|e| match compression {
+        Compression::None => anyhow::anyhow!(InputError::file(&name, format!("cannot read: {e}"))),
+        _ => anyhow::anyhow!(InputError::file(
+            &name,
+            format!("cannot decompress ({compression:?}): {e}")
+        )),
+    })?;
+    io::Write::flush(&mut out).context("writing a temporary file")?;
+    Ok(Input::Spilled(Arc::new(Spilled {
+        name,
+        original,
+        compression,
+        file,
+    })))
 }
 
 /// Turns the command line's input arguments into inputs: `-` is stdin, a
@@ -146,10 +275,23 @@ pub fn without_repeats(inputs: Vec<Input>) -> (Vec<Input>, Vec<String>) {
 
 /// The bytes of an input, ready for a reader.
 pub enum Payload {
-    /// An uncompressed file, read (or scanned) in place.
+    /// An uncompressed regular file, read (or scanned) in place.
     File(PathBuf),
-    /// Stdin or a decompressed file, held in memory.
+    /// Stdin, a FIFO or a decompressed file, copied to a temporary file.
+    Spilled(Arc<Spilled>),
+    /// Bytes in memory (a library caller's).
     Bytes(Vec<u8>),
+}
+
+impl Payload {
+    /// The file the bytes are in (none for bytes in memory).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Payload::File(path) => Some(path),
+            Payload::Spilled(spilled) => Some(spilled.file.path()),
+            Payload::Bytes(_) => None,
+        }
+    }
 }
 
 /// An opened input: its name, where its bytes are, and what they are.
@@ -169,48 +311,42 @@ pub struct Opened {
 impl Opened {
     /// A fresh reader over the (decompressed) bytes.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
-        Ok(match &self.payload {
-            Payload::File(path) => {
+        Ok(match self.payload.path() {
+            Some(path) => {
                 Box::new(File::open(path).with_context(|| format!("cannot open {}", self.name))?)
             }
-            Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes.as_slice())),
+            None => match &self.payload {
+                Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes.as_slice())),
+                _ => unreachable!("a payload without a path is bytes"),
+            },
         })
     }
 }
 
 /// Opens an input, removes gzip/zstd compression and detects the format.
-/// `forced` skips detection (e.g. `--input-format`).
+/// Stdin, a FIFO and a compressed file are first copied, as plain bytes,
+/// to a temporary file ([`spill`]). `forced` skips detection (e.g.
+/// `--input-format`).
 pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
     let name = input.name();
-    // the first bytes tell the compression and, after it, the format
-    const HEAD: usize = 4096;
-    let (payload, head) = match input {
-        Input::Stdin => {
-            let bytes = read_all(&mut io::stdin().lock(), STDIN_NAME)?;
-            let head = bytes[..bytes.len().min(HEAD)].to_vec();
-            (Payload::Bytes(bytes), head)
-        }
+    let input = spilled(input)?;
+    let (payload, compression) = match &input {
+        Input::Spilled(spilled) => (Payload::Spilled(spilled.clone()), spilled.compression),
         Input::Path(path) => {
             if path.is_dir() {
                 bail!(InputError::file(&name, "is a directory, not a file"));
             }
-            let mut file = File::open(path)
-                .map_err(|e| InputError::file(&name, format!("cannot open: {}", io_reason(&e))))?;
-            if is_read_once(&file) {
-                // a FIFO, `<(...)`, /dev/stdin on a pipe: its bytes come
-                // once, so they are kept, as stdin's are
-                let bytes = read_all(&mut file, &name)?;
-                let head = bytes[..bytes.len().min(HEAD)].to_vec();
-                (Payload::Bytes(bytes), head)
-            } else {
-                let mut head = vec![0u8; HEAD];
-                let n =
-                    read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
-                head.truncate(n);
-                (Payload::File(path.clone()), head)
-            }
+            (Payload::File(path.clone()), Compression::None)
         }
+        Input::Stdin => unreachable!("stdin is spilled"),
     };
+    let path = payload.path().expect("a file");
+    let mut file = File::open(path)
+        .map_err(|e| InputError::file(&name, format!("cannot open: {}", io_reason(&e))))?;
+    // the first bytes tell the format
+    let mut head = vec![0u8; 4096];
+    let n = read_up_to(&mut file, &mut head).with_context(|| format!("reading {name}"))?;
+    head.truncate(n);
     for (magic, what, tool) in [
         (&b"BZh"[..], "bzip2", "bunzip2"),
         (&[0xfd, b'7', b'z', b'X', b'Z', 0x00][..], "xz", "unxz"),
@@ -225,31 +361,16 @@ pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
             ));
         }
     }
-    let compression = detect_compression(&head);
-    let (payload, head) = match compression {
-        Compression::None => (payload, head),
-        _ => {
-            let bytes = decompress(payload, compression).map_err(|e| {
-                InputError::file(&name, format!("cannot decompress ({compression:?}): {e}"))
-            })?;
-            let head = bytes[..bytes.len().min(HEAD)].to_vec();
-            (Payload::Bytes(bytes), head)
-        }
-    };
-    let size = match &payload {
-        Payload::Bytes(bytes) => bytes.len() as u64,
-        Payload::File(path) => std::fs::metadata(path)?.len(),
-    };
     let format = match forced {
         Some(format) => format,
-        None => detect_format(&head, input),
+        None => detect_format(&head, &input),
     };
     Ok(Opened {
         name,
+        size: file.metadata()?.len(),
         payload,
         format,
         compression,
-        size,
     })
 }
 
@@ -260,42 +381,16 @@ fn is_read_once(file: &File) -> bool {
     file.metadata().map(|m| !m.is_file()).unwrap_or(true)
 }
 
-/// Every byte of a read-once input.
-fn read_all(reader: &mut impl Read, name: &str) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {name}"))?;
-    Ok(bytes)
-}
-
-/// The decompressed bytes of a gzip or zstd payload.
-fn decompress(payload: Payload, compression: Compression) -> io::Result<Vec<u8>> {
-    let mut raw: Box<dyn Read> = match payload {
-        Payload::File(path) => Box::new(File::open(path)?),
-        Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes)),
-    };
-    let mut decoded = Vec::new();
-    match compression {
-        Compression::Gzip => read_gzip_members(raw, &mut decoded)?,
-        Compression::Zstd => zstd::stream::read::Decoder::new(raw)?.read_to_end(&mut decoded)?,
-        Compression::None => raw.read_to_end(&mut decoded)?,
-    };
-    Ok(decoded)
-}
-
 /// Decompresses every gzip member of `raw` (files joined with `cat` are
-/// several) into `decoded`; bytes after the last member that start no
+/// several) into `out`; bytes after the last member that start no
 /// member are an error, never dropped in silence.
-fn read_gzip_members(raw: impl Read, decoded: &mut Vec<u8>) -> io::Result<usize> {
-    use std::io::BufRead;
-    let mut input = io::BufReader::new(raw);
-    let before = decoded.len();
+fn copy_gzip_members(raw: impl io::BufRead, out: &mut impl io::Write) -> io::Result<()> {
+    let mut input = raw;
     loop {
-        flate2::bufread::GzDecoder::new(&mut input).read_to_end(decoded)?;
+        io::copy(&mut flate2::bufread::GzDecoder::new(&mut input), out)?;
         let rest = input.fill_buf()?;
         if rest.is_empty() {
-            return Ok(decoded.len() - before);
+            return Ok(());
         }
         if !rest.starts_with(&[0x1f, 0x8b]) {
             let shown =
@@ -364,7 +459,7 @@ pub fn detect_format(head: &[u8], input: &Input) -> InputFormat {
     {
         return InputFormat::Excel;
     }
-    if let Input::Path(path) = input
+    if let Some(path) = input.path()
         && let Some(format) = format_from_extension(path)
     {
         return format;

@@ -12,7 +12,7 @@ use super::{Observer, StreamOptions, Streamed, Streaming};
 use crate::facts::Gathered;
 use crate::ingest::{IngestConfig, MaxRejects, QualityReport, Reject};
 use crate::io::batches::{Batches, ParquetFile};
-use crate::io::source::Opened;
+use crate::io::source::{Opened, spill};
 use crate::io::{ColumnChoice, Input, LINE_COLUMN, RawTable, ReadOptions};
 use crate::select::RowFilter;
 use crate::summary::SummaryConfig;
@@ -79,6 +79,7 @@ pub fn customers(
     is_table: fn(&DataFrame) -> bool,
     observer: &dyn Observer,
 ) -> Result<Customers> {
+    let inputs = &spill(inputs)?;
     if let Some(file) = large_parquet(inputs, options, is_table)? {
         observer.info(&format!(
             "{} rows of canonical transactions: summarised a batch at a time",
@@ -104,6 +105,7 @@ pub fn facts(
     as_of: Option<NaiveDate>,
     observer: &dyn Observer,
 ) -> Result<DataFrame> {
+    let inputs = &spill(inputs)?;
     let is_table = crate::segment::is_customer_table;
     // the facts step is timed where it is one of its own (a batched read
     // times "read, ingest and facts" together)
@@ -129,13 +131,13 @@ pub fn facts(
             )),
         },
     };
+    observer.info(&format!("as of {}", gathered.as_of));
     Ok(told_gathered(gathered, observer))
 }
 
-/// The facts table of `gathered`, after a detail on its day and a
-/// warning of the rows after it.
+/// The facts table of `gathered`, after a warning of the rows after its
+/// day (the day itself is told with the customer table, or by [`facts`]).
 fn told_gathered(gathered: Gathered, observer: &dyn Observer) -> DataFrame {
-    observer.info(&format!("as of {}", gathered.as_of));
     if gathered.rows_after_as_of > 0 {
         observer.warn(&format!(
             "{} transactions after {} excluded",
@@ -219,6 +221,7 @@ pub fn load(
     is_table: fn(&DataFrame) -> bool,
     observer: &dyn Observer,
 ) -> Result<Loaded> {
+    let inputs = &spill(inputs)?;
     // a canonical table alone: only the columns the facts (and the filter)
     // need are read
     let tables = if inputs.len() == 1 && options.ingest.map.is_empty() {
@@ -539,14 +542,7 @@ pub fn read_all_projected(
     observer: &dyn Observer,
     choose: ColumnChoice,
 ) -> Result<Vec<RawTable>> {
-    let total: u64 = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Path(path) => std::fs::metadata(path).ok(),
-            Input::Stdin => None,
-        })
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = inputs.iter().filter_map(Input::size).sum();
     observer.reading(total);
     let mut tables = Vec::with_capacity(inputs.len());
     for input in inputs {
@@ -575,10 +571,10 @@ pub fn read_all_projected(
 
 /// The inputs, opened, when every one is read a batch at a time
 /// ([`super::reads_in_batches`]; `raw_only`: not a canonical Parquet
-/// file): regular files, which can be opened again when the batches turn
-/// out to need a whole read, and, when there are several, not compressed
-/// (each would be decompressed into memory at once). `None`: read them
-/// whole.
+/// file) and can be opened again when the batches turn out to need a
+/// whole read: regular files, or stdin, FIFOs and compressed files
+/// spilled to temporary ones ([`crate::io::source::spill`]). `None`: read
+/// them whole.
 pub fn opened_for_batches(
     inputs: &[Input],
     options: &ReadOptions,
@@ -586,12 +582,11 @@ pub fn opened_for_batches(
 ) -> Result<Option<Vec<Opened>>> {
     let mut opened = Vec::with_capacity(inputs.len());
     for input in inputs {
-        if !matches!(input, Input::Path(path) if path.is_file()) {
+        if !input.can_reopen() {
             return Ok(None);
         }
         let one = crate::io::source::open(input, options.format)?;
-        let in_memory = matches!(one.payload, crate::io::source::Payload::Bytes(_));
-        if (in_memory && inputs.len() > 1) || !super::reads_in_batches(&one, raw_only)? {
+        if !super::reads_in_batches(&one, raw_only)? {
             return Ok(None);
         }
         opened.push(one);

@@ -9,7 +9,7 @@ use crate::ingest::customers::Attributes;
 use crate::ingest::{IngestConfig, Ingester, QualityReport, Reject};
 use crate::io::batches::ParquetFile;
 use crate::io::csv::{CsvBatch, CsvOptions, read_csv_batches};
-use crate::io::source::{InputFormat, Opened, Payload};
+use crate::io::source::{InputFormat, Opened};
 use crate::io::{LINE_COLUMN, RawTable};
 use crate::select::RowFilter;
 
@@ -106,7 +106,7 @@ impl RowBatches<'_> {
         progress: &dyn Fn(u64),
         f: &mut dyn FnMut(RawTable) -> Result<()>,
     ) -> Result<Vec<String>> {
-        if let (InputFormat::Parquet, Payload::File(path)) = (opened.format, &opened.payload) {
+        if let (InputFormat::Parquet, Some(path)) = (opened.format, opened.payload.path()) {
             let file = ParquetFile::open(path, &opened.name)?;
             let columns = file.columns().to_vec();
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
@@ -231,9 +231,9 @@ impl RowStream<'_> {
 /// input, or a Parquet file; with `raw_only`, not one already canonical
 /// (what `cpm ingest` wrote is read as it is, without ingest).
 pub fn reads_in_batches(opened: &Opened, raw_only: bool) -> Result<bool> {
-    Ok(match (opened.format, &opened.payload) {
+    Ok(match (opened.format, opened.payload.path()) {
         (InputFormat::Csv, _) => true,
-        (InputFormat::Parquet, Payload::File(path)) => {
+        (InputFormat::Parquet, Some(path)) => {
             if !raw_only {
                 return Ok(true);
             }

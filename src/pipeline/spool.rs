@@ -43,6 +43,7 @@ pub fn spool(
     is_table: fn(&DataFrame) -> bool,
     observer: &dyn Observer,
 ) -> Result<Spool> {
+    let inputs = &crate::io::source::spill(inputs)?;
     let whole = || {
         Ok(Spool::Loaded(super::load(
             inputs, options, is_table, observer,

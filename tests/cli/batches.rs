@@ -315,6 +315,53 @@ fn several_inputs_read_in_batches_give_what_one_input_gives() {
 }
 
 #[test]
+fn stdin_and_compressed_exports_are_read_in_batches_as_the_file() {
+    // stdin, gzip and zstd are copied (decompressed) to a temporary file
+    // first, then read a batch at a time like the plain file
+    let plain = testdata("retail_export.csv");
+    let bytes = std::fs::read(&plain).unwrap();
+    let dir = tempdir();
+    let gz = dir.path().join("export.csv.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &bytes).unwrap();
+    std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
+    let zst = dir.path().join("export.csv.zst");
+    std::fs::write(&zst, zstd::encode_all(bytes.as_slice(), 1).unwrap()).unwrap();
+    let (gz, zst) = (gz.display().to_string(), zst.display().to_string());
+    for command in ["facts", "segment"] {
+        let whole = outcome(&[command, &plain.display().to_string(), "-f", "csv"], None);
+        assert_eq!(whole.0, 0, "{}", whole.2);
+        for rows in [None, Some(997)] {
+            let mut piped = cpm(&[command, "-", "-f", "csv", "-vv"]).stdin(bytes.clone());
+            if let Some(rows) = rows {
+                piped = piped.env("CPM_BATCH_ROWS", &rows.to_string());
+            }
+            let piped = piped.run().ok();
+            assert!(
+                piped.stdout_bytes() == whole.1,
+                "{command} of stdin, {rows:?}"
+            );
+            assert!(
+                piped.stderr().contains("read, ingest and facts"),
+                "stdin read whole: {}",
+                piped.stderr()
+            );
+            for packed in [&gz, &zst] {
+                let run = outcome(&[command, packed, "-f", "csv"], rows);
+                assert!(
+                    run.1 == whole.1,
+                    "{command} of {packed}, {rows:?}: {}",
+                    run.2
+                );
+            }
+            // several compressed files: each spilled, then read in batches
+            let run = outcome(&[command, &gz, &zst, "-f", "csv", "-q"], rows);
+            assert_eq!(run.0, 0, "{}", run.2);
+        }
+    }
+}
+
+#[test]
 fn a_report_reads_its_export_in_batches_and_gives_the_report_of_its_rows() {
     // the report spools a raw export to a canonical table a batch at a
     // time and reads it three times: the same at any batch size, and the

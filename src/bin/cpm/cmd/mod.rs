@@ -98,10 +98,7 @@ impl InputArgs {
 pub fn input_paths(inputs: &[Input]) -> Vec<PathBuf> {
     inputs
         .iter()
-        .filter_map(|i| match i {
-            Input::Path(p) => Some(p.clone()),
-            Input::Stdin => None,
-        })
+        .filter_map(|i| i.path().map(Path::to_path_buf))
         .collect()
 }
 
@@ -134,7 +131,7 @@ pub fn inputs_and_output(
     {
         check_output(path, &protected)?;
     }
-    Ok((inputs, output))
+    Ok((cpm::io::source::spill(&inputs)?, output))
 }
 
 /// The inputs the arguments name, each file once: a repeat (overlapping

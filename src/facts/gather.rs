@@ -69,13 +69,10 @@ impl Gatherer {
 
     /// Adds every row of `source`, a batch at a time.
     pub(super) fn add_all(&mut self, source: &Batches) -> Result<()> {
-        self.expect_rows(source.height());
+        self.expect_rows(source.rows_hint());
         let columns = self.columns.clone();
         let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-        for start in (0..source.height()).step_by(self.batching.rows) {
-            self.add(&source.read(start, self.batching.rows, &columns)?)?;
-        }
-        Ok(())
+        source.each(self.batching.rows, &columns, &mut |_, rows| self.add(&rows))
     }
 
     /// Adds the next rows (at most a batch).

@@ -533,11 +533,11 @@ mod tests {
             .unwrap();
         let file = crate::io::batches::ParquetFile::open(&path, "t.parquet").unwrap();
         assert_eq!(file.rows(), frame.height());
-        let on_disk = Batches::Parquet(file);
         // slices across row groups read what the frame holds
-        let slice = on_disk
+        let slice = file
             .read(BLOCK - 5, 20_000, &[CUSTOMER_ID, REVENUE])
             .unwrap();
+        let on_disk = Batches::Parquet(file);
         assert!(
             slice.equals(
                 &frame
@@ -563,6 +563,30 @@ mod tests {
         let b = summarize(&frame, &config).unwrap();
         assert!(a.customers.equals(&b.customers));
         assert!(a.customers.column("region").is_ok());
+        // an Arrow IPC stream and file of several record batches, read
+        // one batch at a time, give the same customers
+        let mut chunked = frame.slice(0, 1_000);
+        for start in (1_000..frame.height()).step_by(9_000) {
+            chunked
+                .vstack_mut(&frame.slice(start as i64, 9_000))
+                .unwrap();
+        }
+        for (name, stream) in [("t.arrows", true), ("t.arrow", false)] {
+            let path = dir.path().join(name);
+            let out = std::fs::File::create(&path).unwrap();
+            if stream {
+                IpcStreamWriter::new(out)
+                    .finish(&mut chunked.clone())
+                    .unwrap();
+            } else {
+                IpcWriter::new(out).finish(&mut chunked.clone()).unwrap();
+            }
+            let file = crate::io::batches::IpcFile::open(&path, name, stream).unwrap();
+            let ipc = Batches::Ipc(file);
+            assert_eq!(ipc.rows().unwrap(), frame.height());
+            let c = summarize_batches(&ipc, &config).unwrap();
+            assert!(c.customers.equals(&b.customers), "{name}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::csv::{CsvOptions, LINE_COLUMN, LineBreaks, RawReject, read_csv};
-use super::source::{Compression, Input, InputFormat, Opened, Payload, open};
+use super::source::{Bytes, Compression, Input, InputFormat, Opened, open};
 use crate::error::{InputError, PositionKind};
 
 /// Everything that shapes how inputs are read.
@@ -184,12 +184,11 @@ fn read_opened_projected(
             }
         }
         InputFormat::Excel => {
-            let bytes = match (opened.payload.path(), &opened.payload) {
-                (Some(path), _) => {
+            let bytes = match opened.payload.bytes() {
+                Bytes::File(path) => {
                     std::fs::read(path).with_context(|| format!("reading {name}"))?
                 }
-                (None, Payload::Bytes(bytes)) => bytes.clone(),
-                (None, _) => unreachable!("a payload without a path is bytes"),
+                Bytes::Memory(bytes) => bytes.to_vec(),
             };
             // calamine's panics on malformed bytes become errors naming the file
             let sheet = crate::panic::guard("the Excel reader", || {
@@ -312,15 +311,12 @@ fn read_binary_or_json(
     rows: Option<usize>,
     columns: Option<Vec<String>>,
 ) -> Result<DataFrame> {
-    match (opened.payload.path(), &opened.payload) {
-        (Some(path), _) => {
+    match opened.payload.bytes() {
+        Bytes::File(path) => {
             let file = File::open(path).with_context(|| format!("cannot open {}", opened.name))?;
             read_from(file, opened.format, rows, columns)
         }
-        (None, Payload::Bytes(bytes)) => {
-            read_from(Cursor::new(bytes.as_slice()), opened.format, rows, columns)
-        }
-        (None, _) => unreachable!("a payload without a path is bytes"),
+        Bytes::Memory(bytes) => read_from(Cursor::new(bytes), opened.format, rows, columns),
     }
 }
 

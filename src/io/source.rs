@@ -283,13 +283,29 @@ pub enum Payload {
     Bytes(Vec<u8>),
 }
 
+/// Where a [`Payload`]'s bytes are read from.
+pub enum Bytes<'a> {
+    /// A file on disk.
+    File(&'a Path),
+    /// Memory.
+    Memory(&'a [u8]),
+}
+
 impl Payload {
+    /// Where its bytes are read from.
+    pub fn bytes(&self) -> Bytes<'_> {
+        match self {
+            Payload::File(path) => Bytes::File(path),
+            Payload::Spilled(spilled) => Bytes::File(spilled.file.path()),
+            Payload::Bytes(bytes) => Bytes::Memory(bytes),
+        }
+    }
+
     /// The file the bytes are in (none for bytes in memory).
     pub fn path(&self) -> Option<&Path> {
-        match self {
-            Payload::File(path) => Some(path),
-            Payload::Spilled(spilled) => Some(spilled.file.path()),
-            Payload::Bytes(_) => None,
+        match self.bytes() {
+            Bytes::File(path) => Some(path),
+            Bytes::Memory(_) => None,
         }
     }
 }
@@ -311,14 +327,11 @@ pub struct Opened {
 impl Opened {
     /// A fresh reader over the (decompressed) bytes.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
-        Ok(match self.payload.path() {
-            Some(path) => {
+        Ok(match self.payload.bytes() {
+            Bytes::File(path) => {
                 Box::new(File::open(path).with_context(|| format!("cannot open {}", self.name))?)
             }
-            None => match &self.payload {
-                Payload::Bytes(bytes) => Box::new(io::Cursor::new(bytes.as_slice())),
-                _ => unreachable!("a payload without a path is bytes"),
-            },
+            Bytes::Memory(bytes) => Box::new(io::Cursor::new(bytes)),
         })
     }
 }
@@ -330,17 +343,24 @@ impl Opened {
 pub fn open(input: &Input, forced: Option<InputFormat>) -> Result<Opened> {
     let name = input.name();
     let input = spilled(input)?;
-    let (payload, compression) = match &input {
-        Input::Spilled(spilled) => (Payload::Spilled(spilled.clone()), spilled.compression),
+    let (payload, compression, path) = match &input {
+        Input::Spilled(spilled) => (
+            Payload::Spilled(spilled.clone()),
+            spilled.compression,
+            spilled.file.path(),
+        ),
         Input::Path(path) => {
             if path.is_dir() {
                 bail!(InputError::file(&name, "is a directory, not a file"));
             }
-            (Payload::File(path.clone()), Compression::None)
+            (
+                Payload::File(path.clone()),
+                Compression::None,
+                path.as_path(),
+            )
         }
         Input::Stdin => unreachable!("stdin is spilled"),
     };
-    let path = payload.path().expect("a file");
     let mut file = File::open(path)
         .map_err(|e| InputError::file(&name, format!("cannot open: {}", io_reason(&e))))?;
     // the first bytes tell the format

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use super::{Observer, StreamOptions, Streamed, Streaming};
 use crate::facts::Gathered;
 use crate::ingest::{IngestConfig, MaxRejects, QualityReport, Reject};
-use crate::io::batches::{Batches, ParquetFile};
+use crate::io::batches::Batches;
 use crate::io::source::{Opened, spill};
 use crate::io::{ColumnChoice, Input, LINE_COLUMN, RawTable, ReadOptions};
 use crate::select::RowFilter;
@@ -80,12 +80,9 @@ pub fn customers(
     observer: &dyn Observer,
 ) -> Result<Customers> {
     let inputs = &spill(inputs)?;
-    if let Some(file) = large_parquet(inputs, options, is_table)? {
-        observer.info(&format!(
-            "{} rows of canonical transactions: summarised a batch at a time",
-            file.rows()
-        ));
-        return summarize(&Batches::Parquet(file), summary, observer);
+    if let Some(batches) = large_canonical(inputs, options, is_table)? {
+        observer.info("canonical transactions: summarised a batch at a time");
+        return summarize(&batches, summary, observer);
     }
     match streamed(inputs, options, summary.as_of, is_table, observer)? {
         Front::Facts(gathered) => derive(told_gathered(gathered, observer), summary, observer),
@@ -114,8 +111,8 @@ pub fn facts(
         observer.step("facts");
         Ok(gathered)
     };
-    let gathered = match large_parquet(inputs, options, is_table)? {
-        Some(file) => gather(&Batches::Parquet(file))?,
+    let gathered = match large_canonical(inputs, options, is_table)? {
+        Some(batches) => gather(&batches)?,
         None => match streamed(inputs, options, as_of, is_table, observer)? {
             Front::Facts(gathered) => gathered,
             Front::Loaded(Loaded::Transactions(transactions, _)) => {
@@ -318,19 +315,20 @@ fn filtered(
     Ok(kept)
 }
 
-/// The single canonical Parquet input to read a batch at a time: more
-/// rows than `options.stream_above`, and no column map or row filter
-/// that asks for the rows whole.
-pub fn large_parquet(
+/// The single canonical input to read a batch at a time
+/// ([`super::batched_canonical`]): an Arrow IPC file or stream, or a
+/// Parquet file of more rows than `options.stream_above`, and no column
+/// map or row filter that asks for the rows whole.
+pub fn large_canonical(
     inputs: &[Input],
     options: &LoadOptions,
     is_table: fn(&DataFrame) -> bool,
-) -> Result<Option<ParquetFile>> {
+) -> Result<Option<Batches<'static>>> {
     let streaming = Streaming {
         above: options.stream_above,
     };
     let whole = !options.ingest.map.is_empty() || options.filter.is_some();
-    super::batched_parquet(inputs, streaming, whole, is_table)
+    super::batched_canonical(inputs, streaming, whole, is_table, options.read.format)
 }
 
 /// The customer table of the transactions in `source`, with warnings for

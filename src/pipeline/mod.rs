@@ -4,17 +4,15 @@
 //! writes) above [`Streaming::above`] rows is read a batch at a time, and
 //! only the columns the facts need; every other input is read whole.
 
-use std::path::Path;
-
 use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::facts::{FactsBuilder, Gathered};
 use crate::ingest::{IngestConfig, KeptTally, QualityReport, Reject};
-use crate::io::batches::ParquetFile;
+use crate::io::batches::{Batches, IpcFile, ParquetFile};
 use crate::io::csv::CsvOptions;
-use crate::io::source::Opened;
+use crate::io::source::{InputFormat, Opened};
 use crate::io::{Input, RawTable};
 use crate::select::RowFilter;
 
@@ -24,7 +22,7 @@ mod rows;
 mod spool;
 pub use load::{
     Customers, LoadOptions, Loaded, TooManyRejects, check_rejects, customers, derive, facts,
-    large_parquet, load, opened_for_batches, read_all, read_all_projected, summarize,
+    large_canonical, load, opened_for_batches, read_all, read_all_projected, summarize,
 };
 pub use observer::{Observer, Silent};
 pub use rows::{Read, RowBatches, reads_in_batches};
@@ -41,45 +39,57 @@ pub struct Streaming {
 }
 
 /// The file to read a batch at a time, with only the columns the facts
-/// need: `inputs` is a single canonical Parquet file (not a customer
-/// table: `is_table`) of more than `streaming.above` rows, and nothing
-/// asks for the rows whole (`whole`: a column map, a row filter). `None`:
-/// read the inputs whole.
-pub fn batched_parquet(
+/// need: `inputs` is a single canonical table (not a customer table:
+/// `is_table`), an Arrow IPC file or stream, or a Parquet file of more
+/// than `streaming.above` rows (read whole below: polars reads a small
+/// file faster whole), and nothing asks for the rows whole (`whole`: a
+/// column map, a row filter). `None`: read the inputs whole.
+pub fn batched_canonical(
     inputs: &[Input],
     streaming: Streaming,
     whole: bool,
     is_table: fn(&DataFrame) -> bool,
-) -> Result<Option<ParquetFile>> {
-    let [Input::Path(path)] = inputs else {
+    forced: Option<InputFormat>,
+) -> Result<Option<Batches<'static>>> {
+    let [input] = inputs else {
         return Ok(None);
     };
-    if whole || !is_parquet_file(path) {
+    if whole || !input.can_reopen() {
         return Ok(None);
     }
-    let file = ParquetFile::open(path, &path.display().to_string())?;
-    if file.rows() <= streaming.above {
+    let opened = crate::io::source::open(input, forced)?;
+    let Some(path) = opened.payload.path() else {
         return Ok(None);
-    }
-    let all: Vec<&str> = file.columns().iter().map(String::as_str).collect();
-    let head = file.read(0, 1 << 13, &all)?;
-    if !crate::ingest::is_canonical(&head) || is_table(&head) {
-        return Ok(None);
-    }
-    let columns = crate::facts::columns_needed(&head)?;
-    Ok(Some(file.with_columns(&columns)))
-}
-
-/// Whether `path` is a regular file that starts with Parquet's magic
-/// bytes. Only a regular file may be opened more than once: a FIFO's bytes
-/// come once, so it is never taken for one.
-fn is_parquet_file(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    path.is_file()
-        && std::fs::File::open(path)
-            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
-            .is_ok()
-        && &magic == b"PAR1"
+    };
+    let canonical = |head: &DataFrame| -> Result<Option<Vec<String>>> {
+        if !crate::ingest::is_canonical(head) || is_table(head) {
+            return Ok(None);
+        }
+        crate::facts::columns_needed(head).map(Some)
+    };
+    Ok(match opened.format {
+        InputFormat::Parquet => {
+            let file = ParquetFile::open(path, &opened.name)?;
+            let all: Vec<&str> = file.columns().iter().map(String::as_str).collect();
+            let needed = canonical(&file.read(0, 1 << 13, &all)?)?;
+            match needed {
+                Some(needed) if file.rows() > streaming.above => {
+                    Some(Batches::Parquet(file.with_columns(&needed)))
+                }
+                _ => None,
+            }
+        }
+        InputFormat::IpcFile | InputFormat::IpcStream => {
+            let stream = opened.format == InputFormat::IpcStream;
+            let file = IpcFile::open(path, &opened.name, stream)?;
+            let needed = match file.head()? {
+                Some(head) => canonical(&head)?,
+                None => None,
+            };
+            needed.map(|needed| Batches::Ipc(file.with_columns(&needed)))
+        }
+        _ => None,
+    })
 }
 
 /// Rows per batch of a text input read a batch at a time: bounds the

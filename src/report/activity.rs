@@ -107,17 +107,22 @@ struct Batch {
 }
 
 impl Batch {
-    /// Rows from `start`: the first pass reads the customers, days and
+    /// The columns a pass reads: the first the customers, days and
     /// revenue; the second (`with_orders`) the days, revenue, orders and
     /// cost, its customers known from the first.
-    fn read(source: &Batches, start: usize, with_orders: bool) -> Result<Batch> {
+    fn columns(source: &Batches, with_orders: bool) -> Vec<&'static str> {
         let mut columns = vec![ORDER_DATE, REVENUE];
         if with_orders {
             columns.extend([ORDER_ID, COST].into_iter().filter(|c| source.has(c)));
         } else {
             columns.push(CUSTOMER_ID);
         }
-        let rows = source.read(start, BATCH, &columns)?;
+        columns
+    }
+
+    /// The batch of `rows`, the rows from `start` of the input, as a pass
+    /// reads it ([`Batch::columns`]).
+    fn read(rows: DataFrame, start: usize, with_orders: bool) -> Result<Batch> {
         let numbers = |name: &str| -> Result<Vec<f64>> {
             let values = rows.column(name)?.cast(&DataType::Float64)?;
             Ok(values.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
@@ -181,14 +186,14 @@ impl Activity {
                 bail!("the KPIs need transactions with a '{name}' column");
             }
         }
-        let height = source.height();
         // pass 1: number the customers; first and second purchase days
         let mut numbering = Numbering::default();
         let mut firsts: Vec<Vec<(i32, i32)>> = vec![Vec::new(); numbering.partitions()];
         // each row's customer, kept for the second pass (4 bytes a row)
-        let mut all_codes: Vec<u32> = Vec::with_capacity(height);
-        for start in (0..height).step_by(BATCH) {
-            let batch = Batch::read(source, start, false)?;
+        let mut all_codes: Vec<u32> = Vec::with_capacity(source.rows_hint());
+        let columns = Batch::columns(source, false);
+        source.each(BATCH, &columns, &mut |start, rows| {
+            let batch = Batch::read(rows, start, false)?;
             let codes = numbering.number(&batch.keys);
             all_codes.extend_from_slice(&codes);
             for (p, days) in firsts.iter_mut().enumerate() {
@@ -207,7 +212,8 @@ impl Activity {
                     days.1 = d;
                 }
             }
-        }
+            Ok(())
+        })?;
         let dense = numbering.dense();
         let purchase_days: Vec<(i32, i32)> = firsts.concat();
         let customers = dense.count;
@@ -269,8 +275,9 @@ impl Activity {
 
         // pass 2: the periods and the cohorts
         let with_cost = source.has(COST);
-        for start in (0..height).step_by(BATCH) {
-            let batch = Batch::read(source, start, true)?;
+        let columns = Batch::columns(source, true);
+        source.each(BATCH, &columns, &mut |start, rows| {
+            let batch = Batch::read(rows, start, true)?;
             let codes = &all_codes[start..start + batch.day.len()];
             for (i, &code) in codes.iter().enumerate() {
                 let c = dense.of(code);
@@ -313,7 +320,8 @@ impl Activity {
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         for (totals, orders) in periods.iter_mut().zip(&orders) {
             totals.orders = orders.len();
         }

@@ -290,7 +290,11 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
     let p_alive = numbers("p_alive")?;
     let portfolio = Portfolio {
         customers: customers.height() as u64,
-        transactions: sources.transactions.map(|t| t.height() as u64),
+        transactions: sources
+            .transactions
+            .map(Batches::rows)
+            .transpose()?
+            .map(|n| n as u64),
         revenue: revenue.as_deref().map(finite_sum),
         profit: profit.as_deref().map(finite_sum),
         clv: clv.as_deref().map(finite_sum),

@@ -20,7 +20,6 @@ use polars::prelude::*;
 use super::{check_output, input_paths};
 use crate::args::InputArgs;
 use crate::ui::Ui;
-use cpm::io::batches::ParquetFile;
 use cpm::pipeline::{LoadOptions, Loaded, Spool, Spooled};
 
 const EXAMPLES: &str = "\
@@ -163,9 +162,10 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
 
 /// How the report's inputs were read.
 enum Read {
-    /// Transactions in a canonical Parquet file, read a batch at a time
-    /// (the inputs', or spooled from a raw export: kept until the end).
-    Batched(ParquetFile, Option<Box<Spooled>>),
+    /// Canonical transactions in a file read a batch at a time (the
+    /// input, or a Parquet file spooled from a raw export: kept until the
+    /// end).
+    Batched(Batches<'static>, Option<Box<Spooled>>),
     /// Anything read whole.
     Whole(Loaded),
 }
@@ -213,13 +213,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     // export spooled to one, a batch at a time each time; anything else
     // whole (the holdout reads them whole: it needs the rows themselves)
     let large = match calibration_end {
-        None => cpm::pipeline::large_parquet(&inputs, &load, is_table)?,
+        None => cpm::pipeline::large_canonical(&inputs, &load, is_table)?,
         Some(_) => None,
     };
     let read = match (large, calibration_end) {
-        (Some(file), _) => Read::Batched(file, None),
+        (Some(batches), _) => Read::Batched(batches, None),
         (None, None) => match cpm::pipeline::spool(&inputs, &load, is_table, ui)? {
-            Spool::Spooled(spooled) => Read::Batched(spooled.file.clone(), Some(spooled)),
+            Spool::Spooled(spooled) => {
+                Read::Batched(Batches::Parquet(spooled.file.clone()), Some(spooled))
+            }
             Spool::Loaded(loaded) => Read::Whole(loaded),
         },
         (None, Some(_)) => Read::Whole(cpm::pipeline::load(&inputs, &load, is_table, ui)?),
@@ -229,9 +231,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ..SummaryConfig::default()
     };
     let (mut table, frame, quality, as_of) = match &read {
-        Read::Batched(file, spooled) => {
-            let source = Batches::Parquet(file.clone());
-            let summary = cpm::pipeline::summarize(&source, &summary_config, ui)?;
+        Read::Batched(source, spooled) => {
+            let summary = cpm::pipeline::summarize(source, &summary_config, ui)?;
             let quality = spooled.as_ref().map(|s| Box::new(s.quality.clone()));
             (summary.table, None, quality, summary.as_of)
         }
@@ -264,7 +265,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     };
     // the transactions, wherever they are
     let transactions: Option<Batches> = match (&read, frame) {
-        (Read::Batched(file, _), _) => Some(Batches::Parquet(file.clone())),
+        (Read::Batched(source, _), _) => Some(source.clone()),
         (_, Some(frame)) => Some(Batches::Frame(frame)),
         _ => None,
     };

@@ -112,6 +112,11 @@ impl<'w> BatchWriter<'w> {
                 separator,
                 header,
             } => {
+                let format = match separator {
+                    b'\t' => OutputFormat::Tsv,
+                    _ => OutputFormat::Csv,
+                };
+                super::write::refuse_nested(&batch, format)?;
                 write_csv_rows(&batch, *separator, *header, &mut **out)?;
                 *header = false;
             }

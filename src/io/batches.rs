@@ -13,6 +13,7 @@ use polars::prelude::*;
 
 use polars_arrow::datatypes::ArrowSchemaRef;
 
+use super::source::InputFormat;
 use crate::error::InputError;
 
 /// Where transactions come from.
@@ -132,7 +133,12 @@ impl IpcFile {
     }
 
     fn cannot(&self, e: impl std::fmt::Display) -> anyhow::Error {
-        InputError::file(&self.name, format!("cannot read as Arrow IPC: {e}")).into()
+        let format = match self.stream {
+            true => InputFormat::IpcStream,
+            false => InputFormat::IpcFile,
+        };
+        let format = super::read::format_name(format);
+        InputError::file(&self.name, format!("cannot read as {format}: {e}")).into()
     }
 
     fn schema(&self, reader: &mut std::io::BufReader<File>) -> Result<ArrowSchemaRef> {

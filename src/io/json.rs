@@ -10,9 +10,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 
-use anyhow::{Context, Result, bail};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 
-use super::source::InputFormat;
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+
+use super::source::{InputFormat, Opened};
 use crate::error::InputError;
 
 /// The deepest nesting of objects and lists a JSON input may have: customer
@@ -119,6 +123,67 @@ fn decode_key(raw: &[u8]) -> Option<String> {
     quoted.extend_from_slice(raw);
     quoted.push(b'"');
     serde_json::from_slice(&quoted).ok()
+}
+
+/// Reads an NDJSON input a batch of `rows` lines at a time, each batch
+/// typed as a whole read types every line (the schema polars infers from
+/// the first 100 records), its columns in the order their keys first
+/// appear; `progress` gets the bytes read.
+pub fn ndjson_batches(
+    opened: &Opened,
+    rows: usize,
+    progress: &dyn Fn(u64),
+    f: &mut dyn FnMut(DataFrame) -> Result<()>,
+) -> Result<()> {
+    let name = &opened.name;
+    let keys = scan_structure(opened.reader()?, InputFormat::Ndjson, name)?;
+    // where it goes wrong, by line, as after a whole read
+    let cannot = |e: &dyn std::fmt::Display| -> anyhow::Error {
+        let named = opened
+            .reader()
+            .ok()
+            .and_then(|input| explain_failure(input, InputFormat::Ndjson, name));
+        named
+            .unwrap_or_else(|| InputError::file(name, format!("cannot read as NDJSON: {e}")))
+            .into()
+    };
+    let mut input = BufReader::with_capacity(1 << 16, opened.reader()?);
+    let mut chunk = Vec::new();
+    let mut schema: Option<SchemaRef> = None;
+    loop {
+        chunk.clear();
+        let mut lines = 0;
+        while lines < rows.max(1) {
+            let n = input
+                .read_until(b'\n', &mut chunk)
+                .with_context(|| format!("reading {name}"))?;
+            if n == 0 {
+                break;
+            }
+            lines += 1;
+        }
+        if lines == 0 {
+            break;
+        }
+        progress(chunk.len() as u64);
+        if schema.is_none() {
+            let mut head = BufReader::new(opened.reader()?);
+            schema = Some(Arc::new(
+                polars::io::ndjson::infer_schema(&mut head, NonZeroUsize::new(100))
+                    .map_err(|e| cannot(&e))?,
+            ));
+        }
+        let schema = schema.clone().unwrap_or_default();
+        let read = crate::panic::guard("the NDJSON reader", || {
+            Ok(JsonReader::new(std::io::Cursor::new(chunk.as_slice()))
+                .with_json_format(JsonFormat::JsonLines)
+                .with_schema(schema)
+                .finish()?)
+        });
+        let frame = read.map_err(|e| cannot(&e))?;
+        f(super::read::in_order_of(frame, &keys)?)?;
+    }
+    Ok(())
 }
 
 /// Where a JSON or NDJSON input polars could not read goes wrong: the first

@@ -277,7 +277,7 @@ fn read_opened_projected(
 
 /// `frame` with its columns in the order of `keys` (JSON keys as they
 /// first appear), any others after them.
-fn in_order_of(frame: DataFrame, keys: &[String]) -> Result<DataFrame> {
+pub(super) fn in_order_of(frame: DataFrame, keys: &[String]) -> Result<DataFrame> {
     use std::collections::HashSet;
     let names: Vec<String> = frame
         .get_column_names()

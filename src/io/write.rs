@@ -164,6 +164,21 @@ const CSV_SLICE_ROWS: usize = 1 << 20;
 /// Rows per thread and batch of the CSV writer (checked at compile time).
 const CSV_BATCH_ROWS: NonZeroUsize = NonZeroUsize::new(1 << 16).unwrap();
 
+/// A usage error when `frame` has a nested column (a list, a struct)
+/// that `format` (CSV, TSV) cannot hold.
+pub fn refuse_nested(frame: &DataFrame, format: OutputFormat) -> Result<()> {
+    if let Some(nested) = frame.columns().iter().find(|c| c.dtype().is_nested()) {
+        bail!(usage(format!(
+            "column '{}' holds nested data ({}), which {} cannot hold: write Parquet, \
+             Arrow or JSON (-o out.parquet), or leave it out (--columns)",
+            nested.name(),
+            nested.dtype(),
+            format.name().to_uppercase()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes `frame` in `format` to `out`.
 pub fn write_frame(
     frame: &mut DataFrame,
@@ -173,16 +188,8 @@ pub fn write_frame(
 ) -> Result<()> {
     match format {
         OutputFormat::Csv | OutputFormat::Tsv => {
-            // checked before a byte is written: CSV has no nested values
-            if let Some(nested) = frame.columns().iter().find(|c| c.dtype().is_nested()) {
-                bail!(usage(format!(
-                    "column '{}' holds nested data ({}), which {} cannot hold: write Parquet, \
-                     Arrow or JSON (-o out.parquet), or leave it out (--columns)",
-                    nested.name(),
-                    nested.dtype(),
-                    format.name().to_uppercase()
-                )));
-            }
+            // checked before a byte is written
+            refuse_nested(frame, format)?;
             let separator = if format == OutputFormat::Csv {
                 b','
             } else {

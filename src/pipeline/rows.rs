@@ -7,7 +7,7 @@ use polars::prelude::*;
 use super::ReadWhole;
 use crate::ingest::customers::Attributes;
 use crate::ingest::{IngestConfig, Ingester, QualityReport, Reject};
-use crate::io::batches::ParquetFile;
+use crate::io::batches::{Batches, IpcFile, ParquetFile};
 use crate::io::csv::{CsvBatch, CsvOptions, read_csv_batches};
 use crate::io::source::{InputFormat, Opened};
 use crate::io::{LINE_COLUMN, RawTable};
@@ -106,36 +106,66 @@ impl RowBatches<'_> {
         progress: &dyn Fn(u64),
         f: &mut dyn FnMut(RawTable) -> Result<()>,
     ) -> Result<Vec<String>> {
-        if let (InputFormat::Parquet, Some(path)) = (opened.format, opened.payload.path()) {
-            let file = ParquetFile::open(path, &opened.name)?;
-            let columns = file.columns().to_vec();
-            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let rows = self.batch_rows();
-            for start in (0..file.rows().max(1)).step_by(rows) {
-                let mut frame = file.read(start, rows, &columns)?;
-                let rows = (start as u64 + 1..=(start + frame.height()) as u64).collect::<Vec<_>>();
-                frame.with_column(Column::new(LINE_COLUMN.into(), rows))?;
-                f(RawTable {
-                    name: opened.name.clone(),
-                    format: InputFormat::Parquet,
-                    compression: opened.compression,
-                    position: crate::error::PositionKind::Row,
-                    frame,
-                    rejects: Vec::new(),
-                    line_breaks: Default::default(),
-                    warnings: Vec::new(),
-                    delimiter: None,
-                    encoding: None,
+        let rows = self.batch_rows();
+        // a table of its own for each batch of a binary or JSON input, its
+        // rows numbered from `start` as a whole read numbers them
+        let mut numbered = |mut frame: DataFrame, start: u64| -> Result<()> {
+            let numbers = (start + 1..=start + frame.height() as u64).collect::<Vec<_>>();
+            frame.with_column(Column::new(LINE_COLUMN.into(), numbers))?;
+            f(RawTable {
+                name: opened.name.clone(),
+                format: opened.format,
+                compression: opened.compression,
+                position: match opened.format {
+                    InputFormat::Ndjson => crate::error::PositionKind::Line,
+                    _ => crate::error::PositionKind::Row,
+                },
+                frame,
+                rejects: Vec::new(),
+                line_breaks: Default::default(),
+                warnings: Vec::new(),
+                delimiter: None,
+                encoding: opened.format.is_text().then(|| "utf-8".to_string()),
+            })
+        };
+        let path = opened.payload.path();
+        match (opened.format, path) {
+            (InputFormat::Parquet, Some(path)) => {
+                let file = ParquetFile::open(path, &opened.name)?;
+                let columns = file.columns().to_vec();
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                for start in (0..file.rows().max(1)).step_by(rows) {
+                    numbered(file.read(start, rows, &columns)?, start as u64)?;
+                }
+            }
+            (InputFormat::IpcFile | InputFormat::IpcStream, Some(path)) => {
+                let stream = opened.format == InputFormat::IpcStream;
+                let batches = Batches::Ipc(IpcFile::open(path, &opened.name, stream)?);
+                let columns = batches.column_names();
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                batches.each(rows, &columns, &mut |start, batch| {
+                    numbered(batch, start as u64)
                 })?;
             }
-            progress(opened.size);
-            return Ok(Vec::new());
+            (InputFormat::Ndjson, _) => {
+                let mut start = 0;
+                crate::io::json::ndjson_batches(opened, rows, progress, &mut |frame| {
+                    let height = frame.height() as u64;
+                    numbered(frame, start)?;
+                    start += height;
+                    Ok(())
+                })?;
+                return Ok(Vec::new());
+            }
+            _ => {
+                let end = read_csv_batches(opened, self.csv, progress, rows, &mut |batch| {
+                    f(batch_table(opened, batch))
+                })?;
+                return Ok(end.warnings);
+            }
         }
-        let rows = self.batch_rows();
-        let end = read_csv_batches(opened, self.csv, progress, rows, &mut |batch| {
-            f(batch_table(opened, batch))
-        })?;
-        Ok(end.warnings)
+        progress(opened.size);
+        Ok(Vec::new())
     }
 }
 
@@ -232,7 +262,15 @@ impl RowStream<'_> {
 /// (what `cpm ingest` wrote is read as it is, without ingest).
 pub fn reads_in_batches(opened: &Opened, raw_only: bool) -> Result<bool> {
     Ok(match (opened.format, opened.payload.path()) {
-        (InputFormat::Csv, _) => true,
+        (InputFormat::Csv | InputFormat::Ndjson, _) => true,
+        (InputFormat::IpcFile | InputFormat::IpcStream, Some(path)) => {
+            let stream = opened.format == InputFormat::IpcStream;
+            let file = IpcFile::open(path, &opened.name, stream)?;
+            !raw_only
+                || !file
+                    .head()?
+                    .is_some_and(|head| crate::ingest::is_canonical(&head))
+        }
         (InputFormat::Parquet, Some(path)) => {
             if !raw_only {
                 return Ok(true);

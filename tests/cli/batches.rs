@@ -1,7 +1,8 @@
-//! A CSV or Parquet input read a batch at a time gives what it gives read
-//! whole: the same facts, segments, values, ingest outputs, rejects,
-//! warnings and errors, whatever the batch size (`CPM_BATCH_ROWS`, rows per
-//! batch; the default batch holds every test file whole).
+//! A CSV, NDJSON, Parquet or Arrow IPC input read a batch at a time gives
+//! what it gives read whole: the same facts, segments, values, ingest
+//! outputs, rejects, warnings and errors, whatever the batch size
+//! (`CPM_BATCH_ROWS`, rows per batch; the default batch holds every test
+//! file whole).
 
 use std::fmt::Write as _;
 
@@ -64,6 +65,8 @@ fn facts_segments_and_values_do_not_depend_on_the_batch_size() {
         "cdnow_sample.csv",
         "orders.parquet",
         "decimal_money.parquet",
+        "orders.ndjson",
+        "many_keys.ndjson",
     ] {
         let input = data(name);
         same_in_batches(&["facts", &input, "-f", "csv"]);
@@ -81,6 +84,32 @@ fn facts_segments_and_values_do_not_depend_on_the_batch_size() {
 }
 
 #[test]
+fn arrow_ipc_exports_are_read_in_batches_as_whole() {
+    // a warehouse's Arrow export of raw rows (its own column names and
+    // types), as an IPC file and as a stream
+    use polars::prelude::*;
+    let dir = tempdir();
+    for source in ["orders.parquet", "decimal_money.parquet"] {
+        let file = std::fs::File::open(testdata(source)).unwrap();
+        let mut frame = ParquetReader::new(file).finish().unwrap();
+        for (suffix, stream) in [("arrow", false), ("arrows", true)] {
+            let path = dir.path().join(format!("{source}.{suffix}"));
+            let out = std::fs::File::create(&path).unwrap();
+            if stream {
+                IpcStreamWriter::new(out).finish(&mut frame).unwrap();
+            } else {
+                IpcWriter::new(out).finish(&mut frame).unwrap();
+            }
+            let path = path.display().to_string();
+            same_in_batches(&["facts", &path, "-f", "csv"]);
+            same_in_batches(&["segment", &path, "-f", "csv"]);
+            let from_parquet = outcome(&["segment", &data(source), "-f", "csv"], None);
+            assert!(outcome(&["segment", &path, "-f", "csv"], Some(2)) == from_parquet);
+        }
+    }
+}
+
+#[test]
 fn rejects_duplicates_and_their_warnings_do_not_depend_on_the_batch_size() {
     // ragged rows, bad values, repeated headers and BOMs of files joined
     // with cat, exact duplicates, ambiguous dates (an error), too many
@@ -94,6 +123,13 @@ fn rejects_duplicates_and_their_warnings_do_not_depend_on_the_batch_size() {
         "bad/mixed_dates.csv",
         "bad/null_tokens.csv",
         "bad/embedded_newlines.csv",
+        // NDJSON: a blank id, a line that is not JSON, kinds that no
+        // column holds together, nesting too deep (each told by line)
+        "bad/blank_ids.ndjson",
+        "bad/ndjson_bad_line.ndjson",
+        "bad/ndjson_mixed_kinds.ndjson",
+        "bad/deep_nesting.ndjson",
+        "bad/nested_columns.ndjson",
     ] {
         let input = data(name);
         same_in_batches(&["facts", &input, "-f", "csv"]);
@@ -199,6 +235,8 @@ fn ingest_writes_the_same_output_rejects_and_report_in_any_batch_size() {
         ("bad/formula_rejects.csv", &["--max-rejects", "100%"][..]),
         ("bad/ambiguous_dates.csv", &[][..]),
         ("bad/overflowing_sums.csv", &[][..]),
+        ("orders.ndjson", &[][..]),
+        ("bad/blank_ids.ndjson", &["--max-rejects", "100%"][..]),
     ] {
         let input = data(name);
         let whole = ingest_outcome(&input, args, None);

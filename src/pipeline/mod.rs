@@ -1,8 +1,12 @@
-//! Inputs → the rows the facts need, read the way their size calls for:
+//! Inputs → batches of typed canonical rows → facts → the customer table:
 //! the one place that decides whether an input is read whole or a batch
-//! at a time. Today a single canonical Parquet file (what `cpm ingest`
-//! writes) above [`Streaming::above`] rows is read a batch at a time, and
-//! only the columns the facts need; every other input is read whole.
+//! at a time. A canonical table (what `cpm ingest` writes: an Arrow IPC
+//! stream or file, a Parquet file above [`Streaming::above`] rows) is read
+//! a batch at a time, only the columns the facts need
+//! ([`batched_canonical`]); a raw CSV, NDJSON, Parquet or Arrow export a
+//! batch at a time through ingest ([`RowBatches`]); stdin, FIFOs and
+//! compressed files once spilled to a temporary file
+//! ([`crate::io::source::spill`]); JSON arrays and Excel whole.
 
 use anyhow::{Result, bail};
 use chrono::NaiveDate;

@@ -20,10 +20,12 @@ use crate::io::source::{InputFormat, Opened};
 use crate::io::{Input, RawTable};
 use crate::select::RowFilter;
 
+mod holdout;
 mod load;
 mod observer;
 mod rows;
 mod spool;
+pub use holdout::{Calibration, NeedsTransactions, calibration};
 pub use load::{
     Customers, LoadOptions, Loaded, TooManyRejects, check_rejects, customers, derive, facts,
     large_canonical, load, opened_for_batches, read_all, read_all_projected, summarize,

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::builder::TypedValueParser;
 use clap::{ArgAction, Args, FromArgMatches, ValueEnum};
 
@@ -74,6 +75,114 @@ impl From<TimeUnitArg> for cpm::summary::TimeUnit {
             TimeUnitArg::Day => cpm::summary::TimeUnit::Day,
             TimeUnitArg::Week => cpm::summary::TimeUnit::Week,
         }
+    }
+}
+
+/// `--margin` of value and report: declared once, checked by clap.
+#[derive(Args)]
+pub struct MarginArg {
+    /// Margin as a fraction of revenue (-1 to 1), for profit and CLV when
+    /// the input has no cost (without either, both are in revenue).
+    #[arg(long, value_name = "FRACTION", value_parser = parse_margin, help_heading = "Value")]
+    pub margin: Option<f64>,
+}
+
+fn parse_margin(text: &str) -> Result<f64, String> {
+    let margin: f64 = text.parse().map_err(|_| "expected a number".to_string())?;
+    if !(-1.0..=1.0).contains(&margin) {
+        return Err("must be a fraction of revenue (e.g. 0.3)".to_string());
+    }
+    Ok(margin)
+}
+
+/// The models' settings (`value`): the time unit, the horizon, the
+/// discount rate, the penalty, the margin, and the model files.
+#[derive(Args)]
+#[command(next_help_heading = "Model")]
+pub struct ModelArgs {
+    /// Time unit of the models: day or week (the default). Their parameters
+    /// depend on it (it is stored with the model, so --model-in sets it);
+    /// weeks suit most retail data.
+    #[arg(long, value_enum)]
+    pub time_unit: Option<TimeUnitArg>,
+
+    /// Prediction and CLV horizon with its unit: 12m, 52w, 365d.
+    #[arg(long, default_value = "12m", value_name = "SPAN")]
+    pub horizon: cpm::value::clv::Horizon,
+
+    /// Annual discount rate of the CLV (0.1 = 10%), applied monthly.
+    #[arg(long, default_value_t = 0.1, value_name = "RATE", value_parser = parse_rate)]
+    pub discount_rate: f64,
+
+    #[command(flatten)]
+    pub margin: MarginArg,
+
+    /// L2 penalty on the model parameters (lifetimes' penalizer_coef), for
+    /// fits that do not converge.
+    #[arg(long, default_value_t = 0.0, value_name = "COEF", value_parser = parse_penalty)]
+    pub penalty: f64,
+
+    /// Save the fitted models as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub model_out: Option<PathBuf>,
+
+    /// Score with saved models instead of fitting.
+    #[arg(long, value_name = "FILE")]
+    pub model_in: Option<PathBuf>,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.parse().map_err(|_| "expected a number".to_string())?;
+    if !(0.0..=10.0).contains(&rate) {
+        return Err("must be an annual rate between 0 and 10".to_string());
+    }
+    Ok(rate)
+}
+
+fn parse_penalty(text: &str) -> Result<f64, String> {
+    let penalty: f64 = text.parse().map_err(|_| "expected a number".to_string())?;
+    if !(penalty.is_finite() && penalty >= 0.0) {
+        return Err("a finite number, 0 or more".to_string());
+    }
+    Ok(penalty)
+}
+
+impl ModelArgs {
+    /// The library's value settings, and the saved model to score with
+    /// (`--model-in`), whose time unit `--time-unit` may not contradict.
+    pub fn config(&self) -> anyhow::Result<(cpm::value::ValueConfig, Option<cpm::value::Model>)> {
+        use cpm::summary::TimeUnit;
+        let model_in = match &self.model_in {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the model {}", path.display()))?;
+                Some(cpm::value::Model::from_json(
+                    &text,
+                    &path.display().to_string(),
+                )?)
+            }
+            None => None,
+        };
+        let time_unit = match (&model_in, self.time_unit) {
+            (Some(model), Some(unit)) if model.time_unit != unit.into() => {
+                anyhow::bail!(cpm::error::usage(format!(
+                    "--time-unit {} disagrees with the model, which was fitted in {}s: leave \
+                     --time-unit out with --model-in",
+                    TimeUnit::from(unit).name(),
+                    model.time_unit.name()
+                )))
+            }
+            (Some(model), _) => model.time_unit,
+            (None, unit) => unit.map_or(TimeUnit::Week, Into::into),
+        };
+        let config = cpm::value::ValueConfig {
+            time_unit,
+            horizon: self.horizon,
+            discount_rate: self.discount_rate,
+            margin: self.margin.margin,
+            penalty: self.penalty,
+        };
+        Ok((config, model_in))
     }
 }
 

@@ -62,12 +62,15 @@ fn run(command: Command, ui: &ui::Ui) -> anyhow::Result<()> {
 /// The library's errors that name its options, told with the flags that
 /// set them.
 fn in_flags(err: anyhow::Error) -> anyhow::Error {
-    match err.downcast_ref::<cpm::pipeline::TooManyRejects>() {
-        Some(too_many) => anyhow::anyhow!(too_many.message(
+    if let Some(too_many) = err.downcast_ref::<cpm::pipeline::TooManyRejects>() {
+        return anyhow::anyhow!(too_many.message(
             "--max-rejects",
             "--decimal-comma",
             "See them all with cpm ingest --rejects FILE"
-        )),
+        ));
+    }
+    match err.downcast_ref::<cpm::pipeline::NeedsTransactions>() {
+        Some(needs) => cpm::error::usage(needs.message("--calibration-end")),
         None => err,
     }
 }
@@ -87,8 +90,9 @@ fn main() -> ExitCode {
     match run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            let err = in_flags(err);
             let usage = err.chain().any(|e| e.is::<cpm::error::UsageError>());
-            ui.error(&in_flags(err));
+            ui.error(&err);
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

@@ -13,14 +13,14 @@ use cpm::report::render::Format;
 use cpm::report::{ReportConfig, Sources};
 use cpm::segment::TierConfig;
 use cpm::summary::SummaryConfig;
-use cpm::value::holdout::{Holdout, HoldoutReport};
+use cpm::value::holdout::HoldoutReport;
 use cpm::value::{Filled, Model, ValueConfig};
 use polars::prelude::*;
 
 use super::{check_output, input_paths};
-use crate::args::InputArgs;
+use crate::args::{InputArgs, MarginArg};
 use crate::ui::Ui;
-use cpm::pipeline::{LoadOptions, Loaded, Spool, Spooled};
+use cpm::pipeline::{Calibration, LoadOptions, Loaded, Spool, Spooled};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -81,9 +81,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Report")]
     top: usize,
 
-    /// Margin on revenue for profit and CLV when there is no cost column.
-    #[arg(long, value_name = "FRACTION", help_heading = "Report")]
-    margin: Option<f64>,
+    #[command(flatten)]
+    margin: MarginArg,
 
     /// Write the report to FILE (atomically); repeatable. The extension
     /// picks the format: .html .json .md .txt.
@@ -168,6 +167,9 @@ enum Read {
     Batched(Batches<'static>, Option<Box<Spooled>>),
     /// Anything read whole.
     Whole(Loaded),
+    /// The transactions of a holdout run, read whole, summarised at the
+    /// as-of day and at the end of the calibration.
+    Calibrated(Box<Calibration>),
 }
 
 /// Where each rendering goes.
@@ -179,13 +181,7 @@ struct Target {
 /// Runs `cpm report`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let targets = targets(&args)?;
-    if let Some(m) = args.margin
-        && !(-1.0..=1.0).contains(&m)
-    {
-        bail!(cpm::error::usage(format!(
-            "--margin {m} must be a fraction of revenue (e.g. 0.3)"
-        )));
-    }
+    let margin = args.margin.margin;
     let as_of = args.as_of;
     let calibration_end = args.calibration_end;
     if args.no_model && calibration_end.is_some() {
@@ -203,6 +199,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
 
     let mut notes = Vec::new();
+    let summary_config = SummaryConfig {
+        as_of,
+        ..SummaryConfig::default()
+    };
     let load = LoadOptions {
         stream_above: (args.input.stream_above).unwrap_or(cpm::facts::REPORT_STREAM_ABOVE),
         ..args.input.load_options()?
@@ -224,11 +224,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             }
             Spool::Loaded(loaded) => Read::Whole(loaded),
         },
-        (None, Some(_)) => Read::Whole(cpm::pipeline::load(&inputs, &load, is_table, ui)?),
-    };
-    let summary_config = SummaryConfig {
-        as_of,
-        ..SummaryConfig::default()
+        (None, Some(end)) => Read::Calibrated(Box::new(cpm::pipeline::calibration(
+            &inputs,
+            &load,
+            &summary_config,
+            end,
+            is_table,
+            ui,
+        )?)),
     };
     let (mut table, frame, quality, as_of) = match &read {
         Read::Batched(source, spooled) => {
@@ -236,13 +239,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             let quality = spooled.as_ref().map(|s| Box::new(s.quality.clone()));
             (summary.table, None, quality, summary.as_of)
         }
+        Read::Calibrated(calibration) => (
+            calibration.full.table.clone(),
+            Some(&calibration.transactions),
+            calibration.quality.clone(),
+            calibration.full.as_of,
+        ),
         Read::Whole(loaded) => match loaded {
-            Loaded::Customers(_) | Loaded::Facts(_) if calibration_end.is_some() => {
-                bail!(cpm::error::usage(
-                    "--calibration-end needs transactions, not a customer or facts table: what \
-                     happened after the calibration comes from them"
-                ))
-            }
             Loaded::Customers(table) => {
                 let as_of = as_of.or_else(|| table_as_of(table));
                 (table.clone(), None, None, as_of)
@@ -269,7 +272,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         (_, Some(frame)) => Some(Batches::Frame(frame)),
         _ => None,
     };
-    if args.margin.is_none() && table.column("margin").is_err() {
+    if margin.is_none() && table.column("margin").is_err() {
         notes
             .push("no cost in the data and no --margin: profit and CLV are in revenue".to_string());
     }
@@ -281,13 +284,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             &mut table,
             transactions.is_some(),
             as_of,
-            args.margin,
+            margin,
             &mut notes,
             ui,
         )?
     };
     if valued.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
-        let (_, profit) = cpm::value::historic::profit(&table, args.margin)?;
+        let (_, profit) = cpm::value::historic::profit(&table, margin)?;
         table.with_column(profit)?;
     }
     ui.step("value");
@@ -302,10 +305,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     };
     ui.step("segment");
 
-    let holdout = match (&frame, calibration_end, as_of, &valued) {
-        (Some(frame), Some(end), Some(as_of), Some(_)) => {
-            Some(holdout(frame, &table, end, as_of, ui)?)
-        }
+    let holdout = match (&read, &valued) {
+        (Read::Calibrated(calibration), Some(_)) => Some(holdout(calibration, ui)?),
         _ => None,
     };
     // a default as-of day is the day after the last transaction: the
@@ -336,7 +337,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stamp: args
             .stamp
             .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        margin: args.margin,
+        margin,
     };
     let sources = Sources {
         customers: &table,
@@ -506,22 +507,15 @@ fn valued(
     )
 }
 
-/// Fits the models on the transactions up to `end` and compares their
-/// predictions for `end`..`as_of` with what happened (`full`: the
-/// customers' facts at `as_of`).
-fn holdout(
-    transactions: &DataFrame,
-    full: &DataFrame,
-    end: NaiveDate,
-    as_of: NaiveDate,
-    ui: &Ui,
-) -> Result<HoldoutReport> {
+/// Fits the models on the customers at the end of the calibration and
+/// compares their predictions for the holdout with what happened.
+fn holdout(calibration: &Calibration, ui: &Ui) -> Result<HoldoutReport> {
     let config = ValueConfig::default();
-    let (mut calibrated, holdout) =
-        Holdout::calibrate(transactions, full.clone(), end, as_of, config.time_unit)?;
+    let mut calibrated = calibration.calibrated.clone();
+    let holdout = &calibration.holdout;
     let inputs = cpm::value::model_inputs(&calibrated, config.time_unit)?;
-    let model = cpm::value::fit_models(&inputs, &config, Some(end))?;
-    let report = cpm::value::holdout::holdout_report(&mut calibrated, &inputs, &model, &holdout)?;
+    let model = cpm::value::fit_models(&inputs, &config, Some(holdout.calibration_end))?;
+    let report = cpm::value::holdout::holdout_report(&mut calibrated, &inputs, &model, holdout)?;
     ui.step("holdout");
     Ok(report)
 }

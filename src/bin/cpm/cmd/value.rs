@@ -4,19 +4,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use cpm::io::TableStyle;
-use cpm::summary::{SummaryConfig, TimeUnit};
-use cpm::value::clv::Horizon;
+use cpm::io::atomic::Staged;
+use cpm::summary::SummaryConfig;
 use cpm::value::holdout::Holdout;
-use cpm::value::{Model, ValueConfig, Valued};
+use cpm::value::{ValueConfig, Valued};
 use polars::prelude::*;
 
 use super::inputs_and_output;
-use crate::args::{AsOfArg, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
+use crate::args::{AsOfArg, InputArgs, ModelArgs, OutputArgs, TierArgs};
 use crate::ui::Ui;
-use cpm::io::batches::Batches;
-use cpm::pipeline::Loaded;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -51,52 +49,8 @@ pub struct Args {
     #[command(flatten)]
     as_of: AsOfArg,
 
-    /// Time unit of the models: day or week (the default). Their parameters
-    /// depend on it (it is stored with the model, so --model-in sets it);
-    /// weeks suit most retail data.
-    #[arg(long, value_enum, help_heading = "Model")]
-    time_unit: Option<TimeUnitArg>,
-
-    /// Prediction and CLV horizon with its unit: 12m, 52w, 365d.
-    #[arg(
-        long,
-        default_value = "12m",
-        value_name = "SPAN",
-        help_heading = "Model"
-    )]
-    horizon: Horizon,
-
-    /// Annual discount rate of the CLV (0.1 = 10%), applied monthly.
-    #[arg(
-        long,
-        default_value_t = 0.1,
-        value_name = "RATE",
-        help_heading = "Model"
-    )]
-    discount_rate: f64,
-
-    /// Margin as a fraction of revenue, for profit and CLV when the input
-    /// has no cost (without either, both are in revenue).
-    #[arg(long, value_name = "FRACTION", help_heading = "Model")]
-    margin: Option<f64>,
-
-    /// L2 penalty on the model parameters (lifetimes' penalizer_coef), for
-    /// fits that do not converge.
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        value_name = "COEF",
-        help_heading = "Model"
-    )]
-    penalty: f64,
-
-    /// Save the fitted models as JSON.
-    #[arg(long, value_name = "FILE", help_heading = "Model")]
-    model_out: Option<PathBuf>,
-
-    /// Score with saved models instead of fitting.
-    #[arg(long, value_name = "FILE", help_heading = "Model")]
-    model_in: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
 
     /// Fit on transactions up to this day, predict the days after it up to
     /// the as-of day, and compare with what happened.
@@ -116,137 +70,55 @@ pub struct Args {
 
 /// Runs `cpm value`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
-    if !(0.0..=10.0).contains(&args.discount_rate) {
-        bail!(cpm::error::usage(format!(
-            "--discount-rate {} must be an annual rate between 0 and 10",
-            args.discount_rate
-        )));
-    }
-    if let Some(m) = args.margin
-        && !(-1.0..=1.0).contains(&m)
-    {
-        bail!(cpm::error::usage(format!(
-            "--margin {m} must be a fraction of revenue (e.g. 0.3)"
-        )));
-    }
-    let model_in: Option<Model> = match &args.model_in {
-        Some(path) => Some(read_model(path)?),
-        None => None,
-    };
-    if !(args.penalty.is_finite() && args.penalty >= 0.0) {
-        bail!(cpm::error::usage(format!(
-            "--penalty {}: a finite number, 0 or more",
-            args.penalty
-        )));
-    }
-    let time_unit = match (&model_in, args.time_unit) {
-        (Some(model), Some(unit)) if model.time_unit != unit.into() => {
-            bail!(cpm::error::usage(format!(
-                "--time-unit {} disagrees with the model, which was fitted in {}s: leave \
-                 --time-unit out with --model-in",
-                TimeUnit::from(unit).name(),
-                model.time_unit.name()
-            )))
-        }
-        (Some(model), _) => model.time_unit,
-        (None, unit) => unit.map_or(TimeUnit::Week, Into::into),
-    };
-    let config = ValueConfig {
-        time_unit,
-        horizon: args.horizon,
-        discount_rate: args.discount_rate,
-        margin: args.margin,
-        penalty: args.penalty,
-    };
+    let (config, model_in) = args.model.config()?;
     let summary_config = SummaryConfig {
         as_of: args.as_of.as_of,
-        time_unit,
+        time_unit: config.time_unit,
     };
-    let model_file: Vec<_> = args.model_in.iter().cloned().collect();
-    let (inputs, output) = inputs_and_output(
-        &args.input,
-        &args.output,
-        &[args.model_out.as_deref(), args.holdout_report.as_deref()],
-        &model_file,
-        ui,
-    )?;
-
-    let calibration_end = args.calibration_end;
-    if calibration_end.is_none() && args.holdout_report.is_some() {
+    if args.calibration_end.is_none() && args.holdout_report.is_some() {
         bail!(cpm::error::usage(
             "--holdout-report needs --calibration-end"
         ));
     }
+    let model_file: Vec<_> = args.model.model_in.iter().cloned().collect();
+    let model_out = args.model.model_out.as_deref();
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[model_out, args.holdout_report.as_deref()],
+        &model_file,
+        ui,
+    )?;
     let load = args.input.load_options()?;
-    let (table, as_of, holdout) = match calibration_end {
-        // a large canonical Parquet file is summarised a batch at a time
+    let (table, as_of, holdout) = match args.calibration_end {
         None => {
             let customers =
                 cpm::pipeline::customers(&inputs, &load, &summary_config, is_customer_table, ui)?;
             (customers.table, customers.as_of, None)
         }
-        // the holdout reads the transactions whole: it needs the rows
-        Some(end) => match cpm::pipeline::load(&inputs, &load, is_customer_table, ui)? {
-            Loaded::Customers(_) | Loaded::Facts(_) => bail!(cpm::error::usage(
-                "--calibration-end needs transactions, not a customer or facts table: what \
-                 happened after the calibration comes from them"
-            )),
-            Loaded::Transactions(transactions, _) => {
-                let full =
-                    cpm::pipeline::summarize(&Batches::Frame(&transactions), &summary_config, ui)?;
-                let as_of = full.as_of.unwrap_or(end);
-                let (calibrated, holdout) =
-                    Holdout::calibrate(&transactions, full.table, end, as_of, time_unit)?;
-                (calibrated, Some(end), Some(holdout))
-            }
-        },
+        Some(end) => {
+            let calibration = cpm::pipeline::calibration(
+                &inputs,
+                &load,
+                &summary_config,
+                end,
+                is_customer_table,
+                ui,
+            )?;
+            (calibration.calibrated, Some(end), Some(calibration.holdout))
+        }
     };
     let valued = cpm::value::value(table, &config, &args.tiers.config(), as_of, model_in)?;
     for caution in &valued.cautions {
         ui.warn(caution);
     }
-    let Valued {
-        mut table,
-        model,
-        inputs: model_inputs,
-        ..
-    } = valued;
     ui.step("value");
     let style = TableStyle {
         width: args.output.width,
         ..TableStyle::default()
     };
-    // the side files are put in place with the output: all, or none
-    let mut staged = Vec::new();
-    if let Some(holdout) = &holdout {
-        let report =
-            cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
-        ui.print(&rendered(&cpm::value::tables::holdout(&report)?, &style));
-        if let Some(path) = &args.holdout_report {
-            staged.push(cpm::io::atomic::stage(path, |w| {
-                serde_json::to_writer_pretty(&mut *w, &report)?;
-                Ok(writeln!(w)?)
-            })?);
-        }
-        ui.step("holdout");
-    }
-    if table.column("profit").is_ok() {
-        ui.print(&rendered(
-            &cpm::value::tables::profitability(&table)?,
-            &style,
-        ));
-        ui.step("profitability");
-    }
-    let report = cpm::value::tables::model(&model, &config)?;
-    if let Some(path) = &args.model_out {
-        staged.push(cpm::io::atomic::stage(path, |w| {
-            serde_json::to_writer_pretty(&mut *w, &model)?;
-            Ok(writeln!(w)?)
-        })?);
-    }
-    let on_terminal = output.is_terminal_summary(&args.output);
-    let text = cpm::io::table::render_table(&report, &style);
-    if on_terminal {
+    let (table, staged, text) = told(valued, holdout.as_ref(), &args, &config, &style, ui)?;
+    if output.is_terminal_summary(&args.output) {
         output.commit(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
@@ -256,19 +128,62 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
+/// Tells what the values say: the holdout comparison and the
+/// profitability on stderr, and the side files (the holdout report, the
+/// model) staged, to be put in place with the output, all or none.
+/// Returns the valued table, the staged files and the model's summary.
+fn told(
+    valued: Valued,
+    holdout: Option<&Holdout>,
+    args: &Args,
+    config: &ValueConfig,
+    style: &TableStyle,
+    ui: &Ui,
+) -> Result<(DataFrame, Vec<Staged>, String)> {
+    let Valued {
+        mut table,
+        model,
+        inputs: model_inputs,
+        ..
+    } = valued;
+    let mut staged = Vec::new();
+    if let Some(holdout) = holdout {
+        let report =
+            cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
+        ui.print(&rendered(&cpm::value::tables::holdout(&report)?, style));
+        if let Some(path) = &args.holdout_report {
+            staged.push(stage_json(path, &report)?);
+        }
+        ui.step("holdout");
+    }
+    if table.column("profit").is_ok() {
+        ui.print(&rendered(
+            &cpm::value::tables::profitability(&table)?,
+            style,
+        ));
+        ui.step("profitability");
+    }
+    if let Some(path) = &args.model.model_out {
+        staged.push(stage_json(path, &model)?);
+    }
+    let summary = cpm::value::tables::model(&model, config)?;
+    Ok((table, staged, cpm::io::table::render_table(&summary, style)))
+}
+
+/// `value` as pretty JSON, staged at `path`.
+fn stage_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<Staged> {
+    cpm::io::atomic::stage(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        Ok(writeln!(w)?)
+    })
+}
+
 /// A customer table for `value`: cpm's, or a lifetimes-style summary
 /// (frequency, recency, T) or BTYD's (x, t_x, T).
 fn is_customer_table(frame: &DataFrame) -> bool {
     let has = |name: &str| frame.column(name).is_ok();
     cpm::segment::is_customer_table(frame)
         || (has("T") && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
-}
-
-/// Reads a model saved by --model-out.
-fn read_model(path: &std::path::Path) -> Result<Model> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the model {}", path.display()))?;
-    Model::from_json(&text, &path.display().to_string())
 }
 
 /// Tables for people on stderr, one after the other.

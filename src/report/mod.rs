@@ -9,6 +9,7 @@
 //! renderer per format.
 
 pub mod activity;
+pub mod assemble;
 pub mod charts;
 pub mod cohorts;
 pub mod composition;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::builder::TypedValueParser;
-use clap::{ArgAction, Args, FromArgMatches, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 
 /// Options every subcommand takes.
 #[derive(Args)]
@@ -320,15 +320,6 @@ pub struct InputArgs {
     /// columns; a customer table filters customers.
     #[arg(long = "where", value_name = "EXPR")]
     pub filter: Option<String>,
-}
-
-impl InputArgs {
-    /// No input and every flag at its default, as clap declares it.
-    pub fn defaults() -> anyhow::Result<Self> {
-        let command = InputArgs::augment_args(clap::Command::new("cpm"));
-        let matches = command.try_get_matches_from(["cpm"])?;
-        Ok(InputArgs::from_arg_matches(&matches)?)
-    }
 }
 
 /// Where output goes and in what format; shared by every subcommand.

@@ -5,22 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use chrono::NaiveDate;
-use cpm::io::Input;
-use cpm::io::batches::Batches;
+use cpm::report::ReportConfig;
+use cpm::report::assemble::{self, Assembly};
 use cpm::report::period::Period;
 use cpm::report::render::Format;
-use cpm::report::{ReportConfig, Sources};
-use cpm::segment::TierConfig;
 use cpm::summary::SummaryConfig;
-use cpm::value::holdout::HoldoutReport;
-use cpm::value::{Filled, Model, ValueConfig};
-use polars::prelude::*;
 
 use super::{check_output, input_paths};
 use crate::args::{InputArgs, MarginArg};
 use crate::ui::Ui;
-use cpm::pipeline::{Calibration, LoadOptions, Loaded, Spool, Spooled};
+use cpm::pipeline::LoadOptions;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -159,19 +153,6 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     })
 }
 
-/// How the report's inputs were read.
-enum Read {
-    /// Canonical transactions in a file read a batch at a time (the
-    /// input, or a Parquet file spooled from a raw export: kept until the
-    /// end).
-    Batched(Batches<'static>, Option<Box<Spooled>>),
-    /// Anything read whole.
-    Whole(Loaded),
-    /// The transactions of a holdout run, read whole, summarised at the
-    /// as-of day and at the end of the calibration.
-    Calibrated(Box<Calibration>),
-}
-
 /// Where each rendering goes.
 struct Target {
     path: Option<PathBuf>,
@@ -181,155 +162,37 @@ struct Target {
 /// Runs `cpm report`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let targets = targets(&args)?;
-    let margin = args.margin.margin;
-    let as_of = args.as_of;
-    let calibration_end = args.calibration_end;
-    if args.no_model && calibration_end.is_some() {
+    if args.no_model && args.calibration_end.is_some() {
         bail!(cpm::error::usage(
             "--calibration-end checks the models: it does not go with --no-model"
         ));
     }
     let inputs = super::resolve(&args.input.inputs, ui)?;
-    let outputs: Vec<&std::path::Path> = targets.iter().filter_map(|t| t.path.as_deref()).collect();
+    let outputs: Vec<&Path> = targets.iter().filter_map(|t| t.path.as_deref()).collect();
     super::check_distinct_outputs(&outputs)?;
     let mut protected = input_paths(&inputs);
     protected.extend(args.compare.iter().cloned());
-    for path in targets.iter().filter_map(|t| t.path.as_deref()) {
+    for path in &outputs {
         check_output(path, &protected)?;
     }
-
-    let mut notes = Vec::new();
-    let summary_config = SummaryConfig {
-        as_of,
+    let summary = SummaryConfig {
+        as_of: args.as_of,
         ..SummaryConfig::default()
     };
     let load = LoadOptions {
         stream_above: (args.input.stream_above).unwrap_or(cpm::facts::REPORT_STREAM_ABOVE),
         ..args.input.load_options()?
     };
-    let is_table = cpm::segment::is_customer_table;
-    // the transactions are read three times (facts, KPIs and cohorts, the
-    // previous period's facts): a large canonical Parquet file, or a raw
-    // export spooled to one, a batch at a time each time; anything else
-    // whole (the holdout reads them whole: it needs the rows themselves)
-    let large = match calibration_end {
-        None => cpm::pipeline::large_canonical(&inputs, &load, is_table)?,
-        Some(_) => None,
+    let plan = assemble::read(&inputs, &load, &summary, args.calibration_end, ui)?;
+    let assembly = Assembly {
+        as_of_given: args.as_of.is_some(),
+        no_model: args.no_model,
+        earlier: args
+            .compare
+            .as_deref()
+            .map(|path| assemble::compared(path, ui))
+            .transpose()?,
     };
-    let read = match (large, calibration_end) {
-        (Some(batches), _) => Read::Batched(batches, None),
-        (None, None) => match cpm::pipeline::spool(&inputs, &load, is_table, ui)? {
-            Spool::Spooled(spooled) => {
-                Read::Batched(Batches::Parquet(spooled.file.clone()), Some(spooled))
-            }
-            Spool::Loaded(loaded) => Read::Whole(loaded),
-        },
-        (None, Some(end)) => Read::Calibrated(Box::new(cpm::pipeline::calibration(
-            &inputs,
-            &load,
-            &summary_config,
-            end,
-            is_table,
-            ui,
-        )?)),
-    };
-    let (mut table, frame, quality, as_of) = match &read {
-        Read::Batched(source, spooled) => {
-            let summary = cpm::pipeline::summarize(source, &summary_config, ui)?;
-            let quality = spooled.as_ref().map(|s| Box::new(s.quality.clone()));
-            (summary.table, None, quality, summary.as_of)
-        }
-        Read::Calibrated(calibration) => (
-            calibration.full.table.clone(),
-            Some(&calibration.transactions),
-            calibration.quality.clone(),
-            calibration.full.as_of,
-        ),
-        Read::Whole(loaded) => match loaded {
-            Loaded::Customers(table) => {
-                let as_of = as_of.or_else(|| table_as_of(table));
-                (table.clone(), None, None, as_of)
-            }
-            Loaded::Facts(facts) => {
-                let customers = cpm::pipeline::derive(facts.clone(), &summary_config, ui)?;
-                (customers.table, None, None, customers.as_of)
-            }
-            Loaded::Transactions(transactions, quality) => {
-                let summary =
-                    cpm::pipeline::summarize(&Batches::Frame(transactions), &summary_config, ui)?;
-                (
-                    summary.table,
-                    Some(transactions),
-                    quality.clone(),
-                    summary.as_of,
-                )
-            }
-        },
-    };
-    // the transactions, wherever they are
-    let transactions: Option<Batches> = match (&read, frame) {
-        (Read::Batched(source, _), _) => Some(source.clone()),
-        (_, Some(frame)) => Some(Batches::Frame(frame)),
-        _ => None,
-    };
-    if margin.is_none() && table.column("margin").is_err() {
-        notes
-            .push("no cost in the data and no --margin: profit and CLV are in revenue".to_string());
-    }
-    let valued = if args.no_model {
-        notes.push("--no-model: no CLV, P(alive) or model health".to_string());
-        None
-    } else {
-        valued(
-            &mut table,
-            transactions.is_some(),
-            as_of,
-            margin,
-            &mut notes,
-            ui,
-        )?
-    };
-    if valued.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
-        let (_, profit) = cpm::value::historic::profit(&table, margin)?;
-        table.with_column(profit)?;
-    }
-    ui.step("value");
-    let table = match cpm::segment::fill_in(table.clone()) {
-        Ok(segmented) => segmented,
-        Err(e) => {
-            notes.push(format!(
-                "no segments: {e:#} (composition, the R×F grid and the migration need them)"
-            ));
-            table
-        }
-    };
-    ui.step("segment");
-
-    let holdout = match (&read, &valued) {
-        (Read::Calibrated(calibration), Some(_)) => Some(holdout(calibration, ui)?),
-        _ => None,
-    };
-    // a default as-of day is the day after the last transaction: the
-    // period ends on the last day with data
-    let period_end = match (&args.as_of, as_of) {
-        (None, Some(day)) if transactions.is_some() => day.pred_opt(),
-        _ => as_of,
-    };
-    let earlier = if table.column("segment").is_ok() {
-        earlier(&args, transactions.as_ref(), period_end, ui)?
-    } else {
-        None
-    };
-    if earlier.is_none() && table.column("segment").is_ok() {
-        notes.push(match (&transactions, period_end) {
-            (Some(_), Some(end)) => format!(
-                "no migration: no customers before {}",
-                cpm::report::previous_period_end(end, args.period.into()) + chrono::Days::new(1)
-            ),
-            _ => "no migration: it needs transactions, or an earlier customer table (--compare)"
-                .to_string(),
-        });
-    }
     let config = ReportConfig {
         period: args.period.into(),
         concentration_alert: args.concentration_alert,
@@ -337,27 +200,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stamp: args
             .stamp
             .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        margin,
+        margin: args.margin.margin,
     };
-    let sources = Sources {
-        customers: &table,
-        transactions: transactions.as_ref(),
-        as_of,
-        period_end,
-        earlier: earlier
-            .as_ref()
-            .map(|(frame, label)| (frame, label.clone())),
-        model: valued.as_ref(),
-        holdout: holdout.as_ref(),
-        quality: quality.as_deref(),
-        notes,
-    };
-    let report = cpm::report::build(sources, &config)?;
-    if let Some(warning) = report.kpis.as_ref().and_then(|k| k.empty_period_warning()) {
-        ui.warn(&warning);
-    }
-    ui.step("report");
-
+    let report = assemble::assemble(plan, assembly, &config, ui)?;
     write_outputs(&report, &args, &targets, &protected, ui)?;
     ui.step("write");
     Ok(())
@@ -463,133 +308,4 @@ fn targets(args: &Args) -> Result<Vec<Target>> {
             })
         })
         .collect()
-}
-
-/// Values the customers with the models' defaults (and `margin`), adding
-/// profit, P(alive) and CLV, when they have no CLV; `None` with a note when
-/// the models were not fitted, and a warning too when the table came from
-/// transactions.
-fn valued(
-    table: &mut DataFrame,
-    from_transactions: bool,
-    as_of: Option<NaiveDate>,
-    margin: Option<f64>,
-    notes: &mut Vec<String>,
-    ui: &Ui,
-) -> Result<Option<Model>> {
-    let config = ValueConfig {
-        margin,
-        ..ValueConfig::default()
-    };
-    let input = std::mem::take(table);
-    Ok(
-        match cpm::value::fill_in(input, &config, &TierConfig::default(), as_of) {
-            Filled::AsItWas(input) => {
-                *table = input;
-                notes.push(
-                    "the input has CLV already: the models were not fitted again".to_string(),
-                );
-                None
-            }
-            Filled::Valued(valued, model) => {
-                *table = valued;
-                Some(*model)
-            }
-            Filled::NotValued(input, why) => {
-                *table = input;
-                if from_transactions {
-                    ui.warn(&why);
-                }
-                notes.push(why);
-                None
-            }
-        },
-    )
-}
-
-/// Fits the models on the customers at the end of the calibration and
-/// compares their predictions for the holdout with what happened.
-fn holdout(calibration: &Calibration, ui: &Ui) -> Result<HoldoutReport> {
-    let config = ValueConfig::default();
-    let mut calibrated = calibration.calibrated.clone();
-    let holdout = &calibration.holdout;
-    let inputs = cpm::value::model_inputs(&calibrated, config.time_unit)?;
-    let model = cpm::value::fit_models(&inputs, &config, Some(holdout.calibration_end))?;
-    let report = cpm::value::holdout::holdout_report(&mut calibrated, &inputs, &model, holdout)?;
-    ui.step("holdout");
-    Ok(report)
-}
-
-/// The segmented customer table to migrate from: `--compare`'s file, or
-/// the transactions' customers at the end of the period before the one
-/// ending on `period_end`.
-fn earlier(
-    args: &Args,
-    transactions: Option<&Batches>,
-    period_end: Option<NaiveDate>,
-    ui: &Ui,
-) -> Result<Option<(DataFrame, String)>> {
-    if let Some(path) = &args.compare {
-        let input = [Input::Path(path.clone())];
-        let table = match cpm::pipeline::load(
-            &input,
-            &InputArgs::defaults()?.load_options()?,
-            cpm::segment::is_customer_table,
-            ui,
-        )? {
-            Loaded::Customers(table) => table,
-            Loaded::Facts(facts) => {
-                cpm::pipeline::derive(facts, &SummaryConfig::default(), ui)?.table
-            }
-            Loaded::Transactions(..) => bail!(cpm::error::usage(format!(
-                "--compare {}: expected a customer table (cpm segment's or cpm value's output), \
-                 found transactions",
-                path.display()
-            ))),
-        };
-        return Ok(Some((cpm::segment::fill_in(table)?, display_name(path))));
-    }
-    let (Some(transactions), Some(period_end)) = (transactions, period_end) else {
-        return Ok(None);
-    };
-    let end = cpm::report::previous_period_end(period_end, args.period.into());
-    let config = SummaryConfig {
-        as_of: Some(end),
-        ..SummaryConfig::default()
-    };
-    let before = cpm::summary::summarize_batches(transactions, &config)?.customers;
-    if before.height() == 0 {
-        return Ok(None);
-    }
-    let table = cpm::segment::fill_in(before)?;
-    ui.step("migration");
-    Ok(Some((table, end.to_string())))
-}
-
-/// The as-of day of a customer table made by cpm: any customer's last
-/// order plus its days since then.
-fn table_as_of(table: &DataFrame) -> Option<NaiveDate> {
-    if table.height() == 0 {
-        return None;
-    }
-    let last = table
-        .column("last_order")
-        .ok()?
-        .cast(&DataType::Date)
-        .ok()?;
-    let days = table
-        .column("days_since_last")
-        .ok()?
-        .cast(&DataType::Int64)
-        .ok()?;
-    let last = last.date().ok()?.physical().get(0)?;
-    let days = days.i64().ok()?.get(0)?;
-    NaiveDate::default().checked_add_signed(chrono::Duration::days(i64::from(last) + days))
-}
-
-fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }

@@ -5,6 +5,7 @@
 //! or equally ([`Method`]), within each group's bounds. [`targets`] turns
 //! an allocation into the list of customers to contact.
 
+pub mod plan;
 pub mod response;
 pub mod table;
 pub mod targets;

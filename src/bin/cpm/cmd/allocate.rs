@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use cpm::allocate::response::{Defaults, apply, read_overrides};
+use cpm::allocate::plan::{AllocateConfig, Plan, Split, Targets};
+use cpm::allocate::response::{Defaults, read_overrides};
 use cpm::allocate::table as tables;
-use cpm::allocate::targets::{self, Limits, TargetList};
+use cpm::allocate::targets::{Limits, TargetList};
 use cpm::allocate::{Method, Response};
 use cpm::io::TableStyle;
 use cpm::io::human;
@@ -166,15 +167,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         &response_file,
         ui,
     )?;
-    let overrides = match &args.response {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| cpm::error::usage(format!("--response '{}': {e}", path.display())))?;
-            read_overrides(&text, &path.display().to_string())?
-        }
-        None => Vec::new(),
-    };
-
+    let config = config(&args)?;
     let summary_config = SummaryConfig {
         as_of: args.as_of.as_of,
         ..SummaryConfig::default()
@@ -186,125 +179,97 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         cpm::segment::is_customer_table,
         ui,
     )?;
-    let valued = cpm::allocate::valued(customers.table, args.value.as_deref(), customers.as_of)?;
-    if let Some(why) = &valued.caution {
-        ui.warn(why);
-    }
-    let (table, value_column) = (valued.table, valued.column);
-    let table = cpm::groups::with_groups(table, &args.by, &args.groups)?;
-    ui.step("customers");
-
-    let groups = cpm::groups::groups(&table, &args.by, &value_column)?;
-    if groups.missing_values > 0 {
-        ui.warn(&format!(
-            "{} customers have no {value_column}: counted as 0",
-            groups.missing_values
-        ));
-    }
-    let defaults = Defaults {
-        uplift: args.uplift,
-        cost_per_customer: args.cost_per_customer,
-    };
-    let responses: Vec<Response> = groups
-        .customers
-        .iter()
-        .zip(&groups.value)
-        .map(|(&n, &v)| defaults.response(n, v))
-        .collect();
-    let response_name = args
-        .response
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let (responses, actions) = apply(&groups.names, responses, &overrides, &response_name)?;
-    let plays = cpm::groups::plays(&table, &args.by, &groups, &actions)?;
     let style = TableStyle {
         width: args.output.width,
         ..TableStyle::default()
     };
-    let assumed = assumptions(&args, &overrides);
+    let assumed = assumptions(&args, &config.overrides);
+    match cpm::allocate::plan::plan(customers.table, customers.as_of, &config, ui)? {
+        Plan::Targets(targets) => {
+            let Targets {
+                table,
+                mut allocation,
+                list,
+                limits,
+            } = *targets;
+            let summary = tables::with_total(&allocation)?;
+            let summary = cpm::io::table::render_table(&summary, &style.for_summaries());
+            ui.print(&format!("{summary}{assumed}"));
+            ui.print(&list_line(&list, limits));
+            let mut staged = Vec::new();
+            if let Some(path) = &args.allocation_out {
+                let format = cpm::io::choose_format(Some(path), None, false)?;
+                staged.push(cpm::io::atomic::stage(path, |w| {
+                    cpm::io::write_frame(&mut allocation, format, &style, w)
+                })?);
+            }
+            output.opened_in_spreadsheets().write_after(&table, staged)
+        }
+        Plan::Split(split) => told_split(*split, &args, &assumed, &style, output, ui),
+    }
+}
 
-    if args.target_list.is_some() || args.contact_cost.is_some() {
-        let limits = Limits {
+/// The library's settings of `args`, the `--response` file read.
+fn config(args: &Args) -> Result<AllocateConfig> {
+    let overrides = match &args.response {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| cpm::error::usage(format!("--response '{}': {e}", path.display())))?;
+            read_overrides(&text, &path.display().to_string())?
+        }
+        None => Vec::new(),
+    };
+    let list = args.target_list.is_some() || args.contact_cost.is_some();
+    Ok(AllocateConfig {
+        budget: args.budget,
+        by: args.by.clone(),
+        groups: args.groups.clone(),
+        value: args.value.clone(),
+        method: Method::from(args.method),
+        defaults: Defaults {
+            uplift: args.uplift,
+            cost_per_customer: args.cost_per_customer,
+        },
+        overrides,
+        overrides_from: (args.response.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        target_list: list.then(|| Limits {
             cost: args.contact_cost.unwrap_or(args.cost_per_customer),
             budget: args.budget,
             count: args.target_list.unwrap_or(usize::MAX),
-        };
-        let list = targets::contacts(&table, &groups, &responses, limits, &value_column)?;
-        let mut allocation = tables::list_allocation_table(&groups, &list, limits.cost, &plays)?;
-        ui.step("target list");
-        ui.print(&format!(
-            "{}{assumed}",
-            cpm::io::table::render_table(&tables::with_total(&allocation)?, &style.for_summaries())
-        ));
-        ui.print(&list_line(&list, limits));
-        let mut staged = Vec::new();
-        if let Some(path) = &args.allocation_out {
-            let format = cpm::io::choose_format(Some(path), None, false)?;
-            staged.push(cpm::io::atomic::stage(path, |w| {
-                cpm::io::write_frame(&mut allocation, format, &style, w)
-            })?);
-        }
-        let table = tables::target_table(&table, &groups, &list.contacts, limits.cost, &plays)?;
-        return output.opened_in_spreadsheets().write_after(&table, staged);
-    }
+        }),
+        compare: args.compare,
+    })
+}
 
-    let method = Method::from(args.method);
-    let spends = cpm::allocate::allocate(
-        &responses,
-        &groups.names,
-        &groups.value,
-        args.budget,
-        method,
-    )?;
-    if method == Method::Optimal {
-        let lambda = cpm::allocate::check_optimal(&responses, &groups.names, &spends, args.budget)?;
-        ui.info(&format!(
-            "optimal: marginal return {lambda:.4} per unit in every group inside its bounds"
-        ));
-    }
-    let mut allocation = tables::allocation_table(&groups, &responses, &spends, &plays)?;
-    ui.step("allocate");
-    let break_even = cpm::allocate::break_even_budget(&responses);
-    if args.budget > break_even {
-        ui.warn(&format!(
-            "the budget of {} is past break-even: beyond about {} the next unit of money \
-             returns less than it costs (marginal_roi below 0)",
-            human::money(args.budget),
-            human::money(break_even)
-        ));
-    }
+/// Writes a split: the allocation is the output; its summary (with the
+/// verdict), what it assumes and the comparison go to stderr, or to
+/// stdout when that is a terminal and no file is asked for.
+fn told_split(
+    split: Split,
+    args: &Args,
+    assumed: &str,
+    style: &TableStyle,
+    output: super::Output,
+    ui: &Ui,
+) -> Result<()> {
+    let summaries = style.for_summaries();
     let summary = format!(
         "{}{}",
-        cpm::io::table::render_table(&tables::with_total(&allocation)?, &style.for_summaries()),
-        verdict(&responses, &spends, args.budget, break_even)
+        cpm::io::table::render_table(&tables::with_total(&split.allocation)?, &summaries),
+        verdict(
+            &split.responses,
+            &split.spends,
+            args.budget,
+            split.break_even
+        )
     );
-    let comparison = if args.compare {
-        // the chosen method's split is already there
-        let all = Method::ALL
-            .iter()
-            .map(|&m| {
-                let split = if m == method {
-                    spends.clone()
-                } else {
-                    cpm::allocate::allocate(
-                        &responses,
-                        &groups.names,
-                        &groups.value,
-                        args.budget,
-                        m,
-                    )?
-                };
-                Ok((m, split))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let table = tables::comparison_table(&groups, &responses, &all)?;
-        cpm::io::table::render_table(&table, &style.for_summaries())
-    } else {
-        String::new()
+    let comparison = match &split.comparison {
+        Some(table) => cpm::io::table::render_table(table, &summaries),
+        None => String::new(),
     };
-    let on_terminal = output.is_terminal_summary(&args.output);
-    if on_terminal {
+    if output.is_terminal_summary(&args.output) {
         let text = format!("{summary}{assumed}{comparison}");
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
     }
@@ -312,8 +277,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui.print(&summary);
     }
     // what the split assumes, always beside it
-    ui.print(&assumed);
+    ui.print(assumed);
     ui.print(&comparison);
+    let mut allocation = split.allocation;
     if output.is_for_people() {
         // a table or Markdown for people: with the total row
         allocation = tables::with_total(&allocation)?;

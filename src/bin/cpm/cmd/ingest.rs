@@ -82,8 +82,65 @@ pub struct Args {
 
 /// Runs `cpm ingest`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    let load = load_options(&args)?;
+    let config = &load.ingest;
+    let customer_table: Vec<_> = args.customers.iter().cloned().collect();
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[args.rejects.as_deref(), args.quality_report.as_deref()],
+        &customer_table,
+        ui,
+    )?;
+    let options: ReadOptions = args.input.read_options();
+    let ingested = match streamed(&args, config, &inputs, &output, &options, ui)? {
+        Some(streamed) => streamed,
+        None => whole(&args, config, &inputs, &output, &options, ui)?,
+    };
+    ui.step("read and validate");
+    let report = &ingested.report;
+    told(report, &args, ui);
+    // the rejects and the report are put in place with the output (all,
+    // or none), or alone when too many rows were rejected
+    let mut staged: Vec<Staged> = ingested.rejects_file.into_iter().collect();
+    if let Some(path) = &args.quality_report {
+        staged.push(cpm::io::atomic::stage(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, report)?;
+            Ok(w.write_all(b"\n")?)
+        })?);
+    }
+    let rejects_listed = args.rejects.is_some();
+    if let Err(too_many) =
+        cpm::pipeline::check_rejects(report, &ingested.first_rejects, &load, rejects_listed)
+    {
+        output.commit(staged)?;
+        return Err(too_many);
+    }
+    match ingested.transactions {
+        Transactions::Staged(file) => {
+            staged.push(file);
+            output.commit(staged)?;
+        }
+        Transactions::Spooled(temp) => {
+            output.commit(staged)?;
+            cpm::io::write_stdout(|w| {
+                let mut rows = std::fs::File::open(temp.path())?;
+                std::io::copy(&mut rows, w)?;
+                Ok(())
+            })?;
+        }
+        Transactions::Whole(frame) => output.write_after(&frame, staged)?,
+    }
+    ui.step("write");
+    Ok(())
+}
+
+/// The front half's options of `args`: ingest's duplicates policy, the
+/// source column, the as-of day and the filter, with the kept rows'
+/// facts for the quality report.
+fn load_options(args: &Args) -> Result<LoadOptions> {
     let front = args.input.load_options()?;
-    let load = LoadOptions {
+    Ok(LoadOptions {
         ingest: IngestConfig {
             as_of: args.as_of,
             duplicates: if args.keep_duplicates {
@@ -99,24 +156,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             ..front.ingest.clone()
         },
         ..front
-    };
-    let config = &load.ingest;
-    let customer_table: Vec<_> = args.customers.iter().cloned().collect();
-    let (inputs, output) = inputs_and_output(
-        &args.input,
-        &args.output,
-        &[args.rejects.as_deref(), args.quality_report.as_deref()],
-        &customer_table,
-        ui,
-    )?;
+    })
+}
 
-    let options: ReadOptions = args.input.read_options();
-    let ingested = match streamed(&args, config, &inputs, &output, &options, ui)? {
-        Some(streamed) => streamed,
-        None => whole(&args, config, &inputs, &output, &options, ui)?,
-    };
-    ui.step("read and validate");
-    let report = &ingested.report;
+/// Tells the quality report: the date layouts (-v), each input's
+/// warnings, the report itself, and what deserves a second look (rows
+/// kept that repeat others, no rows, order dates after today).
+fn told(report: &cpm::ingest::QualityReport, args: &Args, ui: &Ui) {
     for input in &report.inputs {
         if let Some(layout) = &input.date_format {
             ui.info(&format!("{}: dates read as {layout}", input.name));
@@ -124,16 +170,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         for warning in &input.warnings {
             ui.warn(warning);
         }
-    }
-
-    // the rejects and the report are put in place with the output (all,
-    // or none), or alone when too many rows were rejected
-    let mut staged: Vec<Staged> = ingested.rejects_file.into_iter().collect();
-    if let Some(path) = &args.quality_report {
-        staged.push(cpm::io::atomic::stage(path, |w| {
-            serde_json::to_writer_pretty(&mut *w, report)?;
-            Ok(w.write_all(b"\n")?)
-        })?);
     }
     ui.print(&report.render(args.output.width));
     if report.identical_rows_kept > 0 && !args.keep_duplicates {
@@ -156,33 +192,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
              (--as-of today leaves future rows out)"
         ));
     }
-
-    if let Err(too_many) = cpm::pipeline::check_rejects(
-        &ingested.report,
-        &ingested.first_rejects,
-        &load,
-        args.rejects.is_some(),
-    ) {
-        output.commit(staged)?;
-        return Err(too_many);
-    }
-    match ingested.transactions {
-        Transactions::Staged(file) => {
-            staged.push(file);
-            output.commit(staged)?;
-        }
-        Transactions::Spooled(temp) => {
-            output.commit(staged)?;
-            cpm::io::write_stdout(|w| {
-                let mut rows = std::fs::File::open(temp.path())?;
-                std::io::copy(&mut rows, w)?;
-                Ok(())
-            })?;
-        }
-        Transactions::Whole(frame) => output.write_after(&frame, staged)?,
-    }
-    ui.step("write");
-    Ok(())
 }
 
 /// An ingest's outcome, before anything is put in place.

@@ -140,7 +140,51 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         as_of: args.as_of.as_of,
         time_unit: args.time_unit.into(),
     };
-    let config = SegmentConfig {
+    let config = config(&args)?;
+    let (inputs, output) = inputs_and_output(
+        &args.input,
+        &args.output,
+        &[args.summary_out.as_deref()],
+        &[],
+        ui,
+    )?;
+    let customers = cpm::pipeline::customers(
+        &inputs,
+        &args.input.load_options()?,
+        &summary_config,
+        cpm::segment::is_customer_table,
+        ui,
+    )?
+    .table;
+    check_breakdowns(&customers, &args.by)?;
+    let segmented = cpm::segment::segment(&customers, &config)?;
+    report_scorings(&segmented, ui);
+    ui.step("segment");
+    let on_terminal = output.is_terminal_summary(&args.output);
+    // the summaries cost a few group-bys: made only when someone reads them
+    if !(on_terminal || args.summary || args.summary_out.is_some()) {
+        output.write(&segmented.customers)?;
+        ui.step("write");
+        return Ok(());
+    }
+    let style = TableStyle {
+        width: args.output.width,
+        ..TableStyle::default()
+    };
+    let (summaries, staged) = summaries(&segmented, &args, &style)?;
+    if args.summary {
+        ui.print(&summaries);
+    }
+    if on_terminal {
+        output.commit(staged)?;
+        return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
+    }
+    output.write_after(&segmented.customers, staged)
+}
+
+/// The library's settings of `args` (the `--rules` file read).
+fn config(args: &Args) -> Result<SegmentConfig> {
+    Ok(SegmentConfig {
         rfm: RfmConfig {
             bins: args.bins,
             r_edges: args.r_edges.clone(),
@@ -157,24 +201,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         },
         rules: rule_table(&args.rules)?,
         tiers: args.tiers.config(),
-    };
-    let (inputs, output) = inputs_and_output(
-        &args.input,
-        &args.output,
-        &[args.summary_out.as_deref()],
-        &[],
-        ui,
-    )?;
+    })
+}
 
-    let customers = cpm::pipeline::customers(
-        &inputs,
-        &args.input.load_options()?,
-        &summary_config,
-        cpm::segment::is_customer_table,
-        ui,
-    )?
-    .table;
-    for by in &args.by {
+/// A usage error for a `--by` column the summary cannot be broken down
+/// by: one of its own, or one the customer table lacks.
+fn check_breakdowns(customers: &DataFrame, by: &[String]) -> Result<()> {
+    for by in by {
         if cpm::segment::SUMMARY_COLUMNS.contains(&by.as_str()) {
             bail!(cpm::error::usage(format!(
                 "--by {by}: a column of the summary itself; break the summary down by an \
@@ -185,43 +218,31 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             bail!(
                 "--by {by}: no such column in the customer table (found: {}); only columns \
                  constant per customer pass through",
-                cpm::error::column_list(&customers)
+                cpm::error::column_list(customers)
             );
         }
     }
+    Ok(())
+}
 
-    let segmented = cpm::segment::segment(&customers, &config)?;
-    report_scorings(&segmented, ui);
-    ui.step("segment");
-    let on_terminal = output.is_terminal_summary(&args.output);
-    // the summaries cost a few group-bys: made only when someone reads them
-    if !(on_terminal || args.summary || args.summary_out.is_some()) {
-        output.write(&segmented.customers)?;
-        ui.step("write");
-        return Ok(());
-    }
+/// The segment and tier summaries for people, and the summary table
+/// staged for `--summary-out` (put in place with the output).
+fn summaries(
+    segmented: &Segmented,
+    args: &Args,
+    style: &TableStyle,
+) -> Result<(String, Vec<cpm::io::atomic::Staged>)> {
     let mut summary = cpm::segment::segment_summary(&segmented.customers, &args.by)?;
     let tiers = cpm::segment::tier_summary(&segmented.customers, &segmented.value_column)?;
-    let style = TableStyle {
-        width: args.output.width,
-        ..TableStyle::default()
-    };
-    let summaries = summaries_text(&summary, &tiers, &style)?;
-    if args.summary {
-        ui.print(&summaries);
-    }
+    let text = summaries_text(&summary, &tiers, style)?;
     let mut staged = Vec::new();
     if let Some(path) = &args.summary_out {
         let format = cpm::io::choose_format(Some(path), None, false)?;
         staged.push(cpm::io::atomic::stage(path, |w| {
-            cpm::io::write_frame(&mut summary, format, &style, w)
+            cpm::io::write_frame(&mut summary, format, style, w)
         })?);
     }
-    if on_terminal {
-        output.commit(staged)?;
-        return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
-    }
-    output.write_after(&segmented.customers, staged)
+    Ok((text, staged))
 }
 
 /// The summaries for people: segments (the action moved to a playbook

@@ -41,13 +41,24 @@ pub enum ColorWhen {
 }
 
 /// `--as-of` of the commands that gather the facts (facts, segment, value,
-/// allocate): declared once, parsed by clap.
+/// allocate, report): declared once, parsed by clap.
 #[derive(Args)]
 pub struct AsOfArg {
     /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded
-    /// and counted. Default: the day after the latest transaction.
+    /// and counted. Default: the day after the latest transaction (the
+    /// report's KPI period then ends on the latest transaction's day).
     #[arg(long, value_name = "DATE", value_parser = parse_day, help_heading = "Facts")]
     pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// `--calibration-end` of value and report: declared once.
+#[derive(Args)]
+pub struct CalibrationArg {
+    /// Fit the models on the transactions up to this day (YYYY-MM-DD), and
+    /// compare their predictions for the days after it, up to the as-of
+    /// day, with what happened (the holdout).
+    #[arg(long, value_name = "DATE", value_parser = parse_day, help_heading = "Holdout")]
+    pub calibration_end: Option<chrono::NaiveDate>,
 }
 
 /// A day as `--as-of` and `--calibration-end` take it: YYYY-MM-DD or

@@ -12,7 +12,7 @@ use cpm::report::render::Format;
 use cpm::summary::SummaryConfig;
 
 use super::{check_output, input_paths};
-use crate::args::{InputArgs, MarginArg};
+use crate::args::{AsOfArg, CalibrationArg, InputArgs, MarginArg};
 use crate::ui::Ui;
 use cpm::pipeline::LoadOptions;
 
@@ -42,11 +42,8 @@ pub struct Args {
     #[command(flatten)]
     input: InputArgs,
 
-    /// Analysis day: the KPI period ends on it (YYYY-MM-DD or 'today').
-    /// Default: the day after the last transaction, as for segment and
-    /// value, and the period then ends on the last transaction's day.
-    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Report")]
-    as_of: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    as_of: AsOfArg,
 
     /// The KPI period: week, month or quarter, ending on the as-of day.
     #[arg(long, value_enum, default_value_t = PeriodArg::Month, help_heading = "Report")]
@@ -56,10 +53,8 @@ pub struct Args {
     #[arg(long, help_heading = "Report")]
     no_model: bool,
 
-    /// Fit the models up to this day as well and compare their predictions
-    /// with what happened after it (model health's holdout table).
-    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Report")]
-    calibration_end: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    calibration: CalibrationArg,
 
     /// Migration from this earlier customer table (default: the segments
     /// at the end of the previous period, from the same transactions).
@@ -162,7 +157,7 @@ struct Target {
 /// Runs `cpm report`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let targets = targets(&args)?;
-    if args.no_model && args.calibration_end.is_some() {
+    if args.no_model && args.calibration.calibration_end.is_some() {
         bail!(cpm::error::usage(
             "--calibration-end checks the models: it does not go with --no-model"
         ));
@@ -176,16 +171,22 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         check_output(path, &protected)?;
     }
     let summary = SummaryConfig {
-        as_of: args.as_of,
+        as_of: args.as_of.as_of,
         ..SummaryConfig::default()
     };
     let load = LoadOptions {
         stream_above: (args.input.stream_above).unwrap_or(cpm::facts::REPORT_STREAM_ABOVE),
         ..args.input.load_options()?
     };
-    let plan = assemble::read(&inputs, &load, &summary, args.calibration_end, ui)?;
+    let plan = assemble::read(
+        &inputs,
+        &load,
+        &summary,
+        args.calibration.calibration_end,
+        ui,
+    )?;
     let assembly = Assembly {
-        as_of_given: args.as_of.is_some(),
+        as_of_given: args.as_of.as_of.is_some(),
         no_model: args.no_model,
         earlier: args
             .compare

@@ -13,7 +13,7 @@ use cpm::value::{ValueConfig, Valued};
 use polars::prelude::*;
 
 use super::inputs_and_output;
-use crate::args::{AsOfArg, InputArgs, ModelArgs, OutputArgs, TierArgs};
+use crate::args::{AsOfArg, CalibrationArg, InputArgs, ModelArgs, OutputArgs, TierArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -52,10 +52,8 @@ pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
 
-    /// Fit on transactions up to this day, predict the days after it up to
-    /// the as-of day, and compare with what happened.
-    #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Holdout")]
-    calibration_end: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    calibration: CalibrationArg,
 
     /// Write the holdout comparison as JSON.
     #[arg(long, value_name = "FILE", help_heading = "Holdout")]
@@ -75,7 +73,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         as_of: args.as_of.as_of,
         time_unit: config.time_unit,
     };
-    if args.calibration_end.is_none() && args.holdout_report.is_some() {
+    if args.calibration.calibration_end.is_none() && args.holdout_report.is_some() {
         bail!(cpm::error::usage(
             "--holdout-report needs --calibration-end"
         ));
@@ -90,7 +88,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ui,
     )?;
     let load = args.input.load_options()?;
-    let (table, as_of, holdout) = match args.calibration_end {
+    let (table, as_of, holdout) = match args.calibration.calibration_end {
         None => {
             let customers =
                 cpm::pipeline::customers(&inputs, &load, &summary_config, is_customer_table, ui)?;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::facts::{
     FIRST_DAY_REVENUE, FIRST_PURCHASE, LAST_PURCHASE, MARGIN, ORDERS, PURCHASE_DAYS,
 };
+use crate::hashing::{KeyMap, KeySet, Numbering};
 use crate::io::batches::Batches;
 use crate::schema::dates::days_since_epoch;
 use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
@@ -208,36 +209,60 @@ fn values<T: PolarsNumericType>(frame: &DataFrame, name: &str) -> Result<Vec<T::
     Ok(values.into_no_null_iter().collect())
 }
 
-/// The day (since 1970-01-01) of every repeat purchase up to `as_of` of the
-/// customers whose first purchase is on or before `born_by`: each
-/// customer's distinct purchase days after the first (a refund is no
-/// purchase), as `repeat_purchases` counts them. What holdout tracking
-/// curves add up.
-pub fn repeat_purchase_days(
-    transactions: &DataFrame,
-    as_of: NaiveDate,
-    born_by: NaiveDate,
-) -> Result<Vec<i32>> {
-    let day = col(ORDER_DATE).cast(DataType::Int32);
-    let days = transactions
-        .clone()
-        .lazy()
-        .filter(
-            col(REVENUE)
-                .gt_eq(lit(0.0))
-                .and(day.clone().lt_eq(lit(days_since_epoch(as_of)))),
-        )
-        .select([col(CUSTOMER_ID), day.alias("day")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .with_column(col("day").min().over([col(CUSTOMER_ID)])?.alias("first"))
-        .filter(
-            col("day")
-                .gt(col("first"))
-                .and(col("first").lt_eq(lit(days_since_epoch(born_by)))),
-        )
-        .select([col("day")])
-        .collect()?;
-    Ok(days.column("day")?.i32()?.into_no_null_iter().collect())
+/// Each customer's distinct purchase days (a refund is no purchase),
+/// gathered a batch at a time: what holdout tracking curves add up. What
+/// grows is a pair (customer, day) per purchase day, not the rows.
+#[derive(Default)]
+pub struct PurchaseDays {
+    numbering: Numbering,
+    days: KeySet<(u32, i32)>,
+}
+
+impl PurchaseDays {
+    /// Adds the purchases of canonical transactions.
+    pub fn add(&mut self, rows: &DataFrame) -> Result<()> {
+        let keys = crate::hashing::par_text_keys(rows.column(CUSTOMER_ID)?)?;
+        let codes = self.numbering.number(&keys);
+        let days = rows.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+        let revenue = rows.column(REVENUE)?.cast(&DataType::Float64)?;
+        let purchases = codes
+            .iter()
+            .zip(days.i32()?.iter())
+            .zip(revenue.f64()?.iter());
+        for ((&code, day), revenue) in purchases {
+            if let (Some(day), Some(revenue)) = (day, revenue)
+                && revenue >= 0.0
+            {
+                self.days.insert((code, day));
+            }
+        }
+        Ok(())
+    }
+
+    /// The day (since 1970-01-01), in order, of every repeat purchase up
+    /// to `as_of` of the customers whose first purchase is on or before
+    /// `born_by`: each customer's purchase days after the first, as
+    /// `repeat_purchases` counts them.
+    pub fn repeat_days(&self, as_of: NaiveDate, born_by: NaiveDate) -> Vec<i32> {
+        let (as_of, born_by) = (days_since_epoch(as_of), days_since_epoch(born_by));
+        let mut first: KeyMap<u32, i32> = KeyMap::default();
+        for &(code, day) in self.days.iter().filter(|(_, day)| *day <= as_of) {
+            let earliest = first.entry(code).or_insert(day);
+            *earliest = (*earliest).min(day);
+        }
+        let mut days: Vec<i32> = self
+            .days
+            .iter()
+            .filter(|&&(code, day)| {
+                first
+                    .get(&code)
+                    .is_some_and(|&first| day <= as_of && day > first && first <= born_by)
+            })
+            .map(|&(_, day)| day)
+            .collect();
+        days.sort_unstable();
+        days
+    }
 }
 
 #[cfg(test)]
@@ -343,8 +368,13 @@ mod tests {
     #[test]
     fn repeat_purchase_days_skip_first_days_refunds_and_late_births() {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let days =
-            repeat_purchase_days(&transactions(), day(2024, 2, 1), day(2024, 1, 31)).unwrap();
+        let mut purchases = PurchaseDays::default();
+        let all = transactions();
+        // in batches of two rows: a customer's days meet across batches
+        for start in (0..all.height()).step_by(2) {
+            purchases.add(&all.slice(start as i64, 2)).unwrap();
+        }
+        let days = purchases.repeat_days(day(2024, 2, 1), day(2024, 1, 31));
         // a: 1 Jan (first, twice), 11 Jan, the refund on the 15th; b: once;
         // c: first buys on 1 Feb, after born_by
         assert_eq!(days, [days_since_epoch(day(2024, 1, 11))]);

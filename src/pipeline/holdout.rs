@@ -1,59 +1,75 @@
-//! The front half of a holdout run: the transactions read whole (the
-//! holdout needs the rows themselves), their customers at the as-of day,
-//! and at the end of the calibration.
+//! The front half of a holdout run: the customers at the as-of day and at
+//! the end of the calibration, and the days of their repeat purchases,
+//! gathered in one pass over the transactions a batch at a time.
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use polars::prelude::*;
 
-use super::{Customers, LoadOptions, Loaded, Observer};
-use crate::ingest::QualityReport;
-use crate::io::Input;
+use super::{BATCH_ROWS, Customers, Observer};
+use crate::facts::FactsBuilder;
 use crate::io::batches::Batches;
-use crate::summary::SummaryConfig;
+use crate::summary::{PurchaseDays, SummaryConfig};
 use crate::value::holdout::Holdout;
 
 /// What a holdout run reads.
 pub struct Calibration {
-    /// The canonical transactions.
-    pub transactions: DataFrame,
-    /// Ingest's counts, when they came from a raw export.
-    pub quality: Option<Box<QualityReport>>,
     /// The customers at the as-of day.
     pub full: Customers,
     /// The customers at the end of the calibration, to fit on.
-    pub calibrated: DataFrame,
+    pub calibrated: polars::prelude::DataFrame,
     /// What the fit's predictions are compared with.
     pub holdout: Holdout,
 }
 
-/// Reads `inputs` whole and summarises them twice: at `summary`'s as-of
-/// day and at `calibration_end`, the last day the models may see.
-pub fn calibration(
-    inputs: &[Input],
-    options: &LoadOptions,
+/// Summarises the transactions of `source` at `summary`'s as-of day and
+/// at `calibration_end`, the last day the models may see, in one pass:
+/// only what is kept per customer and per purchase day grows. The
+/// calibration must end before the as-of day (a usage error naming
+/// `calibration_end`).
+pub fn calibrate(
+    source: &Batches,
     summary: &SummaryConfig,
     calibration_end: NaiveDate,
-    is_table: fn(&DataFrame) -> bool,
     observer: &dyn Observer,
 ) -> Result<Calibration> {
-    let (transactions, quality) = match super::load(inputs, options, is_table, observer)? {
-        Loaded::Customers(_) | Loaded::Facts(_) => return Err(NeedsTransactions.into()),
-        Loaded::Transactions(transactions, quality) => (transactions, quality),
+    let columns = source.column_names();
+    let mut full = FactsBuilder::new(&columns, summary.as_of)?;
+    let mut calibration = FactsBuilder::new(&columns, Some(calibration_end))?;
+    full.expect_rows(source.rows_hint());
+    calibration.expect_rows(source.rows_hint());
+    let mut purchases = PurchaseDays::default();
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    source.each(BATCH_ROWS, &names, &mut |_, rows| {
+        full.add(&rows)?;
+        calibration.add(&rows)?;
+        purchases.add(&rows)
+    })?;
+    let full = full.finish()?;
+    let as_of = full.as_of;
+    if calibration_end >= as_of {
+        anyhow::bail!(crate::error::usage(format!(
+            "the calibration end ({calibration_end}, --calibration-end) must be before the \
+             as-of day {as_of}"
+        )));
+    }
+    observer.step("facts at the as-of day and the calibration end");
+    let full = super::derive(
+        super::load::told_gathered(full, observer),
+        summary,
+        observer,
+    )?;
+    let at_end = SummaryConfig {
+        as_of: Some(calibration_end),
+        ..*summary
     };
-    let full = super::summarize(&Batches::Frame(&transactions), summary, observer)?;
-    let as_of = full.as_of.unwrap_or(calibration_end);
-    let (calibrated, holdout) = Holdout::calibrate(
-        &transactions,
-        full.table.clone(),
+    let calibrated = crate::summary::derive(calibration.finish()?.table, &at_end)?.customers;
+    let holdout = Holdout {
+        full: full.table.clone(),
+        repeat_days: purchases.repeat_days(as_of, calibration_end),
         calibration_end,
         as_of,
-        summary.time_unit,
-    )?;
-    observer.step("calibration");
+    };
     Ok(Calibration {
-        transactions,
-        quality,
         full,
         calibrated,
         holdout,

@@ -134,7 +134,7 @@ pub fn facts(
 
 /// The facts table of `gathered`, after a warning of the rows after its
 /// day (the day itself is told with the customer table, or by [`facts`]).
-fn told_gathered(gathered: Gathered, observer: &dyn Observer) -> DataFrame {
+pub(super) fn told_gathered(gathered: Gathered, observer: &dyn Observer) -> DataFrame {
     if gathered.rows_after_as_of > 0 {
         observer.warn(&format!(
             "{} transactions after {} excluded",

@@ -25,14 +25,14 @@ mod load;
 mod observer;
 mod rows;
 mod spool;
-pub use holdout::{Calibration, NeedsTransactions, calibration};
+pub use holdout::{Calibration, NeedsTransactions, calibrate};
 pub use load::{
     Customers, LoadOptions, Loaded, TooManyRejects, check_rejects, customers, derive, facts,
     large_canonical, load, opened_for_batches, read_all, read_all_projected, summarize,
 };
 pub use observer::{Observer, Silent};
 pub use rows::{Read, RowBatches, reads_in_batches};
-pub use spool::{Spool, Spooled, spool};
+pub use spool::{Spool, Spooled, Transactions, spool, transactions};
 
 /// When inputs are read a batch at a time.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,7 @@ use super::{LoadOptions, Loaded, Observer, Read, RowBatches};
 use crate::ingest::QualityReport;
 use crate::io::Input;
 use crate::io::batch_writer::{BatchWriter, TypeChanged};
-use crate::io::batches::ParquetFile;
+use crate::io::batches::{Batches, ParquetFile};
 use crate::io::write::OutputFormat;
 
 /// Canonical transactions in a temporary Parquet file, removed when this
@@ -32,6 +32,57 @@ pub enum Spool {
     /// an input that is not read in batches, columns that change type
     /// between batches.
     Loaded(Loaded),
+}
+
+/// Transactions to read more than once, wherever they are.
+pub enum Transactions {
+    /// Canonical transactions in a file read a batch at a time: the
+    /// input, or a raw export spooled (kept until this is dropped).
+    Batched(Batches<'static>, Option<Box<Spooled>>),
+    /// Anything read whole: a customer or facts table, transactions.
+    Loaded(Loaded),
+}
+
+impl Transactions {
+    /// The transactions a batch at a time (none in a customer or facts
+    /// table).
+    pub fn batches(&self) -> Option<Batches<'_>> {
+        match self {
+            Transactions::Batched(source, _) => Some(source.clone()),
+            Transactions::Loaded(Loaded::Transactions(frame, _)) => Some(Batches::Frame(frame)),
+            Transactions::Loaded(_) => None,
+        }
+    }
+
+    /// Ingest's counts, when the transactions came from a raw export.
+    pub fn quality(&self) -> Option<&QualityReport> {
+        match self {
+            Transactions::Batched(_, spooled) => spooled.as_ref().map(|s| &s.quality),
+            Transactions::Loaded(Loaded::Transactions(_, quality)) => quality.as_deref(),
+            Transactions::Loaded(_) => None,
+        }
+    }
+}
+
+/// Reads `inputs` to be read again: a large canonical file as it is
+/// ([`super::large_canonical`]), a raw export spooled ([`spool`]),
+/// anything else whole.
+pub fn transactions(
+    inputs: &[Input],
+    options: &LoadOptions,
+    is_table: fn(&DataFrame) -> bool,
+    observer: &dyn Observer,
+) -> Result<Transactions> {
+    if let Some(batches) = super::large_canonical(inputs, options, is_table)? {
+        return Ok(Transactions::Batched(batches, None));
+    }
+    Ok(match spool(inputs, options, is_table, observer)? {
+        Spool::Spooled(spooled) => {
+            let file = Batches::Parquet(spooled.file.clone());
+            Transactions::Batched(file, Some(spooled))
+        }
+        Spool::Loaded(loaded) => Transactions::Loaded(loaded),
+    })
 }
 
 /// Reads `inputs` (CSV or raw Parquet files) a batch at a time through

@@ -9,59 +9,33 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::{Report, ReportConfig, Sources};
-use crate::ingest::QualityReport;
 use crate::io::Input;
 use crate::io::batches::Batches;
-use crate::pipeline::{Calibration, LoadOptions, Loaded, Observer, Spool, Spooled};
+use crate::pipeline::{
+    Calibration, Customers, LoadOptions, Loaded, NeedsTransactions, Observer, Transactions,
+};
 use crate::summary::SummaryConfig;
 use crate::value::holdout::HoldoutReport;
 use crate::value::{Filled, Model, ValueConfig};
 
-/// How the report's inputs were read.
-enum Read {
-    /// Canonical transactions in a file read a batch at a time (the
-    /// input, or a Parquet file spooled from a raw export: kept until the
-    /// end).
-    Batched(Batches<'static>, Option<Box<Spooled>>),
-    /// Anything read whole.
-    Whole(Loaded),
-    /// The transactions of a holdout run, read whole, summarised at the
-    /// as-of day and at the end of the calibration.
-    Calibrated(Box<Calibration>),
-}
-
 /// The report's inputs, read: the customers, and the transactions when
 /// the inputs had them.
 pub struct Plan {
-    read: Read,
+    read: Transactions,
+    /// The holdout's customers and purchases (`--calibration-end`).
+    calibration: Option<Calibration>,
     /// One row per customer, as read or summarised.
     customers: DataFrame,
     /// The analysis day, when known.
     as_of: Option<NaiveDate>,
-    /// Ingest's counts, when the input was a raw export.
-    quality: Option<Box<QualityReport>>,
-}
-
-impl Plan {
-    /// The transactions, wherever they are.
-    fn transactions(&self) -> Option<Batches<'_>> {
-        match &self.read {
-            Read::Batched(source, _) => Some(source.clone()),
-            Read::Calibrated(calibration) => Some(Batches::Frame(&calibration.transactions)),
-            Read::Whole(Loaded::Transactions(transactions, _)) => {
-                Some(Batches::Frame(transactions))
-            }
-            Read::Whole(_) => None,
-        }
-    }
 }
 
 /// Reads `inputs` for a report as of `summary`'s day: the transactions
-/// are read three times (the facts, the KPIs and cohorts, the previous
-/// period's facts), so a large canonical file, or a raw export spooled to
-/// one, is read a batch at a time each time; anything else whole, and the
-/// transactions of a holdout ending on `calibration_end` too (it needs
-/// the rows themselves).
+/// are read more than once (the facts, the KPIs and cohorts, the
+/// previous period's facts), so a large canonical file, or a raw export
+/// spooled to one, is read a batch at a time each time
+/// ([`crate::pipeline::transactions`]); with `calibration_end`, the
+/// holdout's facts are gathered in the same first pass.
 pub fn read(
     inputs: &[Input],
     options: &LoadOptions,
@@ -69,53 +43,41 @@ pub fn read(
     calibration_end: Option<NaiveDate>,
     observer: &dyn Observer,
 ) -> Result<Plan> {
-    let is_table = crate::segment::is_customer_table;
-    let large = match calibration_end {
-        None => crate::pipeline::large_canonical(inputs, options, is_table)?,
-        Some(_) => None,
-    };
-    let read = match (large, calibration_end) {
-        (Some(batches), _) => Read::Batched(batches, None),
-        (None, None) => match crate::pipeline::spool(inputs, options, is_table, observer)? {
-            Spool::Spooled(spooled) => {
-                Read::Batched(Batches::Parquet(spooled.file.clone()), Some(spooled))
-            }
-            Spool::Loaded(loaded) => Read::Whole(loaded),
+    let read = crate::pipeline::transactions(
+        inputs,
+        options,
+        crate::segment::is_customer_table,
+        observer,
+    )?;
+    if let Some(end) = calibration_end {
+        let source = read.batches().ok_or(NeedsTransactions)?;
+        let calibration = crate::pipeline::calibrate(&source, summary, end, observer)?;
+        let (customers, as_of) = (calibration.full.table.clone(), calibration.full.as_of);
+        return Ok(Plan {
+            read,
+            calibration: Some(calibration),
+            customers,
+            as_of,
+        });
+    }
+    let customers = match &read {
+        Transactions::Batched(source, _) => crate::pipeline::summarize(source, summary, observer)?,
+        Transactions::Loaded(Loaded::Customers(table)) => Customers {
+            table: table.clone(),
+            as_of: summary.as_of.or_else(|| table_as_of(table)),
         },
-        (None, Some(end)) => Read::Calibrated(Box::new(crate::pipeline::calibration(
-            inputs, options, summary, end, is_table, observer,
-        )?)),
-    };
-    let (customers, quality, as_of) = match &read {
-        Read::Batched(source, spooled) => {
-            let customers = crate::pipeline::summarize(source, summary, observer)?;
-            let quality = spooled.as_ref().map(|s| Box::new(s.quality.clone()));
-            (customers.table, quality, customers.as_of)
+        Transactions::Loaded(Loaded::Facts(facts)) => {
+            crate::pipeline::derive(facts.clone(), summary, observer)?
         }
-        Read::Calibrated(calibration) => (
-            calibration.full.table.clone(),
-            calibration.quality.clone(),
-            calibration.full.as_of,
-        ),
-        Read::Whole(Loaded::Customers(table)) => {
-            let as_of = summary.as_of.or_else(|| table_as_of(table));
-            (table.clone(), None, as_of)
-        }
-        Read::Whole(Loaded::Facts(facts)) => {
-            let customers = crate::pipeline::derive(facts.clone(), summary, observer)?;
-            (customers.table, None, customers.as_of)
-        }
-        Read::Whole(Loaded::Transactions(transactions, quality)) => {
-            let source = Batches::Frame(transactions);
-            let customers = crate::pipeline::summarize(&source, summary, observer)?;
-            (customers.table, quality.clone(), customers.as_of)
+        Transactions::Loaded(Loaded::Transactions(frame, _)) => {
+            crate::pipeline::summarize(&Batches::Frame(frame), summary, observer)?
         }
     };
     Ok(Plan {
         read,
-        customers,
-        as_of,
-        quality,
+        calibration: None,
+        customers: customers.table,
+        as_of: customers.as_of,
     })
 }
 
@@ -143,7 +105,7 @@ pub fn assemble(
     config: &ReportConfig,
     observer: &dyn Observer,
 ) -> Result<Report> {
-    let transactions = plan.transactions();
+    let transactions = plan.read.batches();
     let mut notes = Vec::new();
     let mut table = plan.customers.clone();
     if config.margin.is_none() && table.column("margin").is_err() {
@@ -170,8 +132,8 @@ pub fn assemble(
         }
     };
     observer.step("segment");
-    let holdout = match (&plan.read, &model) {
-        (Read::Calibrated(calibration), Some(_)) => Some(holdout(calibration, observer)?),
+    let holdout = match (&plan.calibration, &model) {
+        (Some(calibration), Some(_)) => Some(holdout(calibration, observer)?),
         _ => None,
     };
     // a default as-of day is the day after the last transaction: the
@@ -206,7 +168,7 @@ pub fn assemble(
             .map(|(frame, label)| (frame, label.clone())),
         model: model.as_ref(),
         holdout: holdout.as_ref(),
-        quality: plan.quality.as_deref(),
+        quality: plan.read.quality(),
         notes,
     };
     let report = super::build(sources, config)?;

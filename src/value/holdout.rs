@@ -126,51 +126,19 @@ pub fn tracking(
         .collect()
 }
 
-/// What a holdout run compares against: the transactions and the facts
-/// up to the as-of day.
+/// What a holdout run compares against: the customers up to the as-of
+/// day, and the days of their repeat purchases.
 pub struct Holdout {
-    /// The transactions.
-    pub transactions: DataFrame,
-    /// The customer facts up to the as-of day.
+    /// The customer table up to the as-of day.
     pub full: DataFrame,
+    /// The days of the repeat purchases up to the as-of day of the
+    /// customers born by the end of the calibration, in order
+    /// ([`crate::summary::PurchaseDays::repeat_days`]).
+    pub repeat_days: Vec<i32>,
     /// The last day of the calibration.
     pub calibration_end: NaiveDate,
     /// The end of the holdout.
     pub as_of: NaiveDate,
-}
-
-impl Holdout {
-    /// The calibration of a holdout run: the customer table of
-    /// `transactions` as of `calibration_end` (in `time_unit`), and the
-    /// holdout its predictions are compared with: the rows, and `full`,
-    /// their customers as of `as_of`. The calibration must end before the
-    /// as-of day (a usage error naming `calibration_end`).
-    pub fn calibrate(
-        transactions: &DataFrame,
-        full: DataFrame,
-        calibration_end: NaiveDate,
-        as_of: NaiveDate,
-        time_unit: crate::summary::TimeUnit,
-    ) -> Result<(DataFrame, Holdout)> {
-        if calibration_end >= as_of {
-            anyhow::bail!(crate::error::usage(format!(
-                "the calibration end ({calibration_end}, --calibration-end) must be before the \
-                 as-of day {as_of}"
-            )));
-        }
-        let calibration = crate::summary::SummaryConfig {
-            as_of: Some(calibration_end),
-            time_unit,
-        };
-        let calibrated = crate::summary::summarize(transactions, &calibration)?.customers;
-        let holdout = Holdout {
-            transactions: transactions.clone(),
-            full,
-            calibration_end,
-            as_of,
-        };
-        Ok((calibrated, holdout))
-    }
 }
 
 /// Compares the calibration customers' predicted holdout purchases with
@@ -229,15 +197,16 @@ pub fn holdout_report(
         births.push((run[0], run.len() as f64));
     }
     let start = births.first().map_or(0, |b| b.0);
-    let repeats = crate::summary::repeat_purchase_days(
-        &holdout.transactions,
-        holdout.as_of,
-        holdout.calibration_end,
-    )?;
     let period = unit_days as i32;
     let periods = ((to_day(holdout.as_of) - start) / period + 1).max(1) as u32;
     report.tracking = crate::value::holdout::tracking(
-        &params, &births, &repeats, start, period, periods, unit_days,
+        &params,
+        &births,
+        &holdout.repeat_days,
+        start,
+        period,
+        periods,
+        unit_days,
     )?;
     Ok(report)
 }

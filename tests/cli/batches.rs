@@ -429,3 +429,69 @@ fn a_report_reads_its_export_in_batches_and_gives_the_report_of_its_rows() {
         assert_eq!(from_export, from_table, "{name}");
     }
 }
+
+#[test]
+fn a_holdout_gathered_in_batches_is_the_holdout_of_the_whole_table() {
+    // --calibration-end reads the transactions a batch at a time too: a raw
+    // export spooled, a canonical file as it is; the customers at both
+    // days and the repeat purchases meet across batches
+    let dir = tempdir();
+    let export = data("cdnow_sample.csv");
+    let canonical = dir.path().join("cdnow.parquet");
+    let canonical = canonical.display().to_string();
+    cpm(&["ingest", &export, "-q", "-o", &canonical]).run().ok();
+    let holdout = dir.path().join("holdout.json");
+    let holdout = holdout.display().to_string();
+    let outcome = |input: &str, env: &[(&str, &str)]| {
+        let mut run = cpm(&[
+            "value",
+            input,
+            "-q",
+            "-f",
+            "csv",
+            "--calibration-end",
+            "1997-09-30",
+            "--holdout-report",
+            &holdout,
+        ]);
+        for (key, value) in env {
+            run = run.env(key, value);
+        }
+        let valued = run.run().ok().stdout();
+        (valued, std::fs::read_to_string(&holdout).unwrap())
+    };
+    // the canonical table read whole: the reference
+    let whole = outcome(&canonical, &[]);
+    assert!(whole.1.contains("tracking"));
+    for env in [
+        &[("CPM_STREAM_ABOVE", "1")][..],
+        &[("CPM_STREAM_ABOVE", "1"), ("CPM_BATCH_ROWS", "997")][..],
+    ] {
+        assert!(outcome(&canonical, env) == whole, "canonical, {env:?}");
+    }
+    for rows in ["397", "4099"] {
+        let batched = outcome(&export, &[("CPM_BATCH_ROWS", rows)]);
+        assert!(batched == whole, "the export in batches of {rows} rows");
+    }
+    // the report's model health: the same holdout, whatever the reading
+    let report = |input: &str, env: &[(&str, &str)]| {
+        let mut run = cpm(&[
+            "report",
+            input,
+            "-q",
+            "-f",
+            "json",
+            "--calibration-end",
+            "1997-09-30",
+        ]);
+        for (key, value) in env {
+            run = run.env(key, value);
+        }
+        let json: serde_json::Value = serde_json::from_str(&run.run().ok().stdout()).unwrap();
+        json["model"].clone()
+    };
+    let reference = report(&canonical, &[]);
+    assert!(reference["holdout"].is_object(), "{reference}");
+    assert_eq!(report(&canonical, &[("CPM_STREAM_ABOVE", "1")]), reference);
+    assert_eq!(report(&export, &[("CPM_BATCH_ROWS", "397")]), reference);
+}

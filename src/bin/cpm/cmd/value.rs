@@ -95,14 +95,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             (customers.table, customers.as_of, None)
         }
         Some(end) => {
-            let calibration = cpm::pipeline::calibration(
-                &inputs,
-                &load,
-                &summary_config,
-                end,
-                is_customer_table,
-                ui,
-            )?;
+            let read = cpm::pipeline::transactions(&inputs, &load, is_customer_table, ui)?;
+            let source = read.batches().ok_or(cpm::pipeline::NeedsTransactions)?;
+            let calibration = cpm::pipeline::calibrate(&source, &summary_config, end, ui)?;
             (calibration.calibrated, Some(end), Some(calibration.holdout))
         }
     };

@@ -32,6 +32,16 @@ pub fn calibrate(
     calibration_end: NaiveDate,
     observer: &dyn Observer,
 ) -> Result<Calibration> {
+    let too_late = |as_of: NaiveDate| {
+        crate::error::usage(format!(
+            "the calibration end ({calibration_end}, --calibration-end) must be before the \
+             as-of day {as_of}"
+        ))
+    };
+    // a day given is checked before the pass, a default one after it
+    if let Some(as_of) = summary.as_of.filter(|as_of| calibration_end >= *as_of) {
+        return Err(too_late(as_of));
+    }
     let columns = source.column_names();
     let mut full = FactsBuilder::new(&columns, summary.as_of)?;
     let mut calibration = FactsBuilder::new(&columns, Some(calibration_end))?;
@@ -47,10 +57,7 @@ pub fn calibrate(
     let full = full.finish()?;
     let as_of = full.as_of;
     if calibration_end >= as_of {
-        anyhow::bail!(crate::error::usage(format!(
-            "the calibration end ({calibration_end}, --calibration-end) must be before the \
-             as-of day {as_of}"
-        )));
+        return Err(too_late(as_of));
     }
     observer.step("facts at the as-of day and the calibration end");
     let full = super::derive(

@@ -21,11 +21,13 @@ use crate::io::{Input, RawTable};
 use crate::select::RowFilter;
 
 mod holdout;
+mod ingest;
 mod load;
 mod observer;
 mod rows;
 mod spool;
 pub use holdout::{Calibration, NeedsTransactions, calibrate};
+pub use ingest::{IngestOutputs, Ingested, Kept, ingest};
 pub use load::{
     Customers, LoadOptions, Loaded, TooManyRejects, check_rejects, customers, derive, facts,
     large_canonical, load, opened_for_batches, read_all, read_all_projected, summarize,

@@ -589,19 +589,15 @@ fn model(report: &Report) -> Option<Section> {
         "fitted on {} customers",
         Cell::Count(m.customers).display()
     ));
-    let [r, alpha, a, b] = m.bgnbd;
-    let mut rows = vec![vec![
-        text("BG/NBD"),
-        Cell::Text(format!("r {r:.4}, alpha {alpha:.4}, a {a:.4}, b {b:.4}")),
-        Cell::Number(m.bgnbd_log_likelihood, 2),
-    ]];
-    if let (Some([p, q, gamma]), Some(ll)) = (m.gamma_gamma, m.gamma_gamma_log_likelihood) {
-        rows.push(vec![
-            text("Gamma-Gamma"),
-            Cell::Text(format!("p {p:.4}, q {q:.4}, gamma {gamma:.4}")),
-            Cell::Number(ll, 2),
-        ]);
-    }
+    let rows = (m.fitted.iter())
+        .map(|fit| {
+            vec![
+                text(fit.model),
+                Cell::Text(fit.line()),
+                Cell::Number(fit.log_likelihood, 2),
+            ]
+        })
+        .collect();
     s.tables.push(table(
         "model",
         &["model", "parameters", "log-likelihood"],

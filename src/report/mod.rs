@@ -239,6 +239,9 @@ pub struct ModelHealth {
     pub gamma_gamma_log_likelihood: Option<f64>,
     /// Predicted against actual after `--calibration-end`.
     pub holdout: Option<HoldoutReport>,
+    /// The fits for people (named and rounded as `cpm value` shows them).
+    #[serde(skip)]
+    pub fitted: Vec<crate::value::tables::Fitted>,
 }
 
 /// Ingest's counts.
@@ -379,6 +382,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             .map(|g| [g.params.p, g.params.q, g.params.gamma]),
         gamma_gamma_log_likelihood: model.gamma_gamma.as_ref().map(|g| g.log_likelihood),
         holdout: sources.holdout.cloned(),
+        fitted: crate::value::tables::fitted(model),
     });
     let data_quality = sources.quality.map(|q| DataQuality {
         rows_read: q.rows_read,

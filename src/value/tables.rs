@@ -123,48 +123,76 @@ pub fn holdout(report: &HoldoutReport) -> Result<Vec<DataFrame>> {
     Ok(vec![totals, by_frequency])
 }
 
-/// The fitted parameters for people: one row per parameter.
-pub fn model(model: &Model, config: &ValueConfig) -> Result<DataFrame> {
+/// One fitted model's parameters and fit, for people: the one place they
+/// are named and rounded (`cpm value`'s table, the report's model health).
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// The model's name.
+    pub model: &'static str,
+    /// Each parameter's name, estimate and standard error (when known).
+    pub parameters: Vec<(&'static str, f64, Option<f64>)>,
+    /// The maximised log-likelihood.
+    pub log_likelihood: f64,
+}
+
+impl Fitted {
+    /// The parameters on one line: `r 0.2426, alpha 4.4136, …`.
+    pub fn line(&self) -> String {
+        let parameters: Vec<String> = (self.parameters.iter())
+            .map(|(name, value, _)| format!("{name} {}", estimate(*value)))
+            .collect();
+        parameters.join(", ")
+    }
+}
+
+/// An estimate as shown: four decimals.
+fn estimate(value: f64) -> String {
+    format!("{value:.4}")
+}
+
+/// The fitted models of `model`: BG/NBD, and Gamma-Gamma when a spend
+/// model was fitted.
+pub fn fitted(model: &Model) -> Vec<Fitted> {
     let b = &model.bgnbd;
-    let se = |i: usize| b.std_errors[i].map_or("-".to_string(), |s| format!("{s:.4}"));
-    let mut rows: Vec<(String, String, String)> = vec![
-        ("BG/NBD r".into(), format!("{:.4}", b.params.r), se(0)),
-        (
-            "BG/NBD alpha".into(),
-            format!("{:.4}", b.params.alpha),
-            se(1),
-        ),
-        ("BG/NBD a".into(), format!("{:.4}", b.params.a), se(2)),
-        ("BG/NBD b".into(), format!("{:.4}", b.params.b), se(3)),
-        (
-            "BG/NBD log-likelihood".into(),
-            human::fixed(b.log_likelihood, 2),
-            String::new(),
-        ),
-    ];
+    let se = |i: usize| b.std_errors[i];
+    let mut all = vec![Fitted {
+        model: "BG/NBD",
+        parameters: vec![
+            ("r", b.params.r, se(0)),
+            ("alpha", b.params.alpha, se(1)),
+            ("a", b.params.a, se(2)),
+            ("b", b.params.b, se(3)),
+        ],
+        log_likelihood: b.log_likelihood,
+    }];
     if let Some(gg) = &model.gamma_gamma {
-        rows.extend([
-            (
-                "Gamma-Gamma p".into(),
-                format!("{:.4}", gg.params.p),
-                String::new(),
-            ),
-            (
-                "Gamma-Gamma q".into(),
-                format!("{:.4}", gg.params.q),
-                String::new(),
-            ),
-            (
-                "Gamma-Gamma gamma".into(),
-                format!("{:.4}", gg.params.gamma),
-                String::new(),
-            ),
-            (
-                "Gamma-Gamma log-likelihood".into(),
-                human::fixed(gg.log_likelihood, 2),
-                String::new(),
-            ),
-        ]);
+        all.push(Fitted {
+            model: "Gamma-Gamma",
+            parameters: vec![
+                ("p", gg.params.p, None),
+                ("q", gg.params.q, None),
+                ("gamma", gg.params.gamma, None),
+            ],
+            log_likelihood: gg.log_likelihood,
+        });
+    }
+    all
+}
+
+/// The fitted parameters with their standard errors, the fits, the time
+/// unit and the horizon.
+pub fn model(model: &Model, config: &ValueConfig) -> Result<DataFrame> {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for fit in fitted(model) {
+        for (name, value, se) in &fit.parameters {
+            let se = se.map_or_else(|| "-".to_string(), estimate);
+            rows.push((format!("{} {name}", fit.model), estimate(*value), se));
+        }
+        rows.push((
+            format!("{} log-likelihood", fit.model),
+            human::fixed(fit.log_likelihood, 2),
+            String::new(),
+        ));
     }
     rows.push((
         "time unit, horizon".into(),

@@ -194,12 +194,16 @@ fn spilled(input: &Input) -> Result<Input> {
         Compression::Zstd => zstd::stream::read::Decoder::with_buffer(raw)
             .and_then(|mut decoder| io::copy(&mut decoder, &mut out).map(|_| ())),
     };
-    copied.map_err(|e| match compression {
-        Compression::None => anyhow::anyhow!(InputError::file(&name, format!("cannot read: {e}"))),
-        _ => anyhow::anyhow!(InputError::file(
-            &name,
-            format!("cannot decompress ({compression:?}): {e}")
-        )),
+    copied.map_err(|e| {
+        let reason = match compression {
+            // a read error, or the temporary folder full: it is named
+            Compression::None => {
+                let folder = std::env::temp_dir();
+                format!("cannot copy it to {}: {e}", folder.display())
+            }
+            _ => format!("cannot decompress ({compression:?}): {e}"),
+        };
+        InputError::file(&name, reason)
     })?;
     io::Write::flush(&mut out).context("writing a temporary file")?;
     Ok(Input::Spilled(Arc::new(Spilled {

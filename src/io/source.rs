@@ -181,11 +181,11 @@ fn spilled(input: &Input) -> Result<Input> {
             (Box::new(file), Some(path.clone()))
         }
     };
-    let mut raw = io::BufReader::with_capacity(1 << 16, raw);
+    let mut raw = io::BufReader::with_capacity(1 << 20, raw);
     let compression = detect_compression(raw.fill_buf()?);
     let file = TempFile::new(".spilled")?;
     let mut out = io::BufWriter::with_capacity(
-        1 << 16,
+        1 << 20,
         File::create(file.path()).context("writing a temporary file")?,
     );
     let copied = match compression {

@@ -156,9 +156,17 @@ impl IpcFile {
     }
 
     /// Each record batch, of `columns` only, in order.
+    /// A file without a record batch gives one batch without rows.
     pub fn each(&self, columns: &[&str], f: &mut dyn FnMut(DataFrame) -> Result<()>) -> Result<()> {
+        let mut none = true;
         for batch in self.batches(columns)? {
+            none = false;
             f(batch?)?;
+        }
+        if none {
+            let schema = self.schema(&mut self.reader()?)?;
+            let empty = DataFrame::empty_with_schema(&Schema::from_arrow_schema(&schema));
+            f(empty.select(columns.iter().copied())?)?;
         }
         Ok(())
     }

@@ -147,37 +147,40 @@ pub fn ndjson_batches(
             .unwrap_or_else(|| InputError::file(name, format!("cannot read as NDJSON: {e}")))
             .into()
     };
+    let schema: SchemaRef = {
+        let mut head = BufReader::new(opened.reader()?);
+        let inferred = polars::io::ndjson::infer_schema(&mut head, NonZeroUsize::new(100));
+        Arc::new(inferred.map_err(|e| cannot(&e))?)
+    };
     let mut input = BufReader::with_capacity(1 << 16, opened.reader()?);
-    let mut chunk = Vec::new();
-    let mut schema: Option<SchemaRef> = None;
+    let (mut chunk, mut line) = (Vec::new(), Vec::new());
     loop {
         chunk.clear();
-        let mut lines = 0;
-        while lines < rows.max(1) {
+        let (mut records, mut bytes) = (0, 0);
+        while records < rows.max(1) {
+            line.clear();
             let n = input
-                .read_until(b'\n', &mut chunk)
+                .read_until(b'\n', &mut line)
                 .with_context(|| format!("reading {name}"))?;
             if n == 0 {
                 break;
             }
-            lines += 1;
+            bytes += n;
+            // blank lines hold no record (polars' reader trips on a chunk
+            // of them alone)
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                chunk.extend_from_slice(&line);
+                records += 1;
+            }
         }
-        if lines == 0 {
+        progress(bytes as u64);
+        if records == 0 {
             break;
         }
-        progress(chunk.len() as u64);
-        if schema.is_none() {
-            let mut head = BufReader::new(opened.reader()?);
-            schema = Some(Arc::new(
-                polars::io::ndjson::infer_schema(&mut head, NonZeroUsize::new(100))
-                    .map_err(|e| cannot(&e))?,
-            ));
-        }
-        let schema = schema.clone().unwrap_or_default();
         let read = crate::panic::guard("the NDJSON reader", || {
             Ok(JsonReader::new(std::io::Cursor::new(chunk.as_slice()))
                 .with_json_format(JsonFormat::JsonLines)
-                .with_schema(schema)
+                .with_schema(schema.clone())
                 .finish()?)
         });
         let frame = read.map_err(|e| cannot(&e))?;

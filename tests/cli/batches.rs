@@ -110,6 +110,27 @@ fn arrow_ipc_exports_are_read_in_batches_as_whole() {
 }
 
 #[test]
+fn ndjson_edges_read_in_batches_as_whole() {
+    // blank lines after the records (a batch of them alone), and an empty
+    // file (the error a whole read gives)
+    let dir = tempdir();
+    let records = std::fs::read_to_string(testdata("orders.ndjson")).unwrap();
+    let trailing = dir.path().join("trailing.ndjson");
+    std::fs::write(&trailing, format!("{records}\n\n  \n")).unwrap();
+    let empty = dir.path().join("empty.ndjson");
+    std::fs::write(&empty, "").unwrap();
+    for path in [&trailing, &empty] {
+        same_in_batches(&["facts", &path.display().to_string(), "-f", "csv"]);
+    }
+    let (code, _, stderr) = outcome(&["facts", &empty.display().to_string()], Some(1));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("empty.ndjson: cannot read as NDJSON"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn rejects_duplicates_and_their_warnings_do_not_depend_on_the_batch_size() {
     // ragged rows, bad values, repeated headers and BOMs of files joined
     // with cat, exact duplicates, ambiguous dates (an error), too many

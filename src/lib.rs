@@ -35,6 +35,7 @@ pub mod ingest;
 pub mod io;
 pub mod panic;
 pub mod pipeline;
+pub mod present;
 pub mod report;
 pub mod schema;
 pub mod segment;

@@ -164,7 +164,7 @@ pub struct TextColumn {
 
 impl TextColumn {
     /// The first `rows` values of `column`, formatted for people.
-    fn of(column: &Column, rows: usize) -> TextColumn {
+    pub fn of(column: &Column, rows: usize) -> TextColumn {
         let numeric = column.dtype().is_primitive_numeric();
         let format = NumberFormat::of(column, rows);
         // control characters in the data (a terminal's escape sequences)

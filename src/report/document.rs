@@ -2,13 +2,11 @@
 //! for every format. The terminal, Markdown, HTML and CSV renderers lay
 //! out this one document, so a figure reads the same everywhere.
 
-use serde::Serialize;
-
 use super::Report;
 use super::kpis::PeriodKpis;
 use super::migration::Moved;
-pub use crate::io::human::printable;
-use crate::io::human::{group_thousands, grouped, money, money_or_count, percent};
+use crate::io::human::percent;
+use crate::present::{Cell, Document, Section, Table};
 
 /// Later months shown in the cohort triangle (M1 … M11): the widest table
 /// that fits 100 columns.
@@ -16,131 +14,8 @@ pub const COHORT_MONTHS: usize = 11;
 /// Cohorts shown, the most recent.
 pub const COHORTS_SHOWN: usize = 24;
 
-/// The whole report for people.
-#[derive(Debug, Clone, Serialize)]
-pub struct Document {
-    /// The report's title.
-    pub title: String,
-    /// Lines under the title: the as-of day, the period, the stamp.
-    pub subtitle: Vec<String>,
-    /// The sections, in reading order.
-    pub sections: Vec<Section>,
-}
-
-/// One section: a heading, alerts and lines, tables.
-#[derive(Debug, Clone, Serialize)]
-pub struct Section {
-    /// A stable name (an HTML anchor; the chart that goes with it).
-    pub id: &'static str,
-    /// The heading.
-    pub title: String,
-    /// Alerts, shown before anything else.
-    pub alerts: Vec<String>,
-    /// Lines of text.
-    pub lines: Vec<String>,
-    /// The tables.
-    pub tables: Vec<Table>,
-}
-
-/// A titled table.
-#[derive(Debug, Clone, Serialize)]
-pub struct Table {
-    /// A stable file name for `--tables-dir` (`NAME.csv`).
-    pub name: String,
-    /// A caption, when the section has more than one table.
-    pub caption: Option<String>,
-    /// The column headers.
-    pub headers: Vec<String>,
-    /// The rows.
-    pub rows: Vec<Vec<Cell>>,
-}
-
-/// One cell: a value and how it reads.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
-pub enum Cell {
-    /// Text.
-    Text(String),
-    /// A count.
-    Count(u64),
-    /// An amount of money.
-    Money(f64),
-    /// A share 0–1 (a percentage, with a bar in the terminal).
-    Share(f64),
-    /// A plain number with this many decimals.
-    Number(f64, u8),
-    /// A change of a count or amount (signed).
-    Change(f64),
-    /// A change of a share, in percentage points.
-    Points(f64),
-    /// A relative change (0.1: +10%).
-    Relative(f64),
-    /// A share 0–1 as a whole percentage, without a bar (dense tables).
-    Rate(f64),
-    /// Nothing to show.
-    Empty,
-}
-
-impl Cell {
-    /// The cell as people read it: grouped thousands, percentages.
-    pub fn display(&self) -> String {
-        match self {
-            Cell::Text(text) => text.clone(),
-            Cell::Count(n) => group_thousands(&n.to_string()),
-            Cell::Money(v) => money(*v),
-            Cell::Share(s) => percent(*s),
-            Cell::Number(v, decimals) => grouped(&format!("{v:.*}", *decimals as usize)),
-            Cell::Change(v) if *v > 0.0 => format!("+{}", money_or_count(*v)),
-            Cell::Change(v) => money_or_count(*v),
-            Cell::Points(p) => format!("{:+.1} pp", 100.0 * p),
-            Cell::Relative(r) => format!("{:+.1}%", 100.0 * r),
-            Cell::Rate(r) => format!("{:.0}%", 100.0 * r),
-            Cell::Empty => "–".to_string(),
-        }
-    }
-
-    /// The cell for a spreadsheet: raw numbers (shares as fractions), the
-    /// text as it is; empty for nothing.
-    pub fn raw(&self) -> String {
-        match self {
-            Cell::Text(text) => text.clone(),
-            Cell::Count(n) => n.to_string(),
-            Cell::Money(v)
-            | Cell::Share(v)
-            | Cell::Number(v, _)
-            | Cell::Change(v)
-            | Cell::Points(v)
-            | Cell::Relative(v)
-            | Cell::Rate(v) => v.to_string(),
-            Cell::Empty => String::new(),
-        }
-    }
-
-    /// Whether the cell is a number (right-aligned).
-    pub fn is_numeric(&self) -> bool {
-        !matches!(self, Cell::Text(_))
-    }
-
-    /// The share, for cells drawn with a bar.
-    pub fn share(&self) -> Option<f64> {
-        match self {
-            Cell::Share(s) => Some(*s),
-            _ => None,
-        }
-    }
-
-    fn of(value: Option<f64>, make: fn(f64) -> Cell) -> Cell {
-        value.filter(|v| v.is_finite()).map_or(Cell::Empty, make)
-    }
-}
-
 fn table(name: &str, headers: &[&str], rows: Vec<Vec<Cell>>) -> Table {
-    Table {
-        name: name.to_string(),
-        caption: None,
-        headers: headers.iter().map(|h| h.to_string()).collect(),
-        rows,
-    }
+    Table::new(name, headers, rows)
 }
 
 fn text(value: &str) -> Cell {
@@ -148,13 +23,7 @@ fn text(value: &str) -> Cell {
 }
 
 fn section(id: &'static str, title: &str) -> Section {
-    Section {
-        id,
-        title: title.to_string(),
-        alerts: Vec::new(),
-        lines: Vec::new(),
-        tables: Vec::new(),
-    }
+    Section::new(id, title)
 }
 
 /// Lays out `report` for people.
@@ -469,6 +338,7 @@ fn migration(report: &Report) -> Option<Section> {
         caption: Some("customers from each segment (rows) to each segment (columns)".to_string()),
         headers,
         rows,
+        note: None,
     });
     Some(s)
 }
@@ -502,6 +372,7 @@ fn cohorts(report: &Report) -> Option<Section> {
         caption: Some("share of each cohort buying again M months later".to_string()),
         headers,
         rows,
+        note: None,
     });
     let rows = shown
         .iter()
@@ -546,6 +417,7 @@ fn rfm_grid(report: &Report) -> Option<Section> {
         caption: None,
         headers,
         rows,
+        note: None,
     });
     Some(s)
 }
@@ -689,6 +561,7 @@ mod tests {
         assert_eq!(Cell::Share(0.4213).raw(), "0.4213");
         assert_eq!(Cell::Empty.raw(), "");
         assert_eq!(relative(110.0, 100.0).display(), "+10.0%");
+        let printable = crate::io::human::printable;
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
         assert_eq!(printable("Müller"), "Müller");
         assert_eq!(Cell::Rate(0.456).display(), "46%");

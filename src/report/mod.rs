@@ -4,9 +4,10 @@
 //! ingest's quality report; then rendered for a terminal, Markdown, HTML
 //! with charts, JSON and CSV tables ([`render`]).
 //!
-//! The pipeline: sources → [`build`] → [`Report`] (the JSON schema) →
-//! [`document::document`] (sections of titled tables, for people) → one
-//! renderer per format.
+//! The pipeline: inputs → [`assemble`] (read, values and segments filled
+//! in) → sources → [`build`] → [`Report`] (the JSON schema) →
+//! [`document::document`] (a [`crate::present::Document`]: sections of
+//! titled tables, for people) → one renderer per format.
 
 pub mod activity;
 pub mod assemble;

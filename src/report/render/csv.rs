@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::io::spreadsheet::guard_formula;
-use crate::report::document::{Cell, Document, Table};
+use crate::present::{Cell, Document, Table};
 
 /// Every table of `document` as a CSV file: its name (`NAME.csv`) and
 /// its text.
@@ -56,6 +56,7 @@ mod tests {
                 ],
                 vec![Cell::Text("-100".to_string()), Cell::Share(0.5)],
             ],
+            note: None,
         };
         let csv = table_csv(&table, true).unwrap();
         assert_eq!(

@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::present::Document;
 use crate::report::Report;
 use crate::report::charts::{Chart, charts};
-use crate::report::document::Document;
 
 /// The page's template (auto-escaped: its name ends in .html).
 const TEMPLATE: &str = include_str!("report.html");

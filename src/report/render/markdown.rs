@@ -1,6 +1,6 @@
 //! The report as GitHub-flavoured Markdown, for mail, chat and wikis.
 
-use crate::report::document::Document;
+use crate::present::Document;
 
 /// The document as Markdown.
 pub fn render(document: &Document) -> String {

@@ -4,7 +4,6 @@
 pub mod csv;
 pub mod html;
 pub mod markdown;
-pub mod terminal;
 
 use anyhow::Result;
 
@@ -60,7 +59,9 @@ impl Format {
 /// `width` bounds the terminal page (default 100).
 pub fn render(report: &Report, format: Format, width: Option<u16>) -> Result<String> {
     Ok(match format {
-        Format::Terminal => terminal::render(&document(report), width.unwrap_or(100)),
+        Format::Terminal => {
+            crate::present::terminal::render(&document(report), width.unwrap_or(100))
+        }
         Format::Markdown => markdown::render(&document(report)),
         Format::Json => {
             let mut text = serde_json::to_string_pretty(report)?;

@@ -12,6 +12,7 @@ use cpm::allocate::targets::{Limits, TargetList};
 use cpm::allocate::{Method, Response};
 use cpm::io::TableStyle;
 use cpm::io::human;
+use cpm::present::terminal::render_frames;
 use cpm::summary::SummaryConfig;
 
 use super::inputs_and_output;
@@ -193,7 +194,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
                 limits,
             } = *targets;
             let summary = tables::with_total(&allocation)?;
-            let summary = cpm::io::table::render_table(&summary, &style.for_summaries());
+            let summary = render_frames([&summary], &style)?;
             ui.print(&format!("{summary}{assumed}"));
             ui.print(&list_line(&list, limits));
             let mut staged = Vec::new();
@@ -254,10 +255,9 @@ fn told_split(
     output: super::Output,
     ui: &Ui,
 ) -> Result<()> {
-    let summaries = style.for_summaries();
     let summary = format!(
         "{}{}",
-        cpm::io::table::render_table(&tables::with_total(&split.allocation)?, &summaries),
+        render_frames([&tables::with_total(&split.allocation)?], style)?,
         verdict(
             &split.responses,
             &split.spends,
@@ -266,7 +266,7 @@ fn told_split(
         )
     );
     let comparison = match &split.comparison {
-        Some(table) => cpm::io::table::render_table(table, &summaries),
+        Some(table) => render_frames([table], style)?,
         None => String::new(),
     };
     if output.is_terminal_summary(&args.output) {

@@ -252,13 +252,7 @@ fn summaries_text(summary: &DataFrame, tiers: &DataFrame, style: &TableStyle) ->
     let playbook = summary
         .select(["segment", "strategy", "action"])?
         .unique_stable(Some(&["segment".into()]), UniqueKeepStrategy::First, None)?;
-    let style = style.for_summaries();
-    Ok(format!(
-        "{}{}{}",
-        cpm::io::table::render_table(&figures, &style),
-        cpm::io::table::render_table(tiers, &style),
-        cpm::io::table::render_table(&playbook, &style),
-    ))
+    cpm::present::terminal::render_frames([&figures, tiers, &playbook], style)
 }
 
 /// `--rules`: a built-in table's name, or a TOML file.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cpm::io::TableStyle;
 use cpm::io::atomic::Staged;
+use cpm::present::terminal::render_frames;
 use cpm::summary::SummaryConfig;
 use cpm::value::holdout::Holdout;
 use cpm::value::{ValueConfig, Valued};
@@ -143,24 +144,23 @@ fn told(
     if let Some(holdout) = holdout {
         let report =
             cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
-        ui.print(&rendered(&cpm::value::tables::holdout(&report)?, style));
+        let tables = cpm::value::tables::holdout(&report)?;
+        ui.print(&render_frames(&tables, style)?);
         if let Some(path) = &args.holdout_report {
             staged.push(stage_json(path, &report)?);
         }
         ui.step("holdout");
     }
     if table.column("profit").is_ok() {
-        ui.print(&rendered(
-            &cpm::value::tables::profitability(&table)?,
-            style,
-        ));
+        let tables = cpm::value::tables::profitability(&table)?;
+        ui.print(&render_frames(&tables, style)?);
         ui.step("profitability");
     }
     if let Some(path) = &args.model.model_out {
         staged.push(stage_json(path, &model)?);
     }
     let summary = cpm::value::tables::model(&model, config)?;
-    Ok((table, staged, cpm::io::table::render_table(&summary, style)))
+    Ok((table, staged, render_frames([&summary], style)?))
 }
 
 /// `value` as pretty JSON, staged at `path`.
@@ -177,13 +177,4 @@ fn is_customer_table(frame: &DataFrame) -> bool {
     let has = |name: &str| frame.column(name).is_ok();
     cpm::segment::is_customer_table(frame)
         || (has("T") && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
-}
-
-/// Tables for people on stderr, one after the other.
-fn rendered(tables: &[DataFrame], style: &TableStyle) -> String {
-    let style = style.for_summaries();
-    tables
-        .iter()
-        .map(|table| cpm::io::table::render_table(table, &style))
-        .collect()
 }

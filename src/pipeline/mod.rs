@@ -143,7 +143,7 @@ pub struct StreamOptions<'a> {
 }
 
 /// Reads a CSV input or a Parquet file a batch at a time: each batch is validated
-/// ([`Ingester`]), filtered and added to the facts, then dropped; only
+/// ([`crate::ingest::Ingester`]), filtered and added to the facts, then dropped; only
 /// what the facts keep per customer and the keys of the rows seen grow.
 /// An input whose first rows are a customer or facts table is read whole.
 pub fn stream_facts(

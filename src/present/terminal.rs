@@ -87,7 +87,7 @@ pub fn render_tables(tables: &[Table], width: u16) -> String {
     out
 }
 
-/// A bar of eighths for a share 0–1, padded to [`BAR_WIDTH`].
+/// A bar of eighths for a share 0–1, padded to eight characters.
 pub fn bar(share: f64) -> String {
     const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
     let eighths = (share.clamp(0.0, 1.0) * (BAR_WIDTH * 8) as f64).round() as usize;

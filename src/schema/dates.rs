@@ -65,14 +65,15 @@ impl DateFormat {
     }
 
     /// A usage error for a custom layout that chrono cannot read (`%Q`),
-    /// before any row is read, rather than every row rejected.
-    pub fn check(&self) -> anyhow::Result<()> {
+    /// before any row is read, rather than every row rejected; `option` is
+    /// the caller's name for the setting (e.g. `--date-format`).
+    pub fn check(&self, option: &str) -> anyhow::Result<()> {
         if let DateFormat::Custom(layout) = self {
             let bad = chrono::format::StrftimeItems::new(layout)
                 .any(|item| matches!(item, chrono::format::Item::Error));
             if bad {
                 anyhow::bail!(crate::error::usage(format!(
-                    "--date-format '{layout}': not a date layout (iso, ymd, mdy, dmy, dmy., or \
+                    "{option} '{layout}': not a date layout (iso, ymd, mdy, dmy, dmy., or \
                      chrono's %Y-%m-%d fields)"
                 )));
             }

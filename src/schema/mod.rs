@@ -183,18 +183,19 @@ pub struct MapOverride {
 }
 
 impl MapOverride {
-    /// Parses `canonical=Source`.
-    pub fn parse(text: &str) -> Result<Self> {
+    /// Parses `canonical=Source`, the value of the option `option` (the
+    /// caller's name for it, e.g. `--map`, named in errors).
+    pub fn parse(option: &str, text: &str) -> Result<Self> {
         let (canonical, source) = text.split_once('=').ok_or_else(|| {
             usage(format!(
-                "--map '{text}': expected CANONICAL=SOURCE, e.g. customer_id=Kunde"
+                "{option} '{text}': expected CANONICAL=SOURCE, e.g. customer_id=Kunde"
             ))
         })?;
         let canonical = canonical.trim().to_string();
         if !ALIASES.iter().any(|(c, _)| *c == canonical) {
             let names: Vec<&str> = ALIASES.iter().map(|(c, _)| *c).collect();
             return Err(usage(format!(
-                "--map '{text}': '{canonical}' is not a canonical column (one of: {})",
+                "{option} '{text}': '{canonical}' is not a canonical column (one of: {})",
                 names.join(", ")
             )));
         }
@@ -443,9 +444,9 @@ mod tests {
     fn overrides_win_and_unknown_columns_are_named() {
         let found = cols(&["Kunde", "Datum", "Betrag"]);
         let overrides = vec![
-            MapOverride::parse("customer_id=Kunde").unwrap(),
-            MapOverride::parse("order_date = Datum").unwrap(),
-            MapOverride::parse("revenue=Betrag").unwrap(),
+            MapOverride::parse("--map", "customer_id=Kunde").unwrap(),
+            MapOverride::parse("--map", "order_date = Datum").unwrap(),
+            MapOverride::parse("--map", "revenue=Betrag").unwrap(),
         ];
         let map = map_columns(&found, &overrides, "x.csv").unwrap();
         assert_eq!(
@@ -481,7 +482,7 @@ mod tests {
             err.contains("--map 'customer_id=Kunden Nr' --map order_date=Tag --map revenue=COLUMN"),
             "{err}"
         );
-        assert!(MapOverride::parse("nope=Kunde").is_err());
+        assert!(MapOverride::parse("--map", "nope=Kunde").is_err());
     }
 
     #[test]

@@ -47,14 +47,17 @@ impl InputArgs {
 
     /// `--map` overrides, parsed.
     pub fn map_overrides(&self) -> Result<Vec<MapOverride>> {
-        self.map.iter().map(|m| MapOverride::parse(m)).collect()
+        self.map
+            .iter()
+            .map(|m| MapOverride::parse("--map", m))
+            .collect()
     }
 
     /// `--date-format`, parsed and checked.
     pub fn date_format(&self) -> Result<Option<DateFormat>> {
         let format = self.date_format.as_deref().map(DateFormat::from_flag);
         if let Some(format) = &format {
-            format.check()?;
+            format.check("--date-format")?;
         }
         Ok(format)
     }

@@ -27,6 +27,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod allocate;
+pub mod engine;
 pub mod error;
 pub mod facts;
 pub mod groups;

@@ -39,6 +39,7 @@ use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
 mod firsts;
 mod gather;
 mod partition;
+pub mod sql;
 
 /// The version of the facts table's schema: raised when a column changes
 /// meaning or goes away (a new column keeps it).

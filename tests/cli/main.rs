@@ -7,6 +7,7 @@ mod batches;
 mod cli;
 mod crash;
 mod docs;
+mod engines;
 mod facts;
 mod filters;
 mod formats;

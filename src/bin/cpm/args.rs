@@ -197,6 +197,123 @@ impl ModelArgs {
     }
 }
 
+/// Where the facts are computed: here, or where the data lives (an
+/// engine's SQL printed, or run through its client).
+#[derive(Args)]
+#[command(next_help_heading = "Engines")]
+pub struct EngineArgs {
+    /// Print the SQL that computes the facts table from --source in this
+    /// dialect, instead of computing it: duckdb, spark, bigquery,
+    /// snowflake, trino.
+    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
+    pub sql: Option<cpm::facts::sql::Dialect>,
+
+    /// Where the facts are computed: here, or in DuckDB (its client on
+    /// PATH, or --engine-cmd), read back from the Parquet file it writes.
+    #[arg(long, value_enum, default_value_t = EngineArg::Local)]
+    pub engine: EngineArg,
+
+    /// The transactions where the engine reads them: a table name, or a
+    /// path or URI in the engine's syntax ('tx/*.parquet', a view).
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+
+    /// The engine's client (default: duckdb on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub engine_cmd: Option<PathBuf>,
+
+    /// A folder both the engine and cpm reach, for the facts it writes
+    /// (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub engine_output: Option<PathBuf>,
+}
+
+fn parse_dialect(text: &str) -> Result<cpm::facts::sql::Dialect, String> {
+    let all = cpm::facts::sql::Dialect::ALL;
+    all.iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|(_, dialect)| *dialect)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
+            format!("one of {}", names.join(", "))
+        })
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Here, by cpm.
+    Local,
+    /// DuckDB.
+    Duckdb,
+}
+
+impl EngineArgs {
+    /// The facts SQL asked for with `--sql`, or `None`.
+    pub fn sql(
+        &self,
+        input: &InputArgs,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> anyhow::Result<Option<String>> {
+        let Some(dialect) = self.sql else {
+            return Ok(None);
+        };
+        let source = self.source_for("--sql", input)?;
+        let overrides = input.map_overrides()?;
+        let map = cpm::engine::assumed_map(&overrides, source)?;
+        let source = cpm::engine::Source {
+            source,
+            overrides: &overrides,
+            as_of,
+            duplicates: Default::default(),
+        };
+        Ok(Some(cpm::engine::facts_sql(&source, &map, dialect)))
+    }
+
+    /// The facts computed by the engine asked for with `--engine`, or
+    /// `None` (local).
+    pub fn facts(
+        &self,
+        input: &InputArgs,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> anyhow::Result<Option<polars::prelude::DataFrame>> {
+        let engine = match self.engine {
+            EngineArg::Local => return Ok(None),
+            EngineArg::Duckdb => cpm::engine::Engine::DuckDb,
+        };
+        let source = self.source_for("--engine", input)?;
+        let overrides = input.map_overrides()?;
+        let source = cpm::engine::Source {
+            source,
+            overrides: &overrides,
+            as_of,
+            duplicates: Default::default(),
+        };
+        let options = cpm::engine::EngineOptions {
+            engine,
+            command: self.engine_cmd.clone(),
+            output: self.engine_output.clone(),
+        };
+        cpm::engine::facts(&source, &options).map(Some)
+    }
+
+    /// `--source`, required by `flag`, which reads no input files.
+    fn source_for(&self, flag: &str, input: &InputArgs) -> anyhow::Result<&str> {
+        if !input.inputs.is_empty() {
+            anyhow::bail!(cpm::error::usage(format!(
+                "{flag} reads --source, not input files: give the transactions as the engine \
+                 reads them"
+            )));
+        }
+        match &self.source {
+            Some(source) => Ok(source),
+            None => anyhow::bail!(cpm::error::usage(format!(
+                "{flag} needs --source: a table, or a path the engine reads"
+            ))),
+        }
+    }
+}
+
 /// How tiers and the value/risk matrix are placed; shared by `segment`,
 /// which places them, and `value`, which places them afresh on clv and
 /// p_alive when its input has them.

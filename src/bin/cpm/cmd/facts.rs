@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::inputs_and_output;
-use crate::args::{AsOfArg, InputArgs, OutputArgs};
+use crate::args::{AsOfArg, EngineArgs, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -14,7 +14,13 @@ Examples:
   cpm segment facts.parquet -o customers.csv
 
   # the facts as of the end of a quarter
-  cpm facts retail_export.csv --as-of 2023-09-30 -o facts_q3.parquet";
+  cpm facts retail_export.csv --as-of 2023-09-30 -o facts_q3.parquet
+
+  # the SQL that computes them in Spark, from a table in the lake
+  cpm facts --sql spark --source lake.transactions --map customer_id=cust_no
+
+  # computed by DuckDB where the Parquet files are, read back here
+  cpm facts --engine duckdb --source \"'tx/*.parquet'\" -o facts.parquet";
 
 /// Arguments of `cpm facts`.
 #[derive(clap::Args)]
@@ -28,11 +34,24 @@ pub struct Args {
 
     #[command(flatten)]
     as_of: AsOfArg,
+
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// Runs `cpm facts`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let as_of = args.as_of.as_of;
+    if let Some(sql) = args.engine.sql(&args.input, as_of)? {
+        return cpm::io::write_stdout(|w| Ok(w.write_all(sql.as_bytes())?));
+    }
+    if let Some(facts) = args.engine.facts(&args.input, as_of)? {
+        ui.step("facts in the engine");
+        let output = super::Output::new(&args.output, ui.durable())?;
+        output.write(&facts)?;
+        ui.step("write");
+        return Ok(());
+    }
     let (inputs, output) = inputs_and_output(&args.input, &args.output, &[], &[], ui)?;
     let facts = cpm::pipeline::facts(&inputs, &args.input.load_options()?, as_of, ui)?;
     output.write(&facts)?;

@@ -1,7 +1,8 @@
 //! The facts computed where the data lives: cpm renders the facts query
 //! ([`crate::facts::sql`]) and runs it through the engine's own
-//! command-line client (`duckdb`), which writes the small facts table to a
-//! Parquet file cpm reads back; everything after the facts stays local.
+//! command-line client (`duckdb`, `spark-sql`), which writes the small
+//! facts table as Parquet where cpm reads it back; everything after the
+//! facts stays local.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,14 +20,29 @@ use crate::schema::{ColumnMap, MapOverride};
 pub enum Engine {
     /// DuckDB, through its `duckdb` client.
     DuckDb,
+    /// Spark, through `spark-sql` (`$SPARK_HOME/bin/spark-sql` first).
+    Spark,
+}
+
+impl Engine {
+    fn dialect(self) -> Dialect {
+        match self {
+            Engine::DuckDb => Dialect::DuckDb,
+            Engine::Spark => Dialect::Spark,
+        }
+    }
 }
 
 /// How the engine is reached.
 pub struct EngineOptions {
     /// The engine.
     pub engine: Engine,
-    /// Its client (`None`: `duckdb` on PATH).
+    /// Its client (`None`: `duckdb` on PATH; `$SPARK_HOME/bin/spark-sql`,
+    /// else `spark-sql` on PATH).
     pub command: Option<PathBuf>,
+    /// Settings passed through to the engine (Spark's `--conf KEY=VALUE`:
+    /// `spark.master=yarn`, `spark.executor.memory=8g`).
+    pub conf: Vec<(String, String)>,
     /// A folder both the engine and cpm reach, for the result (`None`: a
     /// temporary folder).
     pub output: Option<PathBuf>,
@@ -86,7 +102,7 @@ fn query<'a>(source: &'a Source, map: &'a ColumnMap, extras: &'a [String]) -> Fa
     }
 }
 
-/// The facts table of `source`, computed by the engine: its columns read
+/// The facts table of `source`, computed by the engine (DuckDB or Spark): its columns read
 /// first (mapped as a local input's are), then the query run, its result
 /// read back and checked against the facts schema.
 pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
@@ -104,20 +120,21 @@ pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
         .filter(|c| !mapped.contains(&c.as_str()))
         .cloned()
         .collect();
-    let (preamble, select) = render(&query(source, &map, &extras), Dialect::DuckDb);
+    let (preamble, select) = render(&query(source, &map, &extras), options.engine.dialect());
     let folder = match &options.output {
         Some(dir) => Folder::Given(dir.clone()),
         None => Folder::Temporary(tempfile::tempdir().context("creating a temporary folder")?),
     };
-    let out = folder.path().join("cpm-facts.parquet");
-    let script = format!(
-        "{preamble}COPY ({select}) TO {} (FORMAT PARQUET);\n",
-        sql_string(&out.display().to_string())
-    );
+    let out = folder.path().join("cpm-facts");
+    let target = sql_string(&out.display().to_string());
+    let script = match options.engine {
+        Engine::DuckDb => format!("{preamble}COPY ({select}) TO {target} (FORMAT PARQUET);\n"),
+        Engine::Spark => {
+            format!("{preamble}INSERT OVERWRITE DIRECTORY {target} USING parquet\n{select};\n")
+        }
+    };
     client.run(&script)?;
-    let file = std::fs::File::open(&out)
-        .with_context(|| format!("the engine wrote no result to {}", out.display()))?;
-    let mut frame = ParquetReader::new(file).finish()?;
+    let mut frame = read_result(&out)?;
     for extra in &extras {
         let flag = crate::facts::sql::varies(extra);
         let varies = frame.column(&flag)?.cast(&DataType::Int32)?;
@@ -129,6 +146,33 @@ pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
     }
     let name = format!("the facts of {}", source.source);
     crate::facts::typed(&frame, &name)
+}
+
+/// The result the engine wrote at `out`: one Parquet file (DuckDB), or a
+/// folder of parts (Spark), sorted by customer as cpm sorts the facts.
+fn read_result(out: &Path) -> Result<DataFrame> {
+    let mut files: Vec<PathBuf> = match out.is_dir() {
+        true => std::fs::read_dir(out)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "parquet"))
+            .collect(),
+        false => vec![out.to_path_buf()],
+    };
+    files.sort();
+    let mut parts = Vec::with_capacity(files.len());
+    for path in &files {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("the engine wrote no result to {}", out.display()))?;
+        parts.push(ParquetReader::new(file).finish()?);
+    }
+    let mut parts = parts.into_iter();
+    let Some(mut frame) = parts.next() else {
+        bail!("the engine wrote no result to {}", out.display());
+    };
+    for part in parts {
+        frame.vstack_mut(&part)?;
+    }
+    Ok(frame.sort([crate::schema::CUSTOMER_ID], SortMultipleOptions::default())?)
 }
 
 /// Where the engine writes its result.
@@ -153,7 +197,10 @@ fn sql_string(text: &str) -> String {
 
 /// The engine's command-line client.
 struct Client {
+    engine: Engine,
     program: PathBuf,
+    /// Its arguments before the script.
+    args: Vec<String>,
 }
 
 impl Client {
@@ -161,58 +208,115 @@ impl Client {
         let program = match (&options.command, options.engine) {
             (Some(path), _) => path.clone(),
             (None, Engine::DuckDb) => PathBuf::from("duckdb"),
+            (None, Engine::Spark) => match std::env::var_os("SPARK_HOME") {
+                Some(home) => PathBuf::from(home).join("bin").join("spark-sql"),
+                None => PathBuf::from("spark-sql"),
+            },
         };
-        Ok(Client { program })
+        let mut args: Vec<String> = match options.engine {
+            Engine::DuckDb => vec!["-json".into(), "-bail".into()],
+            Engine::Spark => vec!["--master".into(), "local[*]".into()],
+        };
+        for (key, value) in &options.conf {
+            match (options.engine, key.as_str()) {
+                (Engine::Spark, "spark.master") => args[1] = value.clone(),
+                (Engine::Spark, _) => args.extend(["--conf".into(), format!("{key}={value}")]),
+                (Engine::DuckDb, _) => bail!(usage(format!(
+                    "--engine-conf {key}: DuckDB takes its settings in SQL; none pass through"
+                ))),
+            }
+        }
+        Ok(Client {
+            engine: options.engine,
+            program,
+            args,
+        })
     }
 
     /// The names of the columns of `source`.
     fn columns(&self, source: &str) -> Result<Vec<String>> {
-        let out = self.run(&format!("DESCRIBE SELECT * FROM {source};\n"))?;
-        let described: Vec<serde_json::Value> = serde_json::from_str(&out)
-            .with_context(|| format!("reading the columns {} described", self.name()))?;
-        Ok(described
-            .iter()
-            .filter_map(|c| c["column_name"].as_str().map(str::to_string))
-            .collect())
+        let described = format!("{self} describing {source}");
+        Ok(match self.engine {
+            Engine::DuckDb => {
+                let out = self.run(&format!("DESCRIBE SELECT * FROM {source};\n"))?;
+                let columns: Vec<serde_json::Value> =
+                    serde_json::from_str(&out).with_context(|| described.clone())?;
+                (columns.iter())
+                    .filter_map(|c| c["column_name"].as_str().map(str::to_string))
+                    .collect()
+            }
+            Engine::Spark => {
+                let out = self.run(&format!("DESCRIBE QUERY SELECT * FROM {source};\n"))?;
+                // one line a column: name, type, comment, tab-separated
+                (out.lines())
+                    .filter_map(|line| line.split('\t').next())
+                    .map(|name| name.trim().to_string())
+                    .filter(|name| !name.is_empty() && !name.starts_with('#'))
+                    .collect()
+            }
+        })
     }
 
-    fn name(&self) -> String {
-        self.program.display().to_string()
-    }
-
-    /// Runs `script` through the client (statements on its stdin, JSON
-    /// results on its stdout); an engine that fails is an error with its
-    /// own message and the command that was run.
+    /// Runs `script` through the client (a file of statements; results
+    /// on its stdout); an engine that fails is an error with its own
+    /// message and the command that was run.
     fn run(&self, script: &str) -> Result<String> {
-        let command = format!("{} -json -bail", self.name());
-        let mut child = Command::new(&self.program)
-            .args(["-json", "-bail"])
-            .stdin(Stdio::piped())
+        let file = crate::io::atomic::TempFile::new(".sql")?;
+        std::fs::write(file.path(), script).context("writing the engine's script")?;
+        let script_args: Vec<String> = match self.engine {
+            // DuckDB reads the statements on its stdin
+            Engine::DuckDb => Vec::new(),
+            Engine::Spark => vec!["-f".into(), file.path().display().to_string()],
+        };
+        let command = format!("{self} {}", script_args.join(" "));
+        let stdin = match self.engine {
+            Engine::DuckDb => std::fs::File::open(file.path())?.into(),
+            Engine::Spark => Stdio::null(),
+        };
+        let child = Command::new(&self.program)
+            .args(&self.args)
+            .args(&script_args)
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| {
                 usage(format!(
-                    "cannot start the engine ({command}): {}; install DuckDB's client, or give \
-                     its path",
+                    "cannot start the engine ({command}): {}; install its client, or give its \
+                     path with --engine-cmd",
                     crate::io::source::io_reason(&e)
                 ))
             })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            std::io::Write::write_all(&mut stdin, script.as_bytes())
-                .with_context(|| format!("writing to {command}"))?;
-        }
         let output = child
             .wait_with_output()
             .with_context(|| format!("running {command}"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() || stderr.contains("Error") {
+        // DuckDB says "Error"; Spark's log is long: its errors' lines
+        let failed = !output.status.success()
+            || match self.engine {
+                Engine::DuckDb => stderr.contains("Error"),
+                Engine::Spark => stderr.contains("[PARSE_SYNTAX_ERROR]"),
+            };
+        if failed {
+            let said: Vec<&str> = match self.engine {
+                Engine::DuckDb => stderr.lines().collect(),
+                Engine::Spark => (stderr.lines())
+                    .filter(|line| line.contains("Error") || line.contains("Exception"))
+                    .take(5)
+                    .collect(),
+            };
             bail!(
                 "the engine failed ({command}, {}): {}",
                 output.status,
-                stderr.trim()
+                said.join("\n").trim()
             );
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.program.display(), self.args.join(" "))
     }
 }

@@ -109,11 +109,16 @@ impl Dialect {
         }
     }
 
-    /// Statements the query needs before it: dates of timestamps in UTC.
+    /// Statements the query needs before it: dates of timestamps in UTC;
+    /// for Spark, no Parquet filter pushdown (the query reads every row
+    /// anyway, and row groups whose statistics hold a NaN, as polars
+    /// writes them, were skipped whole: every row lost, no error).
     fn preamble(self) -> &'static str {
         match self {
             Dialect::DuckDb => "SET TimeZone = 'UTC';\n",
-            Dialect::Spark => "SET spark.sql.session.timeZone = UTC;\n",
+            Dialect::Spark => {
+                "SET spark.sql.session.timeZone = UTC;\nSET spark.sql.parquet.filterPushdown = false;\n"
+            }
             Dialect::Snowflake => "ALTER SESSION SET TIMEZONE = 'UTC';\n",
             Dialect::Trino => "SET TIME ZONE 'UTC';\n",
             Dialect::BigQuery => "",

@@ -164,6 +164,52 @@ fn facts_in_duckdb_equal_the_local_facts() {
     }
 }
 
+/// Spark's `spark-sql`, from the venv's pyspark.
+fn spark_sql(folder: &std::path::Path) -> String {
+    let out = std::process::Command::new(folder.join("python"))
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pyspark is missing from the venv");
+    let home = String::from_utf8(out.stdout).unwrap();
+    format!("{}/bin/spark-sql", home.trim())
+}
+
+#[test]
+fn facts_in_spark_equal_the_local_facts() {
+    // Spark local[2] on the edge fixture (a JVM start per statement file:
+    // about 12 s each, so one fixture)
+    let Some(folder) = engines() else { return };
+    let dir = tempdir();
+    let edges = edge_fixture(dir.path());
+    let spark = spark_sql(&folder);
+    let source = format!("parquet.`{edges}`");
+    for as_of in [None, Some("2024-02-10")] {
+        let mut local = vec!["facts", edges.as_str(), "-f", "csv", "-q"];
+        local.extend(["--max-rejects", "100%"]);
+        let mut engine = vec!["facts", "--engine", "spark", "--source", &source];
+        engine.extend([
+            "--engine-cmd",
+            &spark,
+            "--engine-conf",
+            "spark.master=local[2]",
+        ]);
+        engine.extend(["-f", "csv", "-q"]);
+        if let Some(day) = as_of {
+            local.extend(["--as-of", day]);
+            engine.extend(["--as-of", day]);
+        }
+        let (expected, stderr, code) = run(&folder, &local);
+        assert_eq!(code, 0, "{stderr}");
+        let (got, stderr, code) = run(&folder, &engine);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(got, expected, "as of {as_of:?}");
+    }
+}
+
 #[test]
 fn the_sql_of_every_dialect_parses() {
     // no BigQuery, Snowflake or Trino server runs here: sqlglot parses

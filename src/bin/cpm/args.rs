@@ -208,8 +208,10 @@ pub struct EngineArgs {
     #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
     pub sql: Option<cpm::facts::sql::Dialect>,
 
-    /// Where the facts are computed: here, or in DuckDB (its client on
-    /// PATH, or --engine-cmd), read back from the Parquet file it writes.
+    /// Where the facts are computed: here, in DuckDB (`duckdb` on PATH) or
+    /// in Spark (`$SPARK_HOME/bin/spark-sql`, else `spark-sql` on PATH),
+    /// or the client given by --engine-cmd; read back from the Parquet the
+    /// engine writes.
     #[arg(long, value_enum, default_value_t = EngineArg::Local)]
     pub engine: EngineArg,
 
@@ -226,6 +228,20 @@ pub struct EngineArgs {
     /// (default: a temporary folder).
     #[arg(long, value_name = "DIR")]
     pub engine_output: Option<PathBuf>,
+
+    /// A setting passed to the engine (repeatable): spark.master=yarn,
+    /// spark.executor.memory=8g.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub engine_conf: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err("expected KEY=VALUE, e.g. spark.master=yarn".to_string()),
+    }
 }
 
 fn parse_dialect(text: &str) -> Result<cpm::facts::sql::Dialect, String> {
@@ -246,6 +262,8 @@ pub enum EngineArg {
     Local,
     /// DuckDB.
     Duckdb,
+    /// Spark.
+    Spark,
 }
 
 impl EngineArgs {
@@ -280,6 +298,7 @@ impl EngineArgs {
         let engine = match self.engine {
             EngineArg::Local => return Ok(None),
             EngineArg::Duckdb => cpm::engine::Engine::DuckDb,
+            EngineArg::Spark => cpm::engine::Engine::Spark,
         };
         let source = self.source_for("--engine", input)?;
         let overrides = input.map_overrides()?;
@@ -292,6 +311,7 @@ impl EngineArgs {
         let options = cpm::engine::EngineOptions {
             engine,
             command: self.engine_cmd.clone(),
+            conf: self.engine_conf.clone(),
             output: self.engine_output.clone(),
         };
         cpm::engine::facts(&source, &options).map(Some)

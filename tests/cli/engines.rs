@@ -300,3 +300,56 @@ fn an_engine_that_fails_or_is_missing_says_why() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--engine needs --source"), "{stderr}");
 }
+
+#[test]
+fn segment_value_and_allocate_on_duckdb_facts_give_the_local_answers() {
+    // the facts from the engine, the rest here: the same tables, in days
+    // and in weeks, as of a day given or not
+    let Some(folder) = engines() else { return };
+    let dir = tempdir();
+    let canonical = dir.path().join("retail.parquet").display().to_string();
+    cpm(&[
+        "ingest",
+        &data("retail_export.csv"),
+        "-q",
+        "--max-rejects",
+        "100%",
+        "-o",
+        &canonical,
+    ])
+    .run()
+    .ok();
+    let source = format!("'{canonical}'");
+    let commands: [&[&str]; 5] = [
+        &["segment"],
+        &["value", "--time-unit", "day"],
+        &["value", "--time-unit", "week", "--as-of", "2023-10-01"],
+        &["allocate", "--budget", "2000"],
+        &["facts", "--as-of", "2023-10-01"],
+    ];
+    for command in commands {
+        let mut local = command.to_vec();
+        local.extend([canonical.as_str(), "-q", "-f", "csv"]);
+        let mut engine = command.to_vec();
+        engine.extend(["--engine", "duckdb", "--source", &source, "-q", "-f", "csv"]);
+        let (expected, stderr, code) = run(&folder, &local);
+        assert_eq!(code, 0, "{stderr}");
+        let (got, stderr, code) = run(&folder, &engine);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(got == expected, "{command:?}: the engine's answer differs");
+    }
+    let (_, stderr, code) = run(
+        &folder,
+        &[
+            "value",
+            "--engine",
+            "duckdb",
+            "--source",
+            &source,
+            "--calibration-end",
+            "2023-06-30",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("does not go with --engine"), "{stderr}");
+}

@@ -317,8 +317,13 @@ impl EngineArgs {
         cpm::engine::facts(&source, &options).map(Some)
     }
 
+    /// Whether the facts come from an engine, not from input files.
+    pub fn is_remote(&self) -> bool {
+        self.engine != EngineArg::Local
+    }
+
     /// `--source`, required by `flag`, which reads no input files.
-    fn source_for(&self, flag: &str, input: &InputArgs) -> anyhow::Result<&str> {
+    pub fn source_for(&self, flag: &str, input: &InputArgs) -> anyhow::Result<&str> {
         if !input.inputs.is_empty() {
             anyhow::bail!(cpm::error::usage(format!(
                 "{flag} reads --source, not input files: give the transactions as the engine \

@@ -15,8 +15,7 @@ use cpm::io::human;
 use cpm::present::terminal::render_frames;
 use cpm::summary::SummaryConfig;
 
-use super::inputs_and_output;
-use crate::args::{AsOfArg, InputArgs, OutputArgs};
+use crate::args::{AsOfArg, EngineArgs, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -137,6 +136,9 @@ pub struct Args {
 
     #[command(flatten)]
     as_of: AsOfArg,
+
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// `--method`.
@@ -161,8 +163,9 @@ impl From<MethodArg> for Method {
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     check_args(&args)?;
     let response_file: Vec<PathBuf> = args.response.iter().cloned().collect();
-    let (inputs, output) = inputs_and_output(
+    let (inputs, output) = super::inputs_or_engine(
         &args.input,
+        &args.engine,
         &args.output,
         &[args.allocation_out.as_deref()],
         &response_file,
@@ -173,9 +176,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         as_of: args.as_of.as_of,
         ..SummaryConfig::default()
     };
-    let customers = cpm::pipeline::customers(
+    let customers = super::customers(
         &inputs,
-        &args.input.load_options()?,
+        &args.input,
+        &args.engine,
         &summary_config,
         cpm::segment::is_customer_table,
         ui,

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 
-use super::inputs_and_output;
 use crate::args::{AsOfArg, EngineArgs, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -45,15 +44,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if let Some(sql) = args.engine.sql(&args.input, as_of)? {
         return cpm::io::write_stdout(|w| Ok(w.write_all(sql.as_bytes())?));
     }
-    if let Some(facts) = args.engine.facts(&args.input, as_of)? {
-        ui.step("facts in the engine");
-        let output = super::Output::new(&args.output, ui.durable())?;
-        output.write(&facts)?;
-        ui.step("write");
-        return Ok(());
-    }
-    let (inputs, output) = inputs_and_output(&args.input, &args.output, &[], &[], ui)?;
-    let facts = cpm::pipeline::facts(&inputs, &args.input.load_options()?, as_of, ui)?;
+    let (inputs, output) =
+        super::inputs_or_engine(&args.input, &args.engine, &args.output, &[], &[], ui)?;
+    let facts = match args.engine.facts(&args.input, as_of)? {
+        Some(facts) => {
+            ui.step("facts in the engine");
+            facts
+        }
+        None => cpm::pipeline::facts(&inputs, &args.input.load_options()?, as_of, ui)?,
+    };
     output.write(&facts)?;
     ui.step("write");
     Ok(())

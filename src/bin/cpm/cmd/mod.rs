@@ -23,7 +23,7 @@ use cpm::schema::dates::DateFormat;
 use cpm::select::{OutputShape, RowFilter};
 use polars::prelude::DataFrame;
 
-use crate::args::{InputArgs, OutputArgs};
+use crate::args::{EngineArgs, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
 impl InputArgs {
@@ -118,6 +118,46 @@ pub fn inputs_and_output(
     input.row_filter()?;
     input.date_format()?;
     let inputs = resolve(&input.inputs, ui)?;
+    let mut protected = input_paths(&inputs);
+    protected.extend_from_slice(other_inputs);
+    let output = checked_output(output, side_outputs, &protected, ui)?;
+    Ok((cpm::io::source::spill(&inputs)?, output))
+}
+
+/// [`inputs_and_output`], or, when the facts come from an engine
+/// (`--engine`), no inputs and the output checked alone: the transactions
+/// stay where the engine reads them.
+pub fn inputs_or_engine(
+    input: &InputArgs,
+    engine: &EngineArgs,
+    output: &OutputArgs,
+    side_outputs: &[Option<&Path>],
+    other_inputs: &[PathBuf],
+    ui: &Ui,
+) -> Result<(Vec<Input>, Output)> {
+    if !engine.is_remote() {
+        return inputs_and_output(input, output, side_outputs, other_inputs, ui);
+    }
+    engine.source_for("--engine", input)?;
+    if input.filter.is_some() {
+        bail!(cpm::error::usage(
+            "--where filters the rows here: with --engine they stay in the engine (filter them \
+             in --source, e.g. a view)"
+        ));
+    }
+    let output = checked_output(output, side_outputs, other_inputs, ui)?;
+    Ok((Vec::new(), output))
+}
+
+/// The output, checked before anything is read: it and the
+/// `side_outputs` (reports, models) can be written, are distinct, and
+/// none is one of the `protected` inputs.
+fn checked_output(
+    output: &OutputArgs,
+    side_outputs: &[Option<&Path>],
+    protected: &[PathBuf],
+    ui: &Ui,
+) -> Result<Output> {
     let mut outputs: Vec<&Path> = output.output.as_deref().into_iter().collect();
     outputs.extend(side_outputs.iter().flatten());
     check_distinct_outputs(&outputs)?;
@@ -126,15 +166,32 @@ pub fn inputs_and_output(
         ui.warn(&warning);
     }
     let output = Output::new(output, ui.durable())?;
-    let mut protected = input_paths(&inputs);
-    protected.extend_from_slice(other_inputs);
     for path in std::iter::once(output.path())
         .chain(side_outputs.iter().copied())
         .flatten()
     {
-        check_output(path, &protected)?;
+        check_output(path, protected)?;
     }
-    Ok((cpm::io::source::spill(&inputs)?, output))
+    Ok(output)
+}
+
+/// The customer table as `summary` says: derived from the facts an engine
+/// computed (`--engine`), else read from `inputs` through the pipeline.
+pub fn customers(
+    inputs: &[Input],
+    input: &InputArgs,
+    engine: &EngineArgs,
+    summary: &cpm::summary::SummaryConfig,
+    is_table: fn(&polars::prelude::DataFrame) -> bool,
+    ui: &Ui,
+) -> Result<cpm::pipeline::Customers> {
+    match engine.facts(input, summary.as_of)? {
+        Some(facts) => {
+            ui.step("facts in the engine");
+            cpm::pipeline::derive(facts, summary, ui)
+        }
+        None => cpm::pipeline::customers(inputs, &input.load_options()?, summary, is_table, ui),
+    }
 }
 
 /// The inputs the arguments name, each file once: a repeat (overlapping

@@ -9,8 +9,7 @@ use cpm::segment::{Monetary, RfmConfig, Rule, ScoringMethod, SegmentConfig, Segm
 use cpm::summary::SummaryConfig;
 use polars::prelude::*;
 
-use super::inputs_and_output;
-use crate::args::{AsOfArg, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
+use crate::args::{AsOfArg, EngineArgs, InputArgs, OutputArgs, TierArgs, TimeUnitArg};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -118,6 +117,9 @@ pub struct Args {
     /// Write the segment summary to FILE (format from its extension).
     #[arg(long, value_name = "FILE", help_heading = "Summary")]
     summary_out: Option<PathBuf>,
+
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// `--scoring`.
@@ -141,16 +143,18 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         time_unit: args.time_unit.into(),
     };
     let config = config(&args)?;
-    let (inputs, output) = inputs_and_output(
+    let (inputs, output) = super::inputs_or_engine(
         &args.input,
+        &args.engine,
         &args.output,
         &[args.summary_out.as_deref()],
         &[],
         ui,
     )?;
-    let customers = cpm::pipeline::customers(
+    let customers = super::customers(
         &inputs,
-        &args.input.load_options()?,
+        &args.input,
+        &args.engine,
         &summary_config,
         cpm::segment::is_customer_table,
         ui,

@@ -13,8 +13,9 @@ use cpm::value::holdout::Holdout;
 use cpm::value::{ValueConfig, Valued};
 use polars::prelude::*;
 
-use super::inputs_and_output;
-use crate::args::{AsOfArg, CalibrationArg, InputArgs, ModelArgs, OutputArgs, TierArgs};
+use crate::args::{
+    AsOfArg, CalibrationArg, EngineArgs, InputArgs, ModelArgs, OutputArgs, TierArgs,
+};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -65,6 +66,9 @@ pub struct Args {
     /// after `value`.
     #[command(flatten)]
     tiers: TierArgs,
+
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// Runs `cpm value`.
@@ -74,6 +78,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         as_of: args.as_of.as_of,
         time_unit: config.time_unit,
     };
+    if args.calibration.calibration_end.is_some() && args.engine.is_remote() {
+        bail!(cpm::error::usage(
+            "--calibration-end needs the transactions here: it does not go with --engine yet"
+        ));
+    }
     if args.calibration.calibration_end.is_none() && args.holdout_report.is_some() {
         bail!(cpm::error::usage(
             "--holdout-report needs --calibration-end"
@@ -81,8 +90,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let model_file: Vec<_> = args.model.model_in.iter().cloned().collect();
     let model_out = args.model.model_out.as_deref();
-    let (inputs, output) = inputs_and_output(
+    let (inputs, output) = super::inputs_or_engine(
         &args.input,
+        &args.engine,
         &args.output,
         &[model_out, args.holdout_report.as_deref()],
         &model_file,
@@ -91,8 +101,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let load = args.input.load_options()?;
     let (table, as_of, holdout) = match args.calibration.calibration_end {
         None => {
-            let customers =
-                cpm::pipeline::customers(&inputs, &load, &summary_config, is_customer_table, ui)?;
+            let customers = super::customers(
+                &inputs,
+                &args.input,
+                &args.engine,
+                &summary_config,
+                is_customer_table,
+                ui,
+            )?;
             (customers.table, customers.as_of, None)
         }
         Some(end) => {

@@ -140,7 +140,8 @@ pub struct FactsQuery<'a> {
     pub remove_duplicates: bool,
     /// Columns beside the canonical ones that pass through when constant
     /// per customer: each comes with [`varies`]`(column)`, 1 for a customer
-    /// whose rows hold more than one value (null among them), for the
+    /// whose rows hold more than one value (min ≠ max, or null beside a
+    /// value: cheaper than counting the distinct ones), for the
     /// caller to drop the column when any customer has 1.
     pub extras: &'a [String],
 }
@@ -205,7 +206,7 @@ pub fn render(query: &FactsQuery, dialect: Dialect) -> (String, String) {
         .map(|extra| {
             let held = q(&format!("__cpm_extra_{extra}"));
             format!(
-                ",\n  {} AS {},\n  CASE WHEN count(DISTINCT {held}) > 1 OR (count({held}) > 0 AND \
+                ",\n  {} AS {},\n  CASE WHEN min({held}) <> max({held}) OR (count({held}) > 0 AND \
                  count({held}) < count(*)) THEN 1 ELSE 0 END AS {}",
                 dialect.any_value(&held),
                 q(extra),

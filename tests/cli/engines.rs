@@ -145,22 +145,31 @@ fn facts_in_duckdb_equal_the_local_facts() {
         sources.push(out);
     }
     for source in &sources {
-        for as_of in [None, Some("2024-02-10")] {
-            let mut local = vec!["facts", source.as_str(), "-f", "csv", "-q"];
-            local.extend(["--max-rejects", "100%"]);
-            let quoted = format!("'{source}'");
-            let mut engine = vec!["facts", "--engine", "duckdb", "--source", &quoted];
-            engine.extend(["-f", "csv", "-q"]);
-            if let Some(day) = as_of {
-                local.extend(["--as-of", day]);
-                engine.extend(["--as-of", day]);
-            }
-            let (expected, stderr, code) = run(&folder, &local);
-            assert_eq!(code, 0, "{stderr}");
-            let (got, stderr, code) = run(&folder, &engine);
-            assert_eq!(code, 0, "{stderr}");
-            assert_eq!(got, expected, "{source}, as of {as_of:?}");
+        let quoted = format!("'{source}'");
+        same_facts(
+            &folder,
+            source,
+            &["--engine", "duckdb", "--source", &quoted],
+        );
+    }
+}
+
+/// Asserts that the facts of `input` computed here and by the engine
+/// `engine` names (its flags) are the same, as of a day given or not.
+fn same_facts(folder: &std::path::Path, input: &str, engine: &[&str]) {
+    for as_of in [None, Some("2024-02-10")] {
+        let mut local = vec!["facts", input, "-f", "csv", "-q", "--max-rejects", "100%"];
+        let mut remote = vec!["facts", "-f", "csv", "-q"];
+        remote.extend_from_slice(engine);
+        if let Some(day) = as_of {
+            local.extend(["--as-of", day]);
+            remote.extend(["--as-of", day]);
         }
+        let (expected, stderr, code) = run(folder, &local);
+        assert_eq!(code, 0, "{stderr}");
+        let (got, stderr, code) = run(folder, &remote);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(got, expected, "{input} by {engine:?}, as of {as_of:?}");
     }
 }
 
@@ -187,27 +196,16 @@ fn facts_in_spark_equal_the_local_facts() {
     let edges = edge_fixture(dir.path());
     let spark = spark_sql(&folder);
     let source = format!("parquet.`{edges}`");
-    for as_of in [None, Some("2024-02-10")] {
-        let mut local = vec!["facts", edges.as_str(), "-f", "csv", "-q"];
-        local.extend(["--max-rejects", "100%"]);
-        let mut engine = vec!["facts", "--engine", "spark", "--source", &source];
-        engine.extend([
-            "--engine-cmd",
-            &spark,
-            "--engine-conf",
-            "spark.master=local[2]",
-        ]);
-        engine.extend(["-f", "csv", "-q"]);
-        if let Some(day) = as_of {
-            local.extend(["--as-of", day]);
-            engine.extend(["--as-of", day]);
-        }
-        let (expected, stderr, code) = run(&folder, &local);
-        assert_eq!(code, 0, "{stderr}");
-        let (got, stderr, code) = run(&folder, &engine);
-        assert_eq!(code, 0, "{stderr}");
-        assert_eq!(got, expected, "as of {as_of:?}");
-    }
+    let engine = [
+        "--engine",
+        "spark",
+        "--source",
+        &source,
+        "--engine-cmd",
+        &spark,
+    ];
+    let master = ["--engine-conf", "spark.master=local[2]"];
+    same_facts(&folder, &edges, &[&engine[..], &master[..]].concat());
 }
 
 #[test]

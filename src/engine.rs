@@ -83,11 +83,16 @@ pub fn assumed_map(overrides: &[MapOverride], source: &str) -> Result<ColumnMap>
 /// The facts query of `source` in `dialect`, with the columns mapped as
 /// `map` says: the statements to run, ready to print.
 pub fn facts_sql(source: &Source, map: &ColumnMap, dialect: Dialect) -> String {
-    let (preamble, select) = render(&query(source, map, &[]), dialect);
+    let (preamble, select) = render(&query(source, map, &[], false), dialect);
     format!("{preamble}{select};\n")
 }
 
-fn query<'a>(source: &'a Source, map: &'a ColumnMap, extras: &'a [String]) -> FactsQuery<'a> {
+fn query<'a>(
+    source: &'a Source,
+    map: &'a ColumnMap,
+    extras: &'a [String],
+    count_after: bool,
+) -> FactsQuery<'a> {
     use crate::ingest::DuplicatePolicy;
     FactsQuery {
         source: source.source,
@@ -99,13 +104,19 @@ fn query<'a>(source: &'a Source, map: &'a ColumnMap, extras: &'a [String]) -> Fa
             DuplicatePolicy::Auto => map.order_id.is_some(),
         },
         extras,
+        count_after,
     }
 }
 
 /// The facts table of `source`, computed by the engine (DuckDB or Spark): its columns read
 /// first (mapped as a local input's are), then the query run, its result
-/// read back and checked against the facts schema.
-pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
+/// read back and checked against the facts schema; the rows after the
+/// as-of day are told to `observer`, as a local read tells them.
+pub fn facts(
+    source: &Source,
+    options: &EngineOptions,
+    observer: &dyn crate::pipeline::Observer,
+) -> Result<DataFrame> {
     let client = Client::new(options)?;
     let columns = client.columns(source.source)?;
     let map = crate::schema::map_columns(&columns, source.overrides, source.source)?;
@@ -120,7 +131,8 @@ pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
         .filter(|c| !mapped.contains(&c.as_str()))
         .cloned()
         .collect();
-    let (preamble, select) = render(&query(source, &map, &extras), options.engine.dialect());
+    let query = query(source, &map, &extras, true);
+    let (preamble, select) = render(&query, options.engine.dialect());
     let folder = match &options.output {
         Some(dir) => Folder::Given(dir.clone()),
         None => Folder::Temporary(tempfile::tempdir().context("creating a temporary folder")?),
@@ -135,6 +147,11 @@ pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
     };
     client.run(&script)?;
     let mut frame = read_result(&out)?;
+    let after = frame
+        .column(crate::facts::sql::ROWS_AFTER)?
+        .cast(&DataType::UInt64)?;
+    let after = after.u64()?.get(0).unwrap_or(0);
+    frame = frame.drop(crate::facts::sql::ROWS_AFTER)?;
     for extra in &extras {
         let flag = crate::facts::sql::varies(extra);
         let varies = frame.column(&flag)?.cast(&DataType::Int32)?;
@@ -145,7 +162,16 @@ pub fn facts(source: &Source, options: &EngineOptions) -> Result<DataFrame> {
         }
     }
     let name = format!("the facts of {}", source.source);
-    crate::facts::typed(&frame, &name)
+    let facts = crate::facts::typed(&frame, &name)?;
+    if after > 0 {
+        let as_of = facts
+            .column(crate::facts::AS_OF)?
+            .get(0)?
+            .str_value()
+            .to_string();
+        observer.warn(&format!("{after} transactions after {as_of} excluded"));
+    }
+    Ok(facts)
 }
 
 /// The result the engine wrote at `out`: one Parquet file (DuckDB), or a

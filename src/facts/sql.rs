@@ -144,7 +144,15 @@ pub struct FactsQuery<'a> {
     /// value: cheaper than counting the distinct ones), for the
     /// caller to drop the column when any customer has 1.
     pub extras: &'a [String],
+    /// Whether to count the rows after the as-of day, in [`ROWS_AFTER`],
+    /// for the caller to tell and drop (a printed query has exactly the
+    /// facts schema).
+    pub count_after: bool,
 }
+
+/// The column of [`FactsQuery::count_after`]: the rows after the as-of
+/// day, the same in every row.
+pub const ROWS_AFTER: &str = "__cpm_rows_after_as_of";
 
 /// The name of the column that says whether `extra` varies within a
 /// customer ([`FactsQuery::extras`]).
@@ -191,6 +199,13 @@ pub fn render(query: &FactsQuery, dialect: Dialect) -> (String, String) {
         ),
     };
     let nan = dialect.is_nan("revenue");
+    let after = match query.count_after {
+        true => format!(
+            ",\n  (SELECT count(*) FROM rows CROSS JOIN bounds WHERE rows.day > bounds.as_of) AS {}",
+            q(ROWS_AFTER)
+        ),
+        false => String::new(),
+    };
     let margin = match map.cost {
         Some(_) => format!(
             ",\n  round(sum(revenue - cost), 6) + 0.0 AS {}",
@@ -243,7 +258,7 @@ SELECT customer_id AS {customer_id},
   round(sum(revenue), 6) + 0.0 AS {revenue_out},
   round(sum(CASE WHEN revenue >= 0 AND day = first_day THEN revenue ELSE 0 END), 6) + 0.0 AS {first_day}{margin}{extras},
   min(as_of) AS {as_of_out},
-  {version} AS {version_out}
+  {version} AS {version_out}{after}
 FROM kept
 GROUP BY customer_id
 ORDER BY customer_id",

@@ -294,6 +294,7 @@ impl EngineArgs {
         &self,
         input: &InputArgs,
         as_of: Option<chrono::NaiveDate>,
+        observer: &dyn cpm::pipeline::Observer,
     ) -> anyhow::Result<Option<polars::prelude::DataFrame>> {
         let engine = match self.engine {
             EngineArg::Local => return Ok(None),
@@ -314,7 +315,7 @@ impl EngineArgs {
             conf: self.engine_conf.clone(),
             output: self.engine_output.clone(),
         };
-        cpm::engine::facts(&source, &options).map(Some)
+        cpm::engine::facts(&source, &options, observer).map(Some)
     }
 
     /// Whether the facts come from an engine, not from input files.

@@ -46,7 +46,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let (inputs, output) =
         super::inputs_or_engine(&args.input, &args.engine, &args.output, &[], &[], ui)?;
-    let facts = match args.engine.facts(&args.input, as_of)? {
+    let facts = match args.engine.facts(&args.input, as_of, ui)? {
         Some(facts) => {
             ui.step("facts in the engine");
             facts

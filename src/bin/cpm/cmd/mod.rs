@@ -185,7 +185,7 @@ pub fn customers(
     is_table: fn(&polars::prelude::DataFrame) -> bool,
     ui: &Ui,
 ) -> Result<cpm::pipeline::Customers> {
-    match engine.facts(input, summary.as_of)? {
+    match engine.facts(input, summary.as_of, ui)? {
         Some(facts) => {
             ui.step("facts in the engine");
             cpm::pipeline::derive(facts, summary, ui)

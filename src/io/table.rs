@@ -73,11 +73,7 @@ pub fn terminal_width() -> Option<u16> {
 /// Renders a frame as a terminal table fitted to the style's width.
 pub fn render_table(frame: &DataFrame, style: &TableStyle) -> String {
     let shown = frame.height().min(style.max_rows);
-    let mut columns: Vec<TextColumn> = frame
-        .columns()
-        .iter()
-        .map(|c| TextColumn::of(c, shown))
-        .collect();
+    let mut columns = text_columns(frame, shown);
     if style.headers_as_words {
         for column in &mut columns {
             column.name = column.name.replace('_', " ");
@@ -126,11 +122,7 @@ pub fn render_columns(mut columns: Vec<TextColumn>, width: u16, footer: &str) ->
 /// Renders a frame as a GitHub-flavoured Markdown table.
 pub fn render_markdown(frame: &DataFrame, style: &TableStyle) -> String {
     let shown = frame.height().min(style.max_rows);
-    let columns: Vec<TextColumn> = frame
-        .columns()
-        .iter()
-        .map(|c| TextColumn::of(c, shown))
-        .collect();
+    let columns = text_columns(frame, shown);
     let names: Vec<String> = columns.iter().map(|c| escape_markdown(&c.name)).collect();
     let mut out = format!("| {} |\n", names.join(" | "));
     let rule: Vec<&str> = columns
@@ -152,6 +144,14 @@ pub fn render_markdown(frame: &DataFrame, style: &TableStyle) -> String {
     out
 }
 
+/// The first `rows` rows of every column of `frame`, formatted for people
+/// ([`TextColumn::of`]).
+pub fn text_columns(frame: &DataFrame, rows: usize) -> Vec<TextColumn> {
+    (frame.columns().iter())
+        .map(|c| TextColumn::of(c, rows))
+        .collect()
+}
+
 /// A column as shown: its name, its cells as text, how it aligns.
 pub struct TextColumn {
     /// The header.
@@ -164,7 +164,7 @@ pub struct TextColumn {
 
 impl TextColumn {
     /// The first `rows` values of `column`, formatted for people.
-    pub fn of(column: &Column, rows: usize) -> TextColumn {
+    fn of(column: &Column, rows: usize) -> TextColumn {
         let numeric = column.dtype().is_primitive_numeric();
         let format = NumberFormat::of(column, rows);
         // control characters in the data (a terminal's escape sequences)

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 pub use crate::io::human::printable;
 use crate::io::human::{group_thousands, grouped, money, money_or_count, percent};
-use crate::io::table::{TableStyle, TextColumn};
+use crate::io::table::TableStyle;
 
 /// A document for people: the report, or a command's summary tables.
 #[derive(Debug, Clone, Serialize)]
@@ -153,16 +153,12 @@ impl Table {
     }
 
     /// A frame as a table, each column formatted as people read it
-    /// ([`TextColumn`]: counts grouped, shares as percentages, amounts with
+    /// ([`crate::io::table::TextColumn`]: counts grouped, shares as percentages, amounts with
     /// the column's decimals); at most `style.max_rows` rows, the rest
     /// counted under it; headers as words with `style.headers_as_words`.
     pub fn from_frame(name: &str, frame: &DataFrame, style: &TableStyle) -> Result<Table> {
         let shown = frame.height().min(style.max_rows);
-        let columns: Vec<TextColumn> = frame
-            .columns()
-            .iter()
-            .map(|c| TextColumn::of(c, shown))
-            .collect();
+        let columns = crate::io::table::text_columns(frame, shown);
         let headers = columns
             .iter()
             .map(|c| match style.headers_as_words {

@@ -182,7 +182,7 @@ pub fn render(query: &FactsQuery, dialect: Dialect) -> (String, String) {
     };
     let cost = match &map.cost {
         Some(name) => format!("COALESCE(CAST({} AS {double}), 0)", q(name)),
-        None => "CAST(0 AS DOUBLE)".replace("DOUBLE", double),
+        None => format!("CAST(0 AS {double})"),
     };
     // exact duplicates are judged on the trimmed values, as ingest
     // judges them

@@ -40,7 +40,7 @@ impl Dialect {
     ];
 
     /// A quoted identifier.
-    fn quote(self, name: &str) -> String {
+    pub fn quote(self, name: &str) -> String {
         match self {
             Dialect::Spark | Dialect::BigQuery => format!("`{}`", name.replace('`', "``")),
             _ => format!("\"{}\"", name.replace('"', "\"\"")),
@@ -113,7 +113,7 @@ impl Dialect {
     /// for Spark, no Parquet filter pushdown (the query reads every row
     /// anyway, and row groups whose statistics hold a NaN, as polars
     /// writes them, were skipped whole: every row lost, no error).
-    fn preamble(self) -> &'static str {
+    pub fn preamble(self) -> &'static str {
         match self {
             Dialect::DuckDb => "SET TimeZone = 'UTC';\n",
             Dialect::Spark => {
@@ -165,6 +165,99 @@ pub fn varies(extra: &str) -> String {
 /// its semicolon, so that it can be wrapped in a `COPY` or a `CREATE`).
 pub fn render(query: &FactsQuery, dialect: Dialect) -> (String, String) {
     let q = |name: &str| dialect.quote(name);
+    // one row: the day asked for, or the day after the latest row
+    let bounds = match query.as_of {
+        Some(day) => format!("SELECT DATE '{day}' AS as_of"),
+        None => format!(
+            "SELECT {} AS as_of FROM rows",
+            dialect.day_after("max(day)")
+        ),
+    };
+    let after = match query.count_after {
+        true => format!(
+            ",\n  (SELECT count(*) FROM rows CROSS JOIN bounds WHERE rows.day > bounds.as_of) AS {}",
+            q(ROWS_AFTER)
+        ),
+        false => String::new(),
+    };
+    let margin = match query.map.cost {
+        Some(_) => format!(",\n  {} AS {}", rounded_sum("revenue - cost"), q("margin")),
+        None => String::new(),
+    };
+    let extras: String = (query.extras.iter())
+        .map(|extra| {
+            let held = q(&format!("__cpm_extra_{extra}"));
+            format!(
+                ",\n  {} AS {},\n  CASE WHEN min({held}) <> max({held}) OR (count({held}) > 0 AND \
+                 count({held}) < count(*)) THEN 1 ELSE 0 END AS {}",
+                dialect.any_value(&held),
+                q(extra),
+                q(&varies(extra))
+            )
+        })
+        .collect();
+    let select = format!(
+        "{rows},
+bounds AS (
+  {bounds}
+),
+kept AS (
+  SELECT rows.*, bounds.as_of,
+    min(CASE WHEN revenue >= 0 THEN day END) OVER (PARTITION BY customer_id) AS first_day
+  FROM rows CROSS JOIN bounds
+  WHERE rows.day <= bounds.as_of
+)
+SELECT customer_id AS {customer_id},
+  min(CASE WHEN revenue >= 0 THEN day END) AS {first},
+  max(CASE WHEN revenue >= 0 THEN day END) AS {last},
+  count(DISTINCT CASE WHEN revenue >= 0 THEN {order} END) AS {orders},
+  count(DISTINCT CASE WHEN revenue >= 0 THEN day END) AS {days},
+  {revenue} AS {revenue_out},
+  {first_day_revenue} AS {first_day}{margin}{extras},
+  min(as_of) AS {as_of_out},
+  {version} AS {version_out}{after}
+FROM kept
+GROUP BY customer_id
+ORDER BY customer_id",
+        rows = typed_rows(query, dialect),
+        order = ORDER_KEY,
+        revenue = rounded_sum("revenue"),
+        first_day_revenue =
+            rounded_sum("CASE WHEN revenue >= 0 AND day = first_day THEN revenue ELSE 0 END"),
+        customer_id = q(crate::schema::CUSTOMER_ID),
+        first = q(super::FIRST_PURCHASE),
+        last = q(super::LAST_PURCHASE),
+        orders = q(super::ORDERS),
+        days = q(super::PURCHASE_DAYS),
+        revenue_out = q(crate::schema::REVENUE),
+        first_day = q(super::FIRST_DAY_REVENUE),
+        as_of_out = q(AS_OF),
+        version = dialect.version(),
+        version_out = q(VERSION),
+    );
+    (dialect.preamble().to_string(), select)
+}
+
+/// A row's order, as a text distinct from every other order's: its order
+/// id, or, for a row without one, the row itself (an order of its own).
+pub const ORDER_KEY: &str =
+    "CASE WHEN order_id IS NULL THEN concat('~', row_token) ELSE concat('=', order_id) END";
+
+/// The sum of `value` rounded to millionths (as cpm's sums are written),
+/// never -0.
+pub fn rounded_sum(value: &str) -> String {
+    format!("round(sum({value}), 6) + 0.0")
+}
+
+/// The start of every query on `query`'s source: `WITH typed AS (…),
+/// rows AS (…)`, the rows as cpm reads them — `customer_id` (trimmed
+/// text), `day` (a date), `revenue` and `cost` (doubles, cost 0 when
+/// there is none), `order_id` (trimmed text or null), `row_token` (unique
+/// to the row) and the extras — exact duplicates removed as
+/// `remove_duplicates` says, rows without a customer, a day or a revenue
+/// (or a NaN one) left out.
+pub fn typed_rows(query: &FactsQuery, dialect: Dialect) -> String {
+    let q = |name: &str| dialect.quote(name);
     let (text, double) = (dialect.text(), dialect.double());
     let map = query.map;
     let trimmed = |name: &str| format!("NULLIF(TRIM(CAST({} AS {text})), '')", q(name));
@@ -190,46 +283,11 @@ pub fn render(query: &FactsQuery, dialect: Dialect) -> (String, String) {
         true => "DISTINCT ",
         false => "",
     };
-    // one row: the day asked for, or the day after the latest row
-    let bounds = match query.as_of {
-        Some(day) => format!("SELECT DATE '{day}' AS as_of"),
-        None => format!(
-            "SELECT {} AS as_of FROM rows",
-            dialect.day_after("max(day)")
-        ),
-    };
-    let nan = dialect.is_nan("revenue");
-    let after = match query.count_after {
-        true => format!(
-            ",\n  (SELECT count(*) FROM rows CROSS JOIN bounds WHERE rows.day > bounds.as_of) AS {}",
-            q(ROWS_AFTER)
-        ),
-        false => String::new(),
-    };
-    let margin = match map.cost {
-        Some(_) => format!(
-            ",\n  round(sum(revenue - cost), 6) + 0.0 AS {}",
-            q("margin")
-        ),
-        None => String::new(),
-    };
-    // the extras: carried through the typed rows under their own names
+    // the extras: carried through under names of their own
     let carried: String = (query.extras.iter())
         .map(|extra| format!(", {} AS {}", q(extra), q(&format!("__cpm_extra_{extra}"))))
         .collect();
-    let extras: String = (query.extras.iter())
-        .map(|extra| {
-            let held = q(&format!("__cpm_extra_{extra}"));
-            format!(
-                ",\n  {} AS {},\n  CASE WHEN min({held}) <> max({held}) OR (count({held}) > 0 AND \
-                 count({held}) < count(*)) THEN 1 ELSE 0 END AS {}",
-                dialect.any_value(&held),
-                q(extra),
-                q(&varies(extra))
-            )
-        })
-        .collect();
-    let select = format!(
+    format!(
         "WITH typed AS (
   SELECT {distinct}{customer} AS customer_id, CAST({date} AS DATE) AS day, {revenue} AS revenue,
     {order_id} AS order_id, {cost} AS cost{carried}
@@ -238,44 +296,11 @@ pub fn render(query: &FactsQuery, dialect: Dialect) -> (String, String) {
 rows AS (
   SELECT typed.*, {row} AS row_token FROM typed
   WHERE customer_id IS NOT NULL AND day IS NOT NULL AND revenue IS NOT NULL AND NOT {nan}
-),
-bounds AS (
-  {bounds}
-),
-kept AS (
-  SELECT rows.*, bounds.as_of,
-    min(CASE WHEN revenue >= 0 THEN day END) OVER (PARTITION BY customer_id) AS first_day
-  FROM rows CROSS JOIN bounds
-  WHERE rows.day <= bounds.as_of
-)
-SELECT customer_id AS {customer_id},
-  min(CASE WHEN revenue >= 0 THEN day END) AS {first},
-  max(CASE WHEN revenue >= 0 THEN day END) AS {last},
-  count(DISTINCT CASE WHEN revenue >= 0 THEN
-    CASE WHEN order_id IS NULL THEN concat('~', row_token) ELSE concat('=', order_id) END
-  END) AS {orders},
-  count(DISTINCT CASE WHEN revenue >= 0 THEN day END) AS {days},
-  round(sum(revenue), 6) + 0.0 AS {revenue_out},
-  round(sum(CASE WHEN revenue >= 0 AND day = first_day THEN revenue ELSE 0 END), 6) + 0.0 AS {first_day}{margin}{extras},
-  min(as_of) AS {as_of_out},
-  {version} AS {version_out}{after}
-FROM kept
-GROUP BY customer_id
-ORDER BY customer_id",
+)",
         customer = trimmed(&map.customer_id),
         source = query.source,
         date = q(&map.order_date),
         row = dialect.row_token(),
-        customer_id = q(crate::schema::CUSTOMER_ID),
-        first = q(super::FIRST_PURCHASE),
-        last = q(super::LAST_PURCHASE),
-        orders = q(super::ORDERS),
-        days = q(super::PURCHASE_DAYS),
-        revenue_out = q(crate::schema::REVENUE),
-        first_day = q(super::FIRST_DAY_REVENUE),
-        as_of_out = q(AS_OF),
-        version = dialect.version(),
-        version_out = q(VERSION),
-    );
-    (dialect.preamble().to_string(), select)
+        nan = dialect.is_nan("revenue"),
+    )
 }

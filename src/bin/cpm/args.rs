@@ -280,8 +280,8 @@ impl EngineArgs {
         let overrides = input.map_overrides()?;
         let map = cpm::engine::assumed_map(&overrides, source)?;
         let source = cpm::engine::Source {
-            source,
-            overrides: &overrides,
+            source: source.to_string(),
+            overrides,
             as_of,
             duplicates: Default::default(),
         };
@@ -296,16 +296,27 @@ impl EngineArgs {
         as_of: Option<chrono::NaiveDate>,
         observer: &dyn cpm::pipeline::Observer,
     ) -> anyhow::Result<Option<polars::prelude::DataFrame>> {
+        match self.remote(input, as_of)? {
+            Some((source, options)) => cpm::engine::facts(source, options, observer).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The source and the engine asked for with `--engine`, or `None`
+    /// (local).
+    pub fn remote(
+        &self,
+        input: &InputArgs,
+        as_of: Option<chrono::NaiveDate>,
+    ) -> anyhow::Result<Option<(cpm::engine::Source, cpm::engine::EngineOptions)>> {
         let engine = match self.engine {
             EngineArg::Local => return Ok(None),
             EngineArg::Duckdb => cpm::engine::Engine::DuckDb,
             EngineArg::Spark => cpm::engine::Engine::Spark,
         };
-        let source = self.source_for("--engine", input)?;
-        let overrides = input.map_overrides()?;
         let source = cpm::engine::Source {
-            source,
-            overrides: &overrides,
+            source: self.source_for("--engine", input)?.to_string(),
+            overrides: input.map_overrides()?,
             as_of,
             duplicates: Default::default(),
         };
@@ -315,7 +326,7 @@ impl EngineArgs {
             conf: self.engine_conf.clone(),
             output: self.engine_output.clone(),
         };
-        cpm::engine::facts(&source, &options, observer).map(Some)
+        Ok(Some((source, options)))
     }
 
     /// Whether the facts come from an engine, not from input files.

@@ -54,7 +54,8 @@ impl Dialect {
         }
     }
 
-    fn double(self) -> &'static str {
+    /// The type of a double.
+    pub fn double(self) -> &'static str {
         match self {
             Dialect::BigQuery => "FLOAT64",
             _ => "DOUBLE",

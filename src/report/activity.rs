@@ -65,7 +65,7 @@ pub(super) fn days(day: NaiveDate) -> i32 {
 
 /// Months since year 0 of a day since 1970-01-01 (`i32::MIN`, a day no
 /// date has, for days out of the calendar's range).
-fn month_of(day: i32) -> i32 {
+pub(super) fn month_of(day: i32) -> i32 {
     NaiveDate::default()
         .checked_add_signed(chrono::Duration::days(i64::from(day)))
         .map_or(i32::MIN, |date| date.year() * 12 + date.month0() as i32)
@@ -94,6 +94,19 @@ impl Months {
             .copied()
             .unwrap_or_else(|| month_of(day))
     }
+}
+
+/// The [`PERIODS`] periods of length `period` back to back, oldest first,
+/// the last ending on `end`.
+pub(super) fn period_bounds(end: NaiveDate, period: Period) -> [(NaiveDate, NaiveDate); PERIODS] {
+    let mut bounds = [(end, end); PERIODS];
+    let mut period_end = end;
+    for place in bounds.iter_mut().rev() {
+        let start = period.start(period_end);
+        *place = (start, period_end);
+        period_end = start - Days::new(1);
+    }
+    bounds
 }
 
 /// One batch of the columns read, as plain vectors.
@@ -218,15 +231,7 @@ impl Activity {
         let purchase_days: Vec<(i32, i32)> = firsts.concat();
         let customers = dense.count;
 
-        // the periods, oldest first
-        let mut bounds = Vec::with_capacity(PERIODS);
-        let mut period_end = end;
-        for _ in 0..PERIODS {
-            let start = period.start(period_end);
-            bounds.push((start, period_end));
-            period_end = start - Days::new(1);
-        }
-        bounds.reverse();
+        let bounds = period_bounds(end, period);
         let mut periods: [PeriodTotals; PERIODS] = Default::default();
         for (totals, &(start, end)) in periods.iter_mut().zip(&bounds) {
             totals.start = start;

@@ -8,7 +8,11 @@ use anyhow::{Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use super::activity::Activity;
+use super::period::Period;
+use super::pushdown::Pushed;
 use super::{Report, ReportConfig, Sources};
+use crate::engine::Session;
 use crate::io::Input;
 use crate::io::batches::Batches;
 use crate::pipeline::{
@@ -21,13 +25,43 @@ use crate::value::{Filled, Model, ValueConfig};
 /// The report's inputs, read: the customers, and the transactions when
 /// the inputs had them.
 pub struct Plan {
-    read: Transactions,
+    rows: Rows,
     /// The holdout's customers and purchases (`--calibration-end`).
     calibration: Option<Calibration>,
     /// One row per customer, as read or summarised.
     customers: DataFrame,
     /// The analysis day, when known.
     as_of: Option<NaiveDate>,
+}
+
+/// Where the transactions are.
+enum Rows {
+    /// Read here, when the inputs had them.
+    Here(Transactions),
+    /// Added up by an engine where they live.
+    Engine(Box<Pushed>),
+}
+
+/// Reads the transactions of `session` for a report as of `summary`'s day
+/// with KPIs by `period`: the facts, the KPIs' and the cohorts'
+/// aggregates and the previous period's facts computed by the engine
+/// ([`super::pushdown`]).
+pub fn read_in_engine(
+    session: &Session,
+    summary: &SummaryConfig,
+    period: Period,
+    observer: &dyn Observer,
+) -> Result<Plan> {
+    let mut pushed = super::pushdown::read(session, summary.as_of, period, observer)?;
+    observer.step("aggregates in the engine");
+    let facts = std::mem::take(&mut pushed.facts);
+    let customers = crate::pipeline::derive(facts, summary, observer)?;
+    Ok(Plan {
+        rows: Rows::Engine(Box::new(pushed)),
+        calibration: None,
+        customers: customers.table,
+        as_of: customers.as_of,
+    })
 }
 
 /// Reads `inputs` for a report as of `summary`'s day: the transactions
@@ -54,7 +88,7 @@ pub fn read(
         let calibration = crate::pipeline::calibrate(&source, summary, end, observer)?;
         let (customers, as_of) = (calibration.full.table.clone(), calibration.full.as_of);
         return Ok(Plan {
-            read,
+            rows: Rows::Here(read),
             calibration: Some(calibration),
             customers,
             as_of,
@@ -74,7 +108,7 @@ pub fn read(
         }
     };
     Ok(Plan {
-        read,
+        rows: Rows::Here(read),
         calibration: None,
         customers: customers.table,
         as_of: customers.as_of,
@@ -105,7 +139,6 @@ pub fn assemble(
     config: &ReportConfig,
     observer: &dyn Observer,
 ) -> Result<Report> {
-    let transactions = plan.read.batches();
     let mut notes = Vec::new();
     let mut table = plan.customers.clone();
     if config.margin.is_none() && table.column("margin").is_err() {
@@ -136,20 +169,30 @@ pub fn assemble(
         (Some(calibration), Some(_)) => Some(holdout(calibration, observer)?),
         _ => None,
     };
-    // a default as-of day is the day after the last transaction: the
-    // period ends on the last day with data
-    let period_end = match plan.as_of {
-        Some(day) if !assembly.as_of_given && transactions.is_some() => day.pred_opt(),
-        as_of => as_of,
-    };
     let segmented = table.column("segment").is_ok();
-    let earlier = match assembly.earlier {
-        Some(earlier) => Some(earlier),
-        None if segmented => previous(transactions.as_ref(), period_end, config, observer)?,
-        None => None,
+    let migrate = assembly.earlier.is_none() && segmented;
+    let quality = match &plan.rows {
+        Rows::Here(read) => read.quality().cloned(),
+        Rows::Engine(_) => None,
     };
+    let history = match plan.rows {
+        Rows::Here(read) => here(&read, plan.as_of, &assembly, migrate, config, observer)?,
+        Rows::Engine(pushed) => {
+            let pushed = *pushed;
+            History {
+                period_end: pushed.period_end,
+                transactions: Some(pushed.transactions),
+                activity: pushed.activity,
+                previous: match pushed.previous {
+                    Some((facts, end)) if migrate => segmented_at(facts, end)?,
+                    _ => None,
+                },
+            }
+        }
+    };
+    let earlier = assembly.earlier.or(history.previous);
     if earlier.is_none() && segmented {
-        notes.push(match (&transactions, period_end) {
+        notes.push(match (history.transactions, history.period_end) {
             (Some(_), Some(end)) => format!(
                 "no migration: no customers before {}",
                 super::previous_period_end(end, config.period) + chrono::Days::new(1)
@@ -160,15 +203,16 @@ pub fn assemble(
     }
     let sources = Sources {
         customers: &table,
-        transactions: transactions.as_ref(),
+        transactions: history.transactions,
+        activity: history.activity.as_ref(),
         as_of: plan.as_of,
-        period_end,
+        period_end: history.period_end,
         earlier: earlier
             .as_ref()
             .map(|(frame, label)| (frame, label.clone())),
         model: model.as_ref(),
         holdout: holdout.as_ref(),
-        quality: plan.read.quality(),
+        quality: quality.as_ref(),
         notes,
     };
     let report = super::build(sources, config)?;
@@ -222,29 +266,87 @@ fn holdout(calibration: &Calibration, observer: &dyn Observer) -> Result<Holdout
     Ok(report)
 }
 
-/// The segmented customers of `transactions` at the end of the period
-/// before the one ending on `period_end` (none before it: `None`).
-fn previous(
-    transactions: Option<&Batches>,
+/// What the report reads from the transactions beyond the customers.
+struct History {
+    /// The last day of the KPI period (the as-of day, or the last day with
+    /// transactions when the as-of day is the default day after it).
     period_end: Option<NaiveDate>,
+    /// The transaction lines.
+    transactions: Option<u64>,
+    /// What the KPIs and the cohorts read.
+    activity: Option<Activity>,
+    /// The segmented customers at the end of the previous period, named
+    /// by that day.
+    previous: Option<(DataFrame, String)>,
+}
+
+/// The [`History`] of the transactions read here (none: an empty one); the
+/// previous period's customers when `migrate`.
+fn here(
+    read: &Transactions,
+    as_of: Option<NaiveDate>,
+    assembly: &Assembly,
+    migrate: bool,
     config: &ReportConfig,
     observer: &dyn Observer,
-) -> Result<Option<(DataFrame, String)>> {
-    let (Some(transactions), Some(period_end)) = (transactions, period_end) else {
-        return Ok(None);
+) -> Result<History> {
+    let Some(transactions) = read.batches() else {
+        return Ok(History {
+            period_end: as_of,
+            transactions: None,
+            activity: None,
+            previous: None,
+        });
     };
-    let end = super::previous_period_end(period_end, config.period);
+    // a default as-of day is the day after the last transaction: the
+    // period ends on the last day with data
+    let period_end = match as_of {
+        Some(day) if !assembly.as_of_given => day.pred_opt(),
+        as_of => as_of,
+    };
+    let Some(end) = period_end else {
+        return Ok(History {
+            period_end,
+            transactions: Some(transactions.rows()? as u64),
+            activity: None,
+            previous: None,
+        });
+    };
+    let activity = Activity::read(&transactions, end, config.period)?;
+    let previous = match migrate {
+        true => {
+            let end = super::previous_period_end(end, config.period);
+            let summary = SummaryConfig {
+                as_of: Some(end),
+                ..SummaryConfig::default()
+            };
+            let gathered = crate::facts::gather(&transactions, summary.as_of)?;
+            let previous = segmented_at(gathered.table, end)?;
+            observer.step("migration");
+            previous
+        }
+        false => None,
+    };
+    Ok(History {
+        period_end,
+        transactions: Some(transactions.rows()? as u64),
+        activity: Some(activity),
+        previous,
+    })
+}
+
+/// The segmented customers of `facts`, the facts as of `end`, named by
+/// the day (none before it: `None`).
+fn segmented_at(facts: DataFrame, end: NaiveDate) -> Result<Option<(DataFrame, String)>> {
     let summary = SummaryConfig {
         as_of: Some(end),
         ..SummaryConfig::default()
     };
-    let before = crate::summary::summarize_batches(transactions, &summary)?.customers;
+    let before = crate::summary::derive(facts, &summary)?.customers;
     if before.height() == 0 {
         return Ok(None);
     }
-    let table = crate::segment::fill_in(before)?;
-    observer.step("migration");
-    Ok(Some((table, end.to_string())))
+    Ok(Some((crate::segment::fill_in(before)?, end.to_string())))
 }
 
 /// An earlier customer table to migrate from (`cpm segment`'s or `cpm

@@ -19,6 +19,7 @@ pub mod document;
 pub mod kpis;
 pub mod migration;
 pub mod period;
+pub mod pushdown;
 pub mod render;
 
 use anyhow::Result;
@@ -27,7 +28,6 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::ingest::report::QualityReport;
-use crate::io::batches::Batches;
 use crate::schema::CUSTOMER_ID;
 use crate::value::Model;
 use crate::value::historic::WhaleCurve;
@@ -79,9 +79,12 @@ pub struct Sources<'a> {
     /// One row per customer, segmented (`segment`, `tier`, `matrix_cell`,
     /// scores), valued when the models ran.
     pub customers: &'a DataFrame,
-    /// The canonical transactions, when the input had them (in memory, or
-    /// a large file read a batch at a time).
-    pub transactions: Option<&'a Batches<'a>>,
+    /// The transaction lines, when the input had them.
+    pub transactions: Option<u64>,
+    /// What the KPIs and the cohorts read from the transactions, when the
+    /// input had them: read here ([`activity::Activity::read`]) or by an
+    /// engine ([`pushdown`]).
+    pub activity: Option<&'a activity::Activity>,
     /// The analysis day, when known.
     pub as_of: Option<NaiveDate>,
     /// The last day of the KPI period (the as-of day, or the last day with
@@ -295,11 +298,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
     let p_alive = numbers("p_alive")?;
     let portfolio = Portfolio {
         customers: customers.height() as u64,
-        transactions: sources
-            .transactions
-            .map(Batches::rows)
-            .transpose()?
-            .map(|n| n as u64),
+        transactions: sources.transactions,
         revenue: revenue.as_deref().map(finite_sum),
         profit: profit.as_deref().map(finite_sum),
         clv: clv.as_deref().map(finite_sum),
@@ -313,17 +312,16 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         Vec::new()
     });
 
-    let (kpis, cohorts) = match (sources.transactions, sources.period_end) {
-        (Some(transactions), Some(period_end)) => {
-            let activity = activity::Activity::read(transactions, period_end, config.period)?;
-            let [current, previous] = kpis::period_kpis(&activity, config.margin);
+    let (kpis, cohorts) = match sources.activity {
+        Some(activity) => {
+            let [current, previous] = kpis::period_kpis(activity, config.margin);
             let kpis = Kpis {
                 period: config.period,
                 current,
                 previous,
             };
             notes.extend(kpis.empty_period_warning());
-            (Some(kpis), Some(cohorts::cohorts(&activity)))
+            (Some(kpis), Some(cohorts::cohorts(activity)))
         }
         _ => {
             notes.push(

@@ -202,12 +202,6 @@ impl ModelArgs {
 #[derive(Args)]
 #[command(next_help_heading = "Engines")]
 pub struct EngineArgs {
-    /// Print the SQL that computes the facts table from --source in this
-    /// dialect, instead of computing it: duckdb, spark, bigquery,
-    /// snowflake, trino.
-    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
-    pub sql: Option<cpm::facts::sql::Dialect>,
-
     /// Where the facts are computed: here, in DuckDB (`duckdb` on PATH) or
     /// in Spark (`$SPARK_HOME/bin/spark-sql`, else `spark-sql` on PATH),
     /// or the client given by --engine-cmd; read back from the Parquet the
@@ -244,17 +238,6 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
     }
 }
 
-fn parse_dialect(text: &str) -> Result<cpm::facts::sql::Dialect, String> {
-    let all = cpm::facts::sql::Dialect::ALL;
-    all.iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(text))
-        .map(|(_, dialect)| *dialect)
-        .ok_or_else(|| {
-            let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
-            format!("one of {}", names.join(", "))
-        })
-}
-
 /// `--engine`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
@@ -267,27 +250,6 @@ pub enum EngineArg {
 }
 
 impl EngineArgs {
-    /// The facts SQL asked for with `--sql`, or `None`.
-    pub fn sql(
-        &self,
-        input: &InputArgs,
-        as_of: Option<chrono::NaiveDate>,
-    ) -> anyhow::Result<Option<String>> {
-        let Some(dialect) = self.sql else {
-            return Ok(None);
-        };
-        let source = self.source_for("--sql", input)?;
-        let overrides = input.map_overrides()?;
-        let map = cpm::engine::assumed_map(&overrides, source)?;
-        let source = cpm::engine::Source {
-            source: source.to_string(),
-            overrides,
-            as_of,
-            duplicates: Default::default(),
-        };
-        Ok(Some(cpm::engine::facts_sql(&source, &map, dialect)))
-    }
-
     /// The facts computed by the engine asked for with `--engine`, or
     /// `None` (local).
     pub fn facts(
@@ -327,6 +289,32 @@ impl EngineArgs {
             output: self.engine_output.clone(),
         };
         Ok(Some((source, options)))
+    }
+
+    /// With `--engine`: `--source` given instead of input files, and the
+    /// options that need the rows here refused (`--where`,
+    /// `--calibration-end`).
+    pub fn check_remote(
+        &self,
+        input: &InputArgs,
+        calibration_end: Option<chrono::NaiveDate>,
+    ) -> anyhow::Result<()> {
+        if !self.is_remote() {
+            return Ok(());
+        }
+        self.source_for("--engine", input)?;
+        if input.filter.is_some() {
+            anyhow::bail!(cpm::error::usage(
+                "--where filters the rows here: with --engine they stay in the engine (filter \
+                 them in --source, e.g. a view)"
+            ));
+        }
+        if calibration_end.is_some() {
+            anyhow::bail!(cpm::error::usage(
+                "--calibration-end needs the transactions here: it does not go with --engine yet"
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the facts come from an engine, not from input files.

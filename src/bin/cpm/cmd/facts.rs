@@ -3,6 +3,8 @@
 
 use anyhow::Result;
 
+use cpm::facts::sql::Dialect;
+
 use crate::args::{AsOfArg, EngineArgs, InputArgs, OutputArgs};
 use crate::ui::Ui;
 
@@ -34,6 +36,12 @@ pub struct Args {
     #[command(flatten)]
     as_of: AsOfArg,
 
+    /// Print the SQL that computes the facts table from --source in this
+    /// dialect, instead of computing it: duckdb, spark, bigquery,
+    /// snowflake, trino.
+    #[arg(long, value_name = "DIALECT", value_parser = parse_dialect)]
+    sql: Option<Dialect>,
+
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -41,7 +49,8 @@ pub struct Args {
 /// Runs `cpm facts`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let as_of = args.as_of.as_of;
-    if let Some(sql) = args.engine.sql(&args.input, as_of)? {
+    if let Some(dialect) = args.sql {
+        let sql = sql(&args, dialect)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(sql.as_bytes())?));
     }
     let (inputs, output) =
@@ -56,4 +65,31 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     output.write(&facts)?;
     ui.step("write");
     Ok(())
+}
+
+/// The statements that compute the facts of `--source` in `dialect`: the
+/// columns as `--map` says (the engine's columns cannot be seen from here).
+fn sql(args: &Args, dialect: Dialect) -> Result<String> {
+    let source = args.engine.source_for("--sql", &args.input)?;
+    let overrides = args.input.map_overrides()?;
+    let map = cpm::engine::assumed_map(&overrides, source)?;
+    let source = cpm::engine::Source {
+        source: source.to_string(),
+        overrides,
+        as_of: args.as_of.as_of,
+        duplicates: Default::default(),
+    };
+    Ok(cpm::engine::facts_sql(&source, &map, dialect))
+}
+
+/// `--sql`: a dialect by name.
+fn parse_dialect(text: &str) -> Result<Dialect, String> {
+    let all = Dialect::ALL;
+    all.iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|(_, dialect)| *dialect)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
+            format!("one of {}", names.join(", "))
+        })
 }

@@ -138,13 +138,7 @@ pub fn inputs_or_engine(
     if !engine.is_remote() {
         return inputs_and_output(input, output, side_outputs, other_inputs, ui);
     }
-    engine.source_for("--engine", input)?;
-    if input.filter.is_some() {
-        bail!(cpm::error::usage(
-            "--where filters the rows here: with --engine they stay in the engine (filter them \
-             in --source, e.g. a view)"
-        ));
-    }
+    engine.check_remote(input, None)?;
     let output = checked_output(output, side_outputs, other_inputs, ui)?;
     Ok((Vec::new(), output))
 }

@@ -12,7 +12,7 @@ use cpm::report::render::Format;
 use cpm::summary::SummaryConfig;
 
 use super::{check_output, input_paths};
-use crate::args::{AsOfArg, CalibrationArg, InputArgs, MarginArg};
+use crate::args::{AsOfArg, CalibrationArg, EngineArgs, InputArgs, MarginArg};
 use crate::ui::Ui;
 use cpm::pipeline::LoadOptions;
 
@@ -101,6 +101,9 @@ pub struct Args {
     /// at most 100; 100 when it does not tell).
     #[arg(long, value_name = "N", help_heading = "Output")]
     width: Option<u16>,
+
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// `--period`.
@@ -162,6 +165,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             "--calibration-end checks the models: it does not go with --no-model"
         ));
     }
+    (args.engine).check_remote(&args.input, args.calibration.calibration_end)?;
     let inputs = super::resolve(&args.input.inputs, ui)?;
     let outputs: Vec<&Path> = targets.iter().filter_map(|t| t.path.as_deref()).collect();
     super::check_distinct_outputs(&outputs)?;
@@ -178,13 +182,20 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stream_above: (args.input.stream_above).unwrap_or(cpm::facts::REPORT_STREAM_ABOVE),
         ..args.input.load_options()?
     };
-    let plan = assemble::read(
-        &inputs,
-        &load,
-        &summary,
-        args.calibration.calibration_end,
-        ui,
-    )?;
+    let period = args.period.into();
+    let plan = match args.engine.remote(&args.input, summary.as_of)? {
+        Some((source, options)) => {
+            let session = cpm::engine::Session::open(source, options)?;
+            assemble::read_in_engine(&session, &summary, period, ui)?
+        }
+        None => assemble::read(
+            &inputs,
+            &load,
+            &summary,
+            args.calibration.calibration_end,
+            ui,
+        )?,
+    };
     let assembly = Assembly {
         as_of_given: args.as_of.as_of.is_some(),
         no_model: args.no_model,
@@ -195,7 +206,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             .transpose()?,
     };
     let config = ReportConfig {
-        period: args.period.into(),
+        period,
         concentration_alert: args.concentration_alert,
         top_customers: args.top,
         stamp: args

@@ -78,11 +78,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         as_of: args.as_of.as_of,
         time_unit: config.time_unit,
     };
-    if args.calibration.calibration_end.is_some() && args.engine.is_remote() {
-        bail!(cpm::error::usage(
-            "--calibration-end needs the transactions here: it does not go with --engine yet"
-        ));
-    }
+    (args.engine).check_remote(&args.input, args.calibration.calibration_end)?;
     if args.calibration.calibration_end.is_none() && args.holdout_report.is_some() {
         bail!(cpm::error::usage(
             "--holdout-report needs --calibration-end"

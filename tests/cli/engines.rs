@@ -261,25 +261,170 @@ fn spark_sql(folder: &std::path::Path) -> String {
     format!("{}/bin/spark-sql", home.trim())
 }
 
+/// A Parquet file's rows, or a folder of Parquet parts' (Spark's), sorted
+/// by customer.
+fn read_facts(path: &std::path::Path) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    let mut files: Vec<PathBuf> = match path.is_dir() {
+        true => (std::fs::read_dir(path).unwrap())
+            .map(|entry| entry.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect(),
+        false => vec![path.to_path_buf()],
+    };
+    files.sort();
+    let mut frames = files.iter().map(|f| {
+        ParquetReader::new(std::fs::File::open(f).unwrap())
+            .finish()
+            .unwrap()
+    });
+    let mut frame = frames.next().expect("no Parquet part");
+    for part in frames {
+        frame.vstack_mut(&part).unwrap();
+    }
+    frame
+        .sort(["customer_id"], SortMultipleOptions::default())
+        .unwrap()
+}
+
+/// Asserts that the facts `engine` computed equal `local`'s on the
+/// engine's columns: texts, dates and integers exactly, numbers within
+/// 1e-9 relative.
+fn same_frames(
+    local: &polars::prelude::DataFrame,
+    engine: &polars::prelude::DataFrame,
+    case: &str,
+) {
+    use polars::prelude::*;
+    assert_eq!(local.height(), engine.height(), "{case}: rows");
+    for column in engine.columns() {
+        let name = column.name().as_str();
+        let here = local.column(name).unwrap();
+        if column.dtype().is_float() {
+            let (a, b) = (here.f64().unwrap(), column.f64().unwrap());
+            for (row, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                let (x, y) = (x.unwrap(), y.unwrap());
+                let scale = x.abs().max(y.abs()).max(f64::MIN_POSITIVE);
+                assert!(
+                    (x - y).abs() <= 1e-9 * scale,
+                    "{case}: {name}, row {row}: {x} and {y}"
+                );
+            }
+        } else {
+            let dtype = if name == "facts_version" {
+                DataType::Int64
+            } else {
+                column.dtype().clone()
+            };
+            let (a, b) = (here.cast(&dtype).unwrap(), column.cast(&dtype).unwrap());
+            assert!(a.equals_missing(&b), "{case}: {name} differs");
+        }
+    }
+}
+
 #[test]
 fn facts_in_spark_equal_the_local_facts() {
-    // Spark local[2] on the edge fixture (a JVM start per statement file:
-    // about 12 s each, so one fixture)
+    // Spark local[2]: every case's SQL (cpm facts --sql spark) in one
+    // spark-sql run, one JVM start; then the customer tables in days and
+    // weeks from Spark's facts and from cpm's
     let Some(folder) = engines() else { return };
     let dir = tempdir();
-    let edges = edge_fixture(dir.path());
-    let spark = spark_sql(&folder);
-    let source = format!("parquet.`{edges}`");
-    let engine = [
-        "--engine",
-        "spark",
-        "--source",
-        &source,
-        "--engine-cmd",
-        &spark,
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let cdnow = path("cdnow.parquet");
+    let args = ["ingest", &data("cdnow_master.csv"), "-q", "-o", &cdnow];
+    assert_eq!(cpm(&args).run().code(), 0);
+    let maps: [&[&str]; 4] = [
+        &["--map", "order_id=order_id"],
+        &["--map", "order_id=order_id", "--map", "cost=cost"],
+        &[],
+        &[
+            "--map",
+            "customer_id=Customer ID",
+            "--map",
+            "order_date=InvoiceDate",
+            "--map",
+            "revenue=amount",
+            "--map",
+            "order_id=Invoice",
+        ],
     ];
-    let master = ["--engine-conf", "spark.master=local[2]"];
-    same_facts(&folder, &edges, &[&engine[..], &master[..]].concat());
+    let inputs = [
+        (edge_fixture(dir.path()), "2024-02-10"),
+        (data("orders.parquet"), "2024-03-10"),
+        (cdnow, "1997-06-30"),
+        (generated(dir.path()), "2022-06-30"),
+    ];
+    let mut script = String::new();
+    let mut cases = Vec::new();
+    for ((input, day), map) in inputs.iter().zip(maps) {
+        for as_of in [None, Some(*day)] {
+            let source = format!("parquet.`{input}`");
+            let mut args = vec!["facts", "--sql", "spark", "--source", &source];
+            args.extend_from_slice(map);
+            args.extend(as_of.iter().flat_map(|day| ["--as-of", day]));
+            let (sql, stderr, code) = run(&folder, &args);
+            assert_eq!(code, 0, "{stderr}");
+            // the session settings once, then each SELECT into its folder
+            let (settings, select): (Vec<&str>, Vec<&str>) =
+                sql.lines().partition(|line| line.starts_with("SET "));
+            if script.is_empty() {
+                script = settings.join("\n") + "\n";
+            }
+            let out = path(&format!("spark-{}", cases.len()));
+            let select = select.join("\n");
+            script.push_str(&format!(
+                "INSERT OVERWRITE DIRECTORY '{out}' USING parquet\n{select}\n"
+            ));
+            cases.push((input.clone(), as_of, out));
+        }
+    }
+    let file = path("all.sql");
+    std::fs::write(&file, &script).unwrap();
+    let spark = std::process::Command::new(spark_sql(&folder))
+        .args(["--master", "local[2]", "-f", &file])
+        .output()
+        .unwrap();
+    assert!(
+        spark.status.success(),
+        "{}",
+        String::from_utf8_lossy(&spark.stderr)
+    );
+    for (i, (input, as_of, out)) in cases.iter().enumerate() {
+        let case = format!("{input} as of {as_of:?}");
+        let local = path(&format!("local-{i}.parquet"));
+        let mut args = vec!["facts", input, "-q", "--max-rejects", "100%", "-o", &local];
+        args.extend(as_of.iter().flat_map(|day| ["--as-of", day]));
+        assert_eq!(cpm(&args).run().code(), 0, "{case}");
+        let (local, mut engine) = (read_facts(local.as_ref()), read_facts(out.as_ref()));
+        same_frames(&local, &engine, &case);
+        // the customer tables of the two, in days and weeks
+        let written = [
+            path(&format!("spark-{i}.parquet")),
+            path(&format!("here-{i}.parquet")),
+        ];
+        let names: Vec<String> = (engine.get_column_names().iter())
+            .map(|n| n.to_string())
+            .collect();
+        let mut here = local.select(names).unwrap();
+        for (frame, file) in [&mut engine, &mut here].into_iter().zip(&written) {
+            let out = std::fs::File::create(file).unwrap();
+            polars::prelude::ParquetWriter::new(out)
+                .finish(frame)
+                .unwrap();
+        }
+        for unit in ["day", "week"] {
+            let table = |facts: &str| {
+                let args = ["segment", facts, "--time-unit", unit, "-q", "-f", "csv"];
+                run(&folder, &args)
+            };
+            let (expected, got) = (table(&written[1]), table(&written[0]));
+            assert_eq!(expected.2, 0, "{case}: {}", expected.1);
+            assert!(
+                got == expected,
+                "{case}, in {unit}s: the customer tables differ"
+            );
+        }
+    }
 }
 
 #[test]
@@ -371,6 +516,21 @@ fn an_engine_that_fails_or_is_missing_says_why() {
     let (_, stderr, code) = run(&folder, &["facts", "--engine", "duckdb"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--engine needs --source"), "{stderr}");
+    // the options that need the rows here
+    let source = ["--engine", "duckdb", "--source", "t"];
+    for (option, value) in [
+        ("--calibration-end", "2024-01-01"),
+        ("--where", "revenue > 0"),
+    ] {
+        let (_, stderr, code) = run(&folder, &[&["report", option, value], &source[..]].concat());
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(&format!("{option} ")), "{stderr}");
+    }
+    let (_, stderr, code) = run(
+        &folder,
+        &[&["segment", "--sql", "duckdb"], &source[..]].concat(),
+    );
+    assert_eq!(code, 2, "--sql is facts' alone: {stderr}");
 }
 
 #[test]
@@ -424,4 +584,155 @@ fn segment_value_and_allocate_on_duckdb_facts_give_the_local_answers() {
     );
     assert_eq!(code, 2);
     assert!(stderr.contains("does not go with --engine"), "{stderr}");
+}
+
+/// Asserts that two reports' JSON are the same: keys, texts and integers
+/// exactly, numbers within 1e-9 relative (the engine adds in its own
+/// order).
+fn same_json(local: &serde_json::Value, engine: &serde_json::Value, path: &str) {
+    use serde_json::Value;
+    match (local, engine) {
+        (Value::Object(a), Value::Object(b)) => {
+            let (keys_a, keys_b): (Vec<_>, Vec<_>) = (a.keys().collect(), b.keys().collect());
+            assert_eq!(keys_a, keys_b, "{path}");
+            for (key, value) in a {
+                same_json(value, &b[key], &format!("{path}.{key}"));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{path}: lengths");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                same_json(x, y, &format!("{path}[{i}]"));
+            }
+        }
+        (Value::Number(a), Value::Number(b)) if a.is_f64() || b.is_f64() => {
+            let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            let scale = x.abs().max(y.abs()).max(f64::MIN_POSITIVE);
+            assert!(
+                (x - y).abs() <= 1e-9 * scale,
+                "{path}: {x} here, {y} in the engine"
+            );
+        }
+        _ => assert_eq!(local, engine, "{path}"),
+    }
+}
+
+/// Asserts that `cpm report` of `input` here and with the engine flags
+/// `engine` give the same JSON, for each of `cases` (extra flags).
+fn same_report(folder: &std::path::Path, input: &str, engine: &[&str], cases: &[&[&str]]) {
+    for case in cases {
+        let mut local = vec!["report", input, "-f", "json", "-q"];
+        local.extend_from_slice(case);
+        let mut remote = vec!["report", "-f", "json", "-q"];
+        remote.extend_from_slice(engine);
+        remote.extend_from_slice(case);
+        let (expected, stderr, code) = run(folder, &local);
+        assert_eq!(code, 0, "{stderr}");
+        let (got, stderr, code) = run(folder, &remote);
+        assert_eq!(code, 0, "{input} by {engine:?}, {case:?}: {stderr}");
+        let expected: serde_json::Value = serde_json::from_str(&expected).unwrap();
+        let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+        same_json(&expected, &got, &format!("{input} {case:?}"));
+        // the figures the engine's aggregates give are there, not empty
+        for key in ["kpis", "cohorts"] {
+            assert!(!got[key].is_null(), "{input} {case:?}: no {key}");
+        }
+    }
+}
+
+#[test]
+fn the_report_from_duckdb_is_the_local_report() {
+    // the KPIs, cohorts and migration from the engine's aggregates: the
+    // same JSON, by month, week and quarter, as of a day given or not
+    let Some(folder) = engines() else { return };
+    let dir = tempdir();
+    // here, ingest's canonical table; the engine reads the raw rows of the
+    // edge fixture (the report of a raw export adds ingest's data quality,
+    // which the engine has not) and the canonical tables of the exports
+    let canonical = |raw: &str, name: &str| {
+        let out = dir.path().join(name).display().to_string();
+        let args = ["ingest", raw, "-q", "--max-rejects", "100%", "-o", &out];
+        assert_eq!(cpm(&args).run().code(), 0);
+        out
+    };
+    let edges = edge_fixture(dir.path());
+    let mut sources = vec![(
+        edges.clone(),
+        canonical(&edges, "edges_in.parquet"),
+        "2024-03-01",
+    )];
+    for (name, day) in [
+        ("retail_export.csv", "2023-06-15"),
+        ("cdnow_master.csv", "1997-09-30"),
+    ] {
+        let table = canonical(&data(name), &format!("{name}.parquet"));
+        sources.push((table.clone(), table, day));
+    }
+    for (raw, canonical, day) in &sources {
+        let quoted = format!("'{raw}'");
+        same_report(
+            &folder,
+            canonical,
+            &["--engine", "duckdb", "--source", &quoted],
+            &[
+                &[],
+                &["--as-of", day, "--period", "week"],
+                &["--as-of", day, "--period", "quarter", "--no-model"],
+            ],
+        );
+    }
+}
+
+#[test]
+fn the_report_from_spark_is_the_local_report() {
+    // Spark local[2]: its columns, then the facts, the aggregates and the
+    // previous period's facts in one run (the day given); the rows after
+    // it told as here
+    let Some(folder) = engines() else { return };
+    let dir = tempdir();
+    let edges = edge_fixture(dir.path());
+    let canonical = dir.path().join("edges_in.parquet").display().to_string();
+    let args = [
+        "ingest",
+        &edges,
+        "-q",
+        "--max-rejects",
+        "100%",
+        "-o",
+        &canonical,
+    ];
+    assert_eq!(cpm(&args).run().code(), 0);
+    let spark = spark_sql(&folder);
+    let source = format!("parquet.`{edges}`");
+    let case = ["--as-of", "2024-02-10", "--period", "week"];
+    let engine = [
+        "--engine",
+        "spark",
+        "--source",
+        &source,
+        "--engine-cmd",
+        &spark,
+        "--engine-conf",
+        "spark.master=local[2]",
+    ];
+    let report = |args: &[&str]| {
+        let (json, stderr, code) = run(
+            &folder,
+            &[&["report", "-f", "json"], &case[..], args].concat(),
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let told: Vec<String> = (stderr.lines())
+            .filter(|line| line.contains("excluded"))
+            .map(str::to_string)
+            .collect();
+        (
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            told,
+        )
+    };
+    let (expected, told_here) = report(&[&canonical]);
+    let (got, told_there) = report(&engine);
+    same_json(&expected, &got, "the edge fixture");
+    assert!(!told_here.is_empty());
+    assert_eq!(told_here, told_there);
 }

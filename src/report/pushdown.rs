@@ -239,16 +239,20 @@ fn activity(
     order.sort_by_key(|&i| (months[i], offsets[i]));
     for i in order {
         let month = months[i] as i32;
-        if found.last().is_none_or(|c| c.month != month) {
-            let width = (end_month - month + 1).max(0) as usize;
-            found.push(CohortTotals {
-                month,
-                customers: 0,
-                active: vec![0; width],
-                revenue: vec![0.0; width],
-            });
-        }
-        let cohort = found.last_mut().expect("pushed above");
+        let cohort = match found.last_mut() {
+            Some(cohort) if cohort.month == month => cohort,
+            _ => {
+                let width = (end_month - month + 1).max(0) as usize;
+                found.push(CohortTotals {
+                    month,
+                    customers: 0,
+                    active: vec![0; width],
+                    revenue: vec![0.0; width],
+                });
+                let last = found.len() - 1;
+                &mut found[last]
+            }
+        };
         match usize::try_from(offsets[i]) {
             Ok(offset) if offset < cohort.active.len() => {
                 cohort.active[offset] = active[i] as u64;

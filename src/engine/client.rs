@@ -9,6 +9,18 @@ use anyhow::{Context, Result, bail};
 use super::{Engine, EngineOptions};
 use crate::error::usage;
 
+/// Settings cpm gives spark-sql unless `--engine-conf` gives them.
+const SPARK_DEFAULTS: [(&str, &str); 2] = [
+    (
+        "spark.hadoop.javax.jdo.option.ConnectionURL",
+        "jdbc:derby:memory:cpm_metastore;create=true",
+    ),
+    (
+        "spark.driver.extraJavaOptions",
+        "-Dderby.stream.error.file=/dev/null",
+    ),
+];
+
 /// An SQL string literal.
 pub(super) fn sql_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -43,6 +55,17 @@ impl Client {
                 (Engine::DuckDb, _) => bail!(usage(format!(
                     "--engine-conf {key}: DuckDB takes its settings in SQL; none pass through"
                 ))),
+            }
+        }
+        if options.engine == Engine::Spark {
+            // spark-sql's Hive metastore in memory, its Derby log nowhere:
+            // no metastore_db/ or derby.log left in the user's folder, and
+            // no lock that keeps two runs from starting at once (a
+            // cluster's own metastore, given with --engine-conf, wins)
+            for (key, value) in SPARK_DEFAULTS {
+                if !options.conf.iter().any(|(k, _)| k == key) {
+                    args.extend(["--conf".into(), format!("{key}={value}")]);
+                }
             }
         }
         Ok(Client {

@@ -12,8 +12,10 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::facts::sql::{Dialect, FactsQuery, ROWS_AFTER, render};
+use crate::facts::sql::{COUNTS, Dialect, FactsQuery, counts, render};
+use crate::ingest::report::MaxRejects;
 use crate::pipeline::Observer;
+use crate::schema::dates::DateFormat;
 use crate::schema::{ColumnMap, MapOverride};
 use client::{Client, sql_string};
 
@@ -60,6 +62,11 @@ pub struct Source {
     pub overrides: Vec<MapOverride>,
     /// The analysis day (`None`: the day after the latest row).
     pub as_of: Option<NaiveDate>,
+    /// How the order dates are written, when they are text (`--date-format`).
+    pub date_format: Option<DateFormat>,
+    /// The rows the engine may leave out (unreadable, as ingest's
+    /// rejects) before it is an error.
+    pub max_rejects: MaxRejects,
     /// Ingest's duplicates rule.
     pub duplicates: crate::ingest::DuplicatePolicy,
 }
@@ -85,17 +92,17 @@ pub fn assumed_map(overrides: &[MapOverride], source: &str) -> Result<ColumnMap>
 
 /// The facts query of `source` in `dialect`, with the columns mapped as
 /// `map` says: the statements to run, ready to print.
-pub fn facts_sql(source: &Source, map: &ColumnMap, dialect: Dialect) -> String {
+pub fn facts_sql(source: &Source, map: &ColumnMap, dialect: Dialect) -> Result<String> {
     let query = FactsQuery {
         source: &source.source,
         map,
+        date_format: source.date_format.as_ref(),
         as_of: source.as_of,
         remove_duplicates: source.removes_duplicates(map),
         extras: &[],
-        count_after: false,
     };
-    let (preamble, select) = render(&query, dialect);
-    format!("{preamble}{select};\n")
+    let (preamble, select) = render(&query, dialect)?;
+    Ok(format!("{preamble}{select};\n"))
 }
 
 impl Source {
@@ -167,15 +174,15 @@ impl Session {
     }
 
     /// The query on the source's rows as of `as_of` (`None`: the day after
-    /// the latest row); `count_after` counts the rows after it.
-    pub fn query(&self, as_of: Option<NaiveDate>, count_after: bool) -> FactsQuery<'_> {
+    /// the latest row).
+    pub fn query(&self, as_of: Option<NaiveDate>) -> FactsQuery<'_> {
         FactsQuery {
             source: &self.source.source,
             map: &self.map,
+            date_format: self.source.date_format.as_ref(),
             as_of,
             remove_duplicates: self.source.removes_duplicates(&self.map),
             extras: &self.extras,
-            count_after,
         }
     }
 
@@ -185,25 +192,77 @@ impl Session {
     }
 
     /// The facts table as of `as_of` (`None`: the day after the latest
-    /// row); the rows after it are told to `observer`, as a local read
-    /// tells them.
+    /// row), with its rows told ([`Session::told`]).
     pub fn facts(&self, as_of: Option<NaiveDate>, observer: &dyn Observer) -> Result<DataFrame> {
-        let select = render(&self.query(as_of, true), self.dialect()).1;
-        let [raw] = self.run([select])?;
-        self.facts_of(raw, observer)
+        let [facts, counts] = self.run(self.facts_and_counts(as_of)?)?;
+        self.told(&counts, observer)?;
+        self.facts_of(facts)
     }
 
-    /// The facts table of what [`Session::query`]'s SELECT returned: the
-    /// rows after the as-of day told to `observer` when they were counted,
-    /// each extra kept where constant per customer, checked against the
-    /// facts schema.
-    pub fn facts_of(&self, mut frame: DataFrame, observer: &dyn Observer) -> Result<DataFrame> {
-        let mut after = 0;
-        if frame.column(ROWS_AFTER).is_ok() {
-            let counted = frame.column(ROWS_AFTER)?.cast(&DataType::UInt64)?;
-            after = counted.u64()?.get(0).unwrap_or(0);
-            frame = frame.drop(ROWS_AFTER)?;
+    /// The SELECTs of the facts table as of `as_of` and of its rows'
+    /// counts.
+    pub fn facts_and_counts(&self, as_of: Option<NaiveDate>) -> Result<[String; 2]> {
+        let query = self.query(as_of);
+        Ok([
+            render(&query, self.dialect())?.1,
+            counts(&query, self.dialect())?,
+        ])
+    }
+
+    /// Tells `observer` what became of the source's rows (`counts`, from
+    /// [`crate::facts::sql::counts`]), as a local read tells it: the rows
+    /// the engine could not read are left out, an error past
+    /// `--max-rejects` (nothing else is computed); the rows after the as-of
+    /// day are excluded.
+    pub fn told(&self, counts: &DataFrame, observer: &dyn Observer) -> Result<()> {
+        let number = |name: &str| -> Result<u64> {
+            let values = counts.column(name)?.cast(&DataType::UInt64)?;
+            Ok(values.u64()?.get(0).unwrap_or(0))
+        };
+        let [read, distinct, kept, after] = COUNTS;
+        let (read, distinct, kept, after) = (
+            number(read)?,
+            number(distinct)?,
+            number(kept)?,
+            number(after)?,
+        );
+        let left_out = distinct.saturating_sub(kept);
+        let source = &self.source.source;
+        observer.info(&format!(
+            "{source}: {} rows read, {} exact duplicates removed, {} left out, {} kept",
+            crate::io::human::count(read),
+            crate::io::human::count(read.saturating_sub(distinct)),
+            crate::io::human::count(left_out),
+            crate::io::human::count(kept),
+        ));
+        let why = "without a customer id, a date or a revenue the engine could read (text dates \
+                   other than ISO need --date-format)";
+        if self.source.max_rejects.exceeded(left_out, read) {
+            bail!(
+                "{source}: {} of {} rows {why}: more than --max-rejects allows ({}); nothing \
+                 computed",
+                crate::io::human::count(left_out),
+                crate::io::human::count(read),
+                self.source.max_rejects,
+            );
         }
+        if left_out > 0 {
+            observer.warn(&format!(
+                "{} of {} rows of {source} left out: {why}",
+                crate::io::human::count(left_out),
+                crate::io::human::count(read),
+            ));
+        }
+        if after > 0 {
+            let as_of = counts.column("as_of")?.get(0)?.str_value().to_string();
+            observer.warn(&format!("{after} transactions after {as_of} excluded"));
+        }
+        Ok(())
+    }
+
+    /// The facts table of what [`render`]'s SELECT returned: each extra
+    /// kept where constant per customer, checked against the facts schema.
+    pub fn facts_of(&self, mut frame: DataFrame) -> Result<DataFrame> {
         for extra in &self.extras {
             let flag = crate::facts::sql::varies(extra);
             let varies = frame.column(&flag)?.cast(&DataType::Int32)?;
@@ -215,16 +274,7 @@ impl Session {
         }
         let frame = frame.sort([crate::schema::CUSTOMER_ID], SortMultipleOptions::default())?;
         let name = format!("the facts of {}", self.source.source);
-        let facts = crate::facts::typed(&frame, &name)?;
-        if after > 0 {
-            let as_of = facts
-                .column(crate::facts::AS_OF)?
-                .get(0)?
-                .str_value()
-                .to_string();
-            observer.warn(&format!("{after} transactions after {as_of} excluded"));
-        }
-        Ok(facts)
+        crate::facts::typed(&frame, &name)
     }
 
     /// Runs the `selects` (each a `SELECT` from [`crate::facts::sql`]'s

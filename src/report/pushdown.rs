@@ -47,18 +47,20 @@ pub fn read(
     period: Period,
     observer: &dyn Observer,
 ) -> Result<Pushed> {
-    let facts_select = render(&session.query(as_of, true), session.dialect()).1;
+    let [facts, counts] = session.facts_and_counts(as_of)?;
     let (facts, [previous, customers, totals, cohorts], period_end) = match as_of {
         Some(day) => {
-            let [previous, customers, totals, cohorts] = selects(session, day, period);
-            let [facts, previous, customers, totals, cohorts] =
-                session.run([facts_select, previous, customers, totals, cohorts])?;
-            let facts = session.facts_of(facts, observer)?;
+            let [previous, customers, totals, cohorts] = selects(session, day, period)?;
+            let [facts, counts, previous, customers, totals, cohorts] =
+                session.run([facts, counts, previous, customers, totals, cohorts])?;
+            session.told(&counts, observer)?;
+            let facts = session.facts_of(facts)?;
             (facts, [previous, customers, totals, cohorts], day)
         }
         None => {
-            let [facts] = session.run([facts_select])?;
-            let facts = session.facts_of(facts, observer)?;
+            let [facts, counts] = session.run([facts, counts])?;
+            session.told(&counts, observer)?;
+            let facts = session.facts_of(facts)?;
             let Some(end) = facts_as_of(&facts)?.and_then(|d| d.pred_opt()) else {
                 return Ok(Pushed {
                     facts,
@@ -68,7 +70,7 @@ pub fn read(
                     previous: None,
                 });
             };
-            (facts, session.run(selects(session, end, period))?, end)
+            (facts, session.run(selects(session, end, period)?)?, end)
         }
     };
     let bounds = period_bounds(period_end, period);
@@ -80,7 +82,7 @@ pub fn read(
         period_end: Some(period_end),
         transactions,
         activity: Some(activity),
-        previous: Some((session.facts_of(previous, observer)?, previous_end)),
+        previous: Some((session.facts_of(previous)?, previous_end)),
     })
 }
 
@@ -96,12 +98,12 @@ fn facts_as_of(facts: &DataFrame) -> Result<Option<NaiveDate>> {
 /// The four queries of the report's aggregates for the KPI period ending
 /// on `end`: the previous period's facts, the customers active in the
 /// periods, the periods' totals, the cohorts.
-fn selects(session: &Session, end: NaiveDate, period: Period) -> [String; 4] {
+fn selects(session: &Session, end: NaiveDate, period: Period) -> Result<[String; 4]> {
     let dialect = session.dialect();
     let bounds = period_bounds(end, period);
-    let previous = session.query(Some(bounds[PERIODS - 2].1), false);
+    let previous = session.query(Some(bounds[PERIODS - 2].1));
     // the extras carried: exact duplicates are judged on every column
-    let rows = typed_rows(&session.query(None, false), dialect);
+    let rows = typed_rows(&session.query(None), dialect)?;
     let within =
         |(from, to): (NaiveDate, NaiveDate)| format!("day BETWEEN DATE '{from}' AND DATE '{to}'");
     let all = within((bounds[0].0, end));
@@ -169,7 +171,7 @@ FROM cohort GROUP BY cohort",
         revenue = rounded_sum("revenue"),
         double = dialect.double(),
     );
-    [render(&previous, dialect).1, customers, totals, cohorts]
+    Ok([render(&previous, dialect)?.1, customers, totals, cohorts])
 }
 
 /// The integers of `frame`'s column `name` (nulls as 0).

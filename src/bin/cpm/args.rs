@@ -280,6 +280,8 @@ impl EngineArgs {
             source: self.source_for("--engine", input)?.to_string(),
             overrides: input.map_overrides()?,
             as_of,
+            date_format: input.date_format()?,
+            max_rejects: input.load_options()?.max_rejects,
             duplicates: Default::default(),
         };
         let options = cpm::engine::EngineOptions {

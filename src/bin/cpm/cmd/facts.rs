@@ -77,9 +77,11 @@ fn sql(args: &Args, dialect: Dialect) -> Result<String> {
         source: source.to_string(),
         overrides,
         as_of: args.as_of.as_of,
+        date_format: args.input.date_format()?,
+        max_rejects: args.input.load_options()?.max_rejects,
         duplicates: Default::default(),
     };
-    Ok(cpm::engine::facts_sql(&source, &map, dialect))
+    cpm::engine::facts_sql(&source, &map, dialect)
 }
 
 /// `--sql`: a dialect by name.

@@ -94,7 +94,10 @@ pub fn compare(x: &[f64], actual: &[f64], predicted: &[f64]) -> HoldoutReport {
 /// day `start`: actual cumulative repeat purchases from `repeat_days` (the
 /// day of each repeat purchase), expected ones summed over the customers'
 /// first purchase days (`births`: day and number of customers), each
-/// customer's expectation taken from its own first purchase on.
+/// customer's expectation taken from its own first purchase on, over
+/// t = end − first purchase day (BTYD's convention: a period ending on
+/// day `end`, exclusive, gives a customer born on its first day one whole
+/// period).
 /// `days_per_unit` converts days to the model's time unit.
 pub fn tracking(
     model: &BgNbd,
@@ -114,7 +117,7 @@ pub fn tracking(
             let actual = sorted.partition_point(|&d| d < end) as f64;
             let mut expected = 0.0;
             for &(birth, count) in births.iter().filter(|(b, _)| *b < end) {
-                let t = f64::from(end - birth - 1) / days_per_unit;
+                let t = f64::from(end - birth) / days_per_unit;
                 expected += count * model.unconditional_expected_purchases(t)?;
             }
             Ok(TrackingRow {

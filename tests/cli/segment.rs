@@ -438,3 +438,37 @@ fn a_large_parquet_input_summarised_in_batches_gives_the_same_table() {
         .stderr_has(&["summarised a batch at a time"]);
     assert_eq!(run.stdout(), whole);
 }
+
+#[test]
+fn the_r_rfm_package_segments_cdnow_master_as_published() {
+    // ../shared/REFERENCE.md (issue 22 §6): the R `rfm` package's segment
+    // counts on CDNOW master as of 1998-06-30, its scoring and its table
+    let c = segment(&[
+        &data("cdnow_master.csv"),
+        "--scoring",
+        "rfm-r",
+        "--rules",
+        "rfm-r",
+        "--as-of",
+        "1998-06-30",
+    ]);
+    let segments = column(&c, "segment");
+    let count = |name: &str| segments.iter().filter(|s| *s == name).count();
+    let published = [
+        ("Potential Loyalist", 8433),
+        ("About To Sleep", 6672),
+        ("Lost", 4308),
+        ("Champions", 2350),
+        ("Promising", 951),
+        ("Loyal Customers", 489),
+        ("Can't Lose Them", 184),
+        ("Need Attention", 106),
+        ("Others", 51),
+        ("New Customers", 15),
+        ("At Risk", 11),
+    ];
+    for (name, customers) in published {
+        assert_eq!(count(name), customers, "{name}");
+    }
+    assert_eq!(segments.len(), 23_570);
+}

@@ -337,3 +337,46 @@ fn a_large_parquet_input_valued_in_batches_gives_the_same_table() {
         .stderr_has(&["summarised a batch at a time"]);
     assert_eq!(run.stdout(), whole);
 }
+
+#[test]
+fn lifetimes_documented_clv_example_is_reproduced() {
+    // ../shared/REFERENCE.md: lifetimes' customer_lifetime_value example:
+    // BG/NBD and Gamma-Gamma on the CDNOW summary, 12 monthly steps of 30
+    // of the summary's units (lifetimes' freq="D" on a weekly summary:
+    // here --time-unit day), 1% a month
+    let run = cpm(&[
+        "value",
+        "-q",
+        "-f",
+        "csv",
+        &data("cdnow_customers_summary_with_transactions.csv"),
+        "--time-unit",
+        "day",
+        "--horizon",
+        "12m",
+        "--discount-rate",
+        "0.12682503013196977",
+    ])
+    .run()
+    .ok();
+    let csv = run.csv();
+    let numbers = |name: &str| -> Vec<f64> {
+        column(&csv, name)[..10]
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let clv = [
+        140.096211, 18.943467, 38.180574, 38.180574, 38.180574, 1003.868107, 28.109683,
+        38.180574, 167.418216, 38.180574,
+    ];
+    for (got, published) in numbers("clv").iter().zip(clv) {
+        assert!((got / published - 1.0).abs() < 1e-6, "{got} against {published}");
+    }
+    // Gamma-Gamma's E[M] of customers 1..10 (published to 2 decimals,
+    // truncated)
+    let spend = [24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17];
+    for (got, published) in numbers("expected_order_value").iter().zip(spend) {
+        assert!((got - published).abs() < 0.01, "{got} against {published}");
+    }
+}

@@ -308,6 +308,18 @@ fn a_signal_during_a_write_removes_the_temporary_file_and_keeps_the_old_output()
     let dir = tempdir();
     let input = long_input(dir.path());
     let output = dir.path().join("out.csv");
+    // what a whole run writes: a signal may only leave this or the old file
+    let whole = dir.path().join("whole.csv");
+    cpm(&[
+        "ingest",
+        "-q",
+        "-o",
+        &whole.display().to_string(),
+        &input.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let whole = std::fs::read_to_string(&whole).unwrap();
     for (name, number) in [("INT", 2), ("TERM", 15), ("HUP", 1)] {
         // a run that finished its write before the signal came (a busy
         // machine, a fast build) proves nothing: run again, a few times
@@ -346,7 +358,14 @@ fn a_signal_during_a_write_removes_the_temporary_file_and_keeps_the_old_output()
                 .unwrap();
             assert!(sent.success());
             let status = child.wait().unwrap();
-            if status.success() && attempts < 5 {
+            let written = std::fs::read_to_string(&output).unwrap();
+            // never a half-written output: the old file, or the whole new one
+            // when the signal came after it was in place
+            assert!(
+                written == "old" || written == whole,
+                "SIG{name}: a partial output"
+            );
+            if (status.success() || written != "old") && attempts < 5 {
                 continue;
             }
             break status;

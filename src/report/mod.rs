@@ -241,6 +241,9 @@ pub struct ModelHealth {
     pub gamma_gamma: Option<[f64; 3]>,
     /// Gamma-Gamma's log-likelihood.
     pub gamma_gamma_log_likelihood: Option<f64>,
+    /// The spend per purchase used instead of Gamma-Gamma, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend_fallback: Option<crate::value::SpendFallback>,
     /// Predicted against actual after `--calibration-end`.
     pub holdout: Option<HoldoutReport>,
     /// The fits for people (named and rounded as `cpm value` shows them).
@@ -292,6 +295,13 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             .fold(0.0, |sum, v| sum + v)
     };
     let mut notes = sources.notes;
+    if let Some(fallback) = sources.model.and_then(|m| m.spend_fallback.as_ref()) {
+        notes.push(format!(
+            "CLV takes each repeat customer's own mean spend: the Gamma-Gamma spend model is not \
+             used ({})",
+            fallback.reason
+        ));
+    }
     let revenue = numbers("revenue")?;
     let profit = numbers("profit")?;
     let clv = numbers("clv")?;
@@ -380,6 +390,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             .as_ref()
             .map(|g| [g.params.p, g.params.q, g.params.gamma]),
         gamma_gamma_log_likelihood: model.gamma_gamma.as_ref().map(|g| g.log_likelihood),
+        spend_fallback: model.spend_fallback.clone(),
         holdout: sources.holdout.cloned(),
         fitted: crate::value::tables::fitted(model),
     });

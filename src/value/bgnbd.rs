@@ -238,7 +238,12 @@ impl BgNbd {
                 .collect();
             (nll, grad)
         };
-        let minimum = fit::minimize(&objective, &[1.0, alpha0, 1.0, 1.0], "BG/NBD")?;
+        let minimum = fit::minimize(
+            &objective,
+            &[1.0, alpha0, 1.0, 1.0],
+            "BG/NBD",
+            &["r", "alpha", "a", "b"],
+        )?;
         let params = &minimum.params;
         let fitted = BgNbd {
             r: params[0],

@@ -102,11 +102,16 @@ pub struct Minimum {
     pub gradient_norm: f64,
 }
 
-/// Minimises `objective` from `start` (parameters, not logs). A search
-/// that stops without converging, or ends on non-finite numbers, is an
-/// error naming `model` and suggesting what to try: numbers from a failed
-/// fit are never returned.
-pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Minimum> {
+/// Minimises `objective` from `start` (parameters, not logs, called
+/// `names`). A search that stops without converging, or ends on
+/// non-finite numbers, is an error naming `model`, the parameter that ran
+/// off and what to try: numbers from a failed fit are never returned.
+pub fn minimize(
+    objective: &Objective,
+    start: &[f64],
+    model: &str,
+    names: &[&str],
+) -> Result<Minimum> {
     let problem = Problem {
         objective,
         last: Mutex::new(None),
@@ -119,8 +124,8 @@ pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Min
     let result = Executor::new(problem, solver)
         .configure(|state| state.param(init).max_iters(MAX_ITERATIONS))
         .run();
-    let advice = "try --penalty 0.001, check the time unit (weeks suit most retail \
-                  data), or look for customers with implausible histories";
+    let advice = "try --penalty 0.001, another --time-unit (weeks suit most retail data) or \
+                  another --model, or look for customers with implausible histories";
     let mut result = match result {
         Ok(result) => result,
         Err(e) => bail!("the {model} fit failed ({e}); {advice}"),
@@ -145,10 +150,16 @@ pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Min
     if !value.is_finite() || params.iter().any(|p| !p.is_finite() || *p <= 0.0) {
         bail!("the {model} fit ended on non-finite numbers; {advice}");
     }
-    if let Some(p) = params.iter().find(|p| p.ln().abs() > MAX_LN_PARAM) {
+    let named: Vec<String> = (params.iter().enumerate())
+        .map(|(i, p)| format!("{} = {p:.4e}", names.get(i).unwrap_or(&"?")))
+        .collect();
+    if let Some(i) = params.iter().position(|p| p.ln().abs() > MAX_LN_PARAM) {
         bail!(
-            "the {model} fit did not converge: a parameter ran off to {p:e} (parameters \
-             {params:?}), so the data do not pin it down; {advice}"
+            "the {model} fit did not converge: {} ran off to {:e} ({}), so the data do not pin \
+             it down; {advice}",
+            names.get(i).unwrap_or(&"a parameter"),
+            params[i],
+            named.join(", ")
         );
     }
     if gradient_norm > GRADIENT_TOLERANCE {
@@ -160,7 +171,8 @@ pub fn minimize(objective: &Objective, start: &[f64], model: &str) -> Result<Min
         };
         bail!(
             "the {model} fit did not converge: {why}, gradient norm {gradient_norm:.2e} \
-             (parameters so far {params:?}); {advice}"
+             (so far {}); {advice}",
+            named.join(", ")
         );
     }
     Ok(Minimum {
@@ -325,7 +337,7 @@ mod tests {
             let m = logs[0].exp();
             ((m - 3.0).powi(2) / 2.0, vec![(m - 3.0) * m])
         };
-        let min = minimize(&objective, &[1.0], "test").unwrap();
+        let min = minimize(&objective, &[1.0], "test", &["x"]).unwrap();
         assert!((min.params[0] - 3.0).abs() < 1e-6, "{min:?}");
         // total NLL over n = 100: curvature 100, so the SE is 0.1
         let se = standard_errors(&objective, &min, 100.0);
@@ -337,7 +349,7 @@ mod tests {
         // flattens out as the parameter grows: the gradient vanishes at
         // infinity, where lifetimes would report a huge number
         let objective = |logs: &[f64]| ((-logs[0]).exp(), vec![-(-logs[0]).exp()]);
-        let err = minimize(&objective, &[1.0], "test")
+        let err = minimize(&objective, &[1.0], "test", &["x"])
             .unwrap_err()
             .to_string();
         assert!(err.contains("the test fit"), "{err}");

@@ -89,7 +89,12 @@ impl GammaGamma {
             (nll, grad)
         };
         let mean_m = used.iter().map(|(_, m)| m).sum::<f64>() / n;
-        let minimum = fit::minimize(&objective, &[1.0, 1.0, mean_m.max(1e-6)], "Gamma-Gamma")?;
+        let minimum = fit::minimize(
+            &objective,
+            &[1.0, 1.0, mean_m.max(1e-6)],
+            "Gamma-Gamma",
+            &["p", "q", "gamma"],
+        )?;
         let params = &minimum.params;
         let fitted = GammaGamma {
             p: params[0],

@@ -64,8 +64,12 @@ impl Default for ValueConfig {
 pub struct Model {
     /// Purchases and dropout.
     pub bgnbd: BgNbdFit,
-    /// Spend per purchase; absent when the input has no repeat spend.
+    /// Spend per purchase; absent when the input has no repeat spend, or
+    /// when it could not be used ([`Model::spend_fallback`]).
     pub gamma_gamma: Option<GammaGammaFit>,
+    /// The spend per purchase used instead of Gamma-Gamma, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_fallback: Option<SpendFallback>,
     /// The unit of the BG/NBD's times (and of alpha).
     pub time_unit: TimeUnit,
     /// The analysis day the models were fitted at.
@@ -93,6 +97,9 @@ impl Model {
             let g = gg.params;
             parameters.extend([("p", g.p), ("q", g.q), ("gamma", g.gamma)]);
         }
+        if let Some(fallback) = &model.spend_fallback {
+            parameters.push(("population_mean", fallback.population_mean));
+        }
         for (parameter, value) in parameters {
             if !(value > 0.0 && value.is_finite()) {
                 bail!(crate::error::InputError::file(
@@ -105,6 +112,75 @@ impl Model {
         }
         Ok(model)
     }
+}
+
+/// Spend per purchase when Gamma-Gamma cannot be used (it does not fit:
+/// constant spend, too few repeat customers; its mean does not exist; or
+/// frequency and spend are correlated, which it assumes they are not):
+/// each repeat customer's own mean repeat-purchase value, and the repeat
+/// customers' mean for the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpendFallback {
+    /// `customer_mean`.
+    pub method: String,
+    /// The repeat customers' mean repeat-purchase value: the expected
+    /// order value of a customer without one of their own.
+    pub population_mean: f64,
+    /// Why Gamma-Gamma was not used.
+    pub reason: String,
+}
+
+/// Frequency–spend correlation among repeat customers past which
+/// Gamma-Gamma, which assumes none, is not used.
+pub const SPEND_CORRELATION_LIMIT: f64 = 0.3;
+
+impl SpendFallback {
+    /// The expected order value of a customer with x repeat purchases of
+    /// mean value m.
+    fn expected_order_value(&self, x: f64, m: f64) -> f64 {
+        if x > 0.0 && m > 0.0 {
+            m
+        } else {
+            self.population_mean
+        }
+    }
+}
+
+/// The spend model of repeat customers (x repeat purchases of mean value
+/// m): Gamma-Gamma when it fits and applies, else the customers' own
+/// means ([`SpendFallback`]); neither when no repeat customer has a
+/// positive mean.
+fn spend_model(
+    x: &[f64],
+    m: &[f64],
+    penalty: f64,
+) -> (Option<GammaGammaFit>, Option<SpendFallback>) {
+    let why = match GammaGamma::fit(x, m, penalty) {
+        Ok(fit) if fit.params.q <= 1.0 => format!(
+            "its fit has q = {:.3} ≤ 1, where the mean order value does not exist",
+            fit.params.q
+        ),
+        Ok(fit) if fit.correlation.abs() > SPEND_CORRELATION_LIMIT => format!(
+            "purchase frequency and spend are correlated ({:.2}) among repeat customers, and \
+             the model assumes they are not",
+            fit.correlation
+        ),
+        Ok(fit) => return (Some(fit), None),
+        Err(e) => format!("{e:#}"),
+    };
+    let means: Vec<f64> = (x.iter().zip(m))
+        .filter(|(x, m)| **x > 0.0 && **m > 0.0)
+        .map(|(_, m)| *m)
+        .collect();
+    if means.is_empty() {
+        return (None, None);
+    }
+    let fallback = SpendFallback {
+        method: "customer_mean".to_string(),
+        population_mean: means.iter().sum::<f64>() / means.len() as f64,
+        reason: why,
+    };
+    (None, Some(fallback))
 }
 
 /// Per customer, what the models read: x, t_x, T in the model's unit, and
@@ -227,13 +303,14 @@ pub fn fit_models(
     as_of: Option<NaiveDate>,
 ) -> Result<Model> {
     let bgnbd = BgNbd::fit(&inputs.histories, config.penalty)?;
-    let gamma_gamma = match &inputs.m {
-        Some(m) => Some(GammaGamma::fit(&inputs.x, m, config.penalty)?),
-        None => None,
+    let (gamma_gamma, spend_fallback) = match &inputs.m {
+        Some(m) => spend_model(&inputs.x, m, config.penalty),
+        None => (None, None),
     };
     Ok(Model {
         bgnbd,
         gamma_gamma,
+        spend_fallback,
         time_unit: config.time_unit,
         as_of,
         customers: inputs.x.len() as u64,
@@ -276,8 +353,13 @@ pub fn value(
         None => fit_models(&inputs, config, as_of)?,
     };
     let mut cautions = Vec::new();
-    match &model.gamma_gamma {
-        Some(gg) => {
+    match (&model.gamma_gamma, &model.spend_fallback) {
+        (_, Some(fallback)) => cautions.push(format!(
+            "the Gamma-Gamma spend model is not used ({}): CLV takes each repeat customer's own \
+             mean spend, and the repeat customers' mean ({:.2}) for the others",
+            fallback.reason, fallback.population_mean
+        )),
+        (Some(gg), None) => {
             if gg.excluded > 0 {
                 cautions.push(format!(
                     "{} repeat customers with a repeat spend of 0 or less (refunds) left out of \
@@ -285,17 +367,11 @@ pub fn value(
                     gg.excluded
                 ));
             }
-            if gg.correlation.abs() > 0.3 {
-                cautions.push(format!(
-                    "purchase frequency and spend are correlated ({:.2}) among repeat \
-                     customers: the Gamma-Gamma model assumes they are not, so CLV is less \
-                     reliable",
-                    gg.correlation
-                ));
-            }
         }
-        None => cautions
-            .push("no mean_repeat_value (monetary_value) column: no spend model, no CLV".into()),
+        (None, None) => cautions.push(match inputs.m {
+            Some(_) => "no repeat customer with a positive spend: no spend model, no CLV".into(),
+            None => "no mean_repeat_value (monetary_value) column: no spend model, no CLV".into(),
+        }),
     }
     let margin_rate = if table.column("revenue").is_ok() {
         let (rate, profit) = historic::profit(&table, config.margin)?;
@@ -408,8 +484,13 @@ pub fn predict(
         .into_par_iter()
         .map(|i| -> Result<Prediction> {
             let mut prediction = per_history[inputs.history_of[i] as usize].clone();
-            match (&model.gamma_gamma, &inputs.m) {
-                (Some(gg), Some(m)) => {
+            match (&model.gamma_gamma, &model.spend_fallback, &inputs.m) {
+                (_, Some(fallback), Some(m)) => {
+                    let value = fallback.expected_order_value(inputs.x[i], m[i]);
+                    prediction.expected_order_value = value;
+                    prediction.clv *= value * margin_rate;
+                }
+                (Some(gg), None, Some(m)) => {
                     let value = gg
                         .params
                         .expected_order_value(inputs.x[i], m[i].max(0.0))
@@ -437,7 +518,7 @@ pub fn predict(
         column("expected_purchases", |p| p.expected_purchases),
         column("p_no_purchase", |p| p.p_no_purchase),
     ];
-    if model.gamma_gamma.is_some() && inputs.m.is_some() {
+    if (model.gamma_gamma.is_some() || model.spend_fallback.is_some()) && inputs.m.is_some() {
         columns.push(column("expected_order_value", |p| p.expected_order_value));
         columns.push(column("clv", |p| p.clv));
     }

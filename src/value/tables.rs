@@ -194,6 +194,16 @@ pub fn model(model: &Model, config: &ValueConfig) -> Result<DataFrame> {
             String::new(),
         ));
     }
+    if let Some(fallback) = &model.spend_fallback {
+        rows.push((
+            "spend per purchase".into(),
+            format!(
+                "each repeat customer's own mean; {} for the others (Gamma-Gamma not used)",
+                human::fixed(fallback.population_mean, 2)
+            ),
+            String::new(),
+        ));
+    }
     rows.push((
         "time unit, horizon".into(),
         format!(

@@ -367,16 +367,94 @@ fn lifetimes_documented_clv_example_is_reproduced() {
             .collect()
     };
     let clv = [
-        140.096211, 18.943467, 38.180574, 38.180574, 38.180574, 1003.868107, 28.109683,
-        38.180574, 167.418216, 38.180574,
+        140.096211,
+        18.943467,
+        38.180574,
+        38.180574,
+        38.180574,
+        1003.868107,
+        28.109683,
+        38.180574,
+        167.418216,
+        38.180574,
     ];
     for (got, published) in numbers("clv").iter().zip(clv) {
-        assert!((got / published - 1.0).abs() < 1e-6, "{got} against {published}");
+        assert!(
+            (got / published - 1.0).abs() < 1e-6,
+            "{got} against {published}"
+        );
     }
     // Gamma-Gamma's E[M] of customers 1..10 (published to 2 decimals,
     // truncated)
-    let spend = [24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17];
+    let spend = [
+        24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17, 27.28, 35.17,
+    ];
     for (got, published) in numbers("expected_order_value").iter().zip(spend) {
         assert!((got - published).abs() < 0.01, "{got} against {published}");
     }
+}
+
+#[test]
+fn a_spend_model_that_cannot_be_fitted_leaves_the_purchase_model_and_a_clv() {
+    // the CDNOW sample with every line worth 10: Gamma-Gamma cannot pin p
+    // down; P(alive) and expected purchases stay those of the real sample,
+    // CLV takes each customer's own mean spend, and the model file says so
+    let dir = tempdir();
+    let constant = dir.path().join("constant.csv");
+    let text = std::fs::read_to_string(data("cdnow_sample.csv")).unwrap();
+    let lines: Vec<String> = (text.lines().enumerate())
+        .map(|(i, line)| match i {
+            0 => line.to_string(),
+            _ => format!("{},10.00", line.rsplit_once(',').unwrap().0),
+        })
+        .collect();
+    std::fs::write(&constant, lines.join("\n") + "\n").unwrap();
+    let model = dir.path().join("model.json");
+    let (model_path, constant_path) = (model.display().to_string(), constant.display().to_string());
+    let run = cpm(&[
+        "value",
+        "-f",
+        "csv",
+        &constant_path,
+        "--as-of",
+        "1997-09-30",
+        "--model-out",
+        &model_path,
+    ])
+    .run()
+    .ok();
+    let csv = run.csv();
+    run.stderr_has(&[
+        "the Gamma-Gamma spend model is not used",
+        "p ran off to",
+        "--penalty",
+        "own mean spend",
+    ]);
+    let (_, real) = fit_cdnow("cdnow_sample.csv", &["--as-of", "1997-09-30"]);
+    assert_eq!(column(&csv, "p_alive"), column(&real, "p_alive"));
+    let spend = column(&csv, "expected_order_value");
+    let own = column(&csv, "mean_repeat_value");
+    let repeats = column(&csv, "repeat_purchases");
+    for ((spend, own), x) in spend.iter().zip(&own).zip(&repeats) {
+        if x != "0" {
+            assert_eq!(spend, own);
+        }
+    }
+    let saved = read_json(&model);
+    assert!(saved["gamma_gamma"].is_null());
+    assert_eq!(saved["spend_fallback"]["method"], "customer_mean");
+    // the saved model scores the same file again
+    let again = cpm(&[
+        "value",
+        "-f",
+        "csv",
+        &constant_path,
+        "--as-of",
+        "1997-09-30",
+        "--model-in",
+        &model_path,
+    ])
+    .run()
+    .ok();
+    assert_eq!(column(&again.csv(), "clv"), column(&csv, "clv"));
 }

@@ -345,12 +345,13 @@ pub struct ValuedCustomers {
 }
 
 /// The customers and their value column: `value` when given (it must hold
-/// amounts), else `clv`, the value models fitted with their defaults when
-/// the table has none; when they cannot be, revenue, and why.
+/// amounts), else `clv`, the value models scored or fitted as `models`
+/// says when the table has none; when they cannot be, revenue, and why.
 pub fn valued(
     table: DataFrame,
     value: Option<&str>,
     as_of: Option<chrono::NaiveDate>,
+    models: &crate::value::Valuation,
 ) -> Result<ValuedCustomers> {
     let valued = |table, column: &str, caution| ValuedCustomers {
         table,
@@ -362,9 +363,9 @@ pub fn valued(
         crate::segment::value_numbers(&table, name, "--value")?;
         return Ok(valued(table, name, None));
     }
-    let config = crate::value::ValueConfig::default();
     let tiers = crate::segment::TierConfig::default();
-    Ok(match crate::value::fill_in(table, &config, &tiers, as_of) {
+    let filled = crate::value::fill_in(table, &models.config, &tiers, as_of, models.model.clone());
+    Ok(match filled {
         Filled::AsItWas(table) => valued(table, "clv", None),
         Filled::Valued(table, _) if table.column("clv").is_ok() => valued(table, "clv", None),
         Filled::Valued(table, _) => valued(

@@ -22,6 +22,9 @@ pub struct AllocateConfig {
     /// The column of each customer's value (`None`: clv, fitted when
     /// missing, else revenue).
     pub value: Option<String>,
+    /// How customers without a CLV are valued: the models' settings and a
+    /// saved model to score with.
+    pub models: crate::value::Valuation,
     /// How the budget is split.
     pub method: Method,
     /// How each group's response is made.
@@ -81,7 +84,7 @@ pub fn plan(
     config: &AllocateConfig,
     observer: &dyn Observer,
 ) -> Result<Plan> {
-    let valued = super::valued(customers, config.value.as_deref(), as_of)?;
+    let valued = super::valued(customers, config.value.as_deref(), as_of, &config.models)?;
     if let Some(why) = &valued.caution {
         observer.warn(why);
     }

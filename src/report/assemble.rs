@@ -141,17 +141,18 @@ pub fn assemble(
 ) -> Result<Report> {
     let mut notes = Vec::new();
     let mut table = plan.customers.clone();
-    if config.margin.is_none() && table.column("margin").is_err() {
+    let margin = config.models.config.margin;
+    if margin.is_none() && table.column("margin").is_err() {
         notes.push("no cost in the data and no --margin: profit and CLV are in revenue".into());
     }
     let model = if assembly.no_model {
         notes.push("--no-model: no CLV, P(alive) or model health".to_string());
         None
     } else {
-        valued(&mut table, plan.as_of, config.margin, &mut notes)?
+        valued(&mut table, plan.as_of, config, &mut notes)?
     };
     if model.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
-        let (_, profit) = crate::value::historic::profit(&table, config.margin)?;
+        let (_, profit) = crate::value::historic::profit(&table, margin)?;
         table.with_column(profit)?;
     }
     observer.step("value");
@@ -166,7 +167,9 @@ pub fn assemble(
     };
     observer.step("segment");
     let holdout = match (&plan.calibration, &model) {
-        (Some(calibration), Some(_)) => Some(holdout(calibration, observer)?),
+        (Some(calibration), Some(_)) => {
+            Some(holdout(calibration, &config.models.config, observer)?)
+        }
         _ => None,
     };
     let segmented = table.column("segment").is_ok();
@@ -223,22 +226,24 @@ pub fn assemble(
     Ok(report)
 }
 
-/// Values the customers with the models' defaults (and `margin`), adding
-/// profit, P(alive) and CLV, when they have no CLV; `None` with a note
-/// when the models were not fitted.
+/// Values the customers as `config` says (its model, else fitted with its
+/// settings), adding profit, P(alive) and CLV, when they have no CLV;
+/// `None` with a note when the models were not fitted.
 fn valued(
     table: &mut DataFrame,
     as_of: Option<NaiveDate>,
-    margin: Option<f64>,
+    config: &ReportConfig,
     notes: &mut Vec<String>,
 ) -> Result<Option<Model>> {
-    let config = ValueConfig {
-        margin,
-        ..ValueConfig::default()
-    };
     let tiers = crate::segment::TierConfig::default();
-    let (filled, model) = match crate::value::fill_in(std::mem::take(table), &config, &tiers, as_of)
-    {
+    let filled = crate::value::fill_in(
+        std::mem::take(table),
+        &config.models.config,
+        &tiers,
+        as_of,
+        config.models.model.clone(),
+    );
+    let (filled, model) = match filled {
         Filled::AsItWas(input) => {
             notes.push("the input has CLV already: the models were not fitted again".to_string());
             (input, None)
@@ -255,12 +260,15 @@ fn valued(
 
 /// Fits the models on the customers at the end of the calibration and
 /// compares their predictions for the holdout with what happened.
-fn holdout(calibration: &Calibration, observer: &dyn Observer) -> Result<HoldoutReport> {
-    let config = ValueConfig::default();
+fn holdout(
+    calibration: &Calibration,
+    config: &ValueConfig,
+    observer: &dyn Observer,
+) -> Result<HoldoutReport> {
     let mut calibrated = calibration.calibrated.clone();
     let holdout = &calibration.holdout;
     let inputs = crate::value::model_inputs(&calibrated, config.time_unit)?;
-    let model = crate::value::fit_models(&inputs, &config, Some(holdout.calibration_end))?;
+    let model = crate::value::fit_models(&inputs, config, Some(holdout.calibration_end))?;
     let report = crate::value::holdout::holdout_report(&mut calibrated, &inputs, &model, holdout)?;
     observer.step("holdout");
     Ok(report)

@@ -58,8 +58,11 @@ pub struct ReportConfig {
     pub top_customers: usize,
     /// A time stamp to print (`--stamp`); none keeps runs byte-identical.
     pub stamp: Option<String>,
-    /// The margin on revenue when the transactions have no cost (`--margin`).
-    pub margin: Option<f64>,
+    /// How customers are valued when the input has no CLV: the models'
+    /// time unit, horizon, discount rate and penalty, the margin on
+    /// revenue when the transactions have no cost (`--margin`), and a
+    /// saved model to score with (`--model-in`).
+    pub models: crate::value::Valuation,
 }
 
 impl Default for ReportConfig {
@@ -69,7 +72,7 @@ impl Default for ReportConfig {
             concentration_alert: 0.1,
             top_customers: 10,
             stamp: None,
-            margin: None,
+            models: crate::value::Valuation::default(),
         }
     }
 }
@@ -324,7 +327,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
 
     let (kpis, cohorts) = match sources.activity {
         Some(activity) => {
-            let [current, previous] = kpis::period_kpis(activity, config.margin);
+            let [current, previous] = kpis::period_kpis(activity, config.models.config.margin);
             let kpis = Kpis {
                 period: config.period,
                 current,

@@ -58,6 +58,16 @@ impl Default for ValueConfig {
     }
 }
 
+/// How a command values customers that have no CLV yet: the models'
+/// settings, and a saved model to score with instead of fitting.
+#[derive(Debug, Clone, Default)]
+pub struct Valuation {
+    /// Time unit, horizon, discount rate, margin, penalty.
+    pub config: ValueConfig,
+    /// A saved model (`--model-in`); `None`: fitted.
+    pub model: Option<Model>,
+}
+
 /// The fitted models, as `--model-out` saves them and `--model-in` reads
 /// them back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -410,19 +420,21 @@ pub enum Filled {
 }
 
 /// The customer table with the value models' columns ([`value`] with
-/// `config`), unless it has them already; a model that cannot be
-/// fitted is said, not an error: the caller goes on without values and
-/// says why (a note in the report, a warning elsewhere).
+/// `config`, scored with `model` when one is given, else fitted), unless
+/// it has them already; a model that cannot be fitted is said, not an
+/// error: the caller goes on without values and says why (a note in the
+/// report, a warning elsewhere).
 pub fn fill_in(
     table: DataFrame,
     config: &ValueConfig,
     tiers: &crate::segment::TierConfig,
     as_of: Option<NaiveDate>,
+    model: Option<Model>,
 ) -> Filled {
     if table.column("clv").is_ok() {
         return Filled::AsItWas(table);
     }
-    match value(table.clone(), config, tiers, as_of, None) {
+    match value(table.clone(), config, tiers, as_of, model) {
         Ok(valued) => Filled::Valued(valued.table, Box::new(valued.model)),
         Err(e) => Filled::NotValued(
             table,

@@ -339,3 +339,37 @@ fn groups_held_at_zero_and_restricted_groups_are_split_by_name() {
     .code_is(2)
     .stderr_has(&["group 'Lost': bounds min 5 and max 1"]);
 }
+
+#[test]
+fn the_model_options_are_value_s_own() {
+    // one model fitted by value scores allocate's customers: the split of
+    // value's output; a shorter horizon values them otherwise
+    let dir = tempdir();
+    let model = dir.path().join("model.json").display().to_string();
+    let valued = dir.path().join("valued.csv").display().to_string();
+    let export = data("retail_export.csv");
+    let fit = ["value", &export, "-q", "--model-out", &model, "-o", &valued];
+    cpm(&fit).run().ok();
+    let split = |input: &str, more: &[&str]| {
+        let mut args = vec!["allocate", "-q", "-f", "csv", input, "--budget", "1000"];
+        args.extend_from_slice(more);
+        cpm(&args).run().ok().csv()
+    };
+    let from_value = split(&valued, &[]);
+    assert_eq!(split(&export, &["--model-in", &model]), from_value);
+    let shorter = split(&export, &["--horizon", "3m"]);
+    assert_ne!(column(&shorter, "value"), column(&from_value, "value"));
+    // the saved model is an input: no output may replace it
+    cpm(&[
+        "allocate",
+        &export,
+        "--budget",
+        "10",
+        "--model-in",
+        &model,
+        "-o",
+        &model,
+    ])
+    .run()
+    .code_is(2);
+}

@@ -763,3 +763,40 @@ fn the_html_page_stays_well_formed_with_control_characters_and_noncharacters_in_
     assert!(html.contains("A\\u{1}B") && html.contains("C\\u{fffe}D"));
     assert!(!html.contains('\u{1b}'));
 }
+
+#[test]
+fn the_model_options_are_value_s_own() {
+    // the weekly report scores with the model fitted each month, over the
+    // horizon asked for; without a model, the time unit asked for
+    let dir = tempdir();
+    let model = dir.path().join("model.json").display().to_string();
+    let export = data("retail_export.csv");
+    cpm(&[
+        "value",
+        &export,
+        "-q",
+        "--model-out",
+        &model,
+        "-o",
+        "/dev/null",
+    ])
+    .run()
+    .ok();
+    let report = |more: &[&str]| -> serde_json::Value {
+        let mut args = vec!["report", export.as_str(), "-q", "-f", "json"];
+        args.extend_from_slice(more);
+        serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
+    };
+    let saved = read_json(Path::new(&model));
+    let scored = report(&["--model-in", &model]);
+    for (i, name) in ["r", "alpha", "a", "b"].iter().enumerate() {
+        assert_eq!(scored["model"]["bgnbd"][i], saved["bgnbd"][name], "{name}");
+    }
+    let year = scored["portfolio"]["clv"].as_f64().unwrap();
+    let half = report(&["--model-in", &model, "--horizon", "6m"])["portfolio"]["clv"]
+        .as_f64()
+        .unwrap();
+    assert!(half > 0.0 && half < year, "{half} {year}");
+    let daily = report(&["--time-unit", "day", "--penalty", "0.001"]);
+    assert_eq!(daily["model"]["time_unit"], "day");
+}

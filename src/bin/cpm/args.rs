@@ -106,8 +106,9 @@ fn parse_margin(text: &str) -> Result<f64, String> {
     Ok(margin)
 }
 
-/// The models' settings (`value`): the time unit, the horizon, the
-/// discount rate, the penalty, the margin, and the model files.
+/// The models' settings, one group for `value`, `allocate` and `report`:
+/// the time unit, the horizon, the discount rate, the penalty, the
+/// margin, and a saved model to score with.
 #[derive(Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
@@ -133,11 +134,7 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 0.0, value_name = "COEF", value_parser = parse_penalty)]
     pub penalty: f64,
 
-    /// Save the fitted models as JSON.
-    #[arg(long, value_name = "FILE")]
-    pub model_out: Option<PathBuf>,
-
-    /// Score with saved models instead of fitting.
+    /// Score with saved models (cpm value --model-out) instead of fitting.
     #[arg(long, value_name = "FILE")]
     pub model_in: Option<PathBuf>,
 }
@@ -194,6 +191,12 @@ impl ModelArgs {
             penalty: self.penalty,
         };
         Ok((config, model_in))
+    }
+
+    /// [`ModelArgs::config`] as the library's [`cpm::value::Valuation`].
+    pub fn valuation(&self) -> anyhow::Result<cpm::value::Valuation> {
+        let (config, model) = self.config()?;
+        Ok(cpm::value::Valuation { config, model })
     }
 }
 

@@ -15,7 +15,7 @@ use cpm::io::human;
 use cpm::present::terminal::render_frames;
 use cpm::summary::SummaryConfig;
 
-use crate::args::{AsOfArg, EngineArgs, InputArgs, OutputArgs};
+use crate::args::{AsOfArg, EngineArgs, InputArgs, ModelArgs, OutputArgs};
 use crate::ui::Ui;
 
 const EXAMPLES: &str = "\
@@ -49,6 +49,9 @@ pub struct Args {
 
     #[command(flatten)]
     output: OutputArgs,
+
+    #[command(flatten)]
+    model: ModelArgs,
 
     /// The budget to split, in money (required).
     #[arg(
@@ -162,13 +165,17 @@ impl From<MethodArg> for Method {
 /// Runs `cpm allocate`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     check_args(&args)?;
-    let response_file: Vec<PathBuf> = args.response.iter().cloned().collect();
+    // the files read besides the input: no output may replace them
+    let other_inputs: Vec<PathBuf> = (args.response.iter())
+        .chain(&args.model.model_in)
+        .cloned()
+        .collect();
     let (inputs, output) = super::inputs_or_engine(
         &args.input,
         &args.engine,
         &args.output,
         &[args.allocation_out.as_deref()],
-        &response_file,
+        &other_inputs,
         ui,
     )?;
     let config = config(&args)?;
@@ -230,6 +237,7 @@ fn config(args: &Args) -> Result<AllocateConfig> {
         by: args.by.clone(),
         groups: args.groups.clone(),
         value: args.value.clone(),
+        models: args.model.valuation()?,
         method: Method::from(args.method),
         defaults: Defaults {
             uplift: args.uplift,

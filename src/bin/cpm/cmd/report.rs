@@ -12,7 +12,7 @@ use cpm::report::render::Format;
 use cpm::summary::SummaryConfig;
 
 use super::{check_output, input_paths};
-use crate::args::{AsOfArg, CalibrationArg, EngineArgs, InputArgs, MarginArg};
+use crate::args::{AsOfArg, CalibrationArg, EngineArgs, InputArgs, ModelArgs};
 use crate::ui::Ui;
 use cpm::pipeline::LoadOptions;
 
@@ -71,7 +71,7 @@ pub struct Args {
     top: usize,
 
     #[command(flatten)]
-    margin: MarginArg,
+    model: ModelArgs,
 
     /// Write the report to FILE (atomically); repeatable. The extension
     /// picks the format: .html .json .md .txt.
@@ -171,6 +171,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     super::check_distinct_outputs(&outputs)?;
     let mut protected = input_paths(&inputs);
     protected.extend(args.compare.iter().cloned());
+    protected.extend(args.model.model_in.iter().cloned());
     for path in &outputs {
         check_output(path, &protected)?;
     }
@@ -212,7 +213,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stamp: args
             .stamp
             .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        margin: args.margin.margin,
+        models: args.model.valuation()?,
     };
     let report = assemble::assemble(plan, assembly, &config, ui)?;
     write_outputs(&report, &args, &targets, &protected, ui)?;

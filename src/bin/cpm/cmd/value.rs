@@ -67,6 +67,11 @@ pub struct Args {
     #[command(flatten)]
     tiers: TierArgs,
 
+    /// Save the fitted models as JSON (for --model-in here, in allocate
+    /// and in report).
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
+    model_out: Option<PathBuf>,
+
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -85,7 +90,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         ));
     }
     let model_file: Vec<_> = args.model.model_in.iter().cloned().collect();
-    let model_out = args.model.model_out.as_deref();
+    let model_out = args.model_out.as_deref();
     let (inputs, output) = super::inputs_or_engine(
         &args.input,
         &args.engine,
@@ -168,7 +173,7 @@ fn told(
         ui.print(&render_frames(&tables, style)?);
         ui.step("profitability");
     }
-    if let Some(path) = &args.model.model_out {
+    if let Some(path) = &args.model_out {
         staged.push(stage_json(path, &model)?);
     }
     let summary = cpm::value::tables::model(&model, config)?;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bgnbd::Histories;
 use super::fit;
-use super::special::{ln_gamma, ln_hyp2f1};
+use super::special::{integral, integral_to_infinity, ln_gamma, ln_hyp2f1};
 
 /// The Pareto/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -205,6 +205,33 @@ impl ParetoNbd {
         Ok(self.p_alive(x, t_x, t)? * self.expected_if_alive(horizon, x, t))
     }
 
+    /// P(no purchase in the next `horizon`) of a customer with history
+    /// (x, t_x, T): dead already, or, alive with rates λ, μ drawn from
+    /// their posteriors (Gamma(r + x, α + T), Gamma(s, β + T)), neither a
+    /// purchase nor death before `horizon` (E[e^(−(λ+μ)τ)], closed) or
+    /// death before any purchase (∫ E[μ e^(−μu)] E[e^(−λu)] du over
+    /// [0, τ], by quadrature).
+    pub fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        let ParetoNbd { r, alpha, s, beta } = *self;
+        let (a, b) = (alpha + t, beta + t);
+        let survive = |u: f64| (r + x) * (a / (a + u)).ln() + s * (b / (b + u)).ln();
+        let quiet = survive(horizon).exp();
+        let dies_first = integral(&|u: f64| s / (b + u) * survive(u).exp(), 0.0, horizon);
+        let alive = self.p_alive(x, t_x, t)?;
+        Ok((1.0 - alive) + alive * (quiet + dies_first))
+    }
+
+    /// Discounted expected residual transactions (Fader, Hardie & Lee 2005,
+    /// "RFM and CLV") at a continuous discount rate `delta` per time unit:
+    /// P(alive) × E[λ] × E[1 / (μ + δ)], the last as ∫ e^(−δu) E[e^(−μu)] du
+    /// over [0, ∞).
+    pub fn dert(&self, delta: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        let ParetoNbd { r, alpha, s, beta } = *self;
+        let b = beta + t;
+        let per_rate = integral_to_infinity(&|u: f64| (-delta * u + s * (b / (b + u)).ln()).exp());
+        Ok(self.p_alive(x, t_x, t)? * (r + x) / (alpha + t) * per_rate)
+    }
+
     /// Purchases expected in the first `t` of a new customer's life,
     /// E[X(t)] = rβ / (α(s − 1)) × [1 − (β / (β + t))^(s − 1)].
     pub fn unconditional_expected_purchases(&self, t: f64) -> f64 {
@@ -294,6 +321,47 @@ mod tests {
             let e = other.unconditional_expected_purchases(t);
             assert!((e - want).abs() < 1e-7, "t {t}: {e}");
         }
+    }
+
+    #[test]
+    fn dert_is_the_published_one() {
+        // ../shared/REFERENCE.md: 15% a year, continuously, per week
+        let delta = 1.15f64.ln() / 52.0;
+        let reference = BTYD.dert(delta, 2.0, 30.43, 38.86).unwrap();
+        assert!((reference - 6.500891843).abs() < 1e-6, "{reference}");
+        let none = BTYD.dert(delta, 0.0, 0.0, 38.86).unwrap();
+        assert!((none - 0.4781994109).abs() < 1e-6, "{none}");
+    }
+
+    #[test]
+    fn p_no_purchase_matches_a_simulation() {
+        // draw alive-or-dead from P(alive), then λ and μ from their
+        // posteriors, then the next purchase and death times
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Distribution, Exp, Gamma};
+        let (x, t_x, t, horizon): (f64, f64, f64, f64) = (2.0, 30.43, 38.86, 39.0);
+        let alive = BTYD.p_alive(x, t_x, t).unwrap();
+        let rates = Gamma::new(BTYD.r + x, 1.0 / (BTYD.alpha + t)).unwrap();
+        let deaths = Gamma::new(BTYD.s, 1.0 / (BTYD.beta + t)).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let draws = 400_000;
+        let quiet = (0..draws)
+            .filter(|_| {
+                if rng.random::<f64>() >= alive {
+                    return true;
+                }
+                let (lambda, mu): (f64, f64) = (rates.sample(&mut rng), deaths.sample(&mut rng));
+                let purchase = Exp::new(lambda).unwrap().sample(&mut rng);
+                let death = Exp::new(mu).unwrap().sample(&mut rng);
+                purchase > horizon.min(death)
+            })
+            .count() as f64
+            / draws as f64;
+        let p = BTYD.p_no_purchase(horizon, x, t_x, t).unwrap();
+        assert!((p - quiet).abs() < 3e-3, "{p} against {quiet} simulated");
+        // no time, no purchase; a long time, a purchase unless dead first
+        assert!((BTYD.p_no_purchase(0.0, x, t_x, t).unwrap() - 1.0).abs() < 1e-12);
+        assert!(BTYD.p_no_purchase(1e4, x, t_x, t).unwrap() > 1.0 - alive);
     }
 
     #[test]

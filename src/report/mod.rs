@@ -32,6 +32,7 @@ use crate::schema::CUSTOMER_ID;
 use crate::value::Model;
 use crate::value::historic::WhaleCurve;
 use crate::value::holdout::HoldoutReport;
+use crate::value::purchase::PurchaseModelKind;
 use cohorts::Cohort;
 use composition::{Part, RfmGrid};
 use concentration::Concentration;
@@ -236,10 +237,20 @@ pub struct ModelHealth {
     pub customers: u64,
     /// The unit of the models' times (alpha's, the tracking periods').
     pub time_unit: crate::summary::TimeUnit,
-    /// BG/NBD r, alpha, a, b.
-    pub bgnbd: [f64; 4],
+    /// The purchase model: `bgnbd` or `pnbd`.
+    pub purchase_model: crate::value::purchase::PurchaseModelKind,
+    /// BG/NBD r, alpha, a, b (when it is the purchase model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgnbd: Option<[f64; 4]>,
     /// BG/NBD's log-likelihood.
-    pub bgnbd_log_likelihood: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgnbd_log_likelihood: Option<f64>,
+    /// Pareto/NBD r, alpha, s, beta (when it is the purchase model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pnbd: Option<[f64; 4]>,
+    /// Pareto/NBD's log-likelihood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pnbd_log_likelihood: Option<f64>,
     /// Gamma-Gamma p, q, gamma, when a spend model was fitted.
     pub gamma_gamma: Option<[f64; 3]>,
     /// Gamma-Gamma's log-likelihood.
@@ -383,11 +394,11 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
     let model = sources.model.map(|model| ModelHealth {
         customers: model.customers,
         time_unit: model.time_unit,
-        bgnbd: {
-            let p = model.bgnbd.params;
-            [p.r, p.alpha, p.a, p.b]
-        },
-        bgnbd_log_likelihood: model.bgnbd.log_likelihood,
+        purchase_model: model.purchase.kind(),
+        bgnbd: purchase_parameters(model, PurchaseModelKind::Bgnbd),
+        bgnbd_log_likelihood: purchase_log_likelihood(model, PurchaseModelKind::Bgnbd),
+        pnbd: purchase_parameters(model, PurchaseModelKind::Pnbd),
+        pnbd_log_likelihood: purchase_log_likelihood(model, PurchaseModelKind::Pnbd),
         gamma_gamma: model
             .gamma_gamma
             .as_ref()
@@ -481,4 +492,17 @@ fn top_customers(customers: &DataFrame, revenue: &[f64], count: usize) -> Result
 /// migration starts.
 pub fn previous_period_end(end: NaiveDate, period: Period) -> NaiveDate {
     period.start(end) - Days::new(1)
+}
+
+/// The parameters of `model`'s purchase model when it is of `kind`.
+fn purchase_parameters(model: &Model, kind: PurchaseModelKind) -> Option<[f64; 4]> {
+    let values: Vec<f64> = (model.purchase.parameters().iter())
+        .map(|(_, value, _)| *value)
+        .collect();
+    (model.purchase.kind() == kind).then(|| values.try_into().ok())?
+}
+
+/// The log-likelihood of `model`'s purchase model when it is of `kind`.
+fn purchase_log_likelihood(model: &Model, kind: PurchaseModelKind) -> Option<f64> {
+    (model.purchase.kind() == kind).then(|| model.purchase.log_likelihood())
 }

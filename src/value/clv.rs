@@ -8,7 +8,7 @@ use std::str::FromStr;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::bgnbd::BgNbd;
+use super::purchase::PurchaseModel;
 use crate::summary::TimeUnit;
 
 /// A span of time with its unit always explicit: `12m`, `52w`, `365d`.
@@ -81,7 +81,7 @@ pub fn monthly_rate(annual: f64) -> f64 {
 /// is the CLV. They do not depend on t_x: customers who share x and T
 /// share them.
 pub fn discounted_purchases_if_alive(
-    model: &BgNbd,
+    model: &dyn PurchaseModel,
     (x, t): (f64, f64),
     horizon: f64,
     month: f64,
@@ -110,6 +110,7 @@ pub fn discounted_purchases_if_alive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::bgnbd::BgNbd;
 
     #[test]
     fn horizons_need_a_unit_and_convert() {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Model;
-use super::bgnbd::BgNbd;
+use super::purchase::PurchaseModel;
 use crate::schema::CUSTOMER_ID;
 
 /// Predicted against actual, as `--holdout-report` writes it.
@@ -100,7 +100,7 @@ pub fn compare(x: &[f64], actual: &[f64], predicted: &[f64]) -> HoldoutReport {
 /// period).
 /// `days_per_unit` converts days to the model's time unit.
 pub fn tracking(
-    model: &BgNbd,
+    model: &dyn PurchaseModel,
     births: &[(i32, f64)],
     repeat_days: &[i32],
     start: i32,
@@ -156,7 +156,7 @@ pub fn holdout_report(
     let unit_days = model.time_unit.days();
     let to_day = |d: NaiveDate| crate::schema::dates::days_since_epoch(d);
     let length = f64::from(to_day(holdout.as_of) - to_day(holdout.calibration_end)) / unit_days;
-    let params = model.bgnbd.params;
+    let params = model.purchase.model();
     let predicted: Vec<f64> = (0..inputs.x.len())
         .into_par_iter()
         .map(|i| params.expected_purchases(length, inputs.x[i], inputs.t_x[i], inputs.t[i]))
@@ -203,7 +203,7 @@ pub fn holdout_report(
     let period = unit_days as i32;
     let periods = ((to_day(holdout.as_of) - start) / period + 1).max(1) as u32;
     report.tracking = crate::value::holdout::tracking(
-        &params,
+        params,
         &births,
         &holdout.repeat_days,
         start,

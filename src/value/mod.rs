@@ -11,6 +11,7 @@ pub mod gamma_gamma;
 pub mod historic;
 pub mod holdout;
 pub mod pareto_nbd;
+pub mod purchase;
 pub mod special;
 pub mod tables;
 
@@ -23,9 +24,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::summary::TimeUnit;
-use bgnbd::{BgNbd, BgNbdFit, Histories};
+use bgnbd::Histories;
 use clv::Horizon;
 use gamma_gamma::{GammaGamma, GammaGammaFit};
+use purchase::{PurchaseFit, PurchaseModelKind};
 
 /// How customers are valued.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +44,8 @@ pub struct ValueConfig {
     pub margin: Option<f64>,
     /// L2 penalty on the parameters, as lifetimes' `penalizer_coef`.
     pub penalty: f64,
+    /// The purchase model to fit.
+    pub model: PurchaseModelKind,
 }
 
 impl Default for ValueConfig {
@@ -55,6 +59,7 @@ impl Default for ValueConfig {
             discount_rate: 0.1,
             margin: None,
             penalty: 0.0,
+            model: PurchaseModelKind::Bgnbd,
         }
     }
 }
@@ -73,8 +78,9 @@ pub struct Valuation {
 /// them back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
-    /// Purchases and dropout.
-    pub bgnbd: BgNbdFit,
+    /// Purchases and dropout: `"bgnbd": {…}` or `"pnbd": {…}`.
+    #[serde(flatten)]
+    pub purchase: PurchaseFit,
     /// Spend per purchase; absent when the input has no repeat spend, or
     /// when it could not be used ([`Model::spend_fallback`]).
     pub gamma_gamma: Option<GammaGammaFit>,
@@ -102,8 +108,9 @@ impl Model {
                 format!("not a cpm model file: {e}"),
             )
         })?;
-        let p = model.bgnbd.params;
-        let mut parameters = vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)];
+        let mut parameters: Vec<(&str, f64)> = (model.purchase.parameters().iter())
+            .map(|(name, value, _)| (*name, *value))
+            .collect();
         if let Some(gg) = &model.gamma_gamma {
             let g = gg.params;
             parameters.extend([("p", g.p), ("q", g.q), ("gamma", g.gamma)]);
@@ -313,13 +320,13 @@ pub fn fit_models(
     config: &ValueConfig,
     as_of: Option<NaiveDate>,
 ) -> Result<Model> {
-    let bgnbd = BgNbd::fit(&inputs.histories, config.penalty)?;
+    let purchase = PurchaseFit::fit(config.model, &inputs.histories, config.penalty)?;
     let (gamma_gamma, spend_fallback) = match &inputs.m {
         Some(m) => spend_model(&inputs.x, m, config.penalty),
         None => (None, None),
     };
     Ok(Model {
-        bgnbd,
+        purchase,
         gamma_gamma,
         spend_fallback,
         time_unit: config.time_unit,
@@ -453,7 +460,7 @@ pub fn predict(
     config: &ValueConfig,
     margin_rate: f64,
 ) -> Result<Vec<Column>> {
-    let params = model.bgnbd.params;
+    let params = model.purchase.model();
     let horizon = config.horizon.in_units(model.time_unit);
     let month = clv::month(model.time_unit);
     let discount = clv::monthly_rate(config.discount_rate);
@@ -476,23 +483,23 @@ pub fn predict(
     }
     let if_alive: Vec<(f64, f64)> = distinct
         .into_par_iter()
-        .map(|x_t| clv::discounted_purchases_if_alive(&params, x_t, horizon, month, discount))
+        .map(|x_t| clv::discounted_purchases_if_alive(params, x_t, horizon, month, discount))
         .collect::<Result<_>>()?;
     let per_history: Vec<Prediction> = (0..histories.x.len())
         .into_par_iter()
         .map(|g| {
             let (x, t_x, t) = (histories.x[g], histories.t_x[g], histories.t[g]);
-            let p_alive = params.p_alive(x, t_x, t);
+            let p_alive = params.p_alive(x, t_x, t)?;
             let (discounted, expected) = if_alive[pair_of[g] as usize];
-            Prediction {
+            Ok(Prediction {
                 p_alive,
                 expected_purchases: p_alive * expected,
-                p_no_purchase: params.p_no_purchase(horizon, x, t_x, t),
+                p_no_purchase: params.p_no_purchase(horizon, x, t_x, t)?,
                 expected_order_value: f64::NAN,
                 clv: p_alive * discounted,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let predictions: Vec<Prediction> = (0..inputs.x.len())
         .into_par_iter()
         .map(|i| -> Result<Prediction> {
@@ -535,7 +542,36 @@ pub fn predict(
         columns.push(column("expected_order_value", |p| p.expected_order_value));
         columns.push(column("clv", |p| p.clv));
     }
+    if let PurchaseFit::ParetoNbd(fit) = &model.purchase {
+        columns.push(dert(
+            inputs,
+            &fit.params,
+            model.time_unit,
+            config.discount_rate,
+        )?);
+    }
     Ok(columns)
+}
+
+/// Pareto/NBD's discounted expected residual transactions per customer
+/// (`dert`), at the continuous rate per time unit equal to the annual
+/// `discount_rate`: each history once.
+fn dert(
+    inputs: &ModelInputs,
+    model: &pareto_nbd::ParetoNbd,
+    unit: TimeUnit,
+    discount_rate: f64,
+) -> Result<Column> {
+    let delta = (1.0 + discount_rate).ln() / (365.0 / unit.days());
+    let h = &inputs.histories;
+    let per_history: Vec<f64> = (0..h.x.len())
+        .into_par_iter()
+        .map(|g| model.dert(delta, h.x[g], h.t_x[g], h.t[g]))
+        .collect::<Result<_>>()?;
+    let values: Vec<f64> = (inputs.history_of.iter())
+        .map(|&g| per_history[g as usize])
+        .collect();
+    Ok(Column::new("dert".into(), values))
 }
 
 /// One customer's predictions (per history, `clv` holds the discounted

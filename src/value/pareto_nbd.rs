@@ -185,7 +185,7 @@ impl ParetoNbd {
     /// alive at T with x repeat purchases: E[λ] × E[1 − e^(−μ·horizon)] / E[μ]
     /// under the posterior, (r + x)(β + T) / ((α + T)(s − 1)) ×
     /// [1 − ((β + T) / (β + T + horizon))^(s − 1)] (its limit at s = 1).
-    fn expected_if_alive(&self, horizon: f64, x: f64, t: f64) -> f64 {
+    pub(super) fn expected_if_alive(&self, horizon: f64, x: f64, t: f64) -> f64 {
         let ParetoNbd { r, alpha, s, beta } = *self;
         let rate = (r + x) / (alpha + t);
         let b = beta + t;

@@ -150,20 +150,13 @@ fn estimate(value: f64) -> String {
     format!("{value:.4}")
 }
 
-/// The fitted models of `model`: BG/NBD, and Gamma-Gamma when a spend
-/// model was fitted.
+/// The fitted models of `model`: the purchase model (BG/NBD or
+/// Pareto/NBD), and Gamma-Gamma when a spend model was fitted.
 pub fn fitted(model: &Model) -> Vec<Fitted> {
-    let b = &model.bgnbd;
-    let se = |i: usize| b.std_errors[i];
     let mut all = vec![Fitted {
-        model: "BG/NBD",
-        parameters: vec![
-            ("r", b.params.r, se(0)),
-            ("alpha", b.params.alpha, se(1)),
-            ("a", b.params.a, se(2)),
-            ("b", b.params.b, se(3)),
-        ],
-        log_likelihood: b.log_likelihood,
+        model: model.purchase.kind().name(),
+        parameters: model.purchase.parameters(),
+        log_likelihood: model.purchase.log_likelihood(),
     }];
     if let Some(gg) = &model.gamma_gamma {
         all.push(Fitted {

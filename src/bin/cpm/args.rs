@@ -71,6 +71,24 @@ pub fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
         .map_err(|_| "expected YYYY-MM-DD or 'today'".to_string())
 }
 
+/// `--model`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModelArg {
+    /// BG/NBD (Fader, Hardie & Lee 2005).
+    Bgnbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
+    Pnbd,
+}
+
+impl From<ModelArg> for cpm::value::purchase::PurchaseModelKind {
+    fn from(model: ModelArg) -> Self {
+        match model {
+            ModelArg::Bgnbd => Self::Bgnbd,
+            ModelArg::Pnbd => Self::Pnbd,
+        }
+    }
+}
+
 /// `--time-unit` of segment and value.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum TimeUnitArg {
@@ -112,6 +130,11 @@ fn parse_margin(text: &str) -> Result<f64, String> {
 #[derive(Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
+    /// The purchase model: bgnbd (BG/NBD, the default) or pnbd
+    /// (Pareto/NBD); --model-in's is the file's.
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub model: Option<ModelArg>,
+
     /// Time unit of the models: day or week (the default). Their parameters
     /// depend on it (it is stored with the model, so --model-in sets it);
     /// weeks suit most retail data.
@@ -160,6 +183,7 @@ impl ModelArgs {
     /// (`--model-in`), whose time unit `--time-unit` may not contradict.
     pub fn config(&self) -> anyhow::Result<(cpm::value::ValueConfig, Option<cpm::value::Model>)> {
         use cpm::summary::TimeUnit;
+        use cpm::value::purchase::PurchaseModelKind;
         let model_in = match &self.model_in {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -183,7 +207,20 @@ impl ModelArgs {
             (Some(model), _) => model.time_unit,
             (None, unit) => unit.map_or(TimeUnit::Week, Into::into),
         };
+        let model = match (&model_in, self.model) {
+            (Some(saved), Some(asked)) if saved.purchase.kind() != asked.into() => {
+                anyhow::bail!(cpm::error::usage(format!(
+                    "--model {} disagrees with the saved model, a {}: leave --model out with \
+                     --model-in",
+                    PurchaseModelKind::from(asked).name(),
+                    saved.purchase.kind().name()
+                )))
+            }
+            (Some(saved), _) => saved.purchase.kind(),
+            (None, asked) => asked.map_or(PurchaseModelKind::default(), Into::into),
+        };
         let config = cpm::value::ValueConfig {
+            model,
             time_unit,
             horizon: self.horizon,
             discount_rate: self.discount_rate,

@@ -1,0 +1,155 @@
+//! The purchase models behind one interface: what `value`, the holdout
+//! and CLV ask of a model of purchases and dropout (BG/NBD, Pareto/NBD),
+//! which one was fitted, and its parameters for people and the model file.
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::bgnbd::{BgNbd, BgNbdFit, Histories};
+use super::pareto_nbd::{ParetoNbd, ParetoNbdFit};
+
+/// The purchase models `--model` chooses from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PurchaseModelKind {
+    /// BG/NBD (Fader, Hardie & Lee 2005): dropout after a purchase.
+    #[default]
+    Bgnbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): dropout at any
+    /// time.
+    Pnbd,
+}
+
+impl PurchaseModelKind {
+    /// The model's name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            PurchaseModelKind::Bgnbd => "BG/NBD",
+            PurchaseModelKind::Pnbd => "Pareto/NBD",
+        }
+    }
+}
+
+/// What is asked of a purchase model, per customer with x repeat
+/// purchases, the last at t_x, observed for T (the model's time unit).
+pub trait PurchaseModel: Sync {
+    /// P(alive) at T.
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64>;
+    /// Purchases expected over the next `horizon`.
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64>;
+    /// Purchases expected over each of `horizons` if still alive at T
+    /// (they depend on x and T alone).
+    fn expected_purchases_if_alive(&self, horizons: &[f64], x: f64, t: f64) -> Result<Vec<f64>>;
+    /// P(no purchase over the next `horizon`).
+    fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64>;
+    /// Purchases expected in the first `t` of a new customer's life.
+    fn unconditional_expected_purchases(&self, t: f64) -> Result<f64>;
+}
+
+impl PurchaseModel for BgNbd {
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(BgNbd::p_alive(self, x, t_x, t))
+    }
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        BgNbd::expected_purchases(self, horizon, x, t_x, t)
+    }
+    fn expected_purchases_if_alive(&self, horizons: &[f64], x: f64, t: f64) -> Result<Vec<f64>> {
+        BgNbd::expected_purchases_if_alive(self, horizons, x, t)
+    }
+    fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(BgNbd::p_no_purchase(self, horizon, x, t_x, t))
+    }
+    fn unconditional_expected_purchases(&self, t: f64) -> Result<f64> {
+        BgNbd::unconditional_expected_purchases(self, t)
+    }
+}
+
+impl PurchaseModel for ParetoNbd {
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        ParetoNbd::p_alive(self, x, t_x, t)
+    }
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        ParetoNbd::expected_purchases(self, horizon, x, t_x, t)
+    }
+    fn expected_purchases_if_alive(&self, horizons: &[f64], x: f64, t: f64) -> Result<Vec<f64>> {
+        Ok((horizons.iter())
+            .map(|h| self.expected_if_alive(*h, x, t))
+            .collect())
+    }
+    fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        ParetoNbd::p_no_purchase(self, horizon, x, t_x, t)
+    }
+    fn unconditional_expected_purchases(&self, t: f64) -> Result<f64> {
+        Ok(ParetoNbd::unconditional_expected_purchases(self, t))
+    }
+}
+
+/// A fitted purchase model, saved under its key (`"bgnbd": {…}` or
+/// `"pnbd": {…}`) in the model file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum PurchaseFit {
+    /// BG/NBD.
+    #[serde(rename = "bgnbd")]
+    BgNbd(BgNbdFit),
+    /// Pareto/NBD.
+    #[serde(rename = "pnbd")]
+    ParetoNbd(ParetoNbdFit),
+}
+
+impl PurchaseFit {
+    /// Fits the model of `kind` on `histories`, with an L2 `penalty`.
+    pub fn fit(kind: PurchaseModelKind, histories: &Histories, penalty: f64) -> Result<Self> {
+        Ok(match kind {
+            PurchaseModelKind::Bgnbd => PurchaseFit::BgNbd(BgNbd::fit(histories, penalty)?),
+            PurchaseModelKind::Pnbd => PurchaseFit::ParetoNbd(ParetoNbd::fit(histories, penalty)?),
+        })
+    }
+
+    /// Which model it is.
+    pub fn kind(&self) -> PurchaseModelKind {
+        match self {
+            PurchaseFit::BgNbd(_) => PurchaseModelKind::Bgnbd,
+            PurchaseFit::ParetoNbd(_) => PurchaseModelKind::Pnbd,
+        }
+    }
+
+    /// The model, to predict with.
+    pub fn model(&self) -> &dyn PurchaseModel {
+        match self {
+            PurchaseFit::BgNbd(fit) => &fit.params,
+            PurchaseFit::ParetoNbd(fit) => &fit.params,
+        }
+    }
+
+    /// Each parameter's name, estimate and standard error.
+    pub fn parameters(&self) -> Vec<(&'static str, f64, Option<f64>)> {
+        match self {
+            PurchaseFit::BgNbd(f) => {
+                let (p, se) = (f.params, f.std_errors);
+                vec![
+                    ("r", p.r, se[0]),
+                    ("alpha", p.alpha, se[1]),
+                    ("a", p.a, se[2]),
+                    ("b", p.b, se[3]),
+                ]
+            }
+            PurchaseFit::ParetoNbd(f) => {
+                let (p, se) = (f.params, f.std_errors);
+                vec![
+                    ("r", p.r, se[0]),
+                    ("alpha", p.alpha, se[1]),
+                    ("s", p.s, se[2]),
+                    ("beta", p.beta, se[3]),
+                ]
+            }
+        }
+    }
+
+    /// The maximised log-likelihood.
+    pub fn log_likelihood(&self) -> f64 {
+        match self {
+            PurchaseFit::BgNbd(f) => f.log_likelihood,
+            PurchaseFit::ParetoNbd(f) => f.log_likelihood,
+        }
+    }
+}

@@ -32,7 +32,6 @@ use crate::schema::CUSTOMER_ID;
 use crate::value::Model;
 use crate::value::historic::WhaleCurve;
 use crate::value::holdout::HoldoutReport;
-use crate::value::purchase::PurchaseModelKind;
 use cohorts::Cohort;
 use composition::{Part, RfmGrid};
 use concentration::Concentration;
@@ -237,20 +236,19 @@ pub struct ModelHealth {
     pub customers: u64,
     /// The unit of the models' times (alpha's, the tracking periods').
     pub time_unit: crate::summary::TimeUnit,
-    /// The purchase model: `bgnbd` or `pnbd`.
+    /// The purchase model: `bgnbd`, `pnbd` or `mbgnbd`.
     pub purchase_model: crate::value::purchase::PurchaseModelKind,
-    /// BG/NBD r, alpha, a, b (when it is the purchase model).
+    /// Its parameters by name.
+    pub purchase_parameters: std::collections::BTreeMap<&'static str, f64>,
+    /// Its log-likelihood.
+    pub purchase_log_likelihood: f64,
+    /// BG/NBD r, alpha, a, b, when it is the purchase model (as before
+    /// the others came).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgnbd: Option<[f64; 4]>,
-    /// BG/NBD's log-likelihood.
+    /// BG/NBD's log-likelihood, when it is the purchase model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgnbd_log_likelihood: Option<f64>,
-    /// Pareto/NBD r, alpha, s, beta (when it is the purchase model).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pnbd: Option<[f64; 4]>,
-    /// Pareto/NBD's log-likelihood.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pnbd_log_likelihood: Option<f64>,
     /// Gamma-Gamma p, q, gamma, when a spend model was fitted.
     pub gamma_gamma: Option<[f64; 3]>,
     /// Gamma-Gamma's log-likelihood.
@@ -395,10 +393,12 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         customers: model.customers,
         time_unit: model.time_unit,
         purchase_model: model.purchase.kind(),
-        bgnbd: purchase_parameters(model, PurchaseModelKind::Bgnbd),
-        bgnbd_log_likelihood: purchase_log_likelihood(model, PurchaseModelKind::Bgnbd),
-        pnbd: purchase_parameters(model, PurchaseModelKind::Pnbd),
-        pnbd_log_likelihood: purchase_log_likelihood(model, PurchaseModelKind::Pnbd),
+        purchase_parameters: (model.purchase.parameters().iter())
+            .map(|(name, value, _)| (*name, *value))
+            .collect(),
+        purchase_log_likelihood: model.purchase.log_likelihood(),
+        bgnbd: bgnbd(model).map(|(parameters, _)| parameters),
+        bgnbd_log_likelihood: bgnbd(model).map(|(_, ll)| ll),
         gamma_gamma: model
             .gamma_gamma
             .as_ref()
@@ -494,15 +494,14 @@ pub fn previous_period_end(end: NaiveDate, period: Period) -> NaiveDate {
     period.start(end) - Days::new(1)
 }
 
-/// The parameters of `model`'s purchase model when it is of `kind`.
-fn purchase_parameters(model: &Model, kind: PurchaseModelKind) -> Option<[f64; 4]> {
-    let values: Vec<f64> = (model.purchase.parameters().iter())
-        .map(|(_, value, _)| *value)
-        .collect();
-    (model.purchase.kind() == kind).then(|| values.try_into().ok())?
-}
-
-/// The log-likelihood of `model`'s purchase model when it is of `kind`.
-fn purchase_log_likelihood(model: &Model, kind: PurchaseModelKind) -> Option<f64> {
-    (model.purchase.kind() == kind).then(|| model.purchase.log_likelihood())
+/// BG/NBD's parameters and log-likelihood when it is `model`'s purchase
+/// model.
+fn bgnbd(model: &Model) -> Option<([f64; 4], f64)> {
+    match &model.purchase {
+        crate::value::purchase::PurchaseFit::BgNbd(fit) => {
+            let p = fit.params;
+            Some(([p.r, p.alpha, p.a, p.b], fit.log_likelihood))
+        }
+        _ => None,
+    }
 }

@@ -119,6 +119,28 @@ impl Histories {
     pub fn customers(&self) -> f64 {
         self.count.iter().sum()
     }
+
+    /// An error naming `model` when no customer bought again: the
+    /// purchase models need repeat purchases to learn anything.
+    pub fn require_repeats(&self, model: &str) -> Result<()> {
+        if self.customers() == 0.0 {
+            bail!("no customers to fit the {model} model on");
+        }
+        if self.x.iter().all(|x| *x == 0.0) {
+            bail!(
+                "every customer bought once: {model} needs repeat purchases to learn how often \
+                 customers buy and when they leave"
+            );
+        }
+        Ok(())
+    }
+
+    /// A starting value for a rate's scale (α, β): mean T over mean x.
+    pub fn scale_guess(&self) -> f64 {
+        let n = self.customers();
+        let mean = |v: &[f64]| v.iter().zip(&self.count).map(|(v, c)| v * c).sum::<f64>() / n;
+        (mean(&self.t) / mean(&self.x).max(0.1)).max(1e-3)
+    }
 }
 
 /// Whether (x, t_x, T) can be a customer's history: x a whole number of
@@ -199,29 +221,9 @@ impl BgNbd {
     /// `penalty × (r² + α² + a² + b²)` to the mean negative log-likelihood,
     /// as `lifetimes`' `penalizer_coef` does.
     pub fn fit(histories: &Histories, penalty: f64) -> Result<BgNbdFit> {
+        histories.require_repeats("BG/NBD")?;
         let n = histories.customers();
-        if n == 0.0 {
-            bail!("no customers to fit the BG/NBD model on");
-        }
-        if histories
-            .x
-            .iter()
-            .zip(&histories.count)
-            .all(|(x, _)| *x == 0.0)
-        {
-            bail!(
-                "every customer bought once: BG/NBD needs repeat purchases to learn how often \
-                 customers buy and when they leave"
-            );
-        }
-        let mean = |v: &[f64]| {
-            v.iter()
-                .zip(&histories.count)
-                .map(|(v, c)| v * c)
-                .sum::<f64>()
-                / n
-        };
-        let alpha0 = (mean(&histories.t) / mean(&histories.x).max(0.1)).max(1e-3);
+        let alpha0 = histories.scale_guess();
         let objective = |logs: &[f64]| {
             let params = BgNbd {
                 r: logs[0].exp(),

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod gamma_gamma;
 pub mod historic;
 pub mod holdout;
+pub mod mbgnbd;
 pub mod pareto_nbd;
 pub mod purchase;
 pub mod special;

@@ -12,7 +12,7 @@
 //! u + ln(1 − e^(v − u)), and the likelihood's two parts added with
 //! log-sum-exp.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -111,14 +111,9 @@ impl ParetoNbd {
     /// the likelihood's curvature): A0's derivatives need 2F1's with
     /// respect to its parameters, which no closed form gives.
     pub fn fit(histories: &Histories, penalty: f64) -> Result<ParetoNbdFit> {
+        histories.require_repeats("Pareto/NBD")?;
         let n = histories.customers();
-        if histories.x.iter().all(|x| *x == 0.0) {
-            bail!(
-                "every customer bought once: Pareto/NBD needs repeat purchases to learn how \
-                 often customers buy and when they leave"
-            );
-        }
-        let value = |logs: &[f64]| -> f64 {
+        let objective = fit::numeric_gradient(|logs: &[f64]| -> f64 {
             let params = ParetoNbd {
                 r: logs[0].exp(),
                 alpha: logs[1].exp(),
@@ -129,28 +124,8 @@ impl ParetoNbd {
                 Ok(ll) => -ll / n + penalty * logs.iter().map(|l| l.exp().powi(2)).sum::<f64>(),
                 Err(_) => f64::NAN,
             }
-        };
-        let objective = |logs: &[f64]| {
-            let h = 1e-5;
-            let gradient = (0..logs.len())
-                .map(|k| {
-                    let mut up = logs.to_vec();
-                    let mut down = logs.to_vec();
-                    up[k] += h;
-                    down[k] -= h;
-                    (value(&up) - value(&down)) / (2.0 * h)
-                })
-                .collect();
-            (value(logs), gradient)
-        };
-        let mean = |v: &[f64]| {
-            v.iter()
-                .zip(&histories.count)
-                .map(|(v, c)| v * c)
-                .sum::<f64>()
-                / n
-        };
-        let alpha0 = (mean(&histories.t) / mean(&histories.x).max(0.1)).max(1e-3);
+        });
+        let alpha0 = histories.scale_guess();
         let minimum = fit::minimize(
             &objective,
             &[1.0, alpha0, 1.0, alpha0],

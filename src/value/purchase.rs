@@ -6,6 +6,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::bgnbd::{BgNbd, BgNbdFit, Histories};
+use super::mbgnbd::{MbgNbd, MbgNbdFit};
 use super::pareto_nbd::{ParetoNbd, ParetoNbdFit};
 
 /// The purchase models `--model` chooses from.
@@ -18,6 +19,9 @@ pub enum PurchaseModelKind {
     /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): dropout at any
     /// time.
     Pnbd,
+    /// MBG/NBD (Batislam, Denizel & Filiztekin 2007): dropout after a
+    /// purchase, the first one included.
+    Mbgnbd,
 }
 
 impl PurchaseModelKind {
@@ -26,6 +30,7 @@ impl PurchaseModelKind {
         match self {
             PurchaseModelKind::Bgnbd => "BG/NBD",
             PurchaseModelKind::Pnbd => "Pareto/NBD",
+            PurchaseModelKind::Mbgnbd => "MBG/NBD",
         }
     }
 }
@@ -84,6 +89,24 @@ impl PurchaseModel for ParetoNbd {
     }
 }
 
+impl PurchaseModel for MbgNbd {
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(MbgNbd::p_alive(self, x, t_x, t))
+    }
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        MbgNbd::expected_purchases(self, horizon, x, t_x, t)
+    }
+    fn expected_purchases_if_alive(&self, horizons: &[f64], x: f64, t: f64) -> Result<Vec<f64>> {
+        MbgNbd::expected_purchases_if_alive(self, horizons, x, t)
+    }
+    fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(MbgNbd::p_no_purchase(self, horizon, x, t_x, t))
+    }
+    fn unconditional_expected_purchases(&self, t: f64) -> Result<f64> {
+        MbgNbd::unconditional_expected_purchases(self, t)
+    }
+}
+
 /// A fitted purchase model, saved under its key (`"bgnbd": {…}` or
 /// `"pnbd": {…}`) in the model file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +117,9 @@ pub enum PurchaseFit {
     /// Pareto/NBD.
     #[serde(rename = "pnbd")]
     ParetoNbd(ParetoNbdFit),
+    /// MBG/NBD.
+    #[serde(rename = "mbgnbd")]
+    MbgNbd(MbgNbdFit),
 }
 
 impl PurchaseFit {
@@ -102,6 +128,7 @@ impl PurchaseFit {
         Ok(match kind {
             PurchaseModelKind::Bgnbd => PurchaseFit::BgNbd(BgNbd::fit(histories, penalty)?),
             PurchaseModelKind::Pnbd => PurchaseFit::ParetoNbd(ParetoNbd::fit(histories, penalty)?),
+            PurchaseModelKind::Mbgnbd => PurchaseFit::MbgNbd(MbgNbd::fit(histories, penalty)?),
         })
     }
 
@@ -110,6 +137,7 @@ impl PurchaseFit {
         match self {
             PurchaseFit::BgNbd(_) => PurchaseModelKind::Bgnbd,
             PurchaseFit::ParetoNbd(_) => PurchaseModelKind::Pnbd,
+            PurchaseFit::MbgNbd(_) => PurchaseModelKind::Mbgnbd,
         }
     }
 
@@ -118,6 +146,7 @@ impl PurchaseFit {
         match self {
             PurchaseFit::BgNbd(fit) => &fit.params,
             PurchaseFit::ParetoNbd(fit) => &fit.params,
+            PurchaseFit::MbgNbd(fit) => &fit.params,
         }
     }
 
@@ -142,6 +171,15 @@ impl PurchaseFit {
                     ("beta", p.beta, se[3]),
                 ]
             }
+            PurchaseFit::MbgNbd(f) => {
+                let (p, se) = (f.params, f.std_errors);
+                vec![
+                    ("r", p.r, se[0]),
+                    ("alpha", p.alpha, se[1]),
+                    ("a", p.a, se[2]),
+                    ("b", p.b, se[3]),
+                ]
+            }
         }
     }
 
@@ -150,6 +188,7 @@ impl PurchaseFit {
         match self {
             PurchaseFit::BgNbd(f) => f.log_likelihood,
             PurchaseFit::ParetoNbd(f) => f.log_likelihood,
+            PurchaseFit::MbgNbd(f) => f.log_likelihood,
         }
     }
 }

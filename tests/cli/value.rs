@@ -572,6 +572,29 @@ fn a_saved_pareto_nbd_model_scores_and_says_what_it_is() {
     .stdout();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["model"]["purchase_model"], "pnbd");
-    assert_eq!(report["model"]["pnbd"].as_array().unwrap().len(), 4);
+    let parameters = report["model"]["purchase_parameters"].as_object().unwrap();
+    let names: Vec<&str> = parameters.keys().map(String::as_str).collect();
+    assert_eq!(names, ["alpha", "beta", "r", "s"]);
     assert!(report["model"]["bgnbd"].is_null());
+}
+
+#[test]
+fn raw_transactions_reproduce_lifetimes_mbgnbd_fit() {
+    // ../shared/REFERENCE.md: lifetimes' fit r 0.525, alpha 6.183, a 0.891,
+    // b 1.614, LL -9582.1327; one-time buyers can be dead
+    let (model, customers) = fit_cdnow(
+        "cdnow_sample.csv",
+        &["--as-of", "1997-09-30", "--model", "mbgnbd"],
+    );
+    let m = &model["mbgnbd"];
+    for (name, want) in [("r", 0.525), ("alpha", 6.183), ("a", 0.891), ("b", 1.614)] {
+        assert!(close(&m[name], want, 1e-3), "{m}");
+    }
+    assert!(close(&m["log_likelihood"], -9582.1327, 1e-2), "{m}");
+    let once: Vec<f64> = (column(&customers, "p_alive").iter())
+        .zip(column(&customers, "repeat_purchases"))
+        .filter(|(_, x)| x == "0")
+        .map(|(p, _)| p.parse().unwrap())
+        .collect();
+    assert!(once.iter().all(|p| *p < 1.0), "one-time buyers all alive");
 }

@@ -78,6 +78,8 @@ pub enum ModelArg {
     Bgnbd,
     /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
     Pnbd,
+    /// MBG/NBD (Batislam, Denizel & Filiztekin 2007).
+    Mbgnbd,
 }
 
 impl From<ModelArg> for cpm::value::purchase::PurchaseModelKind {
@@ -85,6 +87,7 @@ impl From<ModelArg> for cpm::value::purchase::PurchaseModelKind {
         match model {
             ModelArg::Bgnbd => Self::Bgnbd,
             ModelArg::Pnbd => Self::Pnbd,
+            ModelArg::Mbgnbd => Self::Mbgnbd,
         }
     }
 }
@@ -130,8 +133,8 @@ fn parse_margin(text: &str) -> Result<f64, String> {
 #[derive(Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
-    /// The purchase model: bgnbd (BG/NBD, the default) or pnbd
-    /// (Pareto/NBD); --model-in's is the file's.
+    /// The purchase model: bgnbd (BG/NBD, the default), pnbd (Pareto/NBD)
+    /// or mbgnbd (MBG/NBD); --model-in's is the file's.
     #[arg(long, value_enum, value_name = "MODEL")]
     pub model: Option<ModelArg>,
 

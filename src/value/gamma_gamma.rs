@@ -29,6 +29,10 @@ pub struct GammaGammaFit {
     pub params: GammaGamma,
     /// Total log-likelihood at the parameters.
     pub log_likelihood: f64,
+    /// Standard errors of p, q, γ from the Hessian (absent in model files
+    /// written before they were).
+    #[serde(default)]
+    pub std_errors: [Option<f64>; 3],
     /// Customers the model was fitted on (x > 0, mean value > 0).
     #[serde(skip)]
     pub customers: usize,
@@ -95,6 +99,7 @@ impl GammaGamma {
             "Gamma-Gamma",
             &["p", "q", "gamma"],
         )?;
+        let std_errors = fit::standard_errors(&objective, &minimum, n);
         let params = &minimum.params;
         let fitted = GammaGamma {
             p: params[0],
@@ -104,6 +109,7 @@ impl GammaGamma {
         Ok(GammaGammaFit {
             params: fitted,
             log_likelihood: fit::log_likelihood(&minimum, n, penalty),
+            std_errors: [std_errors[0], std_errors[1], std_errors[2]],
             customers: used.len(),
             excluded,
             correlation: correlation(&used),

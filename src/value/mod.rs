@@ -702,5 +702,12 @@ mod tests {
             fit.log_likelihood
         );
         assert!((fit.correlation - 0.11).abs() < 5e-3, "{}", fit.correlation);
+        // standard errors from the Hessian; an independent computation
+        // (scipy: Nelder-Mead, then central second differences of the
+        // log-likelihood, inverted) gives 1.1897, 0.2902, 4.160
+        let se: Vec<f64> = fit.std_errors.iter().map(|s| s.unwrap()).collect();
+        for (got, want) in se.iter().zip([1.1897, 0.2902, 4.160]) {
+            assert!((got / want - 1.0).abs() < 0.01, "{se:?}");
+        }
     }
 }

@@ -162,9 +162,9 @@ pub fn fitted(model: &Model) -> Vec<Fitted> {
         all.push(Fitted {
             model: "Gamma-Gamma",
             parameters: vec![
-                ("p", gg.params.p, None),
-                ("q", gg.params.q, None),
-                ("gamma", gg.params.gamma, None),
+                ("p", gg.params.p, gg.std_errors[0]),
+                ("q", gg.params.q, gg.std_errors[1]),
+                ("gamma", gg.params.gamma, gg.std_errors[2]),
             ],
             log_likelihood: gg.log_likelihood,
         });

@@ -75,7 +75,7 @@ fn the_model_file_has_exactly_the_documented_keys() {
     );
     assert_eq!(
         keys(&model["gamma_gamma"]),
-        ["gamma", "log_likelihood", "p", "q"]
+        ["gamma", "log_likelihood", "p", "q", "std_errors"]
     );
     assert_eq!(model["bgnbd"]["std_errors"].as_array().unwrap().len(), 4);
 }

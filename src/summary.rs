@@ -31,6 +31,10 @@ pub enum TimeUnit {
     Day,
     /// Weeks (days / 7), the unit of the BG/NBD papers.
     Week,
+    /// Months of 365.25 / 12 days (BG/BB's monthly opportunities).
+    Month,
+    /// Years of 365.25 days (BG/BB's yearly opportunities).
+    Year,
 }
 
 impl TimeUnit {
@@ -39,6 +43,8 @@ impl TimeUnit {
         match self {
             TimeUnit::Day => "day",
             TimeUnit::Week => "week",
+            TimeUnit::Month => "month",
+            TimeUnit::Year => "year",
         }
     }
 
@@ -47,6 +53,19 @@ impl TimeUnit {
         match self {
             TimeUnit::Day => 1.0,
             TimeUnit::Week => 7.0,
+            TimeUnit::Month => 365.25 / 12.0,
+            TimeUnit::Year => 365.25,
+        }
+    }
+
+    /// Units per year, for discount rates: 365 days, 365 / 7 weeks, 12
+    /// months, 1 year.
+    pub fn per_year(self) -> f64 {
+        match self {
+            TimeUnit::Day => 365.0,
+            TimeUnit::Week => 365.0 / 7.0,
+            TimeUnit::Month => 12.0,
+            TimeUnit::Year => 1.0,
         }
     }
 }

@@ -267,7 +267,7 @@ fn holdout(
 ) -> Result<HoldoutReport> {
     let mut calibrated = calibration.calibrated.clone();
     let holdout = &calibration.holdout;
-    let inputs = crate::value::model_inputs(&calibrated, config.time_unit)?;
+    let inputs = crate::value::model_inputs(&calibrated, config.time_unit, config.model)?;
     let model = crate::value::fit_models(&inputs, config, Some(holdout.calibration_end))?;
     let report = crate::value::holdout::holdout_report(&mut calibrated, &inputs, &model, holdout)?;
     observer.step("holdout");

@@ -134,11 +134,10 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
         && let Some(holdout) = &model.holdout
         && !holdout.tracking.is_empty()
     {
-        let unit = match model.time_unit {
-            crate::summary::TimeUnit::Day => "days",
-            crate::summary::TimeUnit::Week => "weeks",
-        };
-        let x_name = format!("{unit} since the first purchase in the data");
+        let x_name = format!(
+            "{}s since the first purchase in the data",
+            model.time_unit.name()
+        );
         let actual: Vec<(f64, f64)> = holdout
             .tracking
             .iter()

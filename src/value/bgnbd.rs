@@ -56,7 +56,27 @@ impl Histories {
 
     /// [`Histories::new`], and the group of each customer.
     pub fn grouped(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<(Histories, Vec<u32>)> {
+        Histories::weighted(x, t_x, t, None)
+    }
+
+    /// [`Histories::grouped`] where each row stands for `weights` customers
+    /// (lifetimes' `weights`: a summary of identical histories counted), a
+    /// number of 0 or more.
+    pub fn weighted(
+        x: &[f64],
+        t_x: &[f64],
+        t: &[f64],
+        weights: Option<&[f64]>,
+    ) -> Result<(Histories, Vec<u32>)> {
         let n = x.len();
+        let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+        if let Some(i) = (0..n).find(|&i| !(weight(i) >= 0.0 && weight(i).is_finite())) {
+            bail!(
+                "row {} has a weight of {}: a weight counts customers, 0 or more",
+                i + 1,
+                weight(i)
+            );
+        }
         if let Some(i) = (0..n).find(|&i| !possible(x[i], t_x[i], t[i])) {
             bail!(
                 "customer {} has an impossible history: {} repeat purchases, last at {}, \
@@ -108,7 +128,9 @@ impl Histories {
             groups.t.push(times[t_at as usize]);
             groups.t_x_at.push(t_x_at);
             groups.t_at.push(t_at);
-            groups.count.push(run.len() as f64);
+            groups
+                .count
+                .push(run.iter().map(|&c| weight(c as u32 as usize)).sum());
         }
         groups.times = times;
         groups.x_runs = Runs::new(&groups.x);

@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::purchase::PurchaseModel;
 use crate::summary::TimeUnit;
 
-/// A span of time with its unit always explicit: `12m`, `52w`, `365d`.
+/// A span of time with its unit always explicit: `12m`, `52w`, `365d`,
+/// `2y`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Horizon {
     /// How many units.
     pub amount: f64,
-    /// `m` (months), `w` (weeks) or `d` (days).
+    /// `y` (years of 12 months), `m` (months), `w` (weeks) or `d` (days).
     pub unit: char,
 }
 
@@ -28,12 +29,12 @@ impl FromStr for Horizon {
         let unit = text.chars().last().unwrap_or(' ').to_ascii_lowercase();
         let amount: Option<f64> = text[..text.len().saturating_sub(1)].trim().parse().ok();
         match (amount, unit) {
-            (Some(amount), 'm' | 'w' | 'd') if amount > 0.0 && amount.is_finite() => {
+            (Some(amount), 'y' | 'm' | 'w' | 'd') if amount > 0.0 && amount.is_finite() => {
                 Ok(Horizon { amount, unit })
             }
             _ => bail!(
-                "horizon '{text}': a positive number and a unit, m (months), w (weeks) or d \
-                 (days), e.g. 12m, 52w, 365d"
+                "horizon '{text}': a positive number and a unit, y (years), m (months), w \
+                 (weeks) or d (days), e.g. 12m, 52w, 365d, 2y"
             ),
         }
     }
@@ -41,17 +42,16 @@ impl FromStr for Horizon {
 
 impl Horizon {
     /// The horizon in the model's time unit; a month is 30 days or 4.345
-    /// weeks, as in `lifetimes`.
+    /// weeks, as in `lifetimes`, a year 12 months.
     pub fn in_units(&self, unit: TimeUnit) -> f64 {
-        let days = match self.unit {
-            'm' => self.amount * 30.0,
-            'w' => self.amount * 7.0,
-            _ => self.amount,
+        let (amount, horizon_unit) = match self.unit {
+            'y' => (self.amount * 12.0, 'm'),
+            other => (self.amount, other),
         };
-        match (self.unit, unit) {
-            ('m', TimeUnit::Week) => self.amount * MONTH_IN_WEEKS,
-            (_, TimeUnit::Week) => days / 7.0,
-            (_, TimeUnit::Day) => days,
+        match horizon_unit {
+            'm' => amount * month(unit),
+            'w' => amount * 7.0 / unit.days(),
+            _ => amount / unit.days(),
         }
     }
 }
@@ -64,6 +64,8 @@ pub fn month(unit: TimeUnit) -> f64 {
     match unit {
         TimeUnit::Day => 30.0,
         TimeUnit::Week => MONTH_IN_WEEKS,
+        TimeUnit::Month => 1.0,
+        TimeUnit::Year => 1.0 / 12.0,
     }
 }
 

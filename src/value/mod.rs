@@ -4,6 +4,7 @@
 //! special functions they need ([`special`]), and the discounted customer
 //! lifetime value they give ([`clv`]).
 
+pub mod bgbb;
 pub mod bgnbd;
 pub mod clv;
 pub mod fit;
@@ -13,6 +14,7 @@ pub mod holdout;
 pub mod mbgnbd;
 pub mod pareto_nbd;
 pub mod purchase;
+pub mod sbg;
 pub mod special;
 pub mod tables;
 
@@ -219,6 +221,9 @@ pub struct ModelInputs {
     pub histories: Histories,
     /// Each customer's place in `histories`.
     pub history_of: Vec<u32>,
+    /// BG/BB: customers who bought more than once in an opportunity,
+    /// counted once per opportunity.
+    pub merged: usize,
 }
 
 /// Reads the model inputs from a customer table. With `first_order`,
@@ -227,8 +232,15 @@ pub struct ModelInputs {
 /// otherwise `first_to_last` and `tenure` (or lifetimes' `recency` and
 /// `T`, BTYD's `t_x` and `T`) are taken as being in `unit`. x is
 /// `repeat_purchases` (lifetimes `frequency`, BTYD `x`), the mean repeat
-/// value `mean_repeat_value` (`monetary_value`, `zbar`).
-pub fn model_inputs(customers: &DataFrame, unit: TimeUnit) -> Result<ModelInputs> {
+/// value `mean_repeat_value` (`monetary_value`, `zbar`); a `weights`
+/// column counts the customers each row stands for. For BG/BB
+/// (`model`) times become whole opportunities of one `unit` from each
+/// customer's first purchase, and x at most one purchase per opportunity.
+pub fn model_inputs(
+    customers: &DataFrame,
+    unit: TimeUnit,
+    model: PurchaseModelKind,
+) -> Result<ModelInputs> {
     let has = |name: &str| customers.column(name).is_ok();
     let x = numbers(customers, &["repeat_purchases", "frequency", "x"])?;
     let (t_x, t) = if has("first_order") && has("last_order") && has("days_since_last") {
@@ -258,15 +270,23 @@ pub fn model_inputs(customers: &DataFrame, unit: TimeUnit) -> Result<ModelInputs
     } else {
         (
             numbers(customers, &["first_to_last", "recency", "t_x"])?,
-            numbers(customers, &["tenure", "T"])?,
+            numbers(customers, &["tenure", "T", "periods"])?,
         )
+    };
+    let (x, t_x, t, merged) = if model == PurchaseModelKind::Bgbb {
+        in_opportunities(x, &t_x, &t)
+    } else {
+        (x, t_x, t, 0)
     };
     let m = ["mean_repeat_value", "monetary_value", "zbar"]
         .iter()
         .find(|name| has(name))
         .map(|name| numbers(customers, &[name]))
         .transpose()?;
-    let (histories, history_of) = Histories::grouped(&x, &t_x, &t)?;
+    let weights = has("weights")
+        .then(|| numbers(customers, &["weights"]))
+        .transpose()?;
+    let (histories, history_of) = Histories::weighted(&x, &t_x, &t, weights.as_deref())?;
     Ok(ModelInputs {
         x,
         t_x,
@@ -274,7 +294,19 @@ pub fn model_inputs(customers: &DataFrame, unit: TimeUnit) -> Result<ModelInputs
         m,
         histories,
         history_of,
+        merged,
     })
+}
+
+/// Histories in whole opportunities (BG/BB): t_x and T rounded down, x at
+/// most t_x (one purchase per opportunity), and how many customers had
+/// more.
+fn in_opportunities(x: Vec<f64>, t_x: &[f64], t: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+    let t_x: Vec<f64> = t_x.iter().map(|v| bgbb::opportunities(*v)).collect();
+    let t: Vec<f64> = t.iter().map(|v| bgbb::opportunities(*v)).collect();
+    let merged = x.iter().zip(&t_x).filter(|(x, t_x)| x > t_x).count();
+    let x = x.iter().zip(&t_x).map(|(x, t_x)| x.min(*t_x)).collect();
+    (x, t_x, t, merged)
 }
 
 /// Restates `first_to_last` and `tenure` of a customer table in the
@@ -332,7 +364,7 @@ pub fn fit_models(
         spend_fallback,
         time_unit: config.time_unit,
         as_of,
-        customers: inputs.x.len() as u64,
+        customers: inputs.histories.customers() as u64,
         fitted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
@@ -365,13 +397,21 @@ pub fn value(
     as_of: Option<NaiveDate>,
     model: Option<Model>,
 ) -> Result<Valued> {
-    let inputs = model_inputs(&table, config.time_unit)?;
+    let inputs = model_inputs(&table, config.time_unit, config.model)?;
     restate_times(&mut table, &inputs)?;
     let model = match model {
         Some(model) => model,
         None => fit_models(&inputs, config, as_of)?,
     };
     let mut cautions = Vec::new();
+    if inputs.merged > 0 {
+        cautions.push(format!(
+            "{} customers bought more than once in an opportunity (one {}): BG/BB counts one \
+             purchase per opportunity",
+            inputs.merged,
+            config.time_unit.name()
+        ));
+    }
     match (&model.gamma_gamma, &model.spend_fallback) {
         (_, Some(fallback)) => cautions.push(format!(
             "the Gamma-Gamma spend model is not used ({}): CLV takes each repeat customer's own \
@@ -543,31 +583,33 @@ pub fn predict(
         columns.push(column("expected_order_value", |p| p.expected_order_value));
         columns.push(column("clv", |p| p.clv));
     }
-    if let PurchaseFit::ParetoNbd(fit) = &model.purchase {
-        columns.push(dert(
-            inputs,
-            &fit.params,
-            model.time_unit,
-            config.discount_rate,
-        )?);
+    let per_year = model.time_unit.per_year();
+    match &model.purchase {
+        // at the continuous rate per time unit equal to the annual one
+        PurchaseFit::ParetoNbd(fit) => {
+            let delta = config.discount_rate.ln_1p() / per_year;
+            columns.push(dert(inputs, |x, t_x, t| fit.params.dert(delta, x, t_x, t))?);
+        }
+        // at the rate per opportunity equal to the annual one
+        PurchaseFit::BgBb(fit) => {
+            let d = (config.discount_rate.ln_1p() / per_year).exp_m1();
+            columns.push(dert(inputs, |x, t_x, n| fit.params.dert(d, x, t_x, n))?);
+        }
+        _ => {}
     }
     Ok(columns)
 }
 
-/// Pareto/NBD's discounted expected residual transactions per customer
-/// (`dert`), at the continuous rate per time unit equal to the annual
-/// `discount_rate`: each history once.
+/// The discounted expected residual transactions per customer (`dert`)
+/// by the model's `formula` of (x, t_x, T): each history once.
 fn dert(
     inputs: &ModelInputs,
-    model: &pareto_nbd::ParetoNbd,
-    unit: TimeUnit,
-    discount_rate: f64,
+    formula: impl Fn(f64, f64, f64) -> Result<f64> + Sync,
 ) -> Result<Column> {
-    let delta = (1.0 + discount_rate).ln() / (365.0 / unit.days());
     let h = &inputs.histories;
     let per_history: Vec<f64> = (0..h.x.len())
         .into_par_iter()
-        .map(|g| model.dert(delta, h.x[g], h.t_x[g], h.t[g]))
+        .map(|g| formula(h.x[g], h.t_x[g], h.t[g]))
         .collect::<Result<_>>()?;
     let values: Vec<f64> = (inputs.history_of.iter())
         .map(|&g| per_history[g as usize])

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bgnbd::Histories;
 use super::fit;
-use super::special::{integral, integral_to_infinity, ln_gamma, ln_hyp2f1};
+use super::special::{integral, integral_to_infinity, ln_gamma, ln_hyp2f1, ln_sum};
 
 /// The Pareto/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -52,15 +52,6 @@ fn ln_difference(u: f64, v: f64) -> f64 {
         return f64::NEG_INFINITY;
     }
     u + (-(v - u).exp_m1()).ln()
-}
-
-/// ln(e^u + e^v).
-fn ln_sum(u: f64, v: f64) -> f64 {
-    let (high, low) = if u >= v { (u, v) } else { (v, u) };
-    if low == f64::NEG_INFINITY {
-        return high;
-    }
-    high + (low - high).exp().ln_1p()
 }
 
 impl ParetoNbd {

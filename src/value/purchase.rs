@@ -5,6 +5,7 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use super::bgbb::{BgBb, BgBbFit};
 use super::bgnbd::{BgNbd, BgNbdFit, Histories};
 use super::mbgnbd::{MbgNbd, MbgNbdFit};
 use super::pareto_nbd::{ParetoNbd, ParetoNbdFit};
@@ -22,6 +23,9 @@ pub enum PurchaseModelKind {
     /// MBG/NBD (Batislam, Denizel & Filiztekin 2007): dropout after a
     /// purchase, the first one included.
     Mbgnbd,
+    /// BG/BB (Fader, Hardie & Shang 2010): a purchase or not at each
+    /// discrete opportunity, dropout before one.
+    Bgbb,
 }
 
 impl PurchaseModelKind {
@@ -31,6 +35,7 @@ impl PurchaseModelKind {
             PurchaseModelKind::Bgnbd => "BG/NBD",
             PurchaseModelKind::Pnbd => "Pareto/NBD",
             PurchaseModelKind::Mbgnbd => "MBG/NBD",
+            PurchaseModelKind::Bgbb => "BG/BB",
         }
     }
 }
@@ -107,6 +112,24 @@ impl PurchaseModel for MbgNbd {
     }
 }
 
+impl PurchaseModel for BgBb {
+    fn p_alive(&self, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(BgBb::p_alive(self, x, t_x, t))
+    }
+    fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(BgBb::expected_purchases(self, horizon, x, t_x, t))
+    }
+    fn expected_purchases_if_alive(&self, horizons: &[f64], x: f64, t: f64) -> Result<Vec<f64>> {
+        Ok(BgBb::expected_purchases_if_alive(self, horizons, x, t))
+    }
+    fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(BgBb::p_no_purchase(self, horizon, x, t_x, t))
+    }
+    fn unconditional_expected_purchases(&self, t: f64) -> Result<f64> {
+        Ok(BgBb::unconditional_expected_purchases(self, t))
+    }
+}
+
 /// A fitted purchase model, saved under its key (`"bgnbd": {…}` or
 /// `"pnbd": {…}`) in the model file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +143,9 @@ pub enum PurchaseFit {
     /// MBG/NBD.
     #[serde(rename = "mbgnbd")]
     MbgNbd(MbgNbdFit),
+    /// BG/BB.
+    #[serde(rename = "bgbb")]
+    BgBb(BgBbFit),
 }
 
 impl PurchaseFit {
@@ -129,6 +155,7 @@ impl PurchaseFit {
             PurchaseModelKind::Bgnbd => PurchaseFit::BgNbd(BgNbd::fit(histories, penalty)?),
             PurchaseModelKind::Pnbd => PurchaseFit::ParetoNbd(ParetoNbd::fit(histories, penalty)?),
             PurchaseModelKind::Mbgnbd => PurchaseFit::MbgNbd(MbgNbd::fit(histories, penalty)?),
+            PurchaseModelKind::Bgbb => PurchaseFit::BgBb(BgBb::fit(histories, penalty)?),
         })
     }
 
@@ -138,6 +165,7 @@ impl PurchaseFit {
             PurchaseFit::BgNbd(_) => PurchaseModelKind::Bgnbd,
             PurchaseFit::ParetoNbd(_) => PurchaseModelKind::Pnbd,
             PurchaseFit::MbgNbd(_) => PurchaseModelKind::Mbgnbd,
+            PurchaseFit::BgBb(_) => PurchaseModelKind::Bgbb,
         }
     }
 
@@ -147,6 +175,7 @@ impl PurchaseFit {
             PurchaseFit::BgNbd(fit) => &fit.params,
             PurchaseFit::ParetoNbd(fit) => &fit.params,
             PurchaseFit::MbgNbd(fit) => &fit.params,
+            PurchaseFit::BgBb(fit) => &fit.params,
         }
     }
 
@@ -180,6 +209,15 @@ impl PurchaseFit {
                     ("b", p.b, se[3]),
                 ]
             }
+            PurchaseFit::BgBb(f) => {
+                let (p, se) = (f.params, f.std_errors);
+                vec![
+                    ("alpha", p.alpha, se[0]),
+                    ("beta", p.beta, se[1]),
+                    ("gamma", p.gamma, se[2]),
+                    ("delta", p.delta, se[3]),
+                ]
+            }
         }
     }
 
@@ -189,6 +227,7 @@ impl PurchaseFit {
             PurchaseFit::BgNbd(f) => f.log_likelihood,
             PurchaseFit::ParetoNbd(f) => f.log_likelihood,
             PurchaseFit::MbgNbd(f) => f.log_likelihood,
+            PurchaseFit::BgBb(f) => f.log_likelihood,
         }
     }
 }

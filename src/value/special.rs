@@ -15,6 +15,20 @@ pub fn ln_gamma(x: f64) -> f64 {
     libm::lgamma_r(x).0
 }
 
+/// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b), for a, b > 0.
+pub fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// ln(e^u + e^v), without overflow.
+pub fn ln_sum(u: f64, v: f64) -> f64 {
+    let (high, low) = if u >= v { (u, v) } else { (v, u) };
+    if low == f64::NEG_INFINITY {
+        return high;
+    }
+    high + (low - high).exp().ln_1p()
+}
+
 /// The digamma function ψ(x) = d/dx ln Γ(x), for x > 0: the recurrence
 /// ψ(x) = ψ(x + 1) − 1/x up to x ≥ 10, then the asymptotic series.
 pub fn digamma(mut x: f64) -> f64 {

@@ -598,3 +598,98 @@ fn raw_transactions_reproduce_lifetimes_mbgnbd_fit() {
         .collect();
     assert!(once.iter().all(|p| *p < 1.0), "one-time buyers all alive");
 }
+
+/// Checks a BG/BB model file against BTYD's fit on the donations data
+/// (../shared/REFERENCE.md).
+fn assert_donations_fit(model: &serde_json::Value) {
+    let b = &model["bgbb"];
+    let published = [
+        ("alpha", 1.203507081),
+        ("beta", 0.7497666778),
+        ("gamma", 0.6567568171),
+        ("delta", 2.783887325),
+    ];
+    for (name, want) in published {
+        assert!(close(&b[name], want, 2e-3 * want), "{b}");
+    }
+    assert!(close(&b["log_likelihood"], -33225.58, 0.01), "{b}");
+    assert_eq!(b["std_errors"].as_array().unwrap().len(), 4);
+    assert_eq!(model["customers"], 11104);
+}
+
+#[test]
+fn the_donations_summary_reproduces_the_published_bgbb_fit() {
+    let (model, rows) = fit_cdnow(
+        "donations.csv",
+        &["--model", "bgbb", "--time-unit", "year", "--horizon", "10y"],
+    );
+    assert_donations_fit(&model);
+    assert_eq!(model["time_unit"], "year");
+    // (x, t_x, n) = (0, 0, 6): P(alive in 2002) 0.108, E[X] over 10
+    // years 0.1302, DERT at 10% 0.1148
+    let first = |name: &str| -> f64 { column(&rows, name)[0].parse().unwrap() };
+    assert!((first("p_alive") - 0.108).abs() < 5e-4);
+    assert!((first("expected_purchases") - 0.1302).abs() < 2e-4);
+    assert!((first("dert") - 0.1148).abs() < 2e-4);
+}
+
+#[test]
+fn a_donation_log_in_years_reproduces_the_published_bgbb_fit() {
+    // each donor of the summary as transactions: the first gift on
+    // 1995-07-01, then gifts on July 1 of x years ending in year t_x
+    let dir = tempdir();
+    let log = dir.path().join("gifts.csv");
+    let mut text = String::from("customer_id,date,revenue\n");
+    let mut donor = 0;
+    let summary = std::fs::read_to_string(data("donations.csv")).unwrap();
+    for line in summary.lines().skip(1) {
+        let v: Vec<u32> = line.split(',').map(|v| v.parse().unwrap()).collect();
+        let (x, t_x, weight) = (v[0], v[1], v[3]);
+        for _ in 0..weight {
+            donor += 1;
+            text += &format!("d{donor},1995-07-01,{}\n", 20 + donor % 7 * 5);
+            for year in (t_x + 1 - x)..=t_x.min(t_x + x) {
+                if x > 0 {
+                    text += &format!("d{donor},{}-07-01,25\n", 1995 + year);
+                }
+            }
+        }
+    }
+    std::fs::write(&log, text).unwrap();
+    let model_file = dir.path().join("model.json");
+    let run = cpm(&[
+        "value",
+        "-q",
+        log.to_str().unwrap(),
+        "--model",
+        "bgbb",
+        "--time-unit",
+        "year",
+        "--as-of",
+        "2002-01-01",
+        "--model-out",
+        model_file.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    assert_donations_fit(&read_json(&model_file));
+    assert_eq!(run.csv().len(), 11_105);
+}
+
+#[test]
+fn bgbb_says_when_customers_bought_more_than_once_in_an_opportunity() {
+    // weekly retail data: several purchases in a year count as one
+    cpm(&[
+        "value",
+        &data("cdnow_sample.csv"),
+        "--model",
+        "bgbb",
+        "--time-unit",
+        "month",
+        "-o",
+        "/dev/null",
+    ])
+    .run()
+    .ok()
+    .stderr_has(&["customers bought more than once in an opportunity (one month)"]);
+}

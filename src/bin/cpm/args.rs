@@ -80,6 +80,9 @@ pub enum ModelArg {
     Pnbd,
     /// MBG/NBD (Batislam, Denizel & Filiztekin 2007).
     Mbgnbd,
+    /// BG/BB (Fader, Hardie & Shang 2010), discrete opportunities: one
+    /// --time-unit each.
+    Bgbb,
 }
 
 impl From<ModelArg> for cpm::value::purchase::PurchaseModelKind {
@@ -88,6 +91,7 @@ impl From<ModelArg> for cpm::value::purchase::PurchaseModelKind {
             ModelArg::Bgnbd => Self::Bgnbd,
             ModelArg::Pnbd => Self::Pnbd,
             ModelArg::Mbgnbd => Self::Mbgnbd,
+            ModelArg::Bgbb => Self::Bgbb,
         }
     }
 }
@@ -99,6 +103,10 @@ pub enum TimeUnitArg {
     Day,
     /// Weeks (days / 7).
     Week,
+    /// Months (365.25 / 12 days).
+    Month,
+    /// Years (365.25 days).
+    Year,
 }
 
 impl From<TimeUnitArg> for cpm::summary::TimeUnit {
@@ -106,6 +114,8 @@ impl From<TimeUnitArg> for cpm::summary::TimeUnit {
         match unit {
             TimeUnitArg::Day => cpm::summary::TimeUnit::Day,
             TimeUnitArg::Week => cpm::summary::TimeUnit::Week,
+            TimeUnitArg::Month => cpm::summary::TimeUnit::Month,
+            TimeUnitArg::Year => cpm::summary::TimeUnit::Year,
         }
     }
 }
@@ -133,18 +143,18 @@ fn parse_margin(text: &str) -> Result<f64, String> {
 #[derive(Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
-    /// The purchase model: bgnbd (BG/NBD, the default), pnbd (Pareto/NBD)
-    /// or mbgnbd (MBG/NBD); --model-in's is the file's.
+    /// The purchase model: bgnbd (BG/NBD, the default), pnbd (Pareto/NBD),
+    /// mbgnbd (MBG/NBD) or bgbb (BG/BB); --model-in's is the file's.
     #[arg(long, value_enum, value_name = "MODEL")]
     pub model: Option<ModelArg>,
 
-    /// Time unit of the models: day or week (the default). Their parameters
-    /// depend on it (it is stored with the model, so --model-in sets it);
-    /// weeks suit most retail data.
+    /// Time unit of the models: day, week (the default), month or year
+    /// (BG/BB's opportunity). Their parameters depend on it (it is stored
+    /// with the model, so --model-in sets it); weeks suit most retail data.
     #[arg(long, value_enum)]
     pub time_unit: Option<TimeUnitArg>,
 
-    /// Prediction and CLV horizon with its unit: 12m, 52w, 365d.
+    /// Prediction and CLV horizon with its unit: 12m, 52w, 365d, 2y.
     #[arg(long, default_value = "12m", value_name = "SPAN")]
     pub horizon: cpm::value::clv::Horizon,
 

@@ -189,9 +189,10 @@ fn stage_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<S
 }
 
 /// A customer table for `value`: cpm's, or a lifetimes-style summary
-/// (frequency, recency, T) or BTYD's (x, t_x, T).
+/// (frequency, recency, T, or BG/BB's periods) or BTYD's (x, t_x, T).
 fn is_customer_table(frame: &DataFrame) -> bool {
     let has = |name: &str| frame.column(name).is_ok();
     cpm::segment::is_customer_table(frame)
-        || (has("T") && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
+        || ((has("T") || has("periods"))
+            && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
 }

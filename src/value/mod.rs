@@ -16,6 +16,7 @@ pub mod pareto_nbd;
 pub mod purchase;
 pub mod sbg;
 pub mod special;
+pub mod subscriptions;
 pub mod tables;
 
 use hashbrown::HashMap;

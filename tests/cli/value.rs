@@ -693,3 +693,134 @@ fn bgbb_says_when_customers_bought_more_than_once_in_an_opportunity() {
     .ok()
     .stderr_has(&["customers bought more than once in an opportunity (one month)"]);
 }
+
+/// Fits sBG per plan on `input` and returns the model file and the table.
+fn fit_subscriptions(input: &str, extra: &[&str]) -> (serde_json::Value, Vec<Vec<String>>) {
+    let mut args = vec!["--model", "sbg", "--by", "plan", "--period", "year"];
+    args.extend(extra);
+    fit_cdnow(input, &args)
+}
+
+/// Checks the fits of Fader & Hardie (2007)'s two cohorts, years 1–7.
+fn assert_fader_hardie_cohorts(model: &serde_json::Value) {
+    let fits = model["sbg"].as_array().unwrap();
+    let by_plan = |plan: &str| fits.iter().find(|f| f["group"] == plan).unwrap();
+    for (plan, alpha, beta, ll) in [
+        ("Regular", 0.7041, 1.1820, -1680.2652),
+        ("High End", 0.6681, 3.8061, -1611.1581),
+    ] {
+        let f = by_plan(plan);
+        assert!(close(&f["alpha"], alpha, 5e-4), "{f}");
+        assert!(close(&f["beta"], beta, 5e-4), "{f}");
+        assert!(close(&f["log_likelihood"], ll, 1e-3), "{f}");
+        assert_eq!(f["subscribers"], 1000);
+    }
+    assert_eq!(model["by"], "plan");
+    assert_eq!(model["period"], "year");
+}
+
+#[test]
+fn sbg_reproduces_the_published_retention_fits_per_plan() {
+    let (model, rows) = fit_subscriptions("sbg_cohorts.csv", &["--horizon", "5y"]);
+    assert_fader_hardie_cohorts(&model);
+    // the 241 Regular subscribers still active after 7 renewals: the next
+    // renewal at (β + 7) / (α + β + 7), the next 5 years' renewals
+    // S(8..12) / S(7) from the paper's projection (22.0 … 17.0 of 24.1%)
+    let active = (column(&rows, "active").iter())
+        .position(|a| a == "true")
+        .unwrap();
+    let value = |name: &str| -> f64 { column(&rows, name)[active].parse().unwrap() };
+    assert!((value("renewal_rate") - (1.1820 + 7.0) / (0.7041 + 1.1820 + 7.0)).abs() < 1e-3);
+    let projected = [22.0, 20.4, 19.1, 18.0, 17.0].iter().sum::<f64>() / 23.9;
+    assert!((value("expected_renewals") - projected).abs() < 0.02);
+    assert!(value("derl") > value("expected_renewals"));
+}
+
+#[test]
+fn a_subscription_export_gives_the_same_fits_and_a_clv() {
+    let (model, rows) = fit_subscriptions(
+        "subscriptions.csv",
+        &["--as-of", "2017-06-30", "--margin", "0.3"],
+    );
+    assert_fader_hardie_cohorts(&model);
+    assert_eq!(model["as_of"], "2017-06-30");
+    assert_eq!(rows.len(), 2001);
+    for i in 1..rows.len() {
+        let get = |name: &str| -> f64 { column(&rows, name)[i - 1].parse().unwrap() };
+        let clv = 0.3 * get("revenue") * get("derl");
+        assert!((get("clv") - clv).abs() < 1e-9 * clv.max(1.0));
+        if column(&rows, "end")[i - 1].is_empty() {
+            assert_eq!(column(&rows, "T")[i - 1], "8");
+            assert!(get("clv") > 0.0);
+        } else {
+            assert_eq!(get("clv"), 0.0);
+        }
+    }
+}
+
+#[test]
+fn a_saved_sbg_model_scores_without_refitting() {
+    let dir = tempdir();
+    let model = dir.path().join("sbg.json");
+    let fit = cpm(&[
+        "value",
+        "-q",
+        &data("sbg_cohorts.csv"),
+        "--model",
+        "sbg",
+        "--by",
+        "plan",
+        "--period",
+        "year",
+        "--model-out",
+        model.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    let scored = cpm(&[
+        "value",
+        "-q",
+        &data("sbg_cohorts.csv"),
+        "--model",
+        "sbg",
+        "--model-in",
+        model.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    assert_eq!(column(&fit.csv(), "derl"), column(&scored.csv(), "derl"));
+}
+
+#[test]
+fn sbg_input_errors_name_the_row_and_column() {
+    let dir = tempdir();
+    let bad = dir.path().join("subs.csv");
+    std::fs::write(
+        &bad,
+        "customer_id,start,end\na,2020-01-01,2020-03-01\nb,2020-13-01,\n",
+    )
+    .unwrap();
+    cpm(&["value", bad.to_str().unwrap(), "--model", "sbg"])
+        .run()
+        .code_is(1)
+        .stderr_has(&["row 2", "column 'start'", "2020-13-01"]);
+    cpm(&[
+        "value",
+        &data("sbg_cohorts.csv"),
+        "--model",
+        "sbg",
+        "--by",
+        "tier",
+    ])
+    .run()
+    .code_is(1)
+    .stderr_has(&["--by tier: no such column", "plan"]);
+    cpm(&["value", &data("cdnow_sample.csv"), "--period", "year"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--period and --by are --model sbg's"]);
+    cpm(&["report", &data("cdnow_sample.csv"), "--model", "sbg"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--model sbg and --model auto are value's"]);
+}

@@ -72,7 +72,7 @@ pub fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
 }
 
 /// `--model`.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelArg {
     /// BG/NBD (Fader, Hardie & Lee 2005).
     Bgnbd,
@@ -83,16 +83,28 @@ pub enum ModelArg {
     /// BG/BB (Fader, Hardie & Shang 2010), discrete opportunities: one
     /// --time-unit each.
     Bgbb,
+    /// sBG (Fader & Hardie 2007), contractual: subscriptions (value only).
+    Sbg,
+    /// Every purchase model that fits, the best on the holdout (value
+    /// with --calibration-end only).
+    Auto,
 }
 
-impl From<ModelArg> for cpm::value::purchase::PurchaseModelKind {
-    fn from(model: ModelArg) -> Self {
-        match model {
-            ModelArg::Bgnbd => Self::Bgnbd,
-            ModelArg::Pnbd => Self::Pnbd,
-            ModelArg::Mbgnbd => Self::Mbgnbd,
-            ModelArg::Bgbb => Self::Bgbb,
-        }
+impl ModelArg {
+    /// The purchase model asked for; an error for sbg and auto, which
+    /// only `value` takes.
+    fn purchase(self) -> anyhow::Result<cpm::value::purchase::PurchaseModelKind> {
+        use cpm::value::purchase::PurchaseModelKind as Kind;
+        Ok(match self {
+            ModelArg::Bgnbd => Kind::Bgnbd,
+            ModelArg::Pnbd => Kind::Pnbd,
+            ModelArg::Mbgnbd => Kind::Mbgnbd,
+            ModelArg::Bgbb => Kind::Bgbb,
+            ModelArg::Sbg | ModelArg::Auto => anyhow::bail!(cpm::error::usage(
+                "--model sbg and --model auto are value's (subscriptions; the comparison on \
+                 a holdout): score with the model they choose, or a --model-in file"
+            )),
+        })
     }
 }
 
@@ -144,7 +156,9 @@ fn parse_margin(text: &str) -> Result<f64, String> {
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
     /// The purchase model: bgnbd (BG/NBD, the default), pnbd (Pareto/NBD),
-    /// mbgnbd (MBG/NBD) or bgbb (BG/BB); --model-in's is the file's.
+    /// mbgnbd (MBG/NBD) or bgbb (BG/BB); value also takes sbg
+    /// (subscriptions) and auto (the best on the holdout); --model-in's is
+    /// the file's.
     #[arg(long, value_enum, value_name = "MODEL")]
     pub model: Option<ModelArg>,
 
@@ -195,8 +209,16 @@ impl ModelArgs {
     /// The library's value settings, and the saved model to score with
     /// (`--model-in`), whose time unit `--time-unit` may not contradict.
     pub fn config(&self) -> anyhow::Result<(cpm::value::ValueConfig, Option<cpm::value::Model>)> {
+        self.config_with(self.model)
+    }
+
+    /// [`ModelArgs::config`] with `model` in place of `--model`.
+    pub fn config_with(
+        &self,
+        model: Option<ModelArg>,
+    ) -> anyhow::Result<(cpm::value::ValueConfig, Option<cpm::value::Model>)> {
         use cpm::summary::TimeUnit;
-        use cpm::value::purchase::PurchaseModelKind;
+        let asked = model.map(ModelArg::purchase).transpose()?;
         let model_in = match &self.model_in {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -220,17 +242,17 @@ impl ModelArgs {
             (Some(model), _) => model.time_unit,
             (None, unit) => unit.map_or(TimeUnit::Week, Into::into),
         };
-        let model = match (&model_in, self.model) {
-            (Some(saved), Some(asked)) if saved.purchase.kind() != asked.into() => {
+        let model = match (&model_in, asked) {
+            (Some(saved), Some(asked)) if saved.purchase.kind() != asked => {
                 anyhow::bail!(cpm::error::usage(format!(
                     "--model {} disagrees with the saved model, a {}: leave --model out with \
                      --model-in",
-                    PurchaseModelKind::from(asked).name(),
+                    asked.name(),
                     saved.purchase.kind().name()
                 )))
             }
             (Some(saved), _) => saved.purchase.kind(),
-            (None, asked) => asked.map_or(PurchaseModelKind::default(), Into::into),
+            (None, asked) => asked.unwrap_or_default(),
         };
         let config = cpm::value::ValueConfig {
             model,

@@ -14,7 +14,7 @@ use cpm::value::{ValueConfig, Valued};
 use polars::prelude::*;
 
 use crate::args::{
-    AsOfArg, CalibrationArg, EngineArgs, InputArgs, ModelArgs, OutputArgs, TierArgs,
+    AsOfArg, CalibrationArg, EngineArgs, InputArgs, ModelArg, ModelArgs, OutputArgs, TierArgs,
 };
 use crate::ui::Ui;
 
@@ -36,7 +36,10 @@ Examples:
       --columns customer_id,clv,p_alive -o top20.csv
 
   # a lifetimes-style summary (frequency, recency, T[, monetary_value]) in weeks
-  cpm value cdnow_customers_summary.csv --time-unit week -o summary_valued.csv";
+  cpm value cdnow_customers_summary.csv --time-unit week -o summary_valued.csv
+
+  # subscriptions (customer_id, start, end, plan, revenue): sBG per plan
+  cpm value subscriptions.csv --model sbg --period month --by plan -o renewals.csv";
 
 /// Arguments of `cpm value`.
 #[derive(clap::Args)]
@@ -72,12 +75,42 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Model")]
     model_out: Option<PathBuf>,
 
+    /// The renewal period of --model sbg: month (the default) or year.
+    #[arg(long, value_enum, help_heading = "Subscriptions (--model sbg)")]
+    period: Option<PeriodArg>,
+
+    /// With --model sbg, one model per value of this column (a cohort, a
+    /// plan).
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        help_heading = "Subscriptions (--model sbg)"
+    )]
+    by: Option<String>,
+
     #[command(flatten)]
     engine: EngineArgs,
 }
 
+/// The renewal period of `--model sbg`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PeriodArg {
+    /// Calendar months.
+    Month,
+    /// Calendar years.
+    Year,
+}
+
 /// Runs `cpm value`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
+    if args.model.model == Some(ModelArg::Sbg) {
+        return subscriptions(args, ui);
+    }
+    if args.period.is_some() || args.by.is_some() {
+        bail!(cpm::error::usage(
+            "--period and --by are --model sbg's (subscriptions)"
+        ));
+    }
     let (config, model_in) = args.model.config()?;
     let summary_config = SummaryConfig {
         as_of: args.as_of.as_of,
@@ -195,4 +228,90 @@ fn is_customer_table(frame: &DataFrame) -> bool {
     cpm::segment::is_customer_table(frame)
         || ((has("T") || has("periods"))
             && ((has("frequency") && has("recency")) || (has("x") && has("t_x"))))
+}
+
+/// `value --model sbg`: subscribers valued with the sBG model, one fit
+/// per `--by` group.
+fn subscriptions(args: Args, ui: &Ui) -> Result<()> {
+    use cpm::value::subscriptions::{self, SubscriptionConfig, SubscriptionModel};
+    if args.engine.is_remote() || args.calibration.calibration_end.is_some() {
+        bail!(cpm::error::usage(
+            "--model sbg reads a subscription table here: no --engine, no --calibration-end"
+        ));
+    }
+    if args.model.time_unit.is_some() {
+        bail!(cpm::error::usage(
+            "--model sbg counts renewal periods: --period month|year, not --time-unit"
+        ));
+    }
+    let model_in = match &args.model.model_in {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the model {}: {e}", path.display()))?;
+            Some(SubscriptionModel::from_json(
+                &text,
+                &path.display().to_string(),
+            )?)
+        }
+        None => None,
+    };
+    let period = match (args.period, &model_in) {
+        (_, Some(model)) => model.period,
+        (Some(PeriodArg::Year), None) => cpm::summary::TimeUnit::Year,
+        _ => cpm::summary::TimeUnit::Month,
+    };
+    let by = model_in.as_ref().map_or(args.by.clone(), |m| m.by.clone());
+    let config = SubscriptionConfig {
+        period,
+        as_of: args.as_of.as_of,
+        by,
+        horizon: args.model.horizon,
+        discount_rate: args.model.discount_rate,
+        margin: args.model.margin.margin,
+        penalty: args.model.penalty,
+    };
+    let model_file: Vec<_> = args.model.model_in.iter().cloned().collect();
+    let model_out = args.model_out.as_deref();
+    let (inputs, output) = super::inputs_or_engine(
+        &args.input,
+        &args.engine,
+        &args.output,
+        &[model_out],
+        &model_file,
+        ui,
+    )?;
+    let loaded = cpm::pipeline::load(
+        &inputs,
+        &args.input.load_options()?,
+        subscriptions::is_subscription_table,
+        ui,
+    )?;
+    let cpm::pipeline::Loaded::Customers(table) = loaded else {
+        bail!(
+            "--model sbg needs a subscription table: customer_id, start, end (empty: still \
+             active), or recency and T in renewal periods"
+        );
+    };
+    let valued = subscriptions::value(table, &config, model_in)?;
+    for caution in &valued.cautions {
+        ui.warn(caution);
+    }
+    ui.step("value");
+    let style = TableStyle {
+        width: args.output.width,
+        ..TableStyle::default()
+    };
+    let text = render_frames(&subscriptions::tables(&valued)?, &style)?;
+    let staged: Vec<Staged> = match model_out {
+        Some(path) => vec![stage_json(path, &valued.model)?],
+        None => Vec::new(),
+    };
+    if output.is_terminal_summary(&args.output) {
+        output.commit(staged)?;
+        return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
+    }
+    ui.print(&text);
+    output.write_after(&valued.table, staged)?;
+    ui.step("write");
+    Ok(())
 }

@@ -145,11 +145,30 @@ pub fn assemble(
     if margin.is_none() && table.column("margin").is_err() {
         notes.push("no cost in the data and no --margin: profit and CLV are in revenue".into());
     }
+    // --model auto: the models compared on the holdout, the best one used
+    let compared = match (&plan.calibration, config.models.compare) {
+        (Some(calibration), true) if !assembly.no_model => {
+            let compared = crate::value::compare::compare(
+                &calibration.calibrated,
+                &config.models.config,
+                &calibration.holdout,
+            )?;
+            observer.step("models compared");
+            Some(compared)
+        }
+        _ => None,
+    };
+    let models = ValueConfig {
+        model: compared
+            .as_ref()
+            .map_or(config.models.config.model, |c| c.comparison.chosen),
+        ..config.models.config.clone()
+    };
     let model = if assembly.no_model {
         notes.push("--no-model: no CLV, P(alive) or model health".to_string());
         None
     } else {
-        valued(&mut table, plan.as_of, config, &mut notes)?
+        valued(&mut table, plan.as_of, &models, config, &mut notes)?
     };
     if model.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
         let (_, profit) = crate::value::historic::profit(&table, margin)?;
@@ -166,10 +185,9 @@ pub fn assemble(
         }
     };
     observer.step("segment");
-    let holdout = match (&plan.calibration, &model) {
-        (Some(calibration), Some(_)) => {
-            Some(holdout(calibration, &config.models.config, observer)?)
-        }
+    let holdout = match (&plan.calibration, &model, compared) {
+        (Some(_), Some(_), Some(compared)) => Some(compared.report),
+        (Some(calibration), Some(_), None) => Some(holdout(calibration, &models, observer)?),
         _ => None,
     };
     let segmented = table.column("segment").is_ok();
@@ -226,19 +244,20 @@ pub fn assemble(
     Ok(report)
 }
 
-/// Values the customers as `config` says (its model, else fitted with its
-/// settings), adding profit, P(alive) and CLV, when they have no CLV;
+/// Values the customers with `config`'s saved model, else fitted with the
+/// settings `models`, adding profit, P(alive) and CLV, when they have no CLV;
 /// `None` with a note when the models were not fitted.
 fn valued(
     table: &mut DataFrame,
     as_of: Option<NaiveDate>,
+    models: &ValueConfig,
     config: &ReportConfig,
     notes: &mut Vec<String>,
 ) -> Result<Option<Model>> {
     let tiers = crate::segment::TierConfig::default();
     let filled = crate::value::fill_in(
         std::mem::take(table),
-        &config.models.config,
+        models,
         &tiers,
         as_of,
         config.models.model.clone(),

@@ -28,6 +28,9 @@ pub struct HoldoutReport {
     pub by_frequency: Vec<FrequencyRow>,
     /// Cumulative repeat purchases per period, from the first purchase on.
     pub tracking: Vec<TrackingRow>,
+    /// With `--model auto`: every model's figures and the choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<super::compare::Comparison>,
 }
 
 /// Customers with `x` calibration repeat purchases, and their mean
@@ -87,6 +90,7 @@ pub fn compare(x: &[f64], actual: &[f64], predicted: &[f64]) -> HoldoutReport {
         rmse: (errors.iter().map(|e| e * e).sum::<f64>() / n).sqrt(),
         by_frequency,
         tracking: Vec::new(),
+        comparison: None,
     }
 }
 

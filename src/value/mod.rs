@@ -7,6 +7,7 @@
 pub mod bgbb;
 pub mod bgnbd;
 pub mod clv;
+pub mod compare;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod historic;
@@ -76,6 +77,9 @@ pub struct Valuation {
     pub config: ValueConfig,
     /// A saved model (`--model-in`); `None`: fitted.
     pub model: Option<Model>,
+    /// `--model auto`: every purchase model compared on the holdout, the
+    /// best used (needs a calibration end).
+    pub compare: bool,
 }
 
 /// The fitted models, as `--model-out` saves them and `--model-in` reads

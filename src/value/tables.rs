@@ -5,6 +5,7 @@
 use anyhow::Result;
 use polars::prelude::*;
 
+use super::compare::Comparison;
 use super::holdout::HoldoutReport;
 use super::{Model, ValueConfig};
 use crate::io::human;
@@ -218,4 +219,65 @@ pub fn model(model: &Model, config: &ValueConfig) -> Result<DataFrame> {
             column("std_error", |r| &r.2),
         ],
     )?)
+}
+
+/// The models compared on the holdout (`--model auto`): each one's
+/// log-likelihood, BIC and holdout errors, the chosen marked; and the mean
+/// holdout purchases by calibration repeat purchases, actual and each
+/// model's.
+pub fn comparison(comparison: &Comparison) -> Result<Vec<DataFrame>> {
+    let c = &comparison.candidates;
+    let number =
+        |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+    let fitted: Vec<&super::compare::Candidate> = c.iter().filter(|c| c.rmse.is_some()).collect();
+    let models = df!(
+        "model" => c.iter().map(|c| {
+            let mark = if c.model == comparison.chosen { " (chosen)" } else { "" };
+            format!("{}{mark}", c.model.name())
+        }).collect::<Vec<_>>(),
+        "log-likelihood" => c.iter().map(|c| number(c.log_likelihood, 2)).collect::<Vec<_>>(),
+        "BIC" => c.iter().map(|c| number(c.bic, 2)).collect::<Vec<_>>(),
+        "holdout expected" => c.iter().map(|c| number(c.total_predicted, 1)).collect::<Vec<_>>(),
+        "actual" => c.iter().map(|c| number(c.total_actual, 0)).collect::<Vec<_>>(),
+        "total error" => c.iter().map(|c| c.total_error.map_or(String::new(), |e| format!("{:+.1}%", 100.0 * e))).collect::<Vec<_>>(),
+        "MAE" => c.iter().map(|c| number(c.mae, 4)).collect::<Vec<_>>(),
+        "RMSE" => c.iter().map(|c| number(c.rmse, 4)).collect::<Vec<_>>(),
+    )?;
+    let Some(first) = fitted.first() else {
+        return Ok(vec![models]);
+    };
+    let rows = &first.by_frequency;
+    let mut columns = vec![
+        Column::new(
+            "repeat purchases".into(),
+            rows.iter()
+                .map(|r| {
+                    if r.x >= 7 {
+                        "7+".to_string()
+                    } else {
+                        r.x.to_string()
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "customers".into(),
+            rows.iter().map(|r| r.customers).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "actual".into(),
+            rows.iter()
+                .map(|r| format!("{:.3}", r.actual))
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for candidate in &fitted {
+        columns.push(Column::new(
+            candidate.model.name().into(),
+            (candidate.by_frequency.iter())
+                .map(|r| format!("{:.3}", r.predicted))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    Ok(vec![models, DataFrame::new(rows.len(), columns)?])
 }

@@ -824,3 +824,96 @@ fn sbg_input_errors_name_the_row_and_column() {
         .code_is(2)
         .stderr_has(&["--model sbg and --model auto are value's"]);
 }
+
+#[test]
+fn auto_compares_every_model_on_the_holdout_and_says_why_it_chose() {
+    let dir = tempdir();
+    let (holdout, model) = (dir.path().join("h.json"), dir.path().join("m.json"));
+    let run = cpm(&[
+        "value",
+        &data("cdnow_sample.csv"),
+        "--model",
+        "auto",
+        "--calibration-end",
+        "1997-09-30",
+        "--as-of",
+        "1998-06-30",
+        "--holdout-report",
+        holdout.to_str().unwrap(),
+        "--model-out",
+        model.to_str().unwrap(),
+        "-o",
+        "/dev/null",
+    ])
+    .run()
+    .ok();
+    let comparison = &read_json(&holdout)["comparison"];
+    let candidates = comparison["candidates"].as_array().unwrap();
+    let names: Vec<&str> = candidates
+        .iter()
+        .map(|c| c["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bgnbd", "pnbd", "mbgnbd", "bgbb"]);
+    // the published log-likelihoods of each fit on the calibration
+    for (candidate, ll) in candidates.iter().zip([-9582.43, -9594.98, -9582.13]) {
+        assert!(close(&candidate["log_likelihood"], ll, 0.01), "{candidate}");
+        assert_eq!(candidate["total_actual"], 1882.0);
+    }
+    // weekly CDNOW has customers with two purchases in a week: no BG/BB
+    assert!(
+        candidates[3]["not_fitted"]
+            .as_str()
+            .unwrap()
+            .contains("more than once")
+    );
+    let rmse = |c: &serde_json::Value| c["rmse"].as_f64().unwrap_or(f64::INFINITY);
+    let best = candidates
+        .iter()
+        .min_by(|a, b| rmse(a).total_cmp(&rmse(b)))
+        .unwrap();
+    assert_eq!(comparison["chosen"], best["model"]);
+    assert_eq!(comparison["chosen"], "pnbd");
+    assert!(read_json(&model)["pnbd"].is_object());
+    let stderr = run.stderr();
+    assert!(stderr.contains("chosen: Pareto/NBD predicts each customer's holdout purchases best"));
+    assert!(stderr.contains("Pareto/NBD (chosen)"), "{stderr}");
+}
+
+#[test]
+fn auto_needs_a_holdout_and_the_report_uses_its_choice() {
+    for command in ["value", "report", "allocate --budget 1000"] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        let input = data("cdnow_sample.csv");
+        args.extend([input.as_str(), "--model", "auto"]);
+        cpm(&args)
+            .run()
+            .code_is(2)
+            .stderr_has(&["--model auto chooses the model on a holdout"]);
+    }
+    let dir = tempdir();
+    let report = dir.path().join("r.json");
+    cpm(&[
+        "report",
+        &data("cdnow_sample.csv"),
+        "--model",
+        "auto",
+        "--calibration-end",
+        "1997-09-30",
+        "--as-of",
+        "1998-06-30",
+        "-o",
+        report.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    let model = &read_json(&report)["model"];
+    assert_eq!(model["purchase_model"], "pnbd");
+    assert_eq!(model["holdout"]["comparison"]["chosen"], "pnbd");
+    assert_eq!(
+        model["holdout"]["comparison"]["candidates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}

@@ -206,14 +206,10 @@ fn parse_penalty(text: &str) -> Result<f64, String> {
 }
 
 impl ModelArgs {
-    /// The library's value settings, and the saved model to score with
+    /// The library's value settings for the purchase model `model` (by
+    /// default `--model`'s), and the saved model to score with
     /// (`--model-in`), whose time unit `--time-unit` may not contradict.
-    pub fn config(&self) -> anyhow::Result<(cpm::value::ValueConfig, Option<cpm::value::Model>)> {
-        self.config_with(self.model)
-    }
-
-    /// [`ModelArgs::config`] with `model` in place of `--model`.
-    pub fn config_with(
+    fn config(
         &self,
         model: Option<ModelArg>,
     ) -> anyhow::Result<(cpm::value::ValueConfig, Option<cpm::value::Model>)> {
@@ -265,10 +261,22 @@ impl ModelArgs {
         Ok((config, model_in))
     }
 
-    /// [`ModelArgs::config`] as the library's [`cpm::value::Valuation`].
+    /// [`ModelArgs::config`] as the library's [`cpm::value::Valuation`];
+    /// `--model auto` compares the purchase models (the caller checks
+    /// that there is a holdout).
     pub fn valuation(&self) -> anyhow::Result<cpm::value::Valuation> {
-        let (config, model) = self.config()?;
-        Ok(cpm::value::Valuation { config, model })
+        let compare = self.model == Some(ModelArg::Auto);
+        if compare && self.model_in.is_some() {
+            anyhow::bail!(cpm::error::usage(
+                "--model auto fits and compares: not with --model-in"
+            ));
+        }
+        let (config, model) = self.config(if compare { None } else { self.model })?;
+        Ok(cpm::value::Valuation {
+            config,
+            model,
+            compare,
+        })
     }
 }
 

@@ -232,12 +232,19 @@ fn config(args: &Args) -> Result<AllocateConfig> {
         None => Vec::new(),
     };
     let list = args.target_list.is_some() || args.contact_cost.is_some();
+    let models = args.model.valuation()?;
+    if models.compare {
+        bail!(cpm::error::usage(
+            "--model auto chooses the model on a holdout: value or report with \
+             --calibration-end (then --model-in its model here)"
+        ));
+    }
     Ok(AllocateConfig {
         budget: args.budget,
         by: args.by.clone(),
         groups: args.groups.clone(),
         value: args.value.clone(),
-        models: args.model.valuation()?,
+        models,
         method: Method::from(args.method),
         defaults: Defaults {
             uplift: args.uplift,

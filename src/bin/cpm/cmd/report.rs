@@ -160,6 +160,13 @@ struct Target {
 /// Runs `cpm report`.
 pub fn run(args: Args, ui: &Ui) -> Result<()> {
     let targets = targets(&args)?;
+    if args.model.model == Some(crate::args::ModelArg::Auto)
+        && args.calibration.calibration_end.is_none()
+    {
+        bail!(cpm::error::usage(
+            "--model auto chooses the model on a holdout: give --calibration-end"
+        ));
+    }
     if args.no_model && args.calibration.calibration_end.is_some() {
         bail!(cpm::error::usage(
             "--calibration-end checks the models: it does not go with --no-model"

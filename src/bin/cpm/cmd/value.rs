@@ -9,6 +9,7 @@ use cpm::io::TableStyle;
 use cpm::io::atomic::Staged;
 use cpm::present::terminal::render_frames;
 use cpm::summary::SummaryConfig;
+use cpm::value::compare::Comparison;
 use cpm::value::holdout::Holdout;
 use cpm::value::{ValueConfig, Valued};
 use polars::prelude::*;
@@ -111,7 +112,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             "--period and --by are --model sbg's (subscriptions)"
         ));
     }
-    let (config, model_in) = args.model.config()?;
+    let valuation = args.model.valuation()?;
+    let (mut config, mut model_in) = (valuation.config, valuation.model);
+    if valuation.compare && args.calibration.calibration_end.is_none() {
+        bail!(cpm::error::usage(
+            "--model auto chooses the model on a holdout: give --calibration-end"
+        ));
+    }
     let summary_config = SummaryConfig {
         as_of: args.as_of.as_of,
         time_unit: config.time_unit,
@@ -152,6 +159,16 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             (calibration.calibrated, Some(end), Some(calibration.holdout))
         }
     };
+    let comparison = match (&holdout, valuation.compare) {
+        (Some(holdout), true) => {
+            let compared = cpm::value::compare::compare(&table, &config, holdout)?;
+            ui.step("models compared");
+            config.model = compared.comparison.chosen;
+            model_in = Some(compared.model);
+            Some(compared.comparison)
+        }
+        _ => None,
+    };
     let valued = cpm::value::value(table, &config, &args.tiers.config(), as_of, model_in)?;
     for caution in &valued.cautions {
         ui.warn(caution);
@@ -161,7 +178,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         width: args.output.width,
         ..TableStyle::default()
     };
-    let (table, staged, text) = told(valued, holdout.as_ref(), &args, &config, &style, ui)?;
+    let checked = holdout.as_ref().map(|h| (h, comparison));
+    let (table, staged, text) = told(valued, checked, &args, &config, &style, ui)?;
     if output.is_terminal_summary(&args.output) {
         output.commit(staged)?;
         return cpm::io::write_stdout(|w| Ok(w.write_all(text.as_bytes())?));
@@ -172,13 +190,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-/// Tells what the values say: the holdout comparison and the
-/// profitability on stderr, and the side files (the holdout report, the
-/// model) staged, to be put in place with the output, all or none.
-/// Returns the valued table, the staged files and the model's summary.
+/// Tells what the values say: the holdout comparison (and the models'
+/// with `--model auto`) and the profitability on stderr, and the side
+/// files (the holdout report, the model) staged, to be put in place with
+/// the output, all or none. Returns the valued table, the staged files and
+/// the model's summary.
 fn told(
     valued: Valued,
-    holdout: Option<&Holdout>,
+    holdout: Option<(&Holdout, Option<Comparison>)>,
     args: &Args,
     config: &ValueConfig,
     style: &TableStyle,
@@ -191,9 +210,25 @@ fn told(
         ..
     } = valued;
     let mut staged = Vec::new();
-    if let Some(holdout) = holdout {
-        let report =
+    if let Some((holdout, comparison)) = holdout {
+        let mut report =
             cpm::value::holdout::holdout_report(&mut table, &model_inputs, &model, holdout)?;
+        if let Some(comparison) = comparison {
+            ui.print(&render_frames(
+                &cpm::value::tables::comparison(&comparison)?,
+                style,
+            )?);
+            for candidate in &comparison.candidates {
+                if let Some(why) = &candidate.not_fitted {
+                    ui.print(&format!(
+                        "not compared: {}: {why}\n",
+                        candidate.model.name()
+                    ));
+                }
+            }
+            ui.print(&format!("chosen: {}\n", comparison.why));
+            report.comparison = Some(comparison);
+        }
         let tables = cpm::value::tables::holdout(&report)?;
         ui.print(&render_frames(&tables, style)?);
         if let Some(path) = &args.holdout_report {

@@ -316,6 +316,7 @@ pub fn typed_rows(query: &FactsQuery, dialect: Dialect) -> Result<String> {
         RevenueSource::QuantityTimesPrice { quantity, price } => {
             format!("{} * {}", number(quantity), number(price))
         }
+        RevenueSource::Absent => format!("CAST(0 AS {double})"),
     };
     let order_id = match &map.order_id {
         Some(name) => trimmed(name),

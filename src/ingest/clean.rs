@@ -65,12 +65,15 @@ pub(super) fn clean_table(
             let p = typing::parse_amounts(column(price)?, config.decimal_comma)?;
             (&q * &p)?
         }
+        RevenueSource::Absent => Series::full_null("".into(), raw.height(), &DataType::Float64)
+            .fill_null(FillNullStrategy::Zero)?,
     };
     let revenue_present = match &map.revenue {
         RevenueSource::Column(c) => column(c)?.is_not_null(),
         RevenueSource::QuantityTimesPrice { quantity, price } => {
             column(quantity)?.is_not_null() & column(price)?.is_not_null()
         }
+        RevenueSource::Absent => BooleanChunked::full("".into(), true, raw.height()),
     };
 
     let mut columns: Vec<Column> = vec![
@@ -225,7 +228,7 @@ fn consumed(map: &ColumnMap) -> Vec<&str> {
             m.extend(map.cost.as_deref());
             m
         }
-        RevenueSource::Column(_) => map.sources(),
+        RevenueSource::Column(_) | RevenueSource::Absent => map.sources(),
     }
 }
 

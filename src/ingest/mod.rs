@@ -203,7 +203,7 @@ impl<'c> Ingester<'c> {
                     warnings: table
                         .warnings
                         .iter()
-                        .chain(&cleaned.map.passed_over)
+                        .chain(&cleaned.map.warnings)
                         .cloned()
                         .collect(),
                 });

@@ -142,7 +142,13 @@ pub fn assemble(
     let mut notes = Vec::new();
     let mut table = plan.customers.clone();
     let margin = config.models.config.margin;
-    if margin.is_none() && table.column("margin").is_err() {
+    if crate::value::without_spend(&table)? {
+        notes.push(
+            "no revenue in the data (a purchase log without amounts): revenue and profit are \
+             0, there is no CLV, and segments rank on recency and frequency"
+                .into(),
+        );
+    } else if margin.is_none() && table.column("margin").is_err() {
         notes.push("no cost in the data and no --margin: profit and CLV are in revenue".into());
     }
     // --model auto: the models compared on the holdout, the best one used

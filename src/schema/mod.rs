@@ -115,6 +115,9 @@ pub enum RevenueSource {
         /// The unit price column.
         price: String,
     },
+    /// No amount at all (a purchase log): every line is a purchase of
+    /// unknown value, revenue 0, and `value` leaves spend and CLV out.
+    Absent,
 }
 
 /// Which source column feeds each canonical column.
@@ -130,9 +133,10 @@ pub struct ColumnMap {
     pub order_id: Option<String>,
     /// Source of `cost`, if any.
     pub cost: Option<String>,
-    /// Columns whose names match a mapped one but were not taken
-    /// (`Revenue` beside `revenue`), as messages for a warning.
-    pub passed_over: Vec<String>,
+    /// What the mapping passed over, as messages for a warning: columns
+    /// whose names match a mapped one but were not taken (`Revenue` beside
+    /// `revenue`), or no revenue column at all.
+    pub warnings: Vec<String>,
 }
 
 impl ColumnMap {
@@ -146,6 +150,7 @@ impl ColumnMap {
             RevenueSource::QuantityTimesPrice { quantity, price } => {
                 format!("{quantity} * {price}")
             }
+            RevenueSource::Absent => "(none: 0)".to_string(),
         };
         map.insert(REVENUE.to_string(), revenue);
         if let Some(c) = &self.order_id {
@@ -166,6 +171,7 @@ impl ColumnMap {
                 out.push(quantity);
                 out.push(price);
             }
+            RevenueSource::Absent => {}
         }
         out.extend(self.order_id.as_deref());
         out.extend(self.cost.as_deref());
@@ -339,6 +345,9 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
             },
         },
     };
+    // a purchase log without amounts: the purchase models need no spend
+    let no_revenue = revenue.is_none() && customer_id.is_some() && order_date.is_some();
+    let revenue = revenue.or(no_revenue.then_some(RevenueSource::Absent));
     let missing: Vec<&str> = [
         (CUSTOMER_ID, customer_id.is_none()),
         (ORDER_DATE, order_date.is_none()),
@@ -378,8 +387,16 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
         revenue,
         order_id: resolve(ORDER_ID)?,
         cost: resolve(COST)?,
-        passed_over: Vec::new(),
+        warnings: Vec::new(),
     };
+    if no_revenue {
+        map.warnings.push(format!(
+            "{file}: no revenue column (found: {}): every line counts as a purchase of \
+             unknown value (revenue 0); value fits the purchase model and leaves spend, \
+             profit and CLV out. Map one with --map revenue=COLUMN (or Quantity*Price)",
+            found.join(", ")
+        ));
+    }
     let taken: Vec<(&str, String)> = map
         .describe()
         .into_iter()
@@ -389,7 +406,7 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
     for (canonical, source) in taken {
         for other in found.iter().filter(|f| **f != source) {
             if normalize(other) == normalize(&source) {
-                map.passed_over.push(format!(
+                map.warnings.push(format!(
                     "{file}: columns '{source}' and '{other}' both name {canonical}: '{source}' \
                      is taken, '{other}' passes through (--map {canonical}={other} takes it)"
                 ));
@@ -413,6 +430,18 @@ mod tests {
 
     fn cols(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_log_without_amounts_maps_with_revenue_absent_and_a_warning() {
+        let found: Vec<String> = ["customer_id", "date", "Betrag"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let map = map_columns(&found, &[], "log.csv").unwrap();
+        assert_eq!(map.revenue, RevenueSource::Absent);
+        assert!(map.warnings[0].contains("no revenue column (found: customer_id, date, Betrag)"));
+        assert!(map.warnings[0].contains("--map revenue=COLUMN"));
     }
 
     #[test]

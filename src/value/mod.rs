@@ -314,6 +314,20 @@ fn in_opportunities(x: Vec<f64>, t_x: &[f64], t: &[f64]) -> (Vec<f64>, Vec<f64>,
     (x, t_x, t, merged)
 }
 
+/// The customer table's columns of spend, which `cpm value` leaves out of
+/// a table without any: 0 there means unknown, not nothing.
+pub const SPEND_COLUMNS: [&str; 4] = ["revenue", "avg_order_value", "mean_repeat_value", "margin"];
+
+/// Whether a customer table has a revenue column that is 0 for every
+/// customer: a purchase log without amounts, whose spend is unknown.
+pub fn without_spend(table: &DataFrame) -> Result<bool> {
+    let Ok(revenue) = table.column("revenue") else {
+        return Ok(false);
+    };
+    let revenue = revenue.cast(&DataType::Float64)?;
+    Ok(table.height() > 0 && revenue.f64()?.iter().all(|r| r == Some(0.0)))
+}
+
 /// Restates `first_to_last` and `tenure` of a customer table in the
 /// models' unit (`inputs`' t_x and T), as the table of the same
 /// transactions summarised in that unit has them: a table segmented in
@@ -402,8 +416,14 @@ pub fn value(
     as_of: Option<NaiveDate>,
     model: Option<Model>,
 ) -> Result<Valued> {
-    let inputs = model_inputs(&table, config.time_unit, config.model)?;
+    let mut inputs = model_inputs(&table, config.time_unit, config.model)?;
     restate_times(&mut table, &inputs)?;
+    // a purchase log without amounts (ingest's revenue 0 throughout): the
+    // purchase model alone
+    let spendless = without_spend(&table)?;
+    if spendless {
+        inputs.m = None;
+    }
     let model = match model {
         Some(model) => model,
         None => fit_models(&inputs, config, as_of)?,
@@ -434,10 +454,15 @@ pub fn value(
         }
         (None, None) => cautions.push(match inputs.m {
             Some(_) => "no repeat customer with a positive spend: no spend model, no CLV".into(),
+            None if spendless => "no revenue in the input (no revenue column, or every amount \
+                                  0): the purchase model runs; spend, profit and CLV are left out"
+                .into(),
             None => "no mean_repeat_value (monetary_value) column: no spend model, no CLV".into(),
         }),
     }
-    let margin_rate = if table.column("revenue").is_ok() {
+    let margin_rate = if spendless {
+        None
+    } else if table.column("revenue").is_ok() {
         let (rate, profit) = historic::profit(&table, config.margin)?;
         if rate.is_none() {
             cautions.push("no cost and no --margin: profit and CLV are in revenue".to_string());

@@ -917,3 +917,49 @@ fn auto_needs_a_holdout_and_the_report_uses_its_choice() {
         4
     );
 }
+
+#[test]
+fn a_purchase_log_without_amounts_gets_the_purchase_model_and_no_spend() {
+    // the CDNOW sample without its amounts: the same histories, the same
+    // BG/NBD; nothing of spend, profit or CLV, and the warnings say why
+    let dir = tempdir();
+    let log = dir.path().join("log.csv");
+    let text: String = std::fs::read_to_string(data("cdnow_sample.csv"))
+        .unwrap()
+        .lines()
+        .map(|line| line.split(',').take(3).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
+    std::fs::write(&log, text).unwrap();
+    let model = dir.path().join("model.json");
+    let run = cpm(&[
+        "value",
+        log.to_str().unwrap(),
+        "--as-of",
+        "1997-09-30",
+        "--model-out",
+        model.to_str().unwrap(),
+    ])
+    .run()
+    .ok()
+    .stderr_has(&[
+        "no revenue column (found: customer_id, sample_id, date)",
+        "the purchase model runs; spend, profit and CLV are left out",
+    ]);
+    let model = read_json(&model);
+    assert!(close(&model["bgnbd"]["log_likelihood"], -9582.429, 0.01));
+    assert!(model["gamma_gamma"].is_null());
+    let header = &run.csv()[0];
+    for absent in [
+        "revenue",
+        "mean_repeat_value",
+        "profit",
+        "clv",
+        "expected_order_value",
+    ] {
+        assert!(
+            !header.iter().any(|h| h == absent),
+            "{absent} in {header:?}"
+        );
+    }
+    assert!(header.iter().any(|h| h == "p_alive"));
+}

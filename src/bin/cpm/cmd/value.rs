@@ -169,7 +169,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         }
         _ => None,
     };
-    let valued = cpm::value::value(table, &config, &args.tiers.config(), as_of, model_in)?;
+    let mut valued = cpm::value::value(table, &config, &args.tiers.config(), as_of, model_in)?;
+    if cpm::value::without_spend(&valued.table)? {
+        valued.table = valued.table.drop_many(cpm::value::SPEND_COLUMNS);
+    }
     for caution in &valued.cautions {
         ui.warn(caution);
     }

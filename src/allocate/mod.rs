@@ -367,8 +367,8 @@ pub fn valued(
     let filled = crate::value::fill_in(table, &models.config, &tiers, as_of, models.model.clone());
     Ok(match filled {
         Filled::AsItWas(table) => valued(table, "clv", None),
-        Filled::Valued(table, _) if table.column("clv").is_ok() => valued(table, "clv", None),
-        Filled::Valued(table, _) => valued(
+        Filled::Valued(table, ..) if table.column("clv").is_ok() => valued(table, "clv", None),
+        Filled::Valued(table, ..) => valued(
             table,
             "revenue",
             Some("no spend model, so no CLV: customers are valued by revenue".to_string()),

@@ -20,6 +20,7 @@ use crate::pipeline::{
 };
 use crate::summary::SummaryConfig;
 use crate::value::holdout::HoldoutReport;
+use crate::value::intervals::IntervalTotals;
 use crate::value::{Filled, Model, ValueConfig};
 
 /// The report's inputs, read: the customers, and the transactions when
@@ -170,11 +171,14 @@ pub fn assemble(
             .map_or(config.models.config.model, |c| c.comparison.chosen),
         ..config.models.config.clone()
     };
-    let model = if assembly.no_model {
+    let (model, intervals) = if assembly.no_model {
         notes.push("--no-model: no CLV, P(alive) or model health".to_string());
-        None
+        (None, None)
     } else {
-        valued(&mut table, plan.as_of, &models, config, &mut notes)?
+        match valued(&mut table, plan.as_of, &models, config, &mut notes)? {
+            Some((model, intervals)) => (Some(model), intervals),
+            None => (None, None),
+        }
     };
     if model.is_none() && table.column("profit").is_err() && table.column("revenue").is_ok() {
         let (_, profit) = crate::value::historic::profit(&table, margin)?;
@@ -238,6 +242,7 @@ pub fn assemble(
             .as_ref()
             .map(|(frame, label)| (frame, label.clone())),
         model: model.as_ref(),
+        intervals: intervals.as_ref(),
         holdout: holdout.as_ref(),
         quality: quality.as_ref(),
         notes,
@@ -252,14 +257,15 @@ pub fn assemble(
 
 /// Values the customers with `config`'s saved model, else fitted with the
 /// settings `models`, adding profit, P(alive) and CLV, when they have no CLV;
-/// `None` with a note when the models were not fitted.
+/// `None` with a note when the models were not fitted; with the totals'
+/// intervals when they were asked for.
 fn valued(
     table: &mut DataFrame,
     as_of: Option<NaiveDate>,
     models: &ValueConfig,
     config: &ReportConfig,
     notes: &mut Vec<String>,
-) -> Result<Option<Model>> {
+) -> Result<Option<(Model, Option<IntervalTotals>)>> {
     let tiers = crate::segment::TierConfig::default();
     let filled = crate::value::fill_in(
         std::mem::take(table),
@@ -273,7 +279,7 @@ fn valued(
             notes.push("the input has CLV already: the models were not fitted again".to_string());
             (input, None)
         }
-        Filled::Valued(valued, model) => (valued, Some(*model)),
+        Filled::Valued(valued, model, intervals) => (valued, Some((*model, intervals))),
         Filled::NotValued(input, why) => {
             notes.push(why);
             (input, None)

@@ -475,6 +475,28 @@ fn model(report: &Report) -> Option<Section> {
         &["model", "parameters", "log-likelihood"],
         rows,
     ));
+    if let Some(i) = &m.intervals {
+        let line = |name: &str, t: &crate::value::intervals::Total| {
+            format!(
+                "{name}: {} ({:.0}% interval {} to {})",
+                Cell::Number(t.estimate, 0).display(),
+                100.0 * i.level,
+                Cell::Number(t.lower, 0).display(),
+                Cell::Number(t.upper, 0).display()
+            )
+        };
+        s.lines.push(line(
+            "expected purchases over the horizon",
+            &i.expected_purchases,
+        ));
+        if let Some(clv) = &i.clv {
+            s.lines.push(line("CLV, all customers", clv));
+        }
+        s.lines.push(format!(
+            "intervals from {} draws of the parameters' sampling distribution (seed {})",
+            i.draws, i.seed
+        ));
+    }
     if let Some(h) = &m.holdout {
         let rows = vec![
             vec![

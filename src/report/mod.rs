@@ -101,6 +101,8 @@ pub struct Sources<'a> {
     pub model: Option<&'a Model>,
     /// The holdout comparison, with `--calibration-end`.
     pub holdout: Option<&'a HoldoutReport>,
+    /// With `--intervals`: the totals with their bounds.
+    pub intervals: Option<&'a crate::value::intervals::IntervalTotals>,
     /// Ingest's report, when the input was a raw export.
     pub quality: Option<&'a QualityReport>,
     /// Sections left out and why, known before the build (say `--no-model`).
@@ -258,6 +260,10 @@ pub struct ModelHealth {
     pub spend_fallback: Option<crate::value::SpendFallback>,
     /// Predicted against actual after `--calibration-end`.
     pub holdout: Option<HoldoutReport>,
+    /// With `--intervals`: expected purchases and CLV over the horizon,
+    /// all customers, with their bounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<crate::value::intervals::IntervalTotals>,
     /// The fits for people (named and rounded as `cpm value` shows them).
     #[serde(skip)]
     pub fitted: Vec<crate::value::tables::Fitted>,
@@ -406,6 +412,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         gamma_gamma_log_likelihood: model.gamma_gamma.as_ref().map(|g| g.log_likelihood),
         spend_fallback: model.spend_fallback.clone(),
         holdout: sources.holdout.cloned(),
+        intervals: sources.intervals.cloned(),
         fitted: crate::value::tables::fitted(model),
     });
     let data_quality = sources.quality.map(|q| DataQuality {

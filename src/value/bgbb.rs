@@ -39,6 +39,10 @@ pub struct BgBbFit {
     pub log_likelihood: f64,
     /// Standard errors of α, β, γ, δ from the Hessian.
     pub std_errors: [Option<f64>; 4],
+    /// The parameters' asymptotic covariance (the inverse Hessian), for
+    /// `--intervals`; absent in model files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<super::fit::Covariance>,
 }
 
 /// Whole opportunities in a span of `t` (a time a hair below a whole
@@ -117,7 +121,8 @@ impl BgBb {
             &["alpha", "beta", "gamma", "delta"],
         )?;
         let p = &minimum.params;
-        let std_errors = fit::standard_errors(&objective, &minimum, n);
+        let covariance = fit::covariance(&objective, &minimum, n);
+        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(BgBbFit {
             params: BgBb {
                 alpha: p[0],
@@ -127,6 +132,7 @@ impl BgBb {
             },
             log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
+            covariance,
         })
     }
 

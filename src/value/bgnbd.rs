@@ -236,6 +236,10 @@ pub struct BgNbdFit {
     /// Standard errors of r, alpha, a, b (null where the data do not
     /// identify the parameter).
     pub std_errors: [Option<f64>; 4],
+    /// The parameters' asymptotic covariance (the inverse Hessian), for
+    /// `--intervals`; absent in model files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<super::fit::Covariance>,
 }
 
 impl BgNbd {
@@ -275,11 +279,13 @@ impl BgNbd {
             a: params[2],
             b: params[3],
         };
-        let std_errors = fit::standard_errors(&objective, &minimum, n);
+        let covariance = fit::covariance(&objective, &minimum, n);
+        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(BgNbdFit {
             params: fitted,
             log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
+            covariance,
         })
     }
 

@@ -213,11 +213,10 @@ pub fn log_likelihood(minimum: &Minimum, n: f64, penalty: f64) -> f64 {
     -(minimum.value - penalty) * n
 }
 
-/// Standard errors of the parameters from the Hessian of the total
-/// negative log-likelihood (`n` × the mean), by forward differences of
-/// the analytic gradient. `None` where the Hessian is not positive
-/// definite there (the parameter is not identified by the data).
-pub fn standard_errors(objective: &Objective, minimum: &Minimum, n: f64) -> Vec<Option<f64>> {
+/// The parameters' asymptotic covariance: the inverse of the Hessian of
+/// the total negative log-likelihood (`n` × the mean), by forward
+/// differences of the gradient. `None` where the Hessian is singular.
+pub fn covariance(objective: &Objective, minimum: &Minimum, n: f64) -> Option<Covariance> {
     let params = &minimum.params;
     let k = params.len();
     // gradient with respect to the parameters themselves: d/dp = d/dlnp / p
@@ -249,7 +248,17 @@ pub fn standard_errors(objective: &Objective, minimum: &Minimum, n: f64) -> Vec<
                 .collect()
         })
         .collect();
-    match invert(symmetric) {
+    invert(symmetric)
+}
+
+/// A covariance matrix of parameters, row by row.
+pub type Covariance = Vec<Vec<f64>>;
+
+/// Standard errors of `k` parameters from their `covariance`: `None`
+/// where a variance is not positive (the Hessian is not positive definite
+/// there: the parameter is not identified by the data).
+pub fn standard_errors(covariance: Option<&Covariance>, k: usize) -> Vec<Option<f64>> {
+    match covariance {
         Some(inverse) => (0..k)
             .map(|i| {
                 let variance = inverse[i][i];
@@ -362,7 +371,7 @@ mod tests {
         let min = minimize(&objective, &[1.0], "test", &["x"]).unwrap();
         assert!((min.params[0] - 3.0).abs() < 1e-6, "{min:?}");
         // total NLL over n = 100: curvature 100, so the SE is 0.1
-        let se = standard_errors(&objective, &min, 100.0);
+        let se = standard_errors(covariance(&objective, &min, 100.0).as_ref(), 1);
         assert!((se[0].unwrap() - 0.1).abs() < 1e-6, "{se:?}");
     }
 

@@ -33,6 +33,10 @@ pub struct GammaGammaFit {
     /// written before they were).
     #[serde(default)]
     pub std_errors: [Option<f64>; 3],
+    /// The parameters' asymptotic covariance (the inverse Hessian), for
+    /// `--intervals`; absent in model files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<super::fit::Covariance>,
     /// Customers the model was fitted on (x > 0, mean value > 0).
     #[serde(skip)]
     pub customers: usize,
@@ -99,7 +103,8 @@ impl GammaGamma {
             "Gamma-Gamma",
             &["p", "q", "gamma"],
         )?;
-        let std_errors = fit::standard_errors(&objective, &minimum, n);
+        let covariance = fit::covariance(&objective, &minimum, n);
+        let std_errors = fit::standard_errors(covariance.as_ref(), 3);
         let params = &minimum.params;
         let fitted = GammaGamma {
             p: params[0],
@@ -110,6 +115,7 @@ impl GammaGamma {
             params: fitted,
             log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             std_errors: [std_errors[0], std_errors[1], std_errors[2]],
+            covariance,
             customers: used.len(),
             excluded,
             correlation: correlation(&used),

@@ -35,6 +35,10 @@ pub struct MbgNbdFit {
     pub log_likelihood: f64,
     /// Standard errors of r, α, a, b from the Hessian.
     pub std_errors: [Option<f64>; 4],
+    /// The parameters' asymptotic covariance (the inverse Hessian), for
+    /// `--intervals`; absent in model files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<super::fit::Covariance>,
 }
 
 impl MbgNbd {
@@ -99,7 +103,8 @@ impl MbgNbd {
             &["r", "alpha", "a", "b"],
         )?;
         let p = &minimum.params;
-        let std_errors = fit::standard_errors(&objective, &minimum, n);
+        let covariance = fit::covariance(&objective, &minimum, n);
+        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(MbgNbdFit {
             params: MbgNbd {
                 r: p[0],
@@ -109,6 +114,7 @@ impl MbgNbd {
             },
             log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
+            covariance,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod fit;
 pub mod gamma_gamma;
 pub mod historic;
 pub mod holdout;
+pub mod intervals;
 pub mod mbgnbd;
 pub mod pareto_nbd;
 pub mod purchase;
@@ -51,6 +52,8 @@ pub struct ValueConfig {
     pub penalty: f64,
     /// The purchase model to fit.
     pub model: PurchaseModelKind,
+    /// `--intervals`: bounds for the predictions, and how they are drawn.
+    pub intervals: Option<intervals::IntervalConfig>,
 }
 
 impl Default for ValueConfig {
@@ -65,6 +68,7 @@ impl Default for ValueConfig {
             margin: None,
             penalty: 0.0,
             model: PurchaseModelKind::Bgnbd,
+            intervals: None,
         }
     }
 }
@@ -401,6 +405,8 @@ pub struct Valued {
     /// left out of the spend model, frequency and spend correlated, no
     /// spend model, no cost): warnings, or notes in a report.
     pub cautions: Vec<String>,
+    /// With `--intervals`: the portfolio's totals with their bounds.
+    pub interval_totals: Option<intervals::IntervalTotals>,
 }
 
 /// Values a customer table as `cpm value` does: the models fitted with
@@ -476,12 +482,38 @@ pub fn value(
     for column in predict(&inputs, &model, config, margin_rate.unwrap_or(1.0))? {
         table.with_column(column)?;
     }
+    let interval_totals = match config.intervals {
+        Some(interval) => {
+            let total = |name: &str| -> Result<Option<f64>> {
+                match table.column(name) {
+                    Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.sum()),
+                    Err(_) => Ok(None),
+                }
+            };
+            let estimates = (total("expected_purchases")?.unwrap_or(0.0), total("clv")?);
+            let rate = margin_rate.unwrap_or(1.0);
+            match intervals::intervals(&inputs, &model, config, rate, interval, estimates) {
+                Ok(drawn) => {
+                    for column in drawn.columns {
+                        table.with_column(column)?;
+                    }
+                    Some(drawn.totals)
+                }
+                Err(e) => {
+                    cautions.push(format!("no intervals: {e:#}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     crate::segment::refresh_placement(&mut table, tiers)?;
     Ok(Valued {
         table,
         model,
         inputs,
         cautions,
+        interval_totals,
     })
 }
 
@@ -491,8 +523,9 @@ pub fn value(
 pub enum Filled {
     /// The table had its values (`clv`) already: as it was.
     AsItWas(DataFrame),
-    /// Valued here, with the models fitted.
-    Valued(DataFrame, Box<Model>),
+    /// Valued here, with the models fitted (and the totals' intervals
+    /// when they were asked for).
+    Valued(DataFrame, Box<Model>, Option<intervals::IntervalTotals>),
     /// The models could not be fitted (too few repeat customers, a table
     /// without the facts): the table as it was, and why.
     NotValued(DataFrame, String),
@@ -514,7 +547,7 @@ pub fn fill_in(
         return Filled::AsItWas(table);
     }
     match value(table.clone(), config, tiers, as_of, model) {
-        Ok(valued) => Filled::Valued(valued.table, Box::new(valued.model)),
+        Ok(valued) => Filled::Valued(valued.table, Box::new(valued.model), valued.interval_totals),
         Err(e) => Filled::NotValued(
             table,
             format!("the value models could not be fitted: {e:#}"),

@@ -44,6 +44,10 @@ pub struct ParetoNbdFit {
     /// Standard errors of r, α, s, β from the Hessian (`None` where it is
     /// not positive definite).
     pub std_errors: [Option<f64>; 4],
+    /// The parameters' asymptotic covariance (the inverse Hessian), for
+    /// `--intervals`; absent in model files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<super::fit::Covariance>,
 }
 
 /// ln(e^u − e^v) for u ≥ v (−∞ when they are equal).
@@ -124,7 +128,8 @@ impl ParetoNbd {
             &["r", "alpha", "s", "beta"],
         )?;
         let p = &minimum.params;
-        let std_errors = fit::standard_errors(&objective, &minimum, n);
+        let covariance = fit::covariance(&objective, &minimum, n);
+        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(ParetoNbdFit {
             params: ParetoNbd {
                 r: p[0],
@@ -134,6 +139,7 @@ impl ParetoNbd {
             },
             log_likelihood: fit::log_likelihood(&minimum, n, penalty),
             std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
+            covariance,
         })
     }
 

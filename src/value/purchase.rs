@@ -221,6 +221,57 @@ impl PurchaseFit {
         }
     }
 
+    /// The same model with the parameters `values`, in the order of
+    /// [`PurchaseFit::parameters`] (a draw of `--intervals`).
+    pub fn with_parameters(&self, v: &[f64]) -> PurchaseFit {
+        let mut fit = self.clone();
+        match &mut fit {
+            PurchaseFit::BgNbd(f) => {
+                f.params = BgNbd {
+                    r: v[0],
+                    alpha: v[1],
+                    a: v[2],
+                    b: v[3],
+                }
+            }
+            PurchaseFit::ParetoNbd(f) => {
+                f.params = ParetoNbd {
+                    r: v[0],
+                    alpha: v[1],
+                    s: v[2],
+                    beta: v[3],
+                }
+            }
+            PurchaseFit::MbgNbd(f) => {
+                f.params = MbgNbd {
+                    r: v[0],
+                    alpha: v[1],
+                    a: v[2],
+                    b: v[3],
+                }
+            }
+            PurchaseFit::BgBb(f) => {
+                f.params = BgBb {
+                    alpha: v[0],
+                    beta: v[1],
+                    gamma: v[2],
+                    delta: v[3],
+                }
+            }
+        }
+        fit
+    }
+
+    /// The parameters' covariance, when the fit kept it.
+    pub fn covariance(&self) -> Option<&super::fit::Covariance> {
+        match self {
+            PurchaseFit::BgNbd(f) => f.covariance.as_ref(),
+            PurchaseFit::ParetoNbd(f) => f.covariance.as_ref(),
+            PurchaseFit::MbgNbd(f) => f.covariance.as_ref(),
+            PurchaseFit::BgBb(f) => f.covariance.as_ref(),
+        }
+    }
+
     /// The maximised log-likelihood.
     pub fn log_likelihood(&self) -> f64 {
         match self {

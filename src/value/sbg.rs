@@ -109,7 +109,8 @@ impl Sbg {
         });
         let minimum = fit::minimize(&objective, &[1.0, 1.0], "sBG", &["alpha", "beta"])?;
         let p = &minimum.params;
-        let std_errors = fit::standard_errors(&objective, &minimum, n);
+        let covariance = fit::covariance(&objective, &minimum, n);
+        let std_errors = fit::standard_errors(covariance.as_ref(), 2);
         Ok(SbgFit {
             params: Sbg {
                 alpha: p[0],

@@ -281,3 +281,17 @@ pub fn comparison(comparison: &Comparison) -> Result<Vec<DataFrame>> {
     }
     Ok(vec![models, DataFrame::new(rows.len(), columns)?])
 }
+
+/// The portfolio's totals over the horizon with their intervals
+/// (`--intervals`).
+pub fn interval_totals(totals: &super::intervals::IntervalTotals) -> Result<DataFrame> {
+    let mut rows = vec![("expected purchases", totals.expected_purchases)];
+    rows.extend(totals.clv.map(|clv| ("CLV", clv)));
+    let level = format!("{:.0}%", 100.0 * totals.level);
+    Ok(df!(
+        "all customers, over the horizon" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "estimate" => rows.iter().map(|r| human::money(r.1.estimate)).collect::<Vec<_>>(),
+        format!("{level} lower").as_str() => rows.iter().map(|r| human::money(r.1.lower)).collect::<Vec<_>>(),
+        format!("{level} upper").as_str() => rows.iter().map(|r| human::money(r.1.upper)).collect::<Vec<_>>(),
+    )?)
+}

@@ -71,13 +71,39 @@ fn the_model_file_has_exactly_the_documented_keys() {
     );
     assert_eq!(
         keys(&model["bgnbd"]),
-        ["a", "alpha", "b", "log_likelihood", "r", "std_errors"]
+        [
+            "a",
+            "alpha",
+            "b",
+            "covariance",
+            "log_likelihood",
+            "r",
+            "std_errors"
+        ]
     );
     assert_eq!(
         keys(&model["gamma_gamma"]),
-        ["gamma", "log_likelihood", "p", "q", "std_errors"]
+        [
+            "covariance",
+            "gamma",
+            "log_likelihood",
+            "p",
+            "q",
+            "std_errors"
+        ]
     );
     assert_eq!(model["bgnbd"]["std_errors"].as_array().unwrap().len(), 4);
+    // the standard errors are the covariance's diagonal, square-rooted
+    let covariance = model["bgnbd"]["covariance"].as_array().unwrap();
+    for (i, se) in model["bgnbd"]["std_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let variance = covariance[i][i].as_f64().unwrap();
+        assert!((variance.sqrt() - se.as_f64().unwrap()).abs() < 1e-12);
+    }
 }
 
 #[test]
@@ -962,4 +988,94 @@ fn a_purchase_log_without_amounts_gets_the_purchase_model_and_no_spend() {
         );
     }
     assert!(header.iter().any(|h| h == "p_alive"));
+}
+
+/// `value` on the CDNOW calibration with `extra`, the customer table.
+fn with_intervals(extra: &[&str]) -> Vec<Vec<String>> {
+    let mut args = vec!["value", "-q", "--as-of", "1997-09-30"];
+    args.extend(extra);
+    let input = data("cdnow_sample.csv");
+    args.push(&input);
+    cpm(&args).run().ok().csv()
+}
+
+#[test]
+fn intervals_bound_each_prediction_and_a_seed_fixes_them() {
+    let rows = with_intervals(&["--intervals", "0.9", "--seed", "7"]);
+    let again = with_intervals(&["--intervals", "0.9", "--seed", "7"]);
+    let other = with_intervals(&["--intervals", "0.9", "--seed", "8"]);
+    let narrow = with_intervals(&["--intervals", "0.5", "--seed", "7"]);
+    assert_eq!(column(&rows, "clv_upper"), column(&again, "clv_upper"));
+    assert_ne!(column(&rows, "clv_upper"), column(&other, "clv_upper"));
+    let numbers = |rows: &[Vec<String>], name: &str| -> Vec<f64> {
+        column(rows, name)
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    for name in ["p_alive", "expected_purchases", "clv"] {
+        let (estimate, lower, upper) = (
+            numbers(&rows, name),
+            numbers(&rows, &format!("{name}_lower")),
+            numbers(&rows, &format!("{name}_upper")),
+        );
+        let inside = (0..estimate.len())
+            .filter(|&i| lower[i] - 1e-9 <= estimate[i] && estimate[i] <= upper[i] + 1e-9)
+            .count();
+        assert!(
+            inside as f64 >= 0.99 * estimate.len() as f64,
+            "{name}: {inside}"
+        );
+        let narrower = numbers(&narrow, &format!("{name}_upper"));
+        let wide: f64 = upper.iter().zip(&lower).map(|(u, l)| u - l).sum();
+        let half: f64 = (narrower
+            .iter()
+            .zip(numbers(&narrow, &format!("{name}_lower"))))
+        .map(|(u, l)| u - l)
+        .sum();
+        assert!(
+            half < wide,
+            "{name}: 50% {half} not narrower than 90% {wide}"
+        );
+    }
+    // one-time buyers are alive for sure in BG/NBD, whatever the draw
+    let once = column(&rows, "repeat_purchases");
+    let lower = numbers(&rows, "p_alive_lower");
+    assert!(
+        (0..once.len())
+            .filter(|&i| once[i] == "0")
+            .all(|i| lower[i] == 1.0)
+    );
+}
+
+#[test]
+fn the_report_shows_the_totals_with_their_interval() {
+    let dir = tempdir();
+    let report = dir.path().join("r.json");
+    cpm(&[
+        "report",
+        &data("cdnow_sample.csv"),
+        "--intervals",
+        "0.9",
+        "-o",
+        report.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    let intervals = &read_json(&report)["model"]["intervals"];
+    assert_eq!(intervals["draws"], 200);
+    for total in ["expected_purchases", "clv"] {
+        let t = &intervals[total];
+        let (estimate, lower, upper) = (
+            t["estimate"].as_f64().unwrap(),
+            t["lower"].as_f64().unwrap(),
+            t["upper"].as_f64().unwrap(),
+        );
+        assert!(lower < estimate && estimate < upper, "{t}");
+        assert!(upper / lower < 1.5, "{t}");
+    }
+    cpm(&["value", &data("cdnow_sample.csv"), "--intervals", "1.5"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["a probability between 0 and 1"]);
 }

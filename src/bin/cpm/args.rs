@@ -257,6 +257,7 @@ impl ModelArgs {
             discount_rate: self.discount_rate,
             margin: self.margin.margin,
             penalty: self.penalty,
+            intervals: None,
         };
         Ok((config, model_in))
     }
@@ -277,6 +278,41 @@ impl ModelArgs {
             model,
             compare,
         })
+    }
+}
+
+/// `--intervals LEVEL` and `--seed N` of value and report: bounds for
+/// the predictions from the parameters' sampling distribution.
+#[derive(Args)]
+#[command(next_help_heading = "Model")]
+pub struct IntervalArgs {
+    /// Per-customer lower and upper bounds of p_alive, expected_purchases
+    /// and clv at this level (0.9: the 5th to the 95th percentile), from
+    /// 200 draws of the parameters; the totals with their bounds.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub intervals: Option<f64>,
+
+    /// The seed of --intervals' draws (the same seed, the same bounds).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "intervals")]
+    pub seed: u64,
+}
+
+fn parse_level(text: &str) -> Result<f64, String> {
+    let level: f64 = text.parse().map_err(|_| "expected a number".to_string())?;
+    if !(level > 0.0 && level < 1.0) {
+        return Err("a probability between 0 and 1, e.g. 0.9".to_string());
+    }
+    Ok(level)
+}
+
+impl IntervalArgs {
+    /// The library's interval settings, when asked for.
+    pub fn config(&self) -> Option<cpm::value::intervals::IntervalConfig> {
+        self.intervals
+            .map(|level| cpm::value::intervals::IntervalConfig {
+                level,
+                seed: self.seed,
+            })
     }
 }
 

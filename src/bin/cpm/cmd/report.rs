@@ -12,7 +12,7 @@ use cpm::report::render::Format;
 use cpm::summary::SummaryConfig;
 
 use super::{check_output, input_paths};
-use crate::args::{AsOfArg, CalibrationArg, EngineArgs, InputArgs, ModelArgs};
+use crate::args::{AsOfArg, CalibrationArg, EngineArgs, InputArgs, IntervalArgs, ModelArgs};
 use crate::ui::Ui;
 use cpm::pipeline::LoadOptions;
 
@@ -72,6 +72,9 @@ pub struct Args {
 
     #[command(flatten)]
     model: ModelArgs,
+
+    #[command(flatten)]
+    intervals: IntervalArgs,
 
     /// Write the report to FILE (atomically); repeatable. The extension
     /// picks the format: .html .json .md .txt.
@@ -220,7 +223,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stamp: args
             .stamp
             .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        models: args.model.valuation()?,
+        models: {
+            let mut models = args.model.valuation()?;
+            models.config.intervals = args.intervals.config();
+            models
+        },
     };
     let report = assemble::assemble(plan, assembly, &config, ui)?;
     write_outputs(&report, &args, &targets, &protected, ui)?;

@@ -15,7 +15,8 @@ use cpm::value::{ValueConfig, Valued};
 use polars::prelude::*;
 
 use crate::args::{
-    AsOfArg, CalibrationArg, EngineArgs, InputArgs, ModelArg, ModelArgs, OutputArgs, TierArgs,
+    AsOfArg, CalibrationArg, EngineArgs, InputArgs, IntervalArgs, ModelArg, ModelArgs, OutputArgs,
+    TierArgs,
 };
 use crate::ui::Ui;
 
@@ -57,6 +58,9 @@ pub struct Args {
 
     #[command(flatten)]
     model: ModelArgs,
+
+    #[command(flatten)]
+    intervals: IntervalArgs,
 
     #[command(flatten)]
     calibration: CalibrationArg,
@@ -114,6 +118,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     }
     let valuation = args.model.valuation()?;
     let (mut config, mut model_in) = (valuation.config, valuation.model);
+    config.intervals = args.intervals.config();
     if valuation.compare && args.calibration.calibration_end.is_none() {
         bail!(cpm::error::usage(
             "--model auto chooses the model on a holdout: give --calibration-end"
@@ -210,6 +215,7 @@ fn told(
         mut table,
         model,
         inputs: model_inputs,
+        interval_totals,
         ..
     } = valued;
     let mut staged = Vec::new();
@@ -247,8 +253,11 @@ fn told(
     if let Some(path) = &args.model_out {
         staged.push(stage_json(path, &model)?);
     }
-    let summary = cpm::value::tables::model(&model, config)?;
-    Ok((table, staged, render_frames([&summary], style)?))
+    let mut summary = vec![cpm::value::tables::model(&model, config)?];
+    if let Some(totals) = &interval_totals {
+        summary.push(cpm::value::tables::interval_totals(totals)?);
+    }
+    Ok((table, staged, render_frames(&summary, style)?))
 }
 
 /// `value` as pretty JSON, staged at `path`.

@@ -13,6 +13,12 @@ const SIZE: (u32, u32) = (760, 400);
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 const ORANGE: RGBColor = RGBColor(230, 126, 34);
 const GREY: RGBColor = RGBColor(150, 150, 150);
+/// More series' colours: the other models of a comparison.
+const OTHERS: [RGBColor; 3] = [
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
 const FONT: &str = "sans-serif";
 
 /// A named line of points in a colour.
@@ -157,6 +163,109 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
                 (&x_name, "cumulative repeat purchases"),
                 &[("actual", &actual, BLUE), ("expected", &expected, ORANGE)],
             )?,
+        );
+        let increments = |points: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            let mut before = 0.0;
+            (points.iter())
+                .map(|&(period, cumulative)| {
+                    let step = cumulative - before;
+                    before = cumulative;
+                    (period, step)
+                })
+                .collect()
+        };
+        let title = "Tracking: repeat purchases per period, actual and expected";
+        add(
+            "model",
+            title,
+            lines(
+                title,
+                (&x_name, "repeat purchases in the period"),
+                &[
+                    ("actual", &increments(&actual), BLUE),
+                    ("expected", &increments(&expected), ORANGE),
+                ],
+            )?,
+        );
+    }
+    if let Some(model) = &report.model
+        && let Some(holdout) = &model.holdout
+        && !holdout.by_frequency.is_empty()
+    {
+        let points = |pick: &dyn Fn(&crate::value::holdout::FrequencyRow) -> f64,
+                      rows: &[crate::value::holdout::FrequencyRow]| {
+            rows.iter()
+                .map(|r| (f64::from(r.x), pick(r)))
+                .collect::<Vec<(f64, f64)>>()
+        };
+        let actual = points(&|r| r.actual, &holdout.by_frequency);
+        // with a comparison, every model fitted; else the one used
+        let mut models: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        match &holdout.comparison {
+            Some(comparison) => {
+                for c in comparison.candidates.iter().filter(|c| c.rmse.is_some()) {
+                    let mark = if c.model == comparison.chosen {
+                        " (chosen)"
+                    } else {
+                        ""
+                    };
+                    models.push((
+                        format!("{}{mark}", c.model.name()),
+                        points(&|r| r.predicted, &c.by_frequency),
+                    ));
+                }
+            }
+            None => models.push((
+                model.purchase_model.name().to_string(),
+                points(&|r| r.predicted, &holdout.by_frequency),
+            )),
+        }
+        let mut series: Vec<Series> = vec![("actual", &actual, BLUE)];
+        let chosen = (models.iter())
+            .position(|(name, _)| holdout.comparison.is_none() || name.ends_with("(chosen)"));
+        let mut others = OTHERS.iter().cycle();
+        for (i, (name, points)) in models.iter().enumerate() {
+            let colour = if Some(i) == chosen {
+                ORANGE
+            } else {
+                *others.next().unwrap_or(&GREY)
+            };
+            series.push((name, points, colour));
+        }
+        let title = "Calibration against holdout: mean holdout purchases by calibration repeat \
+                     purchases (7 = 7 or more)";
+        add(
+            "model",
+            title,
+            lines(
+                title,
+                (
+                    "repeat purchases in the calibration",
+                    "mean repeat purchases in the holdout",
+                ),
+                &series,
+            )?,
+        );
+    }
+    if let Some(model) = &report.model
+        && let Some(matrix) = &model.p_alive_matrix
+    {
+        let rows: Vec<String> = matrix
+            .frequencies
+            .iter()
+            .map(|x| format!("x = {x}"))
+            .collect();
+        let columns: Vec<String> = (matrix.recencies.iter()).map(|t| format!("{t}")).collect();
+        let title = format!(
+            "P(alive) by repeat purchases (x) and the time of the last one (t_x, {}s after the \
+             first), at T = {:.1}",
+            model.time_unit.name(),
+            matrix.tenure
+        );
+        add(
+            "model",
+            &title,
+            heatmap(&title, &rows, &columns, &matrix.values, false)?,
         );
     }
     Ok(charts)

@@ -540,6 +540,49 @@ fn model(report: &Report) -> Option<Section> {
         );
         t.caption = Some("by calibration frequency".to_string());
         s.tables.push(t);
+        if let Some(comparison) = &h.comparison {
+            s.lines.push(format!("model chosen: {}", comparison.why));
+            let number = |v: Option<f64>, digits: u8| {
+                v.map_or(text("not fitted"), |v| Cell::Number(v, digits))
+            };
+            let rows = (comparison.candidates.iter())
+                .map(|c| {
+                    let mark = if c.model == comparison.chosen {
+                        " (chosen)"
+                    } else {
+                        ""
+                    };
+                    vec![
+                        Cell::Text(format!("{}{mark}", c.model.name())),
+                        number(c.log_likelihood, 2),
+                        number(c.bic, 2),
+                        number(c.total_predicted, 1),
+                        number(c.mae, 4),
+                        number(c.rmse, 4),
+                    ]
+                })
+                .collect();
+            let mut t = table(
+                "model_comparison",
+                &[
+                    "model",
+                    "log-likelihood",
+                    "BIC",
+                    "holdout predicted",
+                    "MAE",
+                    "RMSE",
+                ],
+                rows,
+            );
+            t.caption = Some("the purchase models compared on the holdout".to_string());
+            s.tables.push(t);
+            for c in &comparison.candidates {
+                if let Some(why) = &c.not_fitted {
+                    s.lines
+                        .push(format!("{} not compared: {why}", c.model.name()));
+                }
+            }
+        }
     }
     Some(s)
 }

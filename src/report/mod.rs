@@ -264,6 +264,10 @@ pub struct ModelHealth {
     /// all customers, with their bounds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intervals: Option<crate::value::intervals::IntervalTotals>,
+    /// P(alive) over repeat purchases × the time of the last purchase, at
+    /// the longest tenure among the customers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_alive_matrix: Option<crate::value::tables::AliveMatrix>,
     /// The fits for people (named and rounded as `cpm value` shows them).
     #[serde(skip)]
     pub fitted: Vec<crate::value::tables::Fitted>,
@@ -395,6 +399,19 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         None
     };
     let profitability = profit.as_deref().map(crate::value::historic::whale_curve);
+    let alive_matrix = match (sources.model, has("tenure") && has("repeat_purchases")) {
+        (Some(model), true) => {
+            let longest = |name: &str| -> Result<f64> {
+                let values = customers.column(name)?.cast(&DataType::Float64)?;
+                Ok(values.f64()?.max().unwrap_or(0.0))
+            };
+            let (tenure, most) = (longest("tenure")?, longest("repeat_purchases")?);
+            (tenure > 0.0)
+                .then(|| crate::value::tables::alive_matrix(model, tenure, most as u32))
+                .transpose()?
+        }
+        _ => None,
+    };
     let model = sources.model.map(|model| ModelHealth {
         customers: model.customers,
         time_unit: model.time_unit,
@@ -413,6 +430,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         spend_fallback: model.spend_fallback.clone(),
         holdout: sources.holdout.cloned(),
         intervals: sources.intervals.cloned(),
+        p_alive_matrix: alive_matrix,
         fitted: crate::value::tables::fitted(model),
     });
     let data_quality = sources.quality.map(|q| DataQuality {

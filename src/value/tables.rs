@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use polars::prelude::*;
+use serde::Serialize;
 
 use super::compare::Comparison;
 use super::holdout::HoldoutReport;
@@ -294,4 +295,55 @@ pub fn interval_totals(totals: &super::intervals::IntervalTotals) -> Result<Data
         format!("{level} lower").as_str() => rows.iter().map(|r| human::money(r.1.lower)).collect::<Vec<_>>(),
         format!("{level} upper").as_str() => rows.iter().map(|r| human::money(r.1.upper)).collect::<Vec<_>>(),
     )?)
+}
+
+/// P(alive) over repeat purchases × the time of the last one, for
+/// customers observed for `tenure` (lifetimes' probability-alive matrix).
+#[derive(Debug, Clone, Serialize)]
+pub struct AliveMatrix {
+    /// The time observed, T (the model's unit).
+    pub tenure: f64,
+    /// Repeat purchases of each row, the most at the top.
+    pub frequencies: Vec<u32>,
+    /// The time of the last purchase of each column (0 … T).
+    pub recencies: Vec<f64>,
+    /// P(alive) per row and column; `None` where no history can be (x =
+    /// 0 with t_x > 0; BG/BB: more purchases than opportunities).
+    pub values: Vec<Vec<Option<f64>>>,
+}
+
+/// The P(alive) matrix of `model` at T = `tenure`, for 0 … `most`
+/// repeat purchases (at most 15 rows) and 11 times of the last purchase.
+pub fn alive_matrix(model: &Model, tenure: f64, most: u32) -> Result<AliveMatrix> {
+    let discrete = model.purchase.kind() == super::purchase::PurchaseModelKind::Bgbb;
+    let tenure = if discrete { tenure.floor() } else { tenure };
+    let frequencies: Vec<u32> = (0..=most.min(14)).rev().collect();
+    let recencies: Vec<f64> = (0..=10)
+        .map(|k| {
+            let t = tenure * f64::from(k) / 10.0;
+            if discrete {
+                t.round()
+            } else {
+                (t * 10.0).round() / 10.0
+            }
+        })
+        .collect();
+    let params = model.purchase.model();
+    let values = (frequencies.iter())
+        .map(|&x| {
+            let x = f64::from(x);
+            (recencies.iter())
+                .map(|&t_x| {
+                    let possible = (x > 0.0 || t_x == 0.0) && (!discrete || x <= t_x);
+                    possible.then(|| params.p_alive(x, t_x, tenure)).transpose()
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    Ok(AliveMatrix {
+        tenure,
+        frequencies,
+        recencies,
+        values,
+    })
 }

@@ -260,6 +260,62 @@ fn the_models_add_their_health_and_the_holdout() {
     assert!(holdout["total_actual"].as_f64().unwrap() > 0.0);
     assert!(!holdout["tracking"].as_array().unwrap().is_empty());
     assert!(json["portfolio"]["clv"].as_f64().unwrap() > 0.0);
+    // the P(alive) matrix: BG/NBD keeps one-time buyers alive; the later
+    // the last purchase, the likelier alive; the more purchases before a
+    // long silence, the likelier dead
+    let matrix = &model["p_alive_matrix"];
+    let frequencies = matrix["frequencies"].as_array().unwrap();
+    assert_eq!(frequencies.len(), 15);
+    assert_eq!(frequencies[14], 0);
+    let cell = |row: usize, column: usize| matrix["values"][row][column].as_f64();
+    assert_eq!(cell(14, 0), Some(1.0));
+    assert_eq!(cell(14, 5), None);
+    for row in 0..14 {
+        let values: Vec<f64> = (0..11).map(|c| cell(row, c).unwrap()).collect();
+        assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
+    }
+    assert!(cell(0, 2).unwrap() < cell(13, 2).unwrap());
+}
+
+#[test]
+fn the_html_page_draws_the_model_diagnostics_and_the_comparison() {
+    let dir = tempdir();
+    let page = dir.path().join("report.html");
+    cpm(&[
+        "report",
+        &data("cdnow_sample.csv"),
+        "--model",
+        "auto",
+        "--calibration-end",
+        "1997-09-30",
+        "--as-of",
+        "1998-06-30",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    // the page's text, with the escapes of / and ' read back
+    let html = std::fs::read_to_string(&page)
+        .unwrap()
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'");
+    for chart in [
+        "Tracking: cumulative repeat purchases, actual and expected",
+        "Tracking: repeat purchases per period, actual and expected",
+        "Calibration against holdout: mean holdout purchases by calibration repeat purchases",
+        "P(alive) by repeat purchases (x) and the time of the last one",
+    ] {
+        assert!(html.contains(&format!("aria-label=\"{chart}")), "{chart}");
+    }
+    // every compared model is a line of the calibration/holdout chart and
+    // a row of the comparison table
+    for model in ["BG/NBD", "Pareto/NBD (chosen)", "MBG/NBD"] {
+        assert!(html.matches(model).count() >= 2, "{model}");
+    }
+    assert!(html.contains("model chosen: Pareto/NBD predicts each customer"));
+    assert!(html.contains("BG/BB not compared"));
 }
 
 #[test]

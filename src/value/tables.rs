@@ -199,6 +199,15 @@ pub fn model(model: &Model, config: &ValueConfig) -> Result<DataFrame> {
             String::new(),
         ));
     }
+    let horizon = config.horizon.in_units(model.time_unit);
+    rows.push((
+        "a new customer's repeat purchases over the horizon".into(),
+        human::fixed(
+            (model.purchase.model()).unconditional_expected_purchases(horizon)?,
+            3,
+        ),
+        String::new(),
+    ));
     rows.push((
         "time unit, horizon".into(),
         format!(

@@ -1079,3 +1079,21 @@ fn the_report_shows_the_totals_with_their_interval() {
         .code_is(2)
         .stderr_has(&["a probability between 0 and 1"]);
 }
+
+#[test]
+fn the_summary_gives_a_new_customer_s_expected_purchases() {
+    // BG/NBD's E[X(52)] for a new customer on CDNOW: 1.444004
+    cpm(&[
+        "value",
+        &data("cdnow_sample.csv"),
+        "--as-of",
+        "1997-09-30",
+        "--horizon",
+        "52w",
+        "-o",
+        "/dev/null",
+    ])
+    .run()
+    .ok()
+    .stderr_has(&["a new customer's repeat purchases over the horizon ┆ 1.444 "]);
+}

@@ -9,6 +9,7 @@
 //! every future version, which `rand` does not promise across releases.
 
 use anyhow::{Result, anyhow, bail};
+use hashbrown::HashMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -181,12 +182,13 @@ fn bounds(values: &mut [f64], level: f64) -> [f64; 2] {
     [at((1.0 - level) / 2.0), at((1.0 + level) / 2.0)]
 }
 
-/// Per distinct history, each draw's P(alive), expected purchases and
-/// P(alive) × discounted purchases (CLV before spend).
+/// Per distinct history: the bounds of P(alive) and expected purchases,
+/// and each draw's P(alive) × discounted purchases (CLV before spend;
+/// empty without a spend model), as f32 to halve the memory.
 struct HistoryDraws {
-    p_alive: Vec<f64>,
-    expected: Vec<f64>,
-    discounted: Vec<f64>,
+    p_alive: [f64; 2],
+    expected: [f64; 2],
+    discounted: Vec<f32>,
 }
 
 /// One customer's bounds (its place in the table, to put them back in
@@ -244,72 +246,135 @@ pub fn intervals(
     let month = clv::month(model.time_unit);
     let discount = clv::monthly_rate(config.discount_rate);
     let h = &inputs.histories;
-    let per_history: Vec<HistoryDraws> = (0..h.x.len())
-        .into_par_iter()
+    let level = interval.level;
+    let with_spend = spend.is_some() || model.spend_fallback.is_some();
+    // what a customer still active buys depends on (x, T) alone: each
+    // draw's discounted and total purchases once per distinct pair
+    let mut pairs: HashMap<(u64, u64), u32> = HashMap::new();
+    let pair_of: Vec<u32> = (0..h.x.len())
         .map(|g| {
-            let (x, t_x, t) = (h.x[g], h.t_x[g], h.t[g]);
-            let mut out = HistoryDraws {
-                p_alive: Vec::with_capacity(DRAWS),
-                expected: Vec::with_capacity(DRAWS),
-                discounted: Vec::with_capacity(DRAWS),
-            };
-            for fit in &fits {
-                let m = fit.model();
-                let alive = m.p_alive(x, t_x, t)?;
-                let (discounted, expected) =
-                    clv::discounted_purchases_if_alive(m, (x, t), horizon, month, discount)?;
-                out.p_alive.push(alive);
-                out.expected.push(alive * expected);
-                out.discounted.push(alive * discounted);
-            }
-            Ok(out)
+            let next = pairs.len() as u32;
+            *pairs.entry((h.x[g].to_bits(), h.t[g].to_bits())).or_insert(next)
+        })
+        .collect();
+    let mut distinct = vec![(0.0, 0.0); pairs.len()];
+    for ((x, t), k) in pairs {
+        distinct[k as usize] = (f64::from_bits(x), f64::from_bits(t));
+    }
+    let if_alive: Vec<Vec<(f32, f32)>> = distinct
+        .into_par_iter()
+        .map(|x_t| {
+            (fits.iter())
+                .map(|fit| {
+                    let (discounted, expected) = clv::discounted_purchases_if_alive(
+                        fit.model(),
+                        x_t,
+                        horizon,
+                        month,
+                        discount,
+                    )?;
+                    Ok((discounted as f32, expected as f32))
+                })
+                .collect()
         })
         .collect::<Result<_>>()?;
-    let level = interval.level;
+    // per history: the bounds, and each draw's expected purchases added
+    // to the totals' (× the customers with the history)
+    let (per_history, mut purchases) = (0..h.x.len())
+        .into_par_iter()
+        .map(|g| -> Result<(usize, HistoryDraws, Vec<f64>)> {
+            let (x, t_x, t) = (h.x[g], h.t_x[g], h.t[g]);
+            let pair = &if_alive[pair_of[g] as usize];
+            let mut alive = Vec::with_capacity(DRAWS);
+            for fit in &fits {
+                alive.push(fit.model().p_alive(x, t_x, t)?);
+            }
+            let mut expected: Vec<f64> = (alive.iter().zip(pair))
+                .map(|(a, (_, e))| a * f64::from(*e))
+                .collect();
+            let weighted: Vec<f64> = expected.iter().map(|e| e * h.count[g]).collect();
+            let discounted = match with_spend {
+                true => (alive.iter().zip(pair))
+                    .map(|(a, (d, _))| (a * f64::from(*d)) as f32)
+                    .collect(),
+                false => Vec::new(),
+            };
+            let draws = HistoryDraws {
+                p_alive: bounds(&mut alive, level),
+                expected: bounds(&mut expected, level),
+                discounted,
+            };
+            Ok((g, draws, weighted))
+        })
+        .try_fold(
+            || (Vec::new(), vec![0.0; DRAWS]),
+            |(mut all, mut totals), item| {
+                let (g, draws, weighted) = item?;
+                for (total, w) in totals.iter_mut().zip(&weighted) {
+                    *total += w;
+                }
+                all.push((g, draws));
+                Ok::<_, anyhow::Error>((all, totals))
+            },
+        )
+        .try_reduce(
+            || (Vec::new(), vec![0.0; DRAWS]),
+            |mut a, b| {
+                a.0.extend(b.0);
+                for (total, w) in a.1.iter_mut().zip(&b.1) {
+                    *total += w;
+                }
+                Ok(a)
+            },
+        )?;
+    let mut ordered: Vec<Option<HistoryDraws>> = (0..h.x.len()).map(|_| None).collect();
+    for (g, draws) in per_history {
+        ordered[g] = Some(draws);
+    }
+    let per_history: Vec<HistoryDraws> = ordered.into_iter().flatten().collect();
     let n = inputs.x.len();
-    let with_spend = spend.is_some() || model.spend_fallback.is_some();
-    // per customer: the bounds, and its draws added to the totals'
-    let (mut rows, mut purchases, mut values) = (0..n)
+    // per customer: the CLV bounds, and its draws added to the totals'
+    let (mut rows, mut values) = (0..n)
         .into_par_iter()
         .fold(
-            || (Vec::new(), vec![0.0; DRAWS], vec![0.0; DRAWS]),
-            |(mut rows, mut purchases, mut values), i| {
+            || (Vec::new(), vec![0.0; DRAWS]),
+            |(mut rows, mut values), i| {
                 let draws = &per_history[inputs.history_of[i] as usize];
-                let mut clv: Vec<f64> = (0..DRAWS)
-                    .map(|d| {
-                        let order = match (&spend, &model.spend_fallback, &inputs.m) {
-                            (Some(gg), _, Some(m)) => gg[d]
-                                .expected_order_value(inputs.x[i], m[i].max(0.0))
-                                .unwrap_or(f64::NAN),
-                            (None, Some(fallback), Some(m)) => {
-                                fallback.expected_order_value(inputs.x[i], m[i])
-                            }
-                            _ => f64::NAN,
-                        };
-                        draws.discounted[d] * order * margin_rate
-                    })
-                    .collect();
-                for d in 0..DRAWS {
-                    purchases[d] += draws.expected[d];
-                    values[d] += clv[d];
-                }
-                let clv_bounds = with_spend.then(|| bounds(&mut clv, level));
+                let clv = with_spend.then(|| {
+                    let mut clv: Vec<f64> = (0..DRAWS)
+                        .map(|d| {
+                            let order = match (&spend, &model.spend_fallback, &inputs.m) {
+                                (Some(gg), _, Some(m)) => gg[d]
+                                    .expected_order_value(inputs.x[i], m[i].max(0.0))
+                                    .unwrap_or(f64::NAN),
+                                (None, Some(fallback), Some(m)) => {
+                                    fallback.expected_order_value(inputs.x[i], m[i])
+                                }
+                                _ => f64::NAN,
+                            };
+                            f64::from(draws.discounted[d]) * order * margin_rate
+                        })
+                        .collect();
+                    for (total, v) in values.iter_mut().zip(&clv) {
+                        *total += v;
+                    }
+                    bounds(&mut clv, level)
+                });
                 rows.push(CustomerBounds {
                     customer: i,
-                    p_alive: bounds(&mut draws.p_alive.clone(), level),
-                    expected: bounds(&mut draws.expected.clone(), level),
-                    clv: clv_bounds,
+                    p_alive: draws.p_alive,
+                    expected: draws.expected,
+                    clv,
                 });
-                (rows, purchases, values)
+                (rows, values)
             },
         )
         .reduce(
-            || (Vec::new(), vec![0.0; DRAWS], vec![0.0; DRAWS]),
+            || (Vec::new(), vec![0.0; DRAWS]),
             |mut a, b| {
                 a.0.extend(b.0);
-                for d in 0..DRAWS {
-                    a.1[d] += b.1[d];
-                    a.2[d] += b.2[d];
+                for (total, v) in a.1.iter_mut().zip(&b.1) {
+                    *total += v;
                 }
                 a
             },

@@ -254,7 +254,9 @@ pub fn intervals(
     let pair_of: Vec<u32> = (0..h.x.len())
         .map(|g| {
             let next = pairs.len() as u32;
-            *pairs.entry((h.x[g].to_bits(), h.t[g].to_bits())).or_insert(next)
+            *pairs
+                .entry((h.x[g].to_bits(), h.t[g].to_bits()))
+                .or_insert(next)
         })
         .collect();
     let mut distinct = vec![(0.0, 0.0); pairs.len()];

@@ -585,10 +585,12 @@ pub fn predict(
     for ((x, t), k) in pairs {
         distinct[k as usize] = (f64::from_bits(x), f64::from_bits(t));
     }
-    let if_alive: Vec<(f64, f64)> = distinct
-        .into_par_iter()
-        .map(|x_t| clv::discounted_purchases_if_alive(params, x_t, horizon, month, discount))
+    let if_alive: Vec<(f64, f64)> = (distinct.par_iter())
+        .map(|x_t| clv::discounted_purchases_if_alive(params, *x_t, horizon, month, discount))
         .collect::<Result<_>>()?;
+    let quiet_if_alive: Vec<Option<f64>> = (distinct.par_iter())
+        .map(|(x, t)| params.p_no_purchase_if_alive(horizon, *x, *t))
+        .collect();
     let per_history: Vec<Prediction> = (0..histories.x.len())
         .into_par_iter()
         .map(|g| {
@@ -598,7 +600,10 @@ pub fn predict(
             Ok(Prediction {
                 p_alive,
                 expected_purchases: p_alive * expected,
-                p_no_purchase: params.p_no_purchase(horizon, x, t_x, t)?,
+                p_no_purchase: match quiet_if_alive[pair_of[g] as usize] {
+                    Some(quiet) => 1.0 - p_alive + p_alive * quiet,
+                    None => params.p_no_purchase(horizon, x, t_x, t)?,
+                },
                 expected_order_value: f64::NAN,
                 clv: p_alive * discounted,
             })
@@ -651,7 +656,16 @@ pub fn predict(
         // at the continuous rate per time unit equal to the annual one
         PurchaseFit::ParetoNbd(fit) => {
             let delta = config.discount_rate.ln_1p() / per_year;
-            columns.push(dert(inputs, |x, t_x, t| fit.params.dert(delta, x, t_x, t))?);
+            // the lifetime part depends on T alone: once per distinct T
+            let mut times: Vec<f64> = inputs.histories.t.clone();
+            times.sort_by(f64::total_cmp);
+            times.dedup();
+            let lifetimes: HashMap<u64, f64> = (times.par_iter())
+                .map(|t| (t.to_bits(), fit.params.discounted_lifetime(delta, *t)))
+                .collect();
+            columns.push(dert(inputs, |x, t_x, t| {
+                fit.params.dert_with(lifetimes[&t.to_bits()], x, t_x, t)
+            })?);
         }
         // at the rate per opportunity equal to the annual one
         PurchaseFit::BgBb(fit) => {

@@ -184,13 +184,20 @@ impl ParetoNbd {
     /// death before any purchase (∫ E[μ e^(−μu)] E[e^(−λu)] du over
     /// [0, τ], by quadrature).
     pub fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        let alive = self.p_alive(x, t_x, t)?;
+        Ok((1.0 - alive) + alive * self.p_no_purchase_if_alive(horizon, x, t))
+    }
+
+    /// P(no purchase over the next `horizon` | alive at T): quiet until
+    /// the end, or dead before the first purchase. It depends on x and T
+    /// alone, so a caller computes it once per (x, T).
+    pub fn p_no_purchase_if_alive(&self, horizon: f64, x: f64, t: f64) -> f64 {
         let ParetoNbd { r, alpha, s, beta } = *self;
         let (a, b) = (alpha + t, beta + t);
         let survive = |u: f64| (r + x) * (a / (a + u)).ln() + s * (b / (b + u)).ln();
         let quiet = survive(horizon).exp();
         let dies_first = integral(&|u: f64| s / (b + u) * survive(u).exp(), 0.0, horizon);
-        let alive = self.p_alive(x, t_x, t)?;
-        Ok((1.0 - alive) + alive * (quiet + dies_first))
+        quiet + dies_first
     }
 
     /// Discounted expected residual transactions (Fader, Hardie & Lee 2005,
@@ -198,10 +205,20 @@ impl ParetoNbd {
     /// P(alive) × E[λ] × E[1 / (μ + δ)], the last as ∫ e^(−δu) E[e^(−μu)] du
     /// over [0, ∞).
     pub fn dert(&self, delta: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
-        let ParetoNbd { r, alpha, s, beta } = *self;
+        self.dert_with(self.discounted_lifetime(delta, t), x, t_x, t)
+    }
+
+    /// E[1 / (μ + δ)] of a customer alive at T, the part of DERT that
+    /// depends on T alone (a caller computes it once per T).
+    pub fn discounted_lifetime(&self, delta: f64, t: f64) -> f64 {
+        let ParetoNbd { s, beta, .. } = *self;
         let b = beta + t;
-        let per_rate = integral_to_infinity(&|u: f64| (-delta * u + s * (b / (b + u)).ln()).exp());
-        Ok(self.p_alive(x, t_x, t)? * (r + x) / (alpha + t) * per_rate)
+        integral_to_infinity(&|u: f64| (-delta * u + s * (b / (b + u)).ln()).exp())
+    }
+
+    /// DERT from T's [`ParetoNbd::discounted_lifetime`].
+    pub fn dert_with(&self, lifetime: f64, x: f64, t_x: f64, t: f64) -> Result<f64> {
+        Ok(self.p_alive(x, t_x, t)? * (self.r + x) / (self.alpha + t) * lifetime)
     }
 
     /// Purchases expected in the first `t` of a new customer's life,

@@ -54,6 +54,12 @@ pub trait PurchaseModel: Sync {
     fn p_no_purchase(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> Result<f64>;
     /// Purchases expected in the first `t` of a new customer's life.
     fn unconditional_expected_purchases(&self, t: f64) -> Result<f64>;
+    /// P(no purchase over the next `horizon` | alive at T) when it depends
+    /// on x and T alone and is costly (computed once per (x, T)); `None`:
+    /// [`PurchaseModel::p_no_purchase`] per history.
+    fn p_no_purchase_if_alive(&self, _horizon: f64, _x: f64, _t: f64) -> Option<f64> {
+        None
+    }
 }
 
 impl PurchaseModel for BgNbd {
@@ -91,6 +97,9 @@ impl PurchaseModel for ParetoNbd {
     }
     fn unconditional_expected_purchases(&self, t: f64) -> Result<f64> {
         Ok(ParetoNbd::unconditional_expected_purchases(self, t))
+    }
+    fn p_no_purchase_if_alive(&self, horizon: f64, x: f64, t: f64) -> Option<f64> {
+        Some(ParetoNbd::p_no_purchase_if_alive(self, horizon, x, t))
     }
 }
 

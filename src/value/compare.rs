@@ -190,13 +190,20 @@ fn reason(best: &Candidate, runner_up: Option<&Candidate>) -> String {
         None => String::new(),
     };
     match runner_up {
-        Some(next) => format!(
-            "{} predicts each customer's holdout purchases best: RMSE {rmse:.4} against {:.4} \
-             for {}, the next best{total}",
-            best.model.name(),
-            next.rmse.unwrap_or(f64::NAN),
-            next.model.name()
-        ),
+        Some(next) => {
+            let next_rmse = next.rmse.unwrap_or(f64::NAN);
+            let close = if next_rmse - rmse < 0.01 * rmse {
+                "; the two are within 1% of each other, so either would serve"
+            } else {
+                ""
+            };
+            format!(
+                "{} predicts each customer's holdout purchases best: RMSE {rmse:.4} against \
+                 {next_rmse:.4} for {}, the next best{total}{close}",
+                best.model.name(),
+                next.model.name()
+            )
+        }
         None => format!(
             "{} is the only model that could be fitted (RMSE {rmse:.4}){total}",
             best.model.name()

@@ -103,36 +103,25 @@ impl BgBb {
                 histories.t[g]
             );
         }
-        let n = histories.customers();
-        let objective = fit::numeric_gradient(|logs: &[f64]| -> f64 {
-            let params = BgBb {
-                alpha: logs[0].exp(),
-                beta: logs[1].exp(),
-                gamma: logs[2].exp(),
-                delta: logs[3].exp(),
-            };
-            let ll = params.total_log_likelihood(histories);
-            -ll / n + penalty * logs.iter().map(|l| l.exp().powi(2)).sum::<f64>()
-        });
-        let minimum = fit::minimize(
-            &objective,
-            &[1.0, 1.0, 1.0, 1.0],
+        let model = |[alpha, beta, gamma, delta]: [f64; 4]| BgBb {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        };
+        let fit = fit::maximise(
+            |p| model(*p).total_log_likelihood(histories),
+            [1.0; 4],
+            histories.customers(),
+            penalty,
             "BG/BB",
-            &["alpha", "beta", "gamma", "delta"],
+            ["alpha", "beta", "gamma", "delta"],
         )?;
-        let p = &minimum.params;
-        let covariance = fit::covariance(&objective, &minimum, n);
-        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(BgBbFit {
-            params: BgBb {
-                alpha: p[0],
-                beta: p[1],
-                gamma: p[2],
-                delta: p[3],
-            },
-            log_likelihood: fit::log_likelihood(&minimum, n, penalty),
-            std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
-            covariance,
+            params: model(fit.params),
+            log_likelihood: fit.log_likelihood,
+            std_errors: fit.std_errors,
+            covariance: fit.covariance,
         })
     }
 

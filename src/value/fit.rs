@@ -188,7 +188,7 @@ pub fn minimize(
 /// (the mean negative log-likelihood at the parameters' logs) and its
 /// gradient by central differences, step 1e-5 in each log (error about
 /// 1e-10, far below the fit's gradient tolerance).
-pub fn numeric_gradient(
+fn numeric_gradient(
     value: impl Fn(&[f64]) -> f64 + Sync,
 ) -> impl Fn(&[f64]) -> (f64, Vec<f64>) + Sync {
     move |logs: &[f64]| {
@@ -204,6 +204,48 @@ pub fn numeric_gradient(
             .collect();
         (value(logs), gradient)
     }
+}
+
+/// A maximum-likelihood fit of `K` parameters: the estimates, the
+/// total log-likelihood (without the penalty), their standard errors and
+/// covariance.
+pub struct Estimates<const K: usize> {
+    /// The parameters, in the order they were named.
+    pub params: [f64; K],
+    /// The total log-likelihood at them.
+    pub log_likelihood: f64,
+    /// Their standard errors (`None`: not identified).
+    pub std_errors: [Option<f64>; K],
+    /// Their covariance, the inverse Hessian.
+    pub covariance: Option<Covariance>,
+}
+
+/// Maximises the total log-likelihood `total` (a function of the
+/// parameters, NaN where it cannot be computed) of `n` customers from
+/// `start`, with the gradient by central differences of the mean
+/// negative log-likelihood plus `penalty` × Σ p²; errors name `model` and
+/// the parameter (`names`) that ran off.
+pub fn maximise<const K: usize>(
+    total: impl Fn(&[f64; K]) -> f64 + Sync,
+    start: [f64; K],
+    n: f64,
+    penalty: f64,
+    model: &str,
+    names: [&str; K],
+) -> Result<Estimates<K>> {
+    let objective = numeric_gradient(|logs: &[f64]| -> f64 {
+        let params: [f64; K] = std::array::from_fn(|i| logs[i].exp());
+        -total(&params) / n + penalty * params.iter().map(|p| p * p).sum::<f64>()
+    });
+    let minimum = minimize(&objective, &start, model, &names)?;
+    let covariance = covariance(&objective, &minimum, n);
+    let std_errors = standard_errors(covariance.as_ref(), K);
+    Ok(Estimates {
+        params: std::array::from_fn(|i| minimum.params[i]),
+        log_likelihood: log_likelihood(&minimum, n, penalty),
+        std_errors: std::array::from_fn(|i| std_errors[i]),
+        covariance,
+    })
 }
 
 /// The total log-likelihood at a minimum of the mean negative

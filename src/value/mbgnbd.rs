@@ -84,37 +84,20 @@ impl MbgNbd {
     /// the gradient by central differences.
     pub fn fit(histories: &Histories, penalty: f64) -> Result<MbgNbdFit> {
         histories.require_repeats("MBG/NBD")?;
-        let n = histories.customers();
-        let objective = fit::numeric_gradient(|logs: &[f64]| -> f64 {
-            let params = MbgNbd {
-                r: logs[0].exp(),
-                alpha: logs[1].exp(),
-                a: logs[2].exp(),
-                b: logs[3].exp(),
-            };
-            let ll = params.total_log_likelihood(histories);
-            -ll / n + penalty * logs.iter().map(|l| l.exp().powi(2)).sum::<f64>()
-        });
-        let alpha0 = histories.scale_guess();
-        let minimum = fit::minimize(
-            &objective,
-            &[1.0, alpha0, 1.0, 1.0],
+        let model = |[r, alpha, a, b]: [f64; 4]| MbgNbd { r, alpha, a, b };
+        let fit = fit::maximise(
+            |p| model(*p).total_log_likelihood(histories),
+            [1.0, histories.scale_guess(), 1.0, 1.0],
+            histories.customers(),
+            penalty,
             "MBG/NBD",
-            &["r", "alpha", "a", "b"],
+            ["r", "alpha", "a", "b"],
         )?;
-        let p = &minimum.params;
-        let covariance = fit::covariance(&objective, &minimum, n);
-        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(MbgNbdFit {
-            params: MbgNbd {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
-            },
-            log_likelihood: fit::log_likelihood(&minimum, n, penalty),
-            std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
-            covariance,
+            params: model(fit.params),
+            log_likelihood: fit.log_likelihood,
+            std_errors: fit.std_errors,
+            covariance: fit.covariance,
         })
     }
 

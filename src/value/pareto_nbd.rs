@@ -107,39 +107,21 @@ impl ParetoNbd {
     /// respect to its parameters, which no closed form gives.
     pub fn fit(histories: &Histories, penalty: f64) -> Result<ParetoNbdFit> {
         histories.require_repeats("Pareto/NBD")?;
-        let n = histories.customers();
-        let objective = fit::numeric_gradient(|logs: &[f64]| -> f64 {
-            let params = ParetoNbd {
-                r: logs[0].exp(),
-                alpha: logs[1].exp(),
-                s: logs[2].exp(),
-                beta: logs[3].exp(),
-            };
-            match params.total_log_likelihood(histories) {
-                Ok(ll) => -ll / n + penalty * logs.iter().map(|l| l.exp().powi(2)).sum::<f64>(),
-                Err(_) => f64::NAN,
-            }
-        });
+        let model = |[r, alpha, s, beta]: [f64; 4]| ParetoNbd { r, alpha, s, beta };
         let alpha0 = histories.scale_guess();
-        let minimum = fit::minimize(
-            &objective,
-            &[1.0, alpha0, 1.0, alpha0],
+        let fit = fit::maximise(
+            |p| (model(*p).total_log_likelihood(histories)).unwrap_or(f64::NAN),
+            [1.0, alpha0, 1.0, alpha0],
+            histories.customers(),
+            penalty,
             "Pareto/NBD",
-            &["r", "alpha", "s", "beta"],
+            ["r", "alpha", "s", "beta"],
         )?;
-        let p = &minimum.params;
-        let covariance = fit::covariance(&objective, &minimum, n);
-        let std_errors = fit::standard_errors(covariance.as_ref(), 4);
         Ok(ParetoNbdFit {
-            params: ParetoNbd {
-                r: p[0],
-                alpha: p[1],
-                s: p[2],
-                beta: p[3],
-            },
-            log_likelihood: fit::log_likelihood(&minimum, n, penalty),
-            std_errors: [std_errors[0], std_errors[1], std_errors[2], std_errors[3]],
-            covariance,
+            params: model(fit.params),
+            log_likelihood: fit.log_likelihood,
+            std_errors: fit.std_errors,
+            covariance: fit.covariance,
         })
     }
 

@@ -99,25 +99,19 @@ impl Sbg {
                  subscribers leave"
             );
         }
-        let objective = fit::numeric_gradient(|logs: &[f64]| -> f64 {
-            let params = Sbg {
-                alpha: logs[0].exp(),
-                beta: logs[1].exp(),
-            };
-            -params.total_log_likelihood(cohort) / n
-                + penalty * logs.iter().map(|l| l.exp().powi(2)).sum::<f64>()
-        });
-        let minimum = fit::minimize(&objective, &[1.0, 1.0], "sBG", &["alpha", "beta"])?;
-        let p = &minimum.params;
-        let covariance = fit::covariance(&objective, &minimum, n);
-        let std_errors = fit::standard_errors(covariance.as_ref(), 2);
+        let fit = fit::maximise(
+            |&[alpha, beta]| Sbg { alpha, beta }.total_log_likelihood(cohort),
+            [1.0, 1.0],
+            n,
+            penalty,
+            "sBG",
+            ["alpha", "beta"],
+        )?;
+        let [alpha, beta] = fit.params;
         Ok(SbgFit {
-            params: Sbg {
-                alpha: p[0],
-                beta: p[1],
-            },
-            log_likelihood: fit::log_likelihood(&minimum, n, penalty),
-            std_errors: [std_errors[0], std_errors[1]],
+            params: Sbg { alpha, beta },
+            log_likelihood: fit.log_likelihood,
+            std_errors: fit.std_errors,
             subscribers: n as u64,
         })
     }

@@ -789,3 +789,34 @@ fn duckdb_reads_a_raw_csv_export_with_its_date_layout() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_log_without_amounts_gives_the_same_facts_in_duckdb() {
+    // the CDNOW sample without its amounts, ISO dates: revenue 0 on every
+    // line in both renderings, the same orders, days and counts
+    let Some(folder) = engines() else { return };
+    let dir = tempdir();
+    let log = dir.path().join("log.csv");
+    let mut text = String::from("customer_id,date\n");
+    let sample = std::fs::read_to_string(data("cdnow_sample.csv")).unwrap();
+    for line in sample.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let day = fields[2];
+        text += &format!("{},{}-{}-{}\n", fields[0], &day[..4], &day[4..6], &day[6..]);
+    }
+    std::fs::write(&log, text).unwrap();
+    let log = log.display().to_string();
+    let (expected, told, code) = run(&folder, &["facts", &log, "-f", "csv"]);
+    assert_eq!(code, 0, "{told}");
+    assert!(told.contains("no revenue column"), "{told}");
+    let source = format!("read_csv('{log}', all_varchar=true)");
+    let (got, stderr, code) = run(
+        &folder,
+        &[
+            "facts", "--engine", "duckdb", "--source", &source, "-f", "csv",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(got == expected, "the facts of a log without amounts differ");
+    assert_eq!(expected.lines().count(), 2358);
+}

@@ -24,6 +24,19 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.into()))
 }
 
+/// Targets a report missed with `--fail-on-miss` (exit code 3), told
+/// after every output was written.
+#[derive(Debug)]
+pub struct TargetsMissed(pub String);
+
+impl fmt::Display for TargetsMissed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TargetsMissed {}
+
 /// How a position inside an input is counted: text formats have lines,
 /// columnar formats have rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -35,7 +35,8 @@ pub fn document(report: &Report) -> Document {
     if let Some(stamp) = &report.generated_at {
         subtitle.push(format!("generated {stamp}"));
     }
-    let mut sections = vec![portfolio(report)];
+    let mut sections: Vec<Section> = targets(report).into_iter().collect();
+    sections.push(portfolio(report));
     sections.extend(kpis(report));
     sections.push(composition(report));
     sections.push(concentration(report));
@@ -224,6 +225,42 @@ fn composition(report: &Report) -> Section {
             .push("no segment, tier or matrix_cell column".to_string());
     }
     s
+}
+
+/// The targets, met or missed, first: what a cron mail is read for.
+fn targets(report: &Report) -> Option<Section> {
+    if report.targets.is_empty() {
+        return None;
+    }
+    let mut s = section("targets", "Targets");
+    let missed = report.targets.iter().filter(|t| !t.met).count();
+    if missed > 0 {
+        s.alerts.push(format!(
+            "{missed} of {} targets missed",
+            report.targets.len()
+        ));
+    }
+    let rows = (report.targets.iter())
+        .map(|t| {
+            vec![
+                text(if t.met { "met" } else { "missed" }),
+                Cell::Text(t.target.metric.clone()),
+                Cell::Text(format!(
+                    "{} {}",
+                    t.target.comparator.symbol(),
+                    t.target.goal
+                )),
+                t.value
+                    .map_or(text("not in this report"), |v| Cell::Number(v, 4)),
+            ]
+        })
+        .collect();
+    s.tables.push(table(
+        "targets",
+        &["status", "figure", "target", "value"],
+        rows,
+    ));
+    Some(s)
 }
 
 fn concentration(report: &Report) -> Section {

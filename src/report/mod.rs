@@ -21,6 +21,7 @@ pub mod migration;
 pub mod period;
 pub mod pushdown;
 pub mod render;
+pub mod targets;
 
 use anyhow::Result;
 use chrono::{Days, NaiveDate};
@@ -63,6 +64,8 @@ pub struct ReportConfig {
     /// revenue when the transactions have no cost (`--margin`), and a
     /// saved model to score with (`--model-in`).
     pub models: crate::value::Valuation,
+    /// Goals for the report's figures (`--target`).
+    pub targets: Vec<targets::Target>,
 }
 
 impl Default for ReportConfig {
@@ -73,6 +76,7 @@ impl Default for ReportConfig {
             top_customers: 10,
             stamp: None,
             models: crate::value::Valuation::default(),
+            targets: Vec::new(),
         }
     }
 }
@@ -150,6 +154,9 @@ pub struct Report {
     pub curves: Curves,
     /// What could not be reported, and why.
     pub notes: Vec<String>,
+    /// The targets, met or missed (absent without `--target`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<targets::Checked>,
 }
 
 /// Totals of the portfolio.
@@ -451,7 +458,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             .as_deref()
             .map(|p| concentration::cumulative_curve(p, CURVE_POINTS)),
     };
-    Ok(Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         generated_at: config.stamp.clone(),
         as_of: sources.as_of,
@@ -469,7 +476,10 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         data_quality,
         curves,
         notes,
-    })
+        targets: Vec::new(),
+    };
+    report.targets = targets::check(&report, &config.targets);
+    Ok(report)
 }
 
 /// The `count` customers with the most revenue (ties by id).

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::util::{canonical_sample, cpm, data, parse_csv, read_json, tempdir, testdata};
+use crate::util::{Run, canonical_sample, cpm, data, parse_csv, read_json, tempdir, testdata};
 
 /// The report of the CDNOW sample with a holdout from 1997-09-30, written
 /// to `out` (its extension picks the format).
@@ -855,4 +855,80 @@ fn the_model_options_are_value_s_own() {
     assert!(half > 0.0 && half < year, "{half} {year}");
     let daily = report(&["--time-unit", "day", "--penalty", "0.001"]);
     assert_eq!(daily["model"]["time_unit"], "day");
+}
+
+/// The small report (March 2024, no models) with `targets`, written as
+/// JSON and HTML: the run, the JSON's targets, the HTML.
+fn small_with_targets(targets: &[&str], extra: &[&str]) -> (Run, serde_json::Value, String) {
+    let dir = tempdir();
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let input = data("report_small.csv");
+    let mut args = vec!["report", &input, "--as-of", "2024-03-31", "--no-model"];
+    for target in targets {
+        args.extend(["--target", target]);
+    }
+    args.extend(extra);
+    let (j, h) = (json.display().to_string(), html.display().to_string());
+    args.extend(["-o", &j, "-o", &h]);
+    let run = cpm(&args).run();
+    let page = std::fs::read_to_string(&html).unwrap_or_default();
+    (run, read_json(&json), page)
+}
+
+#[test]
+fn targets_are_met_or_missed_by_the_hand_computed_kpis() {
+    // March against February: retention 1/3, churned 2, revenue 435
+    // against 245 (+77.55%), churned 2 against 3 (-33.3%)
+    let targets = [
+        "retention_rate>=0.3333333333333333",
+        "retention_rate>0.34",
+        "churned<=2",
+        "churned_customers<2",
+        "revenue_change_pct>=77.5",
+        "churned_customers_change_pct<=-33.3",
+        "clv>0",
+    ];
+    let (run, json, html) = small_with_targets(&targets, &[]);
+    let run = run.ok();
+    let checked = json["targets"].as_array().unwrap();
+    let met: Vec<bool> = checked
+        .iter()
+        .map(|t| t["met"].as_bool().unwrap())
+        .collect();
+    assert_eq!(met, [true, false, true, false, true, true, false]);
+    assert!((checked[4]["value"].as_f64().unwrap() - 100.0 * 190.0 / 245.0).abs() < 1e-9);
+    assert!(checked[6]["value"].is_null(), "no models: no CLV");
+    assert!(
+        run.stderr().contains("3 of 7 targets missed"),
+        "{}",
+        run.stderr()
+    );
+    // the targets come first on the page
+    let first = html.find("<section").unwrap();
+    assert!(
+        html[first..].starts_with("<section id=\"targets\""),
+        "{}",
+        &html[first..first + 80]
+    );
+    assert!(html.contains("3 of 7 targets missed"));
+}
+
+#[test]
+fn fail_on_miss_exits_3_after_writing_every_output() {
+    let (run, json, html) = small_with_targets(&["retention_rate>=0.5"], &["--fail-on-miss"]);
+    run.code_is(3)
+        .stderr_has(&["1 of 1 targets missed: retention_rate >= 0.5 (is 0.3333)"]);
+    assert_eq!(json["targets"][0]["met"], false);
+    assert!(html.contains("missed"));
+    let (run, _, _) = small_with_targets(&["retention_rate>=0.3"], &["--fail-on-miss"]);
+    run.ok();
+    cpm(&[
+        "report",
+        &data("report_small.csv"),
+        "--target",
+        "retained>=0.3",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["no figure 'retained'", "retention_rate"]);
 }

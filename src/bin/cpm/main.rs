@@ -92,8 +92,13 @@ fn main() -> ExitCode {
         Err(err) => {
             let err = in_flags(err);
             let usage = err.chain().any(|e| e.is::<cpm::error::UsageError>());
+            let missed = err.chain().any(|e| e.is::<cpm::error::TargetsMissed>());
             ui.error(&err);
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(match (missed, usage) {
+                (true, _) => 3,
+                (_, true) => 2,
+                _ => 1,
+            })
         }
     }
 }

@@ -25,6 +25,10 @@ Examples:
   cpm report retail_export.csv --as-of today --period week -o weekly.html \\
       -o weekly.json -q
 
+  # targets first on the page; cron mails a miss (exit code 3)
+  cpm report retail_export.csv --target 'retention_rate>=0.25' \
+      --target 'top_20pct_share<=0.8' --fail-on-miss -o weekly.html
+
   # Markdown for the team chat; the tables as CSV for a spreadsheet
   cpm report retail_export.csv --format markdown --tables-dir tables/ > report.md
 
@@ -104,6 +108,17 @@ pub struct Args {
     /// at most 100; 100 when it does not tell).
     #[arg(long, value_name = "N", help_heading = "Output")]
     width: Option<u16>,
+
+    /// A goal for one of the report's figures, e.g. 'retention_rate>=0.35',
+    /// 'churned_customers<=300', 'top_20pct_share<=0.7',
+    /// 'revenue_change_pct>=0' (repeatable): shown met or missed first.
+    #[arg(long = "target", value_name = "GOAL", help_heading = "Targets")]
+    goals: Vec<cpm::report::targets::Target>,
+
+    /// Exit with code 3 when a target is missed, after writing every
+    /// output (for cron).
+    #[arg(long, requires = "goals", help_heading = "Targets")]
+    fail_on_miss: bool,
 
     #[command(flatten)]
     engine: EngineArgs,
@@ -228,10 +243,30 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             models.config.intervals = args.intervals.config();
             models
         },
+        targets: args.goals.clone(),
     };
     let report = assemble::assemble(plan, assembly, &config, ui)?;
     write_outputs(&report, &args, &targets, &protected, ui)?;
     ui.step("write");
+    let missed: Vec<String> = (report.targets.iter())
+        .filter(|t| !t.met)
+        .map(|t| match t.value {
+            Some(value) => format!("{} (is {value:.4})", t.target),
+            None => format!("{} (not in this report)", t.target),
+        })
+        .collect();
+    if !missed.is_empty() {
+        let message = format!(
+            "{} of {} targets missed: {}",
+            missed.len(),
+            report.targets.len(),
+            missed.join("; ")
+        );
+        if args.fail_on_miss {
+            bail!(cpm::error::TargetsMissed(message));
+        }
+        ui.warn(&message);
+    }
     Ok(())
 }
 

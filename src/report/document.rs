@@ -32,6 +32,14 @@ pub fn document(report: &Report) -> Document {
     if let Some(as_of) = report.as_of {
         subtitle.push(format!("as of {as_of}"));
     }
+    if let Some(k) = &report.kpis {
+        subtitle.push(format!(
+            "{} {} to {}",
+            k.period.name(),
+            k.current.start,
+            k.current.end
+        ));
+    }
     if let Some(stamp) = &report.generated_at {
         subtitle.push(format!("generated {stamp}"));
     }
@@ -52,7 +60,7 @@ pub fn document(report: &Report) -> Document {
         sections.push(notes);
     }
     Document {
-        title: "Customer portfolio report".to_string(),
+        title: (report.title.clone()).unwrap_or_else(|| "Customer portfolio report".to_string()),
         subtitle,
         sections,
     }
@@ -153,11 +161,7 @@ fn kpis(report: &Report) -> Option<Section> {
     let mut s = section("kpis", "This period against the one before");
     s.lines.push(format!(
         "{} {} to {}, against {} to {}",
-        match k.period {
-            super::period::Period::Week => "week",
-            super::period::Period::Month => "month",
-            super::period::Period::Quarter => "quarter",
-        },
+        k.period.name(),
         now.start,
         now.end,
         before.start,

@@ -59,6 +59,8 @@ pub struct ReportConfig {
     pub top_customers: usize,
     /// A time stamp to print (`--stamp`); none keeps runs byte-identical.
     pub stamp: Option<String>,
+    /// The page's title (`--title`), instead of "Customer portfolio report".
+    pub title: Option<String>,
     /// How customers are valued when the input has no CLV: the models'
     /// time unit, horizon, discount rate and penalty, the margin on
     /// revenue when the transactions have no cost (`--margin`), and a
@@ -75,6 +77,7 @@ impl Default for ReportConfig {
             concentration_alert: 0.1,
             top_customers: 10,
             stamp: None,
+            title: None,
             models: crate::value::Valuation::default(),
             targets: Vec::new(),
         }
@@ -122,6 +125,9 @@ pub struct Report {
     /// `--stamp`'s time, else absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated_at: Option<String>,
+    /// `--title` (the company, "weekly"), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The analysis day.
     pub as_of: Option<NaiveDate>,
     /// Totals of the portfolio.
@@ -461,6 +467,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         generated_at: config.stamp.clone(),
+        title: config.title.clone(),
         as_of: sources.as_of,
         portfolio,
         kpis,

@@ -16,6 +16,15 @@ pub enum Period {
 }
 
 impl Period {
+    /// The period's name: week, month or quarter.
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+        }
+    }
+
     /// The first day of the period that ends on `end` (inclusive): seven
     /// days for a week; for a month or quarter ending on the last day of a
     /// month, the calendar month or the three calendar months, otherwise

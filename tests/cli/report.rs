@@ -932,3 +932,31 @@ fn fail_on_miss_exits_3_after_writing_every_output() {
     .code_is(2)
     .stderr_has(&["no figure 'retained'", "retention_rate"]);
 }
+
+#[test]
+fn the_title_and_the_period_head_the_page() {
+    let dir = tempdir();
+    let (html, md) = (dir.path().join("r.html"), dir.path().join("r.md"));
+    cpm(&[
+        "report",
+        &data("report_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--period",
+        "week",
+        "--title",
+        "Acme <b>weekly</b>",
+        "-o",
+        html.to_str().unwrap(),
+        "-o",
+        md.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h1>Acme &lt;b&gt;weekly&lt;&#x2f;b&gt;, 2024-03-31</h1>"));
+    assert!(page.contains("<p class=\"subtitle\">week 2024-03-25 to 2024-03-31"));
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(markdown.starts_with("# Acme &lt;b&gt;weekly&lt;/b&gt;\n"), "{markdown}");
+}

@@ -104,6 +104,11 @@ pub struct Args {
     #[arg(long, help_heading = "Output")]
     stamp: bool,
 
+    /// The page's title, e.g. "Acme, weekly" (default: Customer portfolio
+    /// report).
+    #[arg(long, value_name = "TEXT", help_heading = "Output")]
+    title: Option<String>,
+
     /// Width of the terminal page in characters (default: the terminal's,
     /// at most 100; 100 when it does not tell).
     #[arg(long, value_name = "N", help_heading = "Output")]
@@ -238,6 +243,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         stamp: args
             .stamp
             .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        title: args.title.clone(),
         models: {
             let mut models = args.model.valuation()?;
             models.config.intervals = args.intervals.config();

@@ -958,5 +958,8 @@ fn the_title_and_the_period_head_the_page() {
     assert!(page.contains("<h1>Acme &lt;b&gt;weekly&lt;&#x2f;b&gt;, 2024-03-31</h1>"));
     assert!(page.contains("<p class=\"subtitle\">week 2024-03-25 to 2024-03-31"));
     let markdown = std::fs::read_to_string(&md).unwrap();
-    assert!(markdown.starts_with("# Acme &lt;b&gt;weekly&lt;/b&gt;\n"), "{markdown}");
+    assert!(
+        markdown.starts_with("# Acme &lt;b&gt;weekly&lt;/b&gt;\n"),
+        "{markdown}"
+    );
 }

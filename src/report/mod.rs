@@ -458,10 +458,18 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             .collect(),
     });
     let positive_revenue: Vec<f64> = revenue.iter().map(|v| v.max(0.0)).collect();
+    // without a cost of any kind profit is revenue × one margin, and its
+    // whale curve would only repeat the Pareto curve
+    let costed = ["margin", "acquisition_cost", "service_cost"]
+        .iter()
+        .any(|name| has(name));
+    if profit.is_some() && !costed {
+        notes.push("no whale curve: without cost it would repeat the Pareto curve".to_string());
+    }
     let curves = Curves {
         pareto: concentration::cumulative_curve(&positive_revenue, CURVE_POINTS),
-        whale: profit
-            .as_deref()
+        whale: (profit.as_deref())
+            .filter(|_| costed)
             .map(|p| concentration::cumulative_curve(p, CURVE_POINTS)),
     };
     let mut report = Report {

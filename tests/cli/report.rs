@@ -340,14 +340,38 @@ fn the_html_page_is_well_formed_self_contained_and_escapes_text() {
         .filter_map(|n| n.text())
         .collect();
     assert!(text.contains("<script>alert(1)</script>"));
-    // every chart the data allows: segments, Pareto, cohorts, R×F, whale
+    // every chart the data allows: segments, Pareto, cohorts, R×F; no
+    // whale curve without cost (it would repeat the Pareto curve)
     assert_eq!(
         document
             .descendants()
             .filter(|n| n.has_tag_name("svg"))
             .count(),
-        5
+        4
     );
+    assert!(html.contains("no whale curve: without cost it would repeat the Pareto curve"));
+}
+
+#[test]
+fn the_whale_curve_is_drawn_when_cost_makes_profit_differ_from_revenue() {
+    let dir = tempdir();
+    let page = dir.path().join("report.html");
+    cpm(&[
+        "report",
+        &data("orders.csv"),
+        "--no-model",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+    ])
+    .run()
+    .ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("aria-label=\"Whale curve"),
+        "orders.csv has a cost column"
+    );
+    assert!(!html.contains("no whale curve"));
 }
 
 #[test]

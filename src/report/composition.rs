@@ -25,7 +25,7 @@ pub struct Part {
 }
 
 /// The parts of the customer table by column `by`, largest revenue share
-/// first.
+/// first; tiers in their own order, platinum to bronze.
 pub fn composition(customers: &DataFrame, by: &str) -> Result<Vec<Part>> {
     let by_revenue = groups(customers, by, "revenue")?;
     // CLV summed over the same groups, without grouping again
@@ -70,6 +70,14 @@ pub fn composition(customers: &DataFrame, by: &str) -> Result<Vec<Part>> {
             .total_cmp(&a.revenue_share.unwrap_or(0.0))
             .then_with(|| a.name.cmp(&b.name))
     });
+    if by == "tier" {
+        let rank = |name: &str| {
+            (crate::segment::tiers::TIERS.iter())
+                .position(|t| *t == name)
+                .unwrap_or(usize::MAX)
+        };
+        parts.sort_by_key(|p| rank(&p.name));
+    }
     Ok(parts)
 }
 

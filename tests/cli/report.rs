@@ -987,3 +987,13 @@ fn the_title_and_the_period_head_the_page() {
         "{markdown}"
     );
 }
+
+#[test]
+fn tiers_come_in_their_own_order() {
+    // bronze holds the most revenue of the small report, yet platinum leads
+    let json = small_json();
+    let names: Vec<&str> = (json["composition"]["tiers"].as_array().unwrap().iter())
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["platinum", "silver", "bronze"]);
+}

@@ -9,7 +9,6 @@
 //! purchase happens at an opportunity, not between two).
 
 use anyhow::{Result, bail};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::bgnbd::Histories;
@@ -79,11 +78,7 @@ impl BgBb {
     /// The log-likelihood of every history, weighted by its customers,
     /// added in a fixed order.
     pub fn total_log_likelihood(&self, h: &Histories) -> f64 {
-        let terms: Vec<f64> = (0..h.x.len())
-            .into_par_iter()
-            .map(|g| h.count[g] * self.log_likelihood(h.x[g], h.t_x[g], h.t[g]))
-            .collect();
-        terms.iter().sum()
+        h.weighted_sum(|x, t_x, t| self.log_likelihood(x, t_x, t))
     }
 
     /// Fits the model by maximum likelihood on histories in whole

@@ -137,6 +137,16 @@ impl Histories {
         Ok((groups, group_of))
     }
 
+    /// Σ over groups of customers × `term(x, t_x, T)` (a log-likelihood),
+    /// computed in parallel and added in a fixed order.
+    pub fn weighted_sum(&self, term: impl Fn(f64, f64, f64) -> f64 + Sync) -> f64 {
+        let terms: Vec<f64> = (0..self.x.len())
+            .into_par_iter()
+            .map(|g| self.count[g] * term(self.x[g], self.t_x[g], self.t[g]))
+            .collect();
+        terms.iter().sum()
+    }
+
     /// Customers in all groups.
     pub fn customers(&self) -> f64 {
         self.count.iter().sum()

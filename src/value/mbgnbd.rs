@@ -5,7 +5,6 @@
 //! customer, × b / (a + b), the chance of surviving the first purchase).
 
 use anyhow::Result;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::bgnbd::{BgNbd, Histories};
@@ -73,11 +72,7 @@ impl MbgNbd {
     /// The log-likelihood of every history, weighted by its customers,
     /// added in a fixed order.
     pub fn total_log_likelihood(&self, h: &Histories) -> f64 {
-        let terms: Vec<f64> = (0..h.x.len())
-            .into_par_iter()
-            .map(|g| h.count[g] * self.log_likelihood(h.x[g], h.t_x[g], h.t[g]))
-            .collect();
-        terms.iter().sum()
+        h.weighted_sum(|x, t_x, t| self.log_likelihood(x, t_x, t))
     }
 
     /// Fits the model by maximum likelihood (`penalty` as for BG/NBD),
@@ -146,22 +141,7 @@ impl MbgNbd {
 mod tests {
     use super::*;
 
-    /// The CDNOW sample's calibration histories, in weeks.
-    fn cdnow() -> Histories {
-        let rows: Vec<Vec<f64>> =
-            include_str!("../../testdata/cdnow_customers_summary_with_transactions.csv")
-                .lines()
-                .skip(1)
-                .map(|line| {
-                    line.split(',')
-                        .skip(1)
-                        .map(|f| f.parse().unwrap())
-                        .collect()
-                })
-                .collect();
-        let column = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f64>>();
-        Histories::new(&column(0), &column(1), &column(2)).unwrap()
-    }
+    use crate::value::testing::cdnow_histories as cdnow;
 
     #[test]
     fn the_fit_reproduces_lifetimes() {

@@ -556,14 +556,14 @@ pub fn fill_in(
     }
 }
 
+/// The models' shared test data.
 #[cfg(test)]
-mod tests {
-    use super::bgnbd::{BgNbd, Histories};
-    use super::gamma_gamma::GammaGamma;
+pub(crate) mod testing {
+    use super::bgnbd::Histories;
 
     /// The CDNOW sample's 39-week calibration summary, in weeks:
     /// (x, t_x, T, mean repeat-purchase value).
-    fn cdnow() -> Vec<[f64; 4]> {
+    pub(crate) fn cdnow() -> Vec<[f64; 4]> {
         include_str!("../../testdata/cdnow_customers_summary_with_transactions.csv")
             .lines()
             .skip(1)
@@ -577,6 +577,21 @@ mod tests {
             })
             .collect()
     }
+
+    /// The CDNOW sample's calibration histories, in weeks.
+    pub(crate) fn cdnow_histories() -> Histories {
+        let rows = cdnow();
+        let column = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f64>>();
+        Histories::new(&column(0), &column(1), &column(2)).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bgnbd::{BgNbd, Histories};
+    use super::gamma_gamma::GammaGamma;
+
+    use super::testing::cdnow;
 
     #[test]
     fn bgnbd_fit_reproduces_the_paper() {

@@ -222,22 +222,7 @@ mod tests {
         beta: 11.6562236707,
     };
 
-    /// The CDNOW sample's calibration histories, in weeks.
-    fn cdnow() -> Histories {
-        let rows: Vec<Vec<f64>> =
-            include_str!("../../testdata/cdnow_customers_summary_with_transactions.csv")
-                .lines()
-                .skip(1)
-                .map(|line| {
-                    line.split(',')
-                        .skip(1)
-                        .map(|f| f.parse().unwrap())
-                        .collect()
-                })
-                .collect();
-        let column = |k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f64>>();
-        Histories::new(&column(0), &column(1), &column(2)).unwrap()
-    }
+    use crate::value::testing::cdnow_histories as cdnow;
 
     #[test]
     fn the_likelihood_at_btyd_s_estimates_is_btyd_s() {

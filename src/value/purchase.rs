@@ -190,44 +190,40 @@ impl PurchaseFit {
 
     /// Each parameter's name, estimate and standard error.
     pub fn parameters(&self) -> Vec<(&'static str, f64, Option<f64>)> {
-        match self {
+        let (names, values, se) = match self {
             PurchaseFit::BgNbd(f) => {
-                let (p, se) = (f.params, f.std_errors);
-                vec![
-                    ("r", p.r, se[0]),
-                    ("alpha", p.alpha, se[1]),
-                    ("a", p.a, se[2]),
-                    ("b", p.b, se[3]),
-                ]
+                let p = f.params;
+                (
+                    ["r", "alpha", "a", "b"],
+                    [p.r, p.alpha, p.a, p.b],
+                    f.std_errors,
+                )
             }
             PurchaseFit::ParetoNbd(f) => {
-                let (p, se) = (f.params, f.std_errors);
-                vec![
-                    ("r", p.r, se[0]),
-                    ("alpha", p.alpha, se[1]),
-                    ("s", p.s, se[2]),
-                    ("beta", p.beta, se[3]),
-                ]
+                let p = f.params;
+                (
+                    ["r", "alpha", "s", "beta"],
+                    [p.r, p.alpha, p.s, p.beta],
+                    f.std_errors,
+                )
             }
             PurchaseFit::MbgNbd(f) => {
-                let (p, se) = (f.params, f.std_errors);
-                vec![
-                    ("r", p.r, se[0]),
-                    ("alpha", p.alpha, se[1]),
-                    ("a", p.a, se[2]),
-                    ("b", p.b, se[3]),
-                ]
+                let p = f.params;
+                (
+                    ["r", "alpha", "a", "b"],
+                    [p.r, p.alpha, p.a, p.b],
+                    f.std_errors,
+                )
             }
             PurchaseFit::BgBb(f) => {
-                let (p, se) = (f.params, f.std_errors);
-                vec![
-                    ("alpha", p.alpha, se[0]),
-                    ("beta", p.beta, se[1]),
-                    ("gamma", p.gamma, se[2]),
-                    ("delta", p.delta, se[3]),
-                ]
+                let p = f.params;
+                let values = [p.alpha, p.beta, p.gamma, p.delta];
+                (["alpha", "beta", "gamma", "delta"], values, f.std_errors)
             }
-        }
+        };
+        (names.into_iter().zip(values).zip(se))
+            .map(|((name, value), se)| (name, value, se))
+            .collect()
     }
 
     /// The same model with the parameters `values`, in the order of

@@ -123,6 +123,7 @@ fn every_help_example_runs() {
         Some("value"),
         Some("allocate"),
         Some("report"),
+        Some("config"),
         Some("completions"),
         Some("man"),
     ] {

@@ -5,6 +5,7 @@ mod allocate;
 mod bad_input;
 mod batches;
 mod cli;
+mod config;
 mod crash;
 mod docs;
 mod engines;

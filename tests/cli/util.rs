@@ -54,6 +54,12 @@ impl Cpm {
         self
     }
 
+    /// Runs in the folder `dir` (otherwise in the crate's folder).
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
     /// Runs to completion.
     pub fn run(mut self) -> Run {
         self.command

@@ -27,6 +27,15 @@ pub struct GlobalArgs {
     /// When to use colour on stderr. NO_COLOR in the environment means never.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
     pub color: ColorWhen,
+
+    /// Settings file giving any option a default (default: CPM_CONFIG,
+    /// else cpm.toml in the working folder). See cpm config --help.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Read no settings file, not even cpm.toml or CPM_CONFIG's.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
 }
 
 /// `--color`.

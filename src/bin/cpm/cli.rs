@@ -54,6 +54,13 @@ pub enum Command {
     Allocate(Box<cmd::allocate::Args>),
     /// The portfolio summary: KPIs, composition, concentration, migration, cohorts, models
     Report(Box<cmd::report::Args>),
+    /// Show the settings in effect and where each comes from, or write a starter cpm.toml
+    #[command(after_help = cmd::config::EXAMPLES)]
+    Config {
+        /// show or init.
+        #[command(subcommand)]
+        action: cmd::config::Action,
+    },
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  cpm completions bash > cpm.bash  # then: source cpm.bash\n  cpm completions zsh > _cpm      # a folder of your $fpath"

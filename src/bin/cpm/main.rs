@@ -7,11 +7,12 @@
 mod args;
 mod cli;
 mod cmd;
+mod config;
 mod ui;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use crate::cli::Command;
 
@@ -39,7 +40,7 @@ fn remove_temps_on_signals() {
 }
 
 /// Runs one subcommand.
-fn run(command: Command, ui: &ui::Ui) -> anyhow::Result<()> {
+fn run(command: Command, settings: &config::Settings, ui: &ui::Ui) -> anyhow::Result<()> {
     match command {
         Command::Ingest(args) => cmd::ingest::run(*args, ui),
         Command::Facts(args) => cmd::facts::run(*args, ui),
@@ -47,6 +48,7 @@ fn run(command: Command, ui: &ui::Ui) -> anyhow::Result<()> {
         Command::Value(args) => cmd::value::run(*args, ui),
         Command::Allocate(args) => cmd::allocate::run(*args, ui),
         Command::Report(args) => cmd::report::run(*args, ui),
+        Command::Config { action } => cmd::config::run(action, settings, ui),
         Command::Completions { shell } => cmd::meta::completions(shell, cli::Cli::command()),
         Command::Man {
             subcommand,
@@ -78,16 +80,20 @@ fn in_flags(err: anyhow::Error) -> anyhow::Error {
 fn main() -> ExitCode {
     // a panic is a bug: one line on stderr and exit code 101
     cpm::panic::install_hook(|| std::process::exit(101));
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
+    let (cli, settings) = match config::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(config::ParseError::Clap(err)) => {
             let _ = err.print();
             return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+        Err(config::ParseError::Settings(err)) => {
+            ui::Ui::plain().error(&err);
+            return ExitCode::from(2);
         }
     };
     remove_temps_on_signals();
     let ui = ui::Ui::new(&cli.global);
-    match run(cli.command, &ui) {
+    match run(cli.command, &settings, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let err = in_flags(err);

@@ -42,6 +42,18 @@ impl Ui {
         }
     }
 
+    /// Before the command line is parsed: the defaults of the global options.
+    pub fn plain() -> Self {
+        Ui::new(&GlobalArgs {
+            quiet: false,
+            verbose: 0,
+            sync: false,
+            color: ColorWhen::Auto,
+            config: None,
+            no_config: false,
+        })
+    }
+
     /// Whether outputs are fsynced as they are put in place (`--sync`).
     pub fn durable(&self) -> bool {
         self.durable

@@ -3,6 +3,7 @@
 //! output options into library options, reading inputs, writing results.
 
 pub mod allocate;
+pub mod config;
 pub mod facts;
 pub mod ingest;
 pub mod meta;

@@ -12,6 +12,19 @@ use crate::segment::rules::Play;
 /// `--by` names a column that is nearly an id.
 pub const MAX_GROUPS: usize = 10_000;
 
+/// A usage error unless `customers` has the attribute column `by`
+/// (`--by region`), naming the columns it has.
+pub fn check_attribute(customers: &DataFrame, by: &str) -> Result<()> {
+    if customers.column(by).is_err() {
+        bail!(crate::error::usage(format!(
+            "--by {by}: no such column in the customer table (found: {}); only columns \
+             constant per customer pass through from the transactions",
+            crate::error::column_list(customers)
+        )));
+    }
+    Ok(())
+}
+
 /// The customers' groups, by name.
 pub struct Groups {
     /// The group names, sorted.

@@ -9,7 +9,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use polars::prelude::*;
 
 use super::period::Period;
-use crate::hashing::{KeySet, Numbering};
+use crate::hashing::{KeyMap, KeySet, Numbering};
 use crate::io::batches::Batches;
 use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
 
@@ -27,7 +27,6 @@ pub(super) struct PeriodTotals {
     pub(super) end: NaiveDate,
     /// Whether each customer bought in it.
     pub(super) active: Vec<bool>,
-    pub(super) active_count: usize,
     pub(super) revenue: f64,
     /// Revenue less cost (with a cost column).
     pub(super) margin: f64,
@@ -45,6 +44,38 @@ pub(super) struct CohortTotals {
     pub(super) revenue: Vec<f64>,
 }
 
+/// Customers in groups, the values of an attribute (`report --by`): each
+/// customer's key ([`crate::hashing::text_keys`] of its id) and group. A
+/// customer of the transactions the map lacks is in none of the groups.
+#[derive(Debug, Clone, Default)]
+pub struct Grouping {
+    /// A customer's key → its group, 0..`groups`.
+    pub of_key: KeyMap<u128, u32>,
+    /// The number of groups.
+    pub groups: usize,
+}
+
+/// One group's sums in a period.
+#[derive(Debug, Clone, Default)]
+pub(super) struct GroupSums {
+    pub(super) revenue: f64,
+    /// Revenue less cost (with a cost column).
+    pub(super) margin: f64,
+    /// Distinct orders with a purchase (an order counts in the group of
+    /// the customer it is first seen with).
+    pub(super) orders: usize,
+}
+
+/// The periods' sums by the groups of one [`Grouping`].
+#[derive(Debug, Clone)]
+pub(super) struct Grouped {
+    /// Each customer's group (`u32::MAX`: none), by the customers' dense
+    /// numbers.
+    pub(super) group_of: Vec<u32>,
+    /// Per period, oldest first: per group.
+    pub(super) sums: [Vec<GroupSums>; PERIODS],
+}
+
 /// What the KPIs and cohorts read.
 pub struct Activity {
     /// Per customer: the first and second day with a purchase
@@ -56,6 +87,8 @@ pub struct Activity {
     pub(super) with_cost: bool,
     /// Acquisition-month cohorts up to the period end, oldest first.
     pub(super) cohorts: Vec<CohortTotals>,
+    /// The periods by the groups asked for, in their order.
+    pub(super) grouped: Vec<Grouped>,
 }
 
 /// Days since 1970-01-01, as the Date columns hold them.
@@ -192,8 +225,14 @@ impl Batch {
 
 impl Activity {
     /// Reads `source` for the periods of length `period` ending on `end`
-    /// and the cohorts up to `end`.
-    pub fn read(source: &Batches, end: NaiveDate, period: Period) -> Result<Activity> {
+    /// and the cohorts up to `end`, the periods also by each of
+    /// `groupings`.
+    pub fn read(
+        source: &Batches,
+        end: NaiveDate,
+        period: Period,
+        groupings: &[Grouping],
+    ) -> Result<Activity> {
         for name in [CUSTOMER_ID, ORDER_DATE, REVENUE] {
             if !source.has(name) {
                 bail!("the KPIs need transactions with a '{name}' column");
@@ -202,6 +241,9 @@ impl Activity {
         // pass 1: number the customers; first and second purchase days
         let mut numbering = Numbering::default();
         let mut firsts: Vec<Vec<(i32, i32)>> = vec![Vec::new(); numbering.partitions()];
+        // per grouping, per partition: each customer's group
+        let mut groups: Vec<Vec<Vec<u32>>> =
+            vec![vec![Vec::new(); numbering.partitions()]; groupings.len()];
         // each row's customer, kept for the second pass (4 bytes a row)
         let mut all_codes: Vec<u32> = Vec::with_capacity(source.rows_hint());
         let columns = Batch::columns(source, false);
@@ -211,6 +253,18 @@ impl Activity {
             all_codes.extend_from_slice(&codes);
             for (p, days) in firsts.iter_mut().enumerate() {
                 days.resize(numbering.partition_len(p), (i32::MAX, i32::MAX));
+            }
+            for (grouping, groups) in groupings.iter().zip(&mut groups) {
+                for (p, of) in groups.iter_mut().enumerate() {
+                    of.resize(numbering.partition_len(p), u32::MAX);
+                }
+                for (&code, key) in codes.iter().zip(&batch.keys) {
+                    let (p, local) = Numbering::split(code);
+                    let slot = &mut groups[p][local];
+                    if *slot == u32::MAX {
+                        *slot = grouping.of_key.get(key).copied().unwrap_or(u32::MAX - 1);
+                    }
+                }
             }
             for (i, &code) in codes.iter().enumerate() {
                 if batch.revenue[i] < 0.0 {
@@ -239,6 +293,12 @@ impl Activity {
             totals.active = vec![false; customers];
         }
         let ranges: Vec<(i32, i32)> = bounds.iter().map(|&(s, e)| (days(s), days(e))).collect();
+        let mut grouped: Vec<Grouped> = (groupings.iter().zip(groups))
+            .map(|(grouping, of)| Grouped {
+                group_of: of.concat(),
+                sums: std::array::from_fn(|_| vec![GroupSums::default(); grouping.groups]),
+            })
+            .collect();
         let mut orders: Vec<KeySet<u64>> = (0..PERIODS).map(|_| KeySet::default()).collect();
 
         // the cohorts: each customer's month of first purchase up to `end`
@@ -290,16 +350,22 @@ impl Activity {
                 for (k, &(from, to)) in ranges.iter().enumerate() {
                     if from <= day && day <= to {
                         let totals = &mut periods[k];
+                        let margin = batch.cost.as_ref().map_or(0.0, |cost| value - cost[i]);
                         totals.revenue += value;
-                        if let Some(cost) = &batch.cost {
-                            totals.margin += value - cost[i];
-                        }
+                        totals.margin += margin;
+                        let mut new_order = false;
                         if value >= 0.0 {
-                            let seen = &mut totals.active[c as usize];
-                            totals.active_count += usize::from(!*seen);
-                            *seen = true;
+                            totals.active[c as usize] = true;
                             if let Some(order) = &batch.order {
-                                orders[k].insert(order[i]);
+                                new_order = orders[k].insert(order[i]);
+                            }
+                        }
+                        for grouped in &mut grouped {
+                            let group = grouped.group_of[c as usize] as usize;
+                            if let Some(sums) = grouped.sums[k].get_mut(group) {
+                                sums.revenue += value;
+                                sums.margin += margin;
+                                sums.orders += usize::from(new_order);
                             }
                         }
                     }
@@ -349,6 +415,7 @@ impl Activity {
             periods,
             with_cost,
             cohorts,
+            grouped,
         })
     }
 }

@@ -206,8 +206,14 @@ pub fn assemble(
         Rows::Here(read) => read.quality().cloned(),
         Rows::Engine(_) => None,
     };
+    let attributes = super::breakdown::attributes(&table, &config.by)?;
+    let groupings = (attributes.iter())
+        .map(|a| a.grouping(&table))
+        .collect::<Result<Vec<_>>>()?;
     let history = match plan.rows {
-        Rows::Here(read) => here(&read, plan.as_of, &assembly, migrate, config, observer)?,
+        Rows::Here(read) => here(
+            &read, plan.as_of, &assembly, migrate, config, &groupings, observer,
+        )?,
         Rows::Engine(pushed) => {
             let pushed = *pushed;
             History {
@@ -246,6 +252,7 @@ pub fn assemble(
         holdout: holdout.as_ref(),
         quality: quality.as_ref(),
         notes,
+        attributes: &attributes,
     };
     let report = super::build(sources, config)?;
     if let Some(warning) = report.kpis.as_ref().and_then(|k| k.empty_period_warning()) {
@@ -327,6 +334,7 @@ fn here(
     assembly: &Assembly,
     migrate: bool,
     config: &ReportConfig,
+    groupings: &[super::activity::Grouping],
     observer: &dyn Observer,
 ) -> Result<History> {
     let Some(transactions) = read.batches() else {
@@ -351,7 +359,7 @@ fn here(
             previous: None,
         });
     };
-    let activity = Activity::read(&transactions, end, config.period)?;
+    let activity = Activity::read(&transactions, end, config.period, groupings)?;
     let previous = match migrate {
         true => {
             let end = super::previous_period_end(end, config.period);

@@ -55,6 +55,7 @@ mod tests {
             &crate::io::batches::Batches::Frame(frame),
             end,
             Period::Month,
+            &[],
         )
         .unwrap()
     }

@@ -48,6 +48,7 @@ pub fn document(report: &Report) -> Document {
     sections.extend(kpis(report));
     sections.push(composition(report));
     sections.push(concentration(report));
+    sections.extend(by_attribute(report));
     sections.extend(migration(report));
     sections.extend(cohorts(report));
     sections.extend(rfm_grid(report));
@@ -229,6 +230,94 @@ fn composition(report: &Report) -> Section {
             .push("no segment, tier or matrix_cell column".to_string());
     }
     s
+}
+
+/// Values of an attribute shown in its table; the JSON has them all.
+const VALUES_SHOWN: usize = 20;
+
+/// The portfolio by each `--by` attribute: one table a value a row, the
+/// diversification in a line, the alerts first.
+fn by_attribute(report: &Report) -> Option<Section> {
+    if report.by.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = report.by.iter().map(|(name, _)| name.as_str()).collect();
+    let mut s = section("by", &format!("By {}", names.join(", ")));
+    let threshold = percent(report.concentration_alert.threshold);
+    for (name, by) in &report.by {
+        let d = &by.diversification;
+        if let (true, Some(largest), Some(share)) = (d.alert, &d.largest, d.largest_share) {
+            s.alerts.push(format!(
+                "{name}: {largest} makes {} of revenue (alert above {threshold})",
+                percent(share)
+            ));
+        }
+        if let (Some(hhi), Some(equivalent)) = (d.hhi, d.equivalent_values) {
+            s.lines.push(format!(
+                "{name}: HHI {hhi:.3} over {} values, as concentrated as {equivalent:.1} equal ones",
+                by.values.len()
+            ));
+        }
+        let with_kpis = by.values.iter().any(|(_, f)| f.kpis.is_some());
+        let period = report.kpis.as_ref().map_or("period", |k| k.period.name());
+        let revenue_header = format!("revenue this {period}");
+        let mut headers = vec![name.as_str(), "customers", "revenue share"];
+        if with_kpis {
+            headers.extend([
+                revenue_header.as_str(),
+                "change",
+                "new",
+                "churned",
+                "retention",
+            ]);
+        }
+        headers.push("largest customer");
+        let rows = (by.values.iter().take(VALUES_SHOWN))
+            .map(|(value, f)| {
+                let mut row = vec![
+                    text(value),
+                    Cell::Count(f.customers),
+                    Cell::of(f.revenue_share, Cell::Rate),
+                ];
+                if with_kpis {
+                    match &f.kpis {
+                        Some(k) => row.extend([
+                            Cell::Money(k.current.revenue),
+                            relative(k.current.revenue, k.previous.revenue),
+                            Cell::Count(k.current.new_customers),
+                            Cell::Count(k.current.churned_customers),
+                            Cell::of(k.current.retention_rate, Cell::Rate),
+                        ]),
+                        None => row.extend(std::iter::repeat_n(Cell::Empty, 5)),
+                    }
+                }
+                row.push(Cell::of(
+                    f.concentration.largest_customer_share,
+                    Cell::Share,
+                ));
+                row
+            })
+            .collect();
+        let file: String = (name.chars())
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut t = table(&format!("by_{file}"), &headers, rows);
+        t.caption = Some(format!("by {name}"));
+        if by.values.len() > VALUES_SHOWN {
+            t.note = Some(format!(
+                "{} more values of {name} in the JSON report",
+                by.values.len() - VALUES_SHOWN
+            ));
+        }
+        s.tables.push(t);
+    }
+    Some(s)
 }
 
 /// The targets, met or missed, first: what a cron mail is read for.

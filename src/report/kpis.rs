@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::activity::{Activity, PeriodTotals, days};
+use super::activity::{Activity, GroupSums, PeriodTotals, days};
 
 /// One period's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,34 +42,91 @@ pub struct PeriodKpis {
 /// column, else revenue × `margin_rate` when one is given.
 pub fn period_kpis(activity: &Activity, margin_rate: Option<f64>) -> [PeriodKpis; 2] {
     let [oldest, previous, current] = &activity.periods;
+    let sums = |p: &PeriodTotals| GroupSums {
+        revenue: p.revenue,
+        margin: p.margin,
+        orders: p.orders,
+    };
+    let everyone = |_: usize| true;
     [
-        figures(activity, current, previous, margin_rate),
-        figures(activity, previous, oldest, margin_rate),
+        figures(
+            activity,
+            [previous, current],
+            &sums(current),
+            margin_rate,
+            everyone,
+        ),
+        figures(
+            activity,
+            [oldest, previous],
+            &sums(previous),
+            margin_rate,
+            everyone,
+        ),
     ]
 }
 
-/// The figures of `period`, given the one before it.
+/// [`period_kpis`] of the customers in group `group` of the activity's
+/// `grouping`-th grouping (`report --by`).
+pub fn group_kpis(
+    activity: &Activity,
+    grouping: usize,
+    group: u32,
+    margin_rate: Option<f64>,
+) -> [PeriodKpis; 2] {
+    let [oldest, previous, current] = &activity.periods;
+    let grouped = &activity.grouped[grouping];
+    let member = |c: usize| grouped.group_of[c] == group;
+    let [_, sums_previous, sums_current] = &grouped.sums;
+    let g = group as usize;
+    [
+        figures(
+            activity,
+            [previous, current],
+            &sums_current[g],
+            margin_rate,
+            member,
+        ),
+        figures(
+            activity,
+            [oldest, previous],
+            &sums_previous[g],
+            margin_rate,
+            member,
+        ),
+    ]
+}
+
+/// The figures of the period `[before, period]`'s second, given the one
+/// before it, of the customers `member` says, whose sums are `sums`.
 fn figures(
     activity: &Activity,
-    period: &PeriodTotals,
-    before: &PeriodTotals,
+    [before, period]: [&PeriodTotals; 2],
+    sums: &GroupSums,
     margin_rate: Option<f64>,
+    member: impl Fn(usize) -> bool,
 ) -> PeriodKpis {
     let (from, to) = (days(period.start), days(period.end));
     let (mut new, mut repeat, mut kept) = (0u64, 0usize, 0usize);
+    let (mut active, mut active_before) = (0usize, 0usize);
     for (c, &(first, second)) in activity.purchase_days.iter().enumerate() {
+        if !member(c) {
+            continue;
+        }
+        active_before += usize::from(before.active[c]);
         if period.active[c] {
+            active += 1;
             new += u64::from(first >= from);
             repeat += usize::from(second <= to);
             kept += usize::from(before.active[c]);
         }
     }
     let share = |part: usize, whole: usize| (whole > 0).then(|| part as f64 / whole as f64);
-    let count = period.active_count as u64;
+    let count = active as u64;
     let margin = if activity.with_cost {
-        Some(period.margin)
+        Some(sums.margin)
     } else {
-        margin_rate.map(|rate| period.revenue * rate)
+        margin_rate.map(|rate| sums.revenue * rate)
     };
     PeriodKpis {
         start: period.start,
@@ -77,13 +134,13 @@ fn figures(
         active_customers: count,
         new_customers: new,
         returning_customers: count - new,
-        churned_customers: (before.active_count - kept) as u64,
-        revenue: period.revenue,
+        churned_customers: (active_before - kept) as u64,
+        revenue: sums.revenue,
         margin,
-        orders: period.orders as u64,
-        average_order_value: (period.orders > 0).then(|| period.revenue / period.orders as f64),
-        repeat_rate: share(repeat, period.active_count),
-        retention_rate: share(kept, before.active_count),
+        orders: sums.orders as u64,
+        average_order_value: (sums.orders > 0).then(|| sums.revenue / sums.orders as f64),
+        repeat_rate: share(repeat, active),
+        retention_rate: share(kept, active_before),
     }
 }
 
@@ -106,6 +163,7 @@ mod tests {
             &crate::io::batches::Batches::Frame(frame),
             date(end),
             Period::Month,
+            &[],
         )
         .unwrap()
     }

@@ -11,6 +11,7 @@
 
 pub mod activity;
 pub mod assemble;
+pub mod breakdown;
 pub mod charts;
 pub mod cohorts;
 pub mod composition;
@@ -68,6 +69,9 @@ pub struct ReportConfig {
     pub models: crate::value::Valuation,
     /// Goals for the report's figures (`--target`).
     pub targets: Vec<targets::Target>,
+    /// Attributes of the customers to break the portfolio down by
+    /// (`--by region`).
+    pub by: Vec<String>,
 }
 
 impl Default for ReportConfig {
@@ -80,6 +84,7 @@ impl Default for ReportConfig {
             title: None,
             models: crate::value::Valuation::default(),
             targets: Vec::new(),
+            by: Vec::new(),
         }
     }
 }
@@ -114,6 +119,9 @@ pub struct Sources<'a> {
     pub quality: Option<&'a QualityReport>,
     /// Sections left out and why, known before the build (say `--no-model`).
     pub notes: Vec<String>,
+    /// The attributes of `--by`, in its order (the activity's groupings
+    /// have the same order).
+    pub attributes: &'a [breakdown::Attribute],
 }
 
 /// The whole report; its JSON form is the documented schema (README,
@@ -163,6 +171,13 @@ pub struct Report {
     /// The targets, met or missed (absent without `--target`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<targets::Checked>,
+    /// The portfolio by each `--by` attribute, then by value (absent
+    /// without `--by`).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "breakdown::as_map"
+    )]
+    pub by: Vec<(String, breakdown::ByAttribute)>,
 }
 
 /// Totals of the portfolio.
@@ -472,6 +487,19 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
             .filter(|_| costed)
             .map(|p| concentration::cumulative_curve(p, CURVE_POINTS)),
     };
+    let by = (sources.attributes.iter().enumerate())
+        .map(|(i, attribute)| {
+            let by = breakdown::breakdown(customers, attribute, i, sources.activity, config)?;
+            Ok((attribute.name.clone(), by))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !by.is_empty() && sources.activity.is_some_and(|a| a.grouped.is_empty()) {
+        notes.push(
+            "no KPIs by attribute: an engine's aggregates are not broken down (run the report \
+             here for them)"
+                .to_string(),
+        );
+    }
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
         generated_at: config.stamp.clone(),
@@ -492,6 +520,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         curves,
         notes,
         targets: Vec::new(),
+        by,
     };
     report.targets = targets::check(&report, &config.targets);
     Ok(report)

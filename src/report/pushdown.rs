@@ -223,7 +223,6 @@ fn activity(
         *totals_k = PeriodTotals {
             start,
             end,
-            active_count: active.iter().filter(|a| **a).count(),
             active,
             revenue: numbers(totals, &format!("revenue_{k}"))?[0],
             margin: numbers(totals, &format!("margin_{k}"))?[0],
@@ -269,5 +268,6 @@ fn activity(
         periods,
         with_cost,
         cohorts: found,
+        grouped: Vec::new(),
     })
 }

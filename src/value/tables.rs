@@ -11,9 +11,10 @@ use super::holdout::HoldoutReport;
 use super::{Model, ValueConfig};
 use crate::io::human;
 
-/// The whale curve of historic profit, and profit per segment when the
-/// table has segments (after `cpm segment`).
-pub fn profitability(table: &DataFrame) -> Result<Vec<DataFrame>> {
+/// The whale curve of historic profit, profit per segment when the table
+/// has segments (after `cpm segment`), and per value of each attribute
+/// `by` (`value --by region`).
+pub fn profitability(table: &DataFrame, by: &[String]) -> Result<Vec<DataFrame>> {
     let profit = table.column("profit")?.cast(&DataType::Float64)?;
     let profit: Vec<f64> = profit.f64()?.into_no_null_iter().collect();
     let curve = super::historic::whale_curve(&profit);
@@ -62,6 +63,10 @@ pub fn profitability(table: &DataFrame) -> Result<Vec<DataFrame>> {
     let mut tables = vec![whale];
     if table.column("segment").is_ok() {
         tables.push(super::historic::profitability_by(table, "segment")?);
+    }
+    for by in by {
+        crate::groups::check_attribute(table, by)?;
+        tables.push(super::historic::profitability_by(table, by)?);
     }
     Ok(tables)
 }

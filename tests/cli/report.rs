@@ -997,3 +997,136 @@ fn tiers_come_in_their_own_order() {
         .collect();
     assert_eq!(names, ["platinum", "silver", "bronze"]);
 }
+
+/// The report of testdata/report_regions.csv (March 2024 against
+/// February, no models) by region, as JSON.
+fn regions_json(extra: &[&str]) -> serde_json::Value {
+    let input = data("report_regions.csv");
+    let mut args = vec!["report", &input, "--as-of", "2024-03-31", "--no-model"];
+    args.extend(["--by", "region", "--format", "json"]);
+    args.extend(extra);
+    serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
+}
+
+#[test]
+fn by_region_each_value_and_the_diversification_match_the_hand_computed_answer() {
+    // revenue to date: A 150, C 300, E 70 (North 520); B 180, D 100
+    // (South 280); F 15 without a region; 815 in all
+    let json = regions_json(&[]);
+    let by = &json["by"]["region"];
+    let values = by["values"].as_object().unwrap();
+    let order: Vec<&str> = values.keys().map(String::as_str).collect();
+    assert_eq!(order, ["North", "South", "(none)"], "largest revenue first");
+    let north = &values["North"];
+    assert_eq!(north["customers"], 3);
+    assert_eq!(north["revenue"], 520.0);
+    assert!(close(&north["revenue_share"], 520.0 / 815.0));
+    assert!(close(&north["customer_share"], 0.5));
+    // North in March: A returning (o2 50), C new (o5 300); nobody of
+    // North bought in February, so nobody churned and retention is none
+    let now = &north["kpis"]["current"];
+    assert_eq!(
+        (
+            now["active_customers"].as_u64(),
+            now["new_customers"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (now["revenue"].as_f64(), now["orders"].as_u64()),
+        (Some(350.0), Some(2))
+    );
+    assert_eq!(now["churned_customers"], 0);
+    assert!(now["retention_rate"].is_null());
+    // ... February's North: nobody, January's A and E gone
+    let before = &north["kpis"]["previous"];
+    assert_eq!(
+        (
+            before["churned_customers"].as_u64(),
+            before["retention_rate"].as_f64()
+        ),
+        (Some(2), Some(0.0))
+    );
+    // South in March: D (o7 60) stayed of February's B and D; February's
+    // revenue 200 - 20 + 40 = 220 in two orders (a refund is no order)
+    let south = &values["South"];
+    let now = &south["kpis"]["current"];
+    assert_eq!(
+        (
+            now["churned_customers"].as_u64(),
+            now["retention_rate"].as_f64()
+        ),
+        (Some(1), Some(0.5))
+    );
+    assert_eq!(now["revenue"], 60.0);
+    let before = &south["kpis"]["previous"];
+    assert_eq!(
+        (before["revenue"].as_f64(), before["orders"].as_u64()),
+        (Some(220.0), Some(2))
+    );
+    // the values' KPIs add up to the portfolio's
+    let total: f64 = values
+        .values()
+        .map(|v| v["kpis"]["current"]["revenue"].as_f64().unwrap())
+        .sum();
+    assert_eq!(total, json["kpis"]["current"]["revenue"].as_f64().unwrap());
+    // concentration within North: C's 300 of 520
+    assert!(close(
+        &north["concentration"]["largest_customer_share"],
+        300.0 / 520.0
+    ));
+    // composition within a value: its segments hold its customers
+    let segments = north["composition"]["segments"].as_array().unwrap();
+    let held: u64 = segments
+        .iter()
+        .map(|p| p["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(held, 3);
+    // diversification: shares 520, 280, 15 of 815
+    let d = &by["diversification"];
+    let hhi = [520.0f64, 280.0, 15.0]
+        .iter()
+        .map(|v| (v / 815.0).powi(2))
+        .sum::<f64>();
+    assert!(close(&d["hhi"], hhi));
+    assert!(close(&d["equivalent_values"], 1.0 / hhi));
+    assert_eq!(d["largest"], "North");
+    assert!(close(&d["largest_share"], 520.0 / 815.0));
+    assert_eq!(d["alert"], true, "63.8% is above the default 10%");
+    let calm = regions_json(&["--concentration-alert", "0.7"]);
+    assert_eq!(calm["by"]["region"]["diversification"]["alert"], false);
+    // without --by there is no by key at all
+    assert!(small_json().get("by").is_none());
+}
+
+#[test]
+fn by_region_reads_as_a_section_and_refuses_what_it_cannot_break_down() {
+    let input = data("report_regions.csv");
+    let args = [
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--by",
+        "region",
+    ];
+    let page = cpm(&args).run().ok().stdout();
+    for said in [
+        "By region",
+        "region: North makes 63.8% of revenue (alert above 10.0%)",
+        "region: HHI 0.525 over 3 values, as concentrated as 1.9 equal ones",
+    ] {
+        assert!(page.contains(said), "{said} not in\n{page}");
+    }
+    cpm(&["report", &input, "--no-model", "--by", "channel"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--by channel: no such column in the customer table (found: customer_id"]);
+    cpm(&["report", &input, "--no-model", "--by", "segment"])
+        .run()
+        .code_is(2)
+        .stderr_has(&[
+            "--by segment: the report's composition breaks the portfolio down by segment",
+        ]);
+}

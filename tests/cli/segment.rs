@@ -293,7 +293,7 @@ fn summary_by_attribute_and_to_a_file() {
     assert_eq!(column(&s, "share"), ["0.25", "0.25", "0.25", "0.25"]);
     cpm(&["segment", &data("segment_small.csv"), "--by", "channel"])
         .run()
-        .code_is(1)
+        .code_is(2)
         .stderr_has(&["--by channel: no such column"]);
 }
 

@@ -844,7 +844,7 @@ fn sbg_input_errors_name_the_row_and_column() {
     cpm(&["value", &data("cdnow_sample.csv"), "--period", "year"])
         .run()
         .code_is(2)
-        .stderr_has(&["--period and --by are --model sbg's"]);
+        .stderr_has(&["--period is --model sbg's"]);
     cpm(&["report", &data("cdnow_sample.csv"), "--model", "sbg"])
         .run()
         .code_is(2)
@@ -1101,4 +1101,43 @@ fn the_summary_gives_a_new_customer_s_expected_purchases() {
     .run()
     .ok()
     .stderr_has(&["a new customer's repeat purchases over the horizon ┆ 1.444 "]);
+}
+
+#[test]
+fn profitability_by_an_attribute_adds_up_the_valued_customers() {
+    let dir = tempdir();
+    let out = dir.path().join("valued.csv");
+    let run = cpm(&[
+        "value",
+        &data("retail_export.csv"),
+        "--margin",
+        "0.3",
+        "--by",
+        "Country",
+        "-o",
+        &out.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let rows = crate::util::parse_csv(&std::fs::read(&out).unwrap());
+    let (country, profit) = (column(&rows, "Country"), column(&rows, "profit"));
+    let uk: Vec<f64> = (country.iter().zip(&profit))
+        .filter(|(c, _)| *c == "United Kingdom")
+        .map(|(_, p)| p.parse().unwrap())
+        .collect();
+    let line = (run.stderr().lines())
+        .find(|l| l.contains("United Kingdom"))
+        .map(str::to_string)
+        .expect("a United Kingdom row");
+    let customers = format!("{},{:03}", uk.len() / 1000, uk.len() % 1000);
+    let total: f64 = uk.iter().sum();
+    let money = format!("{},{:06.2}", (total / 1000.0).floor(), total % 1000.0);
+    assert!(
+        line.contains(&customers) && line.contains(&money),
+        "{customers} {money} in {line}"
+    );
+    cpm(&["value", &data("retail_export.csv"), "--by", "Region"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--by Region: no such column in the customer table"]);
 }

@@ -74,6 +74,17 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Report")]
     top: usize,
 
+    /// Break the portfolio down by these attributes of the customers
+    /// (region,channel; repeatable): each value's composition, KPIs and
+    /// concentration, and how diversified revenue is across the values.
+    #[arg(
+        long,
+        value_name = "ATTRIBUTE",
+        value_delimiter = ',',
+        help_heading = "Report"
+    )]
+    by: Vec<String>,
+
     #[command(flatten)]
     model: ModelArgs,
 
@@ -250,6 +261,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
             models
         },
         targets: args.goals.clone(),
+        by: args.by.clone(),
     };
     let report = assemble::assemble(plan, assembly, &config, ui)?;
     write_outputs(&report, &args, &targets, &protected, ui)?;

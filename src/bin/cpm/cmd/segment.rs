@@ -218,13 +218,7 @@ fn check_breakdowns(customers: &DataFrame, by: &[String]) -> Result<()> {
                  attribute of the customers (region, channel)"
             )));
         }
-        if customers.column(by).is_err() {
-            bail!(
-                "--by {by}: no such column in the customer table (found: {}); only columns \
-                 constant per customer pass through",
-                cpm::error::column_list(customers)
-            );
-        }
+        cpm::groups::check_attribute(customers, by)?;
     }
     Ok(())
 }

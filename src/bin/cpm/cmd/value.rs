@@ -84,14 +84,11 @@ pub struct Args {
     #[arg(long, value_enum, help_heading = "Subscriptions (--model sbg)")]
     period: Option<PeriodArg>,
 
-    /// With --model sbg, one model per value of this column (a cohort, a
-    /// plan).
-    #[arg(
-        long,
-        value_name = "COLUMN",
-        help_heading = "Subscriptions (--model sbg)"
-    )]
-    by: Option<String>,
+    /// The profitability table also by these attributes of the customers
+    /// (region,channel; repeatable). With --model sbg: one model per value
+    /// of one column (a cohort, a plan).
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    by: Vec<String>,
 
     #[command(flatten)]
     engine: EngineArgs,
@@ -111,9 +108,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     if args.model.model == Some(ModelArg::Sbg) {
         return subscriptions(args, ui);
     }
-    if args.period.is_some() || args.by.is_some() {
+    if args.period.is_some() {
         bail!(cpm::error::usage(
-            "--period and --by are --model sbg's (subscriptions)"
+            "--period is --model sbg's (subscriptions)"
         ));
     }
     let valuation = args.model.valuation()?;
@@ -246,7 +243,7 @@ fn told(
         ui.step("holdout");
     }
     if table.column("profit").is_ok() {
-        let tables = cpm::value::tables::profitability(&table)?;
+        let tables = cpm::value::tables::profitability(&table, &args.by)?;
         ui.print(&render_frames(&tables, style)?);
         ui.step("profitability");
     }
@@ -307,7 +304,12 @@ fn subscriptions(args: Args, ui: &Ui) -> Result<()> {
         (Some(PeriodArg::Year), None) => cpm::summary::TimeUnit::Year,
         _ => cpm::summary::TimeUnit::Month,
     };
-    let by = model_in.as_ref().map_or(args.by.clone(), |m| m.by.clone());
+    if args.by.len() > 1 {
+        bail!(cpm::error::usage(
+            "--model sbg fits one model per value of one --by column"
+        ));
+    }
+    let by = (model_in.as_ref()).map_or(args.by.first().cloned(), |m| m.by.clone());
     let config = SubscriptionConfig {
         period,
         as_of: args.as_of.as_of,

@@ -118,6 +118,42 @@ pub fn charts(report: &Report) -> Result<Vec<Chart>> {
             heatmap(title, &rows, &columns, &cells, true)?,
         );
     }
+    if report.history.len() > 1 {
+        let labels: Vec<String> = report.history.iter().map(|h| h.end.to_string()).collect();
+        let over = |figure: fn(&super::history::Headline) -> f64| -> Vec<(f64, f64)> {
+            (report.history.iter().enumerate())
+                .map(|(i, h)| (i as f64, figure(h)))
+                .collect()
+        };
+        let period = report.history[0].period.name();
+        let x_name = format!("the {period} ending");
+        let title = format!("Revenue per {period}");
+        add(
+            "trend",
+            &title,
+            lines_labelled(
+                &title,
+                (&x_name, "revenue"),
+                &[("revenue", &over(|h| h.revenue), BLUE)],
+                Some(&labels),
+            )?,
+        );
+        let title = format!("Customers per {period}: active, new and churned");
+        add(
+            "trend",
+            &title,
+            lines_labelled(
+                &title,
+                (&x_name, "customers"),
+                &[
+                    ("active", &over(|h| h.active_customers as f64), BLUE),
+                    ("new", &over(|h| h.new_customers as f64), ORANGE),
+                    ("churned", &over(|h| h.churned_customers as f64), GREY),
+                ],
+                Some(&labels),
+            )?,
+        );
+    }
     if let Some(whale) = &report.curves.whale
         && !whale.is_empty()
     {
@@ -357,7 +393,18 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
 }
 
 /// Lines on shared axes; y starts at 0 and ends above the highest point.
-fn lines(title: &str, (x_name, y_name): (&str, &str), series: &[Series]) -> Result<String> {
+fn lines(title: &str, names: (&str, &str), series: &[Series]) -> Result<String> {
+    lines_labelled(title, names, series, None)
+}
+
+/// [`lines`] over the points 0, 1, 2, ... named by `x_labels` (the
+/// periods of a trend) when given.
+fn lines_labelled(
+    title: &str,
+    (x_name, y_name): (&str, &str),
+    series: &[Series],
+    x_labels: Option<&[String]>,
+) -> Result<String> {
     let points = || series.iter().flat_map(|(_, p, _)| p.iter());
     let x_max = points().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
     let y_max = points().map(|p| p.1).fold(0.0f64, f64::max).max(1e-9);
@@ -376,9 +423,19 @@ fn lines(title: &str, (x_name, y_name): (&str, &str), series: &[Series]) -> Resu
             .map_err(drawing)?;
         let percent = |v: &f64| format!("{:.0}%", 100.0 * v);
         let plain = |v: &f64| format!("{v:.0}");
+        let named = |v: &f64| {
+            let at = v.round();
+            let label = (x_labels.unwrap_or_default().get(at.max(0.0) as usize))
+                .filter(|_| (v - at).abs() < 1e-6);
+            label.cloned().unwrap_or_default()
+        };
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(x_name).y_desc(y_name);
-        if shares {
+        if let Some(labels) = x_labels {
+            mesh.x_labels(labels.len())
+                .x_label_formatter(&named)
+                .y_label_formatter(&plain);
+        } else if shares {
             mesh.x_label_formatter(&percent).y_label_formatter(&percent);
         } else {
             mesh.x_label_formatter(&plain).y_label_formatter(&plain);

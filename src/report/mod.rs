@@ -17,6 +17,7 @@ pub mod cohorts;
 pub mod composition;
 pub mod concentration;
 pub mod document;
+pub mod history;
 pub mod kpis;
 pub mod migration;
 pub mod period;
@@ -178,6 +179,10 @@ pub struct Report {
         serialize_with = "breakdown::as_map"
     )]
     pub by: Vec<(String, breakdown::ByAttribute)>,
+    /// With `--history`: the headline figures of the last periods, this
+    /// one's last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<history::Headline>,
 }
 
 /// Totals of the portfolio.
@@ -521,6 +526,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         notes,
         targets: Vec::new(),
         by,
+        history: Vec::new(),
     };
     report.targets = targets::check(&report, &config.targets);
     Ok(report)

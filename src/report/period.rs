@@ -1,10 +1,10 @@
 //! The reporting period: a week, a month or a quarter ending on a day.
 
 use chrono::{Datelike, Days, Months, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The length of a reporting period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     /// Seven days.

@@ -603,6 +603,43 @@ fn the_html_page_renders_in_a_real_browser_without_errors_or_requests() {
     let dir = tempdir();
     let page = dir.path().join("report.html");
     sample_report_with_holdout(&page);
+    check_in_browser(browser, &page, dir.path());
+    // the retail export's page with every optional section: targets, the
+    // trend of a history, the breakdown by country
+    let page = dir.path().join("retail.html");
+    let history = dir.path().join("history").display().to_string();
+    for as_of in ["2023-10-31", "2023-11-30", "2023-12-31"] {
+        cpm(&[
+            "report",
+            &data("retail_export.csv"),
+            "--as-of",
+            as_of,
+            "--by",
+            "Country",
+            "--history",
+            &history,
+            "--target",
+            "retention_rate>=0.3",
+            "-q",
+            "-o",
+            &page.display().to_string(),
+        ])
+        .run()
+        .ok();
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    for id in ["targets", "trend", "by"] {
+        assert!(
+            html.contains(&format!("<section id=\"{id}\"")),
+            "no {id} section"
+        );
+    }
+    check_in_browser(browser, &page, dir.path());
+}
+
+/// Opens `page` in headless `browser` (profile and screenshot in `dir`):
+/// it must log nothing to the console, make no request and not be blank.
+fn check_in_browser(browser: &str, page: &Path, dir: &Path) {
     // every request goes through this proxy, which records and refuses it
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = proxy.local_addr().unwrap().port();
@@ -612,7 +649,8 @@ fn the_html_page_renders_in_a_real_browser_without_errors_or_requests() {
         let stop = stop.clone();
         std::thread::spawn(move || record_requests(&proxy, &stop))
     };
-    let shot = dir.path().join("shot.png");
+    let shot = dir.join("shot.png");
+    let _ = std::fs::remove_file(&shot);
     let mut child = std::process::Command::new(browser)
         .args([
             "--headless",
@@ -628,10 +666,7 @@ fn the_html_page_renders_in_a_real_browser_without_errors_or_requests() {
             "--window-size=1200,2400",
         ])
         .arg(format!("--proxy-server=127.0.0.1:{port}"))
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", page.display()))
         .stdout(std::process::Stdio::piped())
@@ -1129,4 +1164,94 @@ fn by_region_reads_as_a_section_and_refuses_what_it_cannot_break_down() {
         .stderr_has(&[
             "--by segment: the report's composition breaks the portfolio down by segment",
         ]);
+}
+
+/// The small report (no models) as of `as_of` with `--history dir`, as
+/// JSON; the run.
+fn with_history(dir: &Path, as_of: &str, extra: &[&str]) -> (Run, serde_json::Value) {
+    let input = data("report_small.csv");
+    let history = dir.display().to_string();
+    let mut args = vec!["report", &input, "--as-of", as_of, "--no-model"];
+    args.extend(["--history", &history, "--format", "json"]);
+    args.extend(extra);
+    let run = cpm(&args).run().ok();
+    let json = serde_json::from_str(&run.stdout()).unwrap();
+    (run, json)
+}
+
+#[test]
+fn history_appends_each_day_replaces_a_rerun_and_skips_a_damaged_entry() {
+    let dir = tempdir();
+    let history = dir.path().join("history");
+    // January (A 100, E 70, the script id 30), February (B 200 - 20, D 40,
+    // =1+2 25), March (A 50, C 300, D 70, -42 15): 200, 245, 435
+    with_history(&history, "2024-01-31", &[]);
+    // a wrong February first: the run for that day replaces it
+    std::fs::write(
+        history.join("2024-02-29.json"),
+        std::fs::read_to_string(history.join("2024-01-31.json"))
+            .unwrap()
+            .replace("\"as_of\": \"2024-01-31\"", "\"as_of\": \"2024-02-29\""),
+    )
+    .unwrap();
+    with_history(&history, "2024-02-29", &[]);
+    let (_, json) = with_history(&history, "2024-03-31", &[]);
+    let mut files: Vec<String> = (std::fs::read_dir(&history).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["2024-01-31.json", "2024-02-29.json", "2024-03-31.json"]
+    );
+    let revenue: Vec<f64> = (json["history"].as_array().unwrap().iter())
+        .map(|h| h["revenue"].as_f64().unwrap())
+        .collect();
+    assert_eq!(revenue, [200.0, 245.0, 435.0]);
+    assert_eq!(json["history"][2]["churned_customers"], 2);
+    // --history-length keeps the latest
+    let (_, json) = with_history(&history, "2024-03-31", &["--history-length", "2"]);
+    assert_eq!(json["history"].as_array().unwrap().len(), 2);
+    assert_eq!(json["history"][0]["as_of"], "2024-02-29");
+    // a damaged entry and one named for another day: skipped, said, noted
+    std::fs::write(history.join("2023-12-31.json"), "{ not json").unwrap();
+    std::fs::copy(
+        history.join("2024-01-31.json"),
+        history.join("2023-11-30.json"),
+    )
+    .unwrap();
+    let (run, json) = with_history(&history, "2024-03-31", &[]);
+    run.stderr_has(&[
+        "2023-12-31.json: not a history entry",
+        "2023-11-30.json: its as_of 2024-01-31 is not the day it is named for",
+    ]);
+    assert_eq!(json["history"].as_array().unwrap().len(), 3);
+    let notes = json["notes"].to_string();
+    assert!(
+        notes.contains("history: 2 damaged entries skipped"),
+        "{notes}"
+    );
+    // the page shows the trend: revenue 200 → 435, a sparkline
+    let page = cpm(&[
+        "report",
+        &data("report_small.csv"),
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--history",
+        &history.display().to_string(),
+        "-q",
+    ])
+    .run()
+    .ok()
+    .stdout();
+    let row = page
+        .lines()
+        .find(|l| l.contains("│ revenue") && l.contains("200.00"))
+        .unwrap_or_default();
+    assert!(page.contains("Trend over the last 3 months"), "{page}");
+    assert!(
+        row.contains("▁▂█") && row.contains("200.00") && row.contains("435.00"),
+        "{row}"
+    );
 }

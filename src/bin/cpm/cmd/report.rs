@@ -125,6 +125,17 @@ pub struct Args {
     #[arg(long, value_name = "N", help_heading = "Output")]
     width: Option<u16>,
 
+    /// Keep this run's headline figures in DIR (one small JSON per as-of
+    /// day, replacing that day's) and show the last periods' trend from
+    /// the entries there.
+    #[arg(long, value_name = "DIR", help_heading = "Trend")]
+    history: Option<PathBuf>,
+
+    /// How many periods the trend shows, this one included.
+    #[arg(long, value_name = "N", default_value_t = cpm::report::history::DEFAULT_LENGTH,
+          value_parser = clap::value_parser!(usize), help_heading = "Trend")]
+    history_length: usize,
+
     /// A goal for one of the report's figures, e.g. 'retention_rate>=0.35',
     /// 'churned_customers<=300', 'top_20pct_share<=0.7',
     /// 'revenue_change_pct>=0' (repeatable): shown met or missed first.
@@ -263,8 +274,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         targets: args.goals.clone(),
         by: args.by.clone(),
     };
-    let report = assemble::assemble(plan, assembly, &config, ui)?;
-    write_outputs(&report, &args, &targets, &protected, ui)?;
+    let mut report = assemble::assemble(plan, assembly, &config, ui)?;
+    let entry = match &args.history {
+        Some(dir) => history(&mut report, dir, args.history_length, ui)?,
+        None => None,
+    };
+    write_outputs(&report, &args, &targets, &protected, entry, ui)?;
     ui.step("write");
     let missed: Vec<String> = (report.targets.iter())
         .filter(|t| !t.met)
@@ -288,15 +303,68 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
+/// `--history DIR`: the last periods' headlines from DIR into `report`,
+/// this run's among them; this run's entry, to be written with the
+/// outputs. Damaged entries are skipped with a warning and a note.
+fn history(
+    report: &mut cpm::report::Report,
+    dir: &Path,
+    length: usize,
+    ui: &Ui,
+) -> Result<Option<(PathBuf, String)>> {
+    use cpm::report::history::{self, Headline};
+    let Some(current) = Headline::of(report) else {
+        ui.warn("--history: this report has no period KPIs (no transactions): nothing kept");
+        return Ok(None);
+    };
+    if dir.exists() && !dir.is_dir() {
+        bail!(cpm::error::usage(format!(
+            "--history {}: a file is there, not a folder",
+            dir.display()
+        )));
+    }
+    let read = history::read(dir, current.period)?;
+    for skipped in &read.skipped {
+        ui.warn(&format!("--history: {skipped}: skipped"));
+    }
+    if !read.skipped.is_empty() {
+        report.notes.push(format!(
+            "history: {} damaged entries skipped ({})",
+            read.skipped.len(),
+            read.skipped.join("; ")
+        ));
+    }
+    if read.other_periods > 0 {
+        report.notes.push(format!(
+            "history: {} entries of reports by another period left out",
+            read.other_periods
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "--history {}: cannot create the folder ({})",
+            dir.display(),
+            cpm::io::source::io_reason(&e)
+        )
+    })?;
+    let entry = (
+        current.path(dir),
+        format!("{}\n", serde_json::to_string_pretty(&current)?),
+    );
+    report.history = history::with_current(read.entries, current, length);
+    Ok(Some(entry))
+}
+
 /// Renders `report` for every target (and `--tables-dir`) before anything
-/// is written, then writes the files all or none, then stdout: a failure
-/// leaves every previous file as it was. `protected` are the inputs no
-/// table file may replace.
+/// is written, then writes the files (and the `--history` entry) all or
+/// none, then stdout: a failure leaves every previous file as it was.
+/// `protected` are the inputs no table file may replace.
 fn write_outputs(
     report: &cpm::report::Report,
     args: &Args,
     targets: &[Target],
     protected: &[PathBuf],
+    entry: Option<(PathBuf, String)>,
     ui: &Ui,
 ) -> Result<()> {
     let page_width = args.width.filter(|w| *w > 0).unwrap_or_else(|| {
@@ -338,12 +406,14 @@ fn write_outputs(
     };
     // every file is written to its temporary file first, and renamed into
     // place only when all were written: all of them, or none
-    let files = tables.iter().map(|(path, text)| (path, text)).chain(
-        targets
-            .iter()
-            .zip(&rendered)
-            .filter_map(|(target, text)| Some((target.path.as_ref()?, text))),
-    );
+    let files = (tables.iter().chain(&entry))
+        .map(|(path, text)| (path, text))
+        .chain(
+            targets
+                .iter()
+                .zip(&rendered)
+                .filter_map(|(target, text)| Some((target.path.as_ref()?, text))),
+        );
     let staged = files
         .map(|(path, text)| cpm::io::atomic::stage(path, |w| Ok(w.write_all(text.as_bytes())?)))
         .collect::<Result<Vec<_>>>()?;

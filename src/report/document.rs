@@ -43,7 +43,13 @@ pub fn document(report: &Report) -> Document {
     if let Some(stamp) = &report.generated_at {
         subtitle.push(format!("generated {stamp}"));
     }
-    let mut sections: Vec<Section> = targets(report).into_iter().collect();
+    let mut sections: Vec<Section> = Vec::new();
+    if !report.summary.is_empty() {
+        let mut summary = section("summary", "Summary");
+        summary.lines = report.summary.clone();
+        sections.push(summary);
+    }
+    sections.extend(targets(report));
     sections.push(portfolio(report));
     sections.extend(kpis(report));
     sections.extend(trend(report));

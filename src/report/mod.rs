@@ -23,6 +23,7 @@ pub mod migration;
 pub mod period;
 pub mod pushdown;
 pub mod render;
+pub mod summary;
 pub mod targets;
 
 use anyhow::Result;
@@ -183,6 +184,9 @@ pub struct Report {
     /// one's last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<history::Headline>,
+    /// The executive summary: three to five sentences on what changed and
+    /// what needs action.
+    pub summary: Vec<String>,
 }
 
 /// Totals of the portfolio.
@@ -527,8 +531,10 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         targets: Vec::new(),
         by,
         history: Vec::new(),
+        summary: Vec::new(),
     };
     report.targets = targets::check(&report, &config.targets);
+    report.summary = summary::sentences(&report);
     Ok(report)
 }
 

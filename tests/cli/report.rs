@@ -962,13 +962,11 @@ fn targets_are_met_or_missed_by_the_hand_computed_kpis() {
         "{}",
         run.stderr()
     );
-    // the targets come first on the page
-    let first = html.find("<section").unwrap();
-    assert!(
-        html[first..].starts_with("<section id=\"targets\""),
-        "{}",
-        &html[first..first + 80]
-    );
+    // the targets come first on the page, after the summary
+    let sections: Vec<&str> = (html.split("<section id=\"").skip(1))
+        .map(|rest| rest.split('"').next().unwrap_or_default())
+        .collect();
+    assert_eq!(sections[..2], ["summary", "targets"]);
     assert!(html.contains("3 of 7 targets missed"));
 }
 
@@ -1254,4 +1252,30 @@ fn history_appends_each_day_replaces_a_rerun_and_skips_a_damaged_entry() {
         row.contains("▁▂█") && row.contains("200.00") && row.contains("435.00"),
         "{row}"
     );
+}
+
+#[test]
+fn the_executive_summary_says_what_changed_in_the_hand_computed_figures() {
+    // March 435 against February 245; March's buyers A, C, D and -42,
+    // new C and -42 (February's new: B, D, =1+2); of February's B, D and
+    // =1+2 only D came back; C alone (300 of 880) is Promising
+    let json = small_json();
+    let summary: Vec<&str> = (json["summary"].as_array().unwrap().iter())
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "Revenue 435.00 this month, +77.6% on the month before (245.00).",
+            "4 customers bought, 2 of them new (was 3); 2 of the month before's did not come \
+             back; retention 33.3% (0.0% before).",
+            "Promising are 12.5% of customers and make 34.1% of revenue.",
+            "The largest customer makes 34.1% of revenue: a concentration risk.",
+        ]
+    );
+    // the summary opens the page, before the targets
+    let (_, _, html) = small_with_targets(&["retention_rate>=0.5"], &[]);
+    let (summary, targets) = (html.find("id=\"summary\""), html.find("id=\"targets\""));
+    assert!(summary.unwrap() < targets.unwrap());
+    assert!(html.contains("1 of 1 targets missed: retention_rate &gt;= 0.5."));
 }

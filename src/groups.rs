@@ -12,12 +12,13 @@ use crate::segment::rules::Play;
 /// `--by` names a column that is nearly an id.
 pub const MAX_GROUPS: usize = 10_000;
 
-/// A usage error unless `customers` has the attribute column `by`
-/// (`--by region`), naming the columns it has.
-pub fn check_attribute(customers: &DataFrame, by: &str) -> Result<()> {
+/// A usage error unless `customers` has the attribute column `by` that
+/// the command-line `option` names (`--by region`), naming the columns it
+/// has.
+pub fn check_attribute(customers: &DataFrame, option: &str, by: &str) -> Result<()> {
     if customers.column(by).is_err() {
         bail!(crate::error::usage(format!(
-            "--by {by}: no such column in the customer table (found: {}); only columns \
+            "{option} {by}: no such column in the customer table (found: {}); only columns \
              constant per customer pass through from the transactions",
             crate::error::column_list(customers)
         )));

@@ -143,14 +143,23 @@ pub fn assemble(
     let mut notes = Vec::new();
     let mut table = plan.customers.clone();
     let margin = config.models.config.margin;
-    if crate::value::without_spend(&table)? {
+    let without_spend = crate::value::without_spend(&table)?;
+    if without_spend {
         notes.push(
             "no revenue in the data (a purchase log without amounts): revenue and profit are \
              0, there is no CLV, and segments rank on recency and frequency"
                 .into(),
         );
-    } else if margin.is_none() && table.column("margin").is_err() {
-        notes.push("no cost in the data and no --margin: profit and CLV are in revenue".into());
+    }
+    let costed = super::economics::add_costs(&mut table, &config.costs)?;
+    // without any cost, "profit" would be revenue under another name
+    let costs_unknown = margin.is_none() && table.column("margin").is_err() && !costed;
+    if costs_unknown && !without_spend {
+        notes.push(
+            "costs unknown: no cost column, --margin or cost to serve, so no profit is shown \
+             (it would only repeat revenue); CLV is in revenue"
+                .into(),
+        );
     }
     // --model auto: the models compared on the holdout, the best one used
     let compared = match (&plan.calibration, config.models.compare) {
@@ -185,7 +194,7 @@ pub fn assemble(
         table.with_column(profit)?;
     }
     observer.step("value");
-    let table = match crate::segment::fill_in(table.clone()) {
+    let mut table = match crate::segment::fill_in(table.clone()) {
         Ok(segmented) => segmented,
         Err(e) => {
             notes.push(format!(
@@ -206,6 +215,9 @@ pub fn assemble(
         Rows::Here(read) => read.quality().cloned(),
         Rows::Engine(_) => None,
     };
+    if costs_unknown {
+        let _ = table.drop_in_place("profit");
+    }
     let attributes = super::breakdown::attributes(&table, &config.by)?;
     let groupings = (attributes.iter())
         .map(|a| a.grouping(&table))

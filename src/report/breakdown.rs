@@ -40,7 +40,7 @@ pub fn attributes(customers: &DataFrame, by: &[String]) -> Result<Vec<Attribute>
                      (region, channel)"
                 )));
             }
-            crate::groups::check_attribute(customers, name)?;
+            crate::groups::check_attribute(customers, "--by", name)?;
             let groups = crate::groups::groups(customers, name, "revenue")?;
             Ok(Attribute {
                 name: name.clone(),

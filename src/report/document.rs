@@ -60,6 +60,7 @@ pub fn document(report: &Report) -> Document {
     sections.extend(cohorts(report));
     sections.extend(rfm_grid(report));
     sections.extend(profitability(report));
+    sections.extend(economics(report));
     sections.extend(model(report));
     sections.extend(data_quality(report));
     if !report.notes.is_empty() {
@@ -396,6 +397,124 @@ fn by_attribute(report: &Report) -> Option<Section> {
                 by.values.len() - VALUES_SHOWN
             ));
         }
+        s.tables.push(t);
+    }
+    Some(s)
+}
+
+/// Cohorts shown in the economics by cohort, the most recent.
+const ECONOMICS_COHORTS: usize = 12;
+
+/// What customers cost and return: the totals, per channel and cohort,
+/// the cost-to-serve × value quadrant.
+fn economics(report: &Report) -> Option<Section> {
+    let e = report.economics.as_ref()?;
+    let mut s = section("economics", "What customers cost");
+    s.lines.push(
+        "LTV: margin to date less cost to serve, plus CLV net of the cost to serve the \
+         purchases expected; payback: months of the contribution so far to earn the \
+         acquisition cost (CAC) back"
+            .to_string(),
+    );
+    let months = |m: f64| Cell::Number(m, 1);
+    let rows = vec![
+        vec![
+            text("acquisition cost (CAC)"),
+            Cell::of(e.acquisition_cost, Cell::Money),
+        ],
+        vec![
+            text("cost to serve to date"),
+            Cell::of(e.service_cost, Cell::Money),
+        ],
+        vec![
+            text("CLV net of cost to serve"),
+            Cell::of(e.clv_net, Cell::Money),
+        ],
+        vec![
+            text("LTV:CAC"),
+            Cell::of(e.ltv_to_cac, |r| Cell::Number(r, 2)),
+        ],
+        vec![
+            text("CAC payback, months"),
+            Cell::of(e.payback_months, months),
+        ],
+    ];
+    s.tables
+        .push(table("economics", &["measure", "value"], rows));
+    let group_rows = |groups: &[super::economics::GroupEconomics]| -> Vec<Vec<Cell>> {
+        (groups.iter())
+            .map(|g| {
+                vec![
+                    text(&g.name),
+                    Cell::Count(g.customers),
+                    Cell::of(g.acquisition_cost, Cell::Money),
+                    Cell::Money(g.ltv),
+                    Cell::of(g.ltv_to_cac, |r| Cell::Number(r, 2)),
+                    Cell::of(g.payback_months, months),
+                ]
+            })
+            .collect()
+    };
+    let headers = |first: &'static str| {
+        [
+            first,
+            "customers",
+            "CAC",
+            "LTV",
+            "LTV:CAC",
+            "payback, months",
+        ]
+    };
+    if let Some(channels) = &e.by_channel {
+        let mut t = table(
+            "economics_by_channel",
+            &headers("channel"),
+            group_rows(channels),
+        );
+        t.caption = Some("by channel".to_string());
+        s.tables.push(t);
+    }
+    let recent = &e.by_cohort[e.by_cohort.len().saturating_sub(ECONOMICS_COHORTS)..];
+    let mut t = table(
+        "economics_by_cohort",
+        &headers("cohort"),
+        group_rows(recent),
+    );
+    t.caption = Some("by acquisition cohort (month of the first purchase)".to_string());
+    if e.by_cohort.len() > recent.len() {
+        t.note = Some(format!(
+            "{} earlier cohorts in the JSON report",
+            e.by_cohort.len() - recent.len()
+        ));
+    }
+    s.tables.push(t);
+    if let Some(cells) = &e.quadrant {
+        let rows = (cells.iter())
+            .map(|c| {
+                vec![
+                    text(c.value),
+                    text(c.cost_to_serve),
+                    Cell::Count(c.customers),
+                    Cell::of(c.revenue_share, Cell::Rate),
+                    Cell::Money(c.service_cost),
+                    text(c.action),
+                ]
+            })
+            .collect();
+        let mut t = table(
+            "cost_to_serve_quadrant",
+            &[
+                "value",
+                "cost to serve",
+                "customers",
+                "revenue share",
+                "cost to serve to date",
+                "action",
+            ],
+            rows,
+        );
+        t.caption =
+            Some("cost to serve × value (CLV, else revenue), split at the medians".to_string());
         s.tables.push(t);
     }
     Some(s)

@@ -17,6 +17,7 @@ pub mod cohorts;
 pub mod composition;
 pub mod concentration;
 pub mod document;
+pub mod economics;
 pub mod history;
 pub mod kpis;
 pub mod migration;
@@ -74,6 +75,8 @@ pub struct ReportConfig {
     /// Attributes of the customers to break the portfolio down by
     /// (`--by region`).
     pub by: Vec<String>,
+    /// Acquisition costs and cost to serve given beside the data.
+    pub costs: economics::CostInputs,
 }
 
 impl Default for ReportConfig {
@@ -87,6 +90,7 @@ impl Default for ReportConfig {
             models: crate::value::Valuation::default(),
             targets: Vec::new(),
             by: Vec::new(),
+            costs: economics::CostInputs::default(),
         }
     }
 }
@@ -184,6 +188,9 @@ pub struct Report {
     /// one's last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<history::Headline>,
+    /// What the customers cost and return (absent without any cost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub economics: Option<economics::Economics>,
     /// The executive summary: three to five sentences on what changed and
     /// what needs action.
     pub summary: Vec<String>,
@@ -531,6 +538,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         targets: Vec::new(),
         by,
         history: Vec::new(),
+        economics: economics::economics(customers, config.costs.channel_column())?,
         summary: Vec::new(),
     };
     report.targets = targets::check(&report, &config.targets);

@@ -65,7 +65,7 @@ pub fn profitability(table: &DataFrame, by: &[String]) -> Result<Vec<DataFrame>>
         tables.push(super::historic::profitability_by(table, "segment")?);
     }
     for by in by {
-        crate::groups::check_attribute(table, by)?;
+        crate::groups::check_attribute(table, "--by", by)?;
         tables.push(super::historic::profitability_by(table, by)?);
     }
     Ok(tables)

@@ -341,7 +341,7 @@ fn the_html_page_is_well_formed_self_contained_and_escapes_text() {
         .collect();
     assert!(text.contains("<script>alert(1)</script>"));
     // every chart the data allows: segments, Pareto, cohorts, R×F; no
-    // whale curve without cost (it would repeat the Pareto curve)
+    // whale curve without cost (no profit: costs are unknown)
     assert_eq!(
         document
             .descendants()
@@ -349,7 +349,7 @@ fn the_html_page_is_well_formed_self_contained_and_escapes_text() {
             .count(),
         4
     );
-    assert!(html.contains("no whale curve: without cost it would repeat the Pareto curve"));
+    assert!(html.contains("costs unknown: no cost column"));
 }
 
 #[test]
@@ -553,7 +553,10 @@ fn a_failed_run_exits_non_zero_and_leaves_the_old_report() {
 #[test]
 fn the_terminal_page_fits_100_columns_and_markdown_is_tables() {
     let input = data("cdnow_sample.csv");
-    let page = cpm(&["report", &input, "-q"]).run().ok().stdout();
+    let page = cpm(&["report", &input, "--margin", "0.3", "-q"])
+        .run()
+        .ok()
+        .stdout();
     for title in [
         "Portfolio",
         "This period against the one before",
@@ -1278,4 +1281,164 @@ fn the_executive_summary_says_what_changed_in_the_hand_computed_figures() {
     let (summary, targets) = (html.find("id=\"summary\""), html.find("id=\"targets\""));
     assert!(summary.unwrap() < targets.unwrap());
     assert!(html.contains("1 of 1 targets missed: retention_rate &gt;= 0.5."));
+}
+
+/// The economics of testdata/economics_orders.csv (March 2024, no
+/// models, margin 50%) with testdata/channel_costs.csv, as JSON.
+fn economics_json(extra: &[&str]) -> serde_json::Value {
+    let (input, costs) = (data("economics_orders.csv"), data("channel_costs.csv"));
+    let mut args = vec!["report", &input, "--as-of", "2024-03-31", "--no-model"];
+    args.extend([
+        "--margin",
+        "0.5",
+        "--acquisition-costs",
+        &costs,
+        "--format",
+        "json",
+    ]);
+    args.extend(extra);
+    serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
+}
+
+#[test]
+fn ltv_to_cac_and_payback_match_the_hand_computed_answer() {
+    // A (search): 2 orders, 200 revenue, margin 100, serve 2 × 5, CAC 30;
+    // B (social): 1 order, 50, margin 25, serve 2, CAC 20; C (search): 1
+    // order, 300, margin 150, serve 5, CAC 30. Contribution (margin less
+    // cost to serve): A 90, B 23, C 145; months since the first purchase
+    // (at least 1): A 90 days, B 76 days, C 30 days → 1
+    let json = economics_json(&[]);
+    let e = &json["economics"];
+    let month = 30.4375;
+    let monthly = [90.0 / (90.0 / month), 23.0 / (76.0 / month), 145.0];
+    assert_eq!(e["acquisition_cost"], 80.0);
+    assert_eq!(e["service_cost"], 17.0);
+    assert!(close(&e["ltv_to_cac"], (90.0 + 23.0 + 145.0) / 80.0));
+    assert!(close(
+        &e["payback_months"],
+        80.0 / monthly.iter().sum::<f64>()
+    ));
+    // profit is net of acquisition and service: 275 - 80 - 17
+    assert_eq!(json["portfolio"]["profit"], 178.0);
+    let channels = e["by_channel"].as_array().unwrap();
+    assert_eq!(channels[0]["name"], "search");
+    assert!(close(&channels[0]["ltv_to_cac"], 235.0 / 60.0));
+    assert!(close(
+        &channels[0]["payback_months"],
+        60.0 / (monthly[0] + monthly[2])
+    ));
+    assert!(close(&channels[1]["ltv_to_cac"], 23.0 / 20.0));
+    assert!(close(&channels[1]["payback_months"], 20.0 / monthly[1]));
+    let cohorts = e["by_cohort"].as_array().unwrap();
+    let names: Vec<&str> = cohorts
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["2024-01", "2024-03"]);
+    assert!(close(&cohorts[0]["ltv_to_cac"], 113.0 / 50.0));
+    assert!(close(&cohorts[1]["payback_months"], 30.0 / 145.0));
+    // revenue 200, 50, 300 (median 200); cost to serve 10, 2, 5 (median
+    // 5): C high value and low cost, A low value and high cost
+    let cells = e["quadrant"].as_array().unwrap();
+    let counts: Vec<u64> = cells
+        .iter()
+        .map(|c| c["customers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [1, 0, 1, 1]);
+    assert!(close(&cells[0]["revenue_share"], 300.0 / 550.0));
+    assert_eq!(cells[3]["service_cost"], 10.0);
+    assert_eq!(cells[1]["revenue_share"], 0.0);
+    // a flat cost per order for everyone: 4 orders × 1
+    let flat = economics_json(&["--cost-per-order", "1"]);
+    assert_eq!(
+        flat["economics"]["service_cost"], 17.0,
+        "the channel's cost wins"
+    );
+    let input = data("economics_orders.csv");
+    let flat = cpm(&[
+        "report",
+        &input,
+        "--no-model",
+        "--cost-per-order",
+        "1",
+        "-f",
+        "json",
+    ])
+    .run()
+    .ok()
+    .stdout();
+    let flat: serde_json::Value = serde_json::from_str(&flat).unwrap();
+    assert_eq!(flat["economics"]["service_cost"], 4.0);
+    assert!(flat["economics"]["acquisition_cost"].is_null());
+}
+
+#[test]
+fn without_any_cost_the_report_says_costs_are_unknown_instead_of_a_profit() {
+    let json = small_json();
+    assert!(json["portfolio"]["profit"].is_null());
+    assert!(json["profitability"].is_null());
+    assert!(json.get("economics").is_none());
+    assert!(json["notes"].to_string().contains("costs unknown"));
+    // a margin makes a profit, and the note goes
+    let input = data("report_small.csv");
+    let with_margin: serde_json::Value = serde_json::from_str(
+        &cpm(&[
+            "report",
+            &input,
+            "--no-model",
+            "--margin",
+            "0.25",
+            "-f",
+            "json",
+        ])
+        .run()
+        .ok()
+        .stdout(),
+    )
+    .unwrap();
+    assert_eq!(with_margin["portfolio"]["profit"], 220.0);
+    assert!(!with_margin["notes"].to_string().contains("costs unknown"));
+}
+
+#[test]
+fn a_bad_channel_cost_names_the_file_line_and_column() {
+    let dir = tempdir();
+    let costs = dir.path().join("costs.csv");
+    std::fs::write(&costs, "channel,acquisition_cost\nsearch,30\nsocial,lots\n").unwrap();
+    let input = data("economics_orders.csv");
+    let costs = costs.display().to_string();
+    cpm(&[
+        "report",
+        &input,
+        "--no-model",
+        "--acquisition-costs",
+        &costs,
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["costs.csv, line 3, column 'acquisition_cost': 'lots' is not an amount"]);
+    std::fs::write(&costs, "source,acquisition_cost\nsearch,30\n").unwrap();
+    cpm(&[
+        "report",
+        &input,
+        "--no-model",
+        "--acquisition-costs",
+        &costs,
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["costs.csv: no 'channel' column (found: source, acquisition_cost)"]);
+    std::fs::write(&costs, "channel,acquisition_cost\nsearch,30\n").unwrap();
+    cpm(&[
+        "report",
+        &input,
+        "--no-model",
+        "--acquisition-costs",
+        &costs,
+        "--channel-column",
+        "source",
+    ])
+    .run()
+    .code_is(2)
+    .stderr_has(&["--channel-column source: no such column"]);
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use cpm::report::ReportConfig;
 use cpm::report::assemble::{self, Assembly};
+use cpm::report::economics::ChannelCosts;
 use cpm::report::period::Period;
 use cpm::report::render::Format;
 use cpm::summary::SummaryConfig;
@@ -124,6 +125,25 @@ pub struct Args {
     /// at most 100; 100 when it does not tell).
     #[arg(long, value_name = "N", help_heading = "Output")]
     width: Option<u16>,
+
+    /// Cost to serve one order (every customer without a cost_per_order
+    /// of their own or of their channel).
+    #[arg(long, value_name = "AMOUNT", help_heading = "Costs")]
+    cost_per_order: Option<f64>,
+
+    /// A CSV of costs per channel: channel, acquisition_cost and/or
+    /// cost_per_order, joined on the customers' --channel-column.
+    #[arg(long, value_name = "FILE", help_heading = "Costs")]
+    acquisition_costs: Option<PathBuf>,
+
+    /// The customers' column naming their acquisition channel.
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "channel",
+        help_heading = "Costs"
+    )]
+    channel_column: String,
 
     /// Keep this run's headline figures in DIR (one small JSON per as-of
     /// day, replacing that day's) and show the last periods' trend from
@@ -273,6 +293,12 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         },
         targets: args.goals.clone(),
         by: args.by.clone(),
+        costs: cpm::report::economics::CostInputs {
+            cost_per_order: args.cost_per_order,
+            channels: (args.acquisition_costs.as_deref())
+                .map(|path| ChannelCosts::read(path, &args.channel_column))
+                .transpose()?,
+        },
     };
     let mut report = assemble::assemble(plan, assembly, &config, ui)?;
     let entry = match &args.history {

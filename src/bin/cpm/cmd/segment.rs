@@ -218,7 +218,7 @@ fn check_breakdowns(customers: &DataFrame, by: &[String]) -> Result<()> {
                  attribute of the customers (region, channel)"
             )));
         }
-        cpm::groups::check_attribute(customers, by)?;
+        cpm::groups::check_attribute(customers, "--by", by)?;
     }
     Ok(())
 }

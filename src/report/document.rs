@@ -54,6 +54,7 @@ pub fn document(report: &Report) -> Document {
     sections.extend(kpis(report));
     sections.extend(trend(report));
     sections.push(composition(report));
+    sections.extend(satisfaction(report));
     sections.push(concentration(report));
     sections.extend(by_attribute(report));
     sections.extend(migration(report));
@@ -399,6 +400,103 @@ fn by_attribute(report: &Report) -> Option<Section> {
         }
         s.tables.push(t);
     }
+    Some(s)
+}
+
+/// Satisfaction by segment and tier, the value the dissatisfied hold,
+/// and satisfaction against P(alive).
+fn satisfaction(report: &Report) -> Option<Section> {
+    let sat = report.satisfaction.as_ref()?;
+    let nps = sat.measure == "nps";
+    let mut s = section("satisfaction", "Satisfaction");
+    s.lines.push(if nps {
+        "NPS: % promoters (9–10) − % detractors (0–6) of the customers who answered, −100 to 100"
+            .to_string()
+    } else {
+        "CSAT: the mean score 1–5; satisfied 4–5, dissatisfied 1–2".to_string()
+    });
+    let risk = &sat.value_at_risk;
+    if sat.out_of_range > 0 {
+        s.alerts.push(format!(
+            "{} {} scores outside {} counted as no answer",
+            crate::io::human::count(sat.out_of_range),
+            sat.measure,
+            if nps { "0–10" } else { "1–5" }
+        ));
+    }
+    s.lines.push(format!(
+        "value at risk: the {} ({}) hold {} of {} ({})",
+        if nps { "detractors" } else { "dissatisfied" },
+        crate::io::human::count(risk.customers),
+        crate::io::human::money(risk.amount),
+        if risk.value == "clv" {
+            "CLV"
+        } else {
+            "revenue"
+        },
+        risk.share.map_or_else(|| "–".to_string(), percent)
+    ));
+    let decimals = if nps { 0 } else { 2 };
+    let rows = |scores: &[&super::satisfaction::Score]| -> Vec<Vec<Cell>> {
+        (scores.iter())
+            .map(|g| {
+                vec![
+                    text(&g.name),
+                    Cell::Count(g.customers),
+                    Cell::Count(g.responses),
+                    g.score.map_or(Cell::Empty, |v| Cell::Number(v, decimals)),
+                    Cell::of(g.satisfied_share, Cell::Rate),
+                    Cell::of(g.dissatisfied_share, Cell::Rate),
+                ]
+            })
+            .collect()
+    };
+    let headers = |first: &'static str| {
+        let measure = if nps { "NPS" } else { "CSAT" };
+        [
+            first,
+            "customers",
+            "answers",
+            measure,
+            "satisfied",
+            "dissatisfied",
+        ]
+    };
+    let overall = [&sat.overall];
+    s.tables
+        .push(table("satisfaction", &headers("group"), rows(&overall)));
+    for (name, caption, groups) in [
+        ("satisfaction_by_segment", "by segment", &sat.by_segment),
+        ("satisfaction_by_tier", "by value tier", &sat.by_tier),
+    ] {
+        let Some(groups) = groups else { continue };
+        let groups: Vec<&super::satisfaction::Score> = groups.iter().collect();
+        let mut t = table(name, &headers("group"), rows(&groups));
+        t.caption = Some(caption.to_string());
+        s.tables.push(t);
+    }
+    let classes = (sat.by_class.iter())
+        .map(|c| {
+            vec![
+                text(c.name),
+                Cell::Count(c.customers),
+                Cell::of(c.mean_p_alive, Cell::Rate),
+                Cell::Money(c.value),
+            ]
+        })
+        .collect();
+    let value = if risk.value == "clv" {
+        "CLV"
+    } else {
+        "revenue"
+    };
+    let mut t = table(
+        "satisfaction_p_alive",
+        &["class", "customers", "mean P(alive)", value],
+        classes,
+    );
+    t.caption = Some("against P(alive), whether the dissatisfied leave".to_string());
+    s.tables.push(t);
     Some(s)
 }
 

@@ -24,6 +24,7 @@ pub mod migration;
 pub mod period;
 pub mod pushdown;
 pub mod render;
+pub mod satisfaction;
 pub mod summary;
 pub mod targets;
 
@@ -188,6 +189,9 @@ pub struct Report {
     /// one's last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<history::Headline>,
+    /// Satisfaction (an `nps` or `csat` column), absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<satisfaction::Satisfaction>,
     /// What the customers cost and return (absent without any cost).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub economics: Option<economics::Economics>,
@@ -539,6 +543,7 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         by,
         history: Vec::new(),
         economics: economics::economics(customers, config.costs.channel_column())?,
+        satisfaction: satisfaction::satisfaction(customers)?,
         summary: Vec::new(),
     };
     report.targets = targets::check(&report, &config.targets);

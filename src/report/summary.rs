@@ -66,6 +66,24 @@ pub fn sentences(report: &Report) -> Vec<String> {
             ));
         }
     }
+    if let Some(sat) = &report.satisfaction
+        && let Some(share) = sat.value_at_risk.share.filter(|s| *s > 0.0)
+    {
+        let who = if sat.measure == "nps" {
+            "Detractors"
+        } else {
+            "Dissatisfied customers"
+        };
+        let value = if sat.value_at_risk.value == "clv" {
+            "CLV"
+        } else {
+            "revenue"
+        };
+        said.push(format!(
+            "{who} hold {} of {value}: value at risk.",
+            percent(share)
+        ));
+    }
     let missed: Vec<&super::targets::Checked> = report.targets.iter().filter(|t| !t.met).collect();
     if !missed.is_empty() {
         let names: Vec<String> = missed.iter().map(|t| t.target.to_string()).collect();

@@ -1442,3 +1442,69 @@ fn a_bad_channel_cost_names_the_file_line_and_column() {
     .code_is(2)
     .stderr_has(&["--channel-column source: no such column"]);
 }
+
+#[test]
+fn satisfaction_nps_and_the_value_detractors_hold_match_the_hand_computed_answer() {
+    // answers: A 10 and D 9 promoters, C 8 passive, B 3 detractor; E none,
+    // F 11 out of range; revenue A 150, B 200, C 300, D 100, E 70, F 15
+    let input = data("satisfaction_orders.csv");
+    let args = [
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "-f",
+        "json",
+    ];
+    let run = cpm(&args).run().ok();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let sat = &json["satisfaction"];
+    assert_eq!(sat["measure"], "nps");
+    assert_eq!(sat["out_of_range"], 1);
+    let all = &sat["overall"];
+    assert_eq!(
+        (all["customers"].as_u64(), all["responses"].as_u64()),
+        (Some(6), Some(4))
+    );
+    assert!(close(&all["score"], 100.0 * (2.0 / 4.0 - 1.0 / 4.0)));
+    assert!(close(&all["satisfied_share"], 0.5));
+    let risk = &sat["value_at_risk"];
+    assert_eq!(
+        (risk["value"].as_str(), risk["customers"].as_u64()),
+        (Some("revenue"), Some(1))
+    );
+    assert_eq!(risk["amount"], 200.0);
+    assert!(close(&risk["share"], 200.0 / 835.0));
+    let classes: Vec<(String, u64, f64)> = (sat["by_class"].as_array().unwrap().iter())
+        .map(|c| {
+            let name = c["name"].as_str().unwrap().to_string();
+            (
+                name,
+                c["customers"].as_u64().unwrap(),
+                c["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("detractors".to_string(), 1, 200.0),
+            ("passives".to_string(), 1, 300.0),
+            ("promoters".to_string(), 2, 250.0)
+        ]
+    );
+    assert!(sat["by_class"][0]["mean_p_alive"].is_null(), "no models");
+    // every segment's answers add up to all of them
+    let segments = sat["by_segment"].as_array().unwrap();
+    let answers: u64 = segments
+        .iter()
+        .map(|s| s["responses"].as_u64().unwrap())
+        .sum();
+    assert_eq!(answers, 4);
+    let summary = json["summary"].to_string();
+    assert!(
+        summary.contains("Detractors hold 24.0% of revenue: value at risk."),
+        "{summary}"
+    );
+}

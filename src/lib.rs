@@ -14,6 +14,7 @@
 //! - [`value`] fits the BG/NBD and Gamma-Gamma models and values customers;
 //! - [`allocate`] splits a budget across groups of customers and lists whom
 //!   to contact;
+//! - [`crosssell`] finds what to sell next from the items customers bought;
 //! - [`report`] computes the portfolio summary and renders it (terminal,
 //!   Markdown, JSON, HTML with charts, CSV tables);
 //! - [`panic`] turns a dependency's panic on malformed input into an error,
@@ -27,6 +28,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod allocate;
+pub mod crosssell;
 pub mod engine;
 pub mod error;
 pub mod facts;

@@ -191,7 +191,9 @@ pub fn comparison_table(
     Ok(DataFrame::new(n + 1, columns)?)
 }
 
-/// The target list: customer_id, group, expected_value, cost, action.
+/// The target list: customer_id, group, expected_value, cost, action,
+/// and the offer (the customer's `next_best` item) when the customers
+/// have one (`segment --next-best`).
 pub fn target_table(
     customers: &DataFrame,
     groups: &Groups,
@@ -207,7 +209,11 @@ pub fn target_table(
         .column(CUSTOMER_ID)?
         .take(&rows)?
         .with_name(CUSTOMER_ID.into());
-    Ok(DataFrame::new(
+    let offer = match customers.column("next_best") {
+        Ok(best) => Some(best.take(&rows)?.with_name("offer".into())),
+        Err(_) => None,
+    };
+    let mut table = DataFrame::new(
         contacts.len(),
         vec![
             ids,
@@ -234,5 +240,9 @@ pub fn target_table(
                     .collect::<Vec<_>>(),
             ),
         ],
-    )?)
+    )?;
+    if let Some(offer) = offer {
+        table.with_column(offer)?;
+    }
+    Ok(table)
 }

@@ -9,7 +9,7 @@ use super::partition::{BLOCK, Block, PARTITIONS, Partition, partition_code};
 use super::{Batching, Facts};
 use crate::io::LINE_COLUMN;
 use crate::io::batches::Batches;
-use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
+use crate::schema::{CATEGORY, COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, PRODUCT, REVENUE};
 
 /// [`Facts`] being gathered, a batch of rows at a time.
 pub(super) struct Gatherer {
@@ -187,12 +187,14 @@ impl Gatherer {
 
 /// The columns of canonical transactions the facts are made of; any other
 /// is an extra, passed through when constant per customer.
-pub(super) const CANONICAL: [&str; 6] = [
+pub(super) const CANONICAL: [&str; 8] = [
     CUSTOMER_ID,
     ORDER_DATE,
     REVENUE,
     ORDER_ID,
     COST,
+    PRODUCT,
+    CATEGORY,
     LINE_COLUMN,
 ];
 

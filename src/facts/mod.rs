@@ -34,7 +34,7 @@ use self::gather::Gatherer;
 use crate::io::LINE_COLUMN;
 use crate::io::batches::Batches;
 use crate::schema::dates::days_since_epoch;
-use crate::schema::{COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, REVENUE};
+use crate::schema::{CATEGORY, COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, PRODUCT, REVENUE};
 
 mod firsts;
 mod gather;
@@ -302,11 +302,19 @@ fn pick<T: Copy>(codes: &[u32], values: &[T]) -> Vec<T> {
 pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
     let source = Batches::Frame(head);
     let facts = Facts::gather(&source, i32::MAX, BATCHING)?;
-    let mut needed: Vec<String> = [CUSTOMER_ID, ORDER_DATE, REVENUE, ORDER_ID, COST]
-        .into_iter()
-        .filter(|name| head.column(name).is_ok())
-        .map(str::to_string)
-        .collect();
+    let mut needed: Vec<String> = [
+        CUSTOMER_ID,
+        ORDER_DATE,
+        REVENUE,
+        ORDER_ID,
+        COST,
+        PRODUCT,
+        CATEGORY,
+    ]
+    .into_iter()
+    .filter(|name| head.column(name).is_ok())
+    .map(str::to_string)
+    .collect();
     needed.extend(facts.constant_extras().iter().map(|c| c.name().to_string()));
     Ok(needed)
 }

@@ -11,7 +11,8 @@ use super::{IngestConfig, REASON_COLUMN, Reject, SOURCE_COLUMN, typing};
 use crate::io::{LINE_COLUMN, RawTable};
 use crate::schema::dates::{DateFormat, days_since_epoch};
 use crate::schema::{
-    COST, CUSTOMER_ID, ColumnMap, ORDER_DATE, ORDER_ID, REVENUE, RevenueSource, map_columns,
+    CATEGORY, COST, CUSTOMER_ID, ColumnMap, ORDER_DATE, ORDER_ID, PRODUCT, REVENUE, RevenueSource,
+    map_columns,
 };
 
 /// One input after mapping, typing and validation.
@@ -87,6 +88,12 @@ pub(super) fn clean_table(
                 .with_name(ORDER_ID.into())
                 .into_column(),
         );
+    }
+    for (canonical, source) in [(PRODUCT, &map.product), (CATEGORY, &map.category)] {
+        if let Some(c) = source {
+            let text = column(c)?.cast(&DataType::String)?;
+            columns.push(text.with_name(canonical.into()).into_column());
+        }
     }
     let mut checks: Vec<(Expr, &str)> = vec![
         (col(CUSTOMER_ID).is_null(), "missing customer_id"),
@@ -224,8 +231,7 @@ fn consumed(map: &ColumnMap) -> Vec<&str> {
         // quantity and price are kept: they say something revenue does not
         RevenueSource::QuantityTimesPrice { .. } => {
             let mut m = vec![map.customer_id.as_str(), map.order_date.as_str()];
-            m.extend(map.order_id.as_deref());
-            m.extend(map.cost.as_deref());
+            m.extend(map.optional_sources());
             m
         }
         RevenueSource::Column(_) | RevenueSource::Absent => map.sources(),

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::io::{LINE_COLUMN, LineBreaks, RawTable};
 use crate::schema::dates::DateFormat;
 use crate::schema::{
-    COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, REVENUE, map_columns,
+    CATEGORY, COST, CUSTOMER_ID, ColumnMap, MapOverride, ORDER_DATE, ORDER_ID, PRODUCT, REVENUE,
+    map_columns,
 };
 pub use kept::KeptTally;
 pub use report::{InputReport, JoinReport, KeptFacts, MaxRejects, QualityReport};
@@ -398,6 +399,8 @@ pub fn is_canonical(frame: &DataFrame) -> bool {
         && has(REVENUE, &DataType::Float64)
         && optional(ORDER_ID, &DataType::String)
         && optional(COST, &DataType::Float64)
+        && optional(PRODUCT, &DataType::String)
+        && optional(CATEGORY, &DataType::String)
         && ids_present()
 }
 

@@ -55,6 +55,20 @@ pub struct Table {
     /// A line under the table (how many rows a long one left out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Per row, which way its changes are good (none: no judgement); the
+    /// HTML page colours them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub better: Vec<Option<Better>>,
+}
+
+/// Which way a measure's change is good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// More is better (revenue, retention).
+    Higher,
+    /// Less is better (churned customers).
+    Lower,
 }
 
 /// One cell: a value and how it reads.
@@ -134,6 +148,14 @@ impl Cell {
         }
     }
 
+    /// The change a change cell shows (an amount, points or relative).
+    pub fn change(&self) -> Option<f64> {
+        match self {
+            Cell::Change(v) | Cell::Points(v) | Cell::Relative(v) => Some(*v),
+            _ => None,
+        }
+    }
+
     /// `make` of a finite value, else nothing to show.
     pub fn of(value: Option<f64>, make: fn(f64) -> Cell) -> Cell {
         value.filter(|v| v.is_finite()).map_or(Cell::Empty, make)
@@ -149,6 +171,7 @@ impl Table {
             headers: headers.iter().map(|h| h.to_string()).collect(),
             rows,
             note: None,
+            better: Vec::new(),
         }
     }
 
@@ -189,6 +212,7 @@ impl Table {
             headers,
             rows,
             note,
+            better: Vec::new(),
         })
     }
 }

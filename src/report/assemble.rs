@@ -232,6 +232,7 @@ pub fn assemble(
                 period_end: pushed.period_end,
                 transactions: Some(pushed.transactions),
                 activity: pushed.activity,
+                baskets: None,
                 previous: match pushed.previous {
                     Some((facts, end)) if migrate => segmented_at(facts, end)?,
                     _ => None,
@@ -265,6 +266,7 @@ pub fn assemble(
         quality: quality.as_ref(),
         notes,
         attributes: &attributes,
+        baskets: history.baskets.as_ref(),
     };
     let report = super::build(sources, config)?;
     if let Some(warning) = report.kpis.as_ref().and_then(|k| k.empty_period_warning()) {
@@ -336,6 +338,9 @@ struct History {
     /// The segmented customers at the end of the previous period, named
     /// by that day.
     previous: Option<(DataFrame, String)>,
+    /// The items each customer bought, when the lines have a category or
+    /// product.
+    baskets: Option<crate::crosssell::Baskets>,
 }
 
 /// The [`History`] of the transactions read here (none: an empty one); the
@@ -355,6 +360,7 @@ fn here(
             transactions: None,
             activity: None,
             previous: None,
+            baskets: None,
         });
     };
     // a default as-of day is the day after the last transaction: the
@@ -369,6 +375,7 @@ fn here(
             transactions: Some(transactions.rows()? as u64),
             activity: None,
             previous: None,
+            baskets: None,
         });
     };
     let activity = Activity::read(&transactions, end, config.period, groupings)?;
@@ -386,11 +393,13 @@ fn here(
         }
         false => None,
     };
+    let baskets = crate::crosssell::Baskets::read(&transactions, Some(end))?;
     Ok(History {
         period_end,
         transactions: Some(transactions.rows()? as u64),
         activity: Some(activity),
         previous,
+        baskets,
     })
 }
 

@@ -20,6 +20,45 @@ const OTHERS: [RGBColor; 3] = [
     RGBColor(140, 86, 75),
 ];
 const FONT: &str = "sans-serif";
+/// Text sizes, in SVG units: the page shows a chart about as wide as it
+/// is drawn, so labels read at the body text's size.
+const TITLE_SIZE: u32 = 22;
+const LABEL_SIZE: u32 = 16;
+
+/// The font the PNG charts are drawn with (DejaVu Sans, its licence in
+/// assets/fonts): shipped in the binary, so every machine draws the same.
+const FONT_DATA: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// The chart `svg` (as [`Chart::svg`] holds it) drawn as a PNG image by
+/// resvg, its text in the shipped font.
+pub fn png(svg: &str) -> Result<Vec<u8>> {
+    use resvg::{tiny_skia, usvg};
+    static FONTS: std::sync::OnceLock<std::sync::Arc<usvg::fontdb::Database>> =
+        std::sync::OnceLock::new();
+    let fonts = FONTS.get_or_init(|| {
+        let mut fonts = usvg::fontdb::Database::new();
+        fonts.load_font_data(FONT_DATA.to_vec());
+        fonts.set_sans_serif_family("DejaVu Sans");
+        std::sync::Arc::new(fonts)
+    });
+    let options = usvg::Options {
+        font_family: "DejaVu Sans".to_string(),
+        fontdb: fonts.clone(),
+        ..usvg::Options::default()
+    };
+    // inline SVG goes without its namespace; a standalone one needs it
+    let standalone = svg.replacen("<svg ", "<svg xmlns=\"http://www.w3.org/2000/svg\" ", 1);
+    let tree = usvg::Tree::from_str(&standalone, &options)
+        .map_err(|e| anyhow!("a chart is not SVG resvg reads: {e}"))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| anyhow!("a chart of {}×{} pixels", size.width(), size.height()))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap
+        .encode_png()
+        .map_err(|e| anyhow!("encoding a chart as PNG: {e}"))
+}
 
 /// A named line of points in a colour.
 type Series<'a> = (&'a str, &'a [(f64, f64)], RGBColor);
@@ -337,11 +376,11 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
             .fold(0.0f64, |a, &b| a.max(b));
         let bands = 2 * n;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
+            .caption(title, (FONT, TITLE_SIZE))
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(150)
-            .build_cartesian_2d(0.0..(top * 1.1).max(0.01), (0..bands - 1).into_segmented())
+            .build_cartesian_2d(0.0..(top * 1.2).max(0.01), (0..bands - 1).into_segmented())
             .map_err(drawing)?;
         // band 2i + 1 (upper) holds name i's customers, 2i its revenue;
         // plotters' integer ranges include their end: 0..bands - 1
@@ -353,6 +392,7 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
         };
         chart
             .configure_mesh()
+            .label_style((FONT, LABEL_SIZE))
             .disable_y_mesh()
             .y_labels(bands)
             .y_label_formatter(&label)
@@ -379,9 +419,27 @@ fn bars(title: &str, names: &[String], customers: &[f64], revenue: &[f64]) -> Re
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.filled())
                 });
+            // each bar's value at its end
+            let beside = TextStyle::from((FONT, LABEL_SIZE - 2).into_font()).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Left,
+                    plotters::style::text_anchor::VPos::Center,
+                ),
+            );
+            chart
+                .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                    let band = 2 * (names.len() - 1 - i) + upper;
+                    Text::new(
+                        format!(" {:.0}%", 100.0 * v),
+                        (v, SegmentValue::CenterOf(band)),
+                        beside.clone(),
+                    )
+                }))
+                .map_err(drawing)?;
         }
         chart
             .configure_series_labels()
+            .label_font((FONT, LABEL_SIZE))
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
@@ -415,7 +473,7 @@ fn lines_labelled(
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
+            .caption(title, (FONT, TITLE_SIZE))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -430,7 +488,10 @@ fn lines_labelled(
             label.cloned().unwrap_or_default()
         };
         let mut mesh = chart.configure_mesh();
-        mesh.x_desc(x_name).y_desc(y_name);
+        mesh.label_style((FONT, LABEL_SIZE))
+            .axis_desc_style((FONT, LABEL_SIZE))
+            .x_desc(x_name)
+            .y_desc(y_name);
         if let Some(labels) = x_labels {
             mesh.x_labels(labels.len())
                 .x_label_formatter(&named)
@@ -455,6 +516,7 @@ fn lines_labelled(
         }
         chart
             .configure_series_labels()
+            .label_font((FONT, LABEL_SIZE))
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
@@ -488,7 +550,7 @@ fn heatmap(
         let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
+            .caption(title, (FONT, TITLE_SIZE))
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(70)
@@ -506,6 +568,7 @@ fn heatmap(
         };
         chart
             .configure_mesh()
+            .label_style((FONT, LABEL_SIZE))
             .disable_mesh()
             .x_labels(n_columns)
             .y_labels(n_rows)
@@ -513,7 +576,7 @@ fn heatmap(
             .y_label_formatter(&|y| label(rows, y, true))
             .draw()
             .map_err(drawing)?;
-        let font_size = if n_columns > 14 { 10 } else { 13 };
+        let font_size = if n_columns > 14 { 11 } else { 15 };
         let centred = plotters::style::text_anchor::Pos::new(
             plotters::style::text_anchor::HPos::Center,
             plotters::style::text_anchor::VPos::Center,

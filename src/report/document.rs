@@ -6,7 +6,7 @@ use super::Report;
 use super::kpis::PeriodKpis;
 use super::migration::Moved;
 use crate::io::human::percent;
-use crate::present::{Cell, Document, Section, Table};
+use crate::present::{Better, Cell, Document, Section, Table};
 
 /// Later months shown in the cohort triangle (M1 … M11): the widest table
 /// that fits 100 columns.
@@ -54,6 +54,7 @@ pub fn document(report: &Report) -> Document {
     sections.extend(kpis(report));
     sections.extend(trend(report));
     sections.push(composition(report));
+    sections.extend(cross_sell(report));
     sections.extend(satisfaction(report));
     sections.push(concentration(report));
     sections.extend(by_attribute(report));
@@ -64,6 +65,7 @@ pub fn document(report: &Report) -> Document {
     sections.extend(economics(report));
     sections.extend(model(report));
     sections.extend(data_quality(report));
+    sections.push(terms(report));
     if !report.notes.is_empty() {
         let mut notes = section("notes", "Not in this report");
         notes.lines = report.notes.clone();
@@ -82,10 +84,14 @@ fn portfolio(report: &Report) -> Section {
     if let Some(n) = p.transactions {
         rows.push(vec![text("transaction lines"), Cell::Count(n)]);
     }
+    let clv = match &p.clv_basis {
+        Some(basis) => format!("CLV ({basis})"),
+        None => "CLV".to_string(),
+    };
     let amounts = [
         ("revenue", p.revenue),
         ("profit", p.profit),
-        ("CLV (horizon)", p.clv),
+        (clv.as_str(), p.clv),
     ];
     for (name, value) in amounts {
         if value.is_some() {
@@ -161,6 +167,16 @@ fn kpis(report: &Report) -> Option<Section> {
         ("repeat rate", rate(|k| k.repeat_rate)),
         ("retention rate", rate(|k| k.retention_rate)),
     ]);
+    // fewer churned customers is better; more of everything else
+    let better = (rows.iter())
+        .map(|(name, _)| {
+            Some(if *name == "churned" {
+                Better::Lower
+            } else {
+                Better::Higher
+            })
+        })
+        .collect();
     let rows = rows
         .into_iter()
         .map(|(name, mut cells)| {
@@ -177,11 +193,13 @@ fn kpis(report: &Report) -> Option<Section> {
         before.start,
         before.end
     ));
-    s.tables.push(table(
+    let mut t = table(
         "kpis",
         &["measure", "previous", "current", "change", "change %"],
         rows,
-    ));
+    );
+    t.better = better;
+    s.tables.push(t);
     Some(s)
 }
 
@@ -257,6 +275,94 @@ fn trend(report: &Report) -> Option<Section> {
 /// A count as a cell (a history's figures are numbers).
 fn count_cell(value: f64) -> Cell {
     Cell::Count(value as u64)
+}
+
+/// The terms the page uses, explained: those of the sections it has.
+fn terms(report: &Report) -> Section {
+    let mut terms: Vec<(&str, String)> = Vec::new();
+    if report.kpis.is_some() {
+        terms.extend([
+            (
+                "active",
+                "customers with a purchase in the period".to_string(),
+            ),
+            (
+                "new",
+                "active customers whose first purchase ever is in the period".to_string(),
+            ),
+            (
+                "churned",
+                "customers active in the period before, not in this one".to_string(),
+            ),
+            (
+                "retention rate",
+                "share of the period before's active customers active again".to_string(),
+            ),
+            (
+                "repeat rate",
+                "share of the active customers who have bought on two days or more".to_string(),
+            ),
+        ]);
+    }
+    if report.portfolio.clv.is_some() {
+        let basis = report
+            .portfolio
+            .clv_basis
+            .as_deref()
+            .unwrap_or("as the input gave it");
+        terms.push((
+            "CLV",
+            format!("customer lifetime value: the value of the purchases expected ({basis})"),
+        ));
+    }
+    if report.portfolio.mean_p_alive.is_some() {
+        terms.push((
+            "P(alive)",
+            "the model's probability that a customer still buys".to_string(),
+        ));
+    }
+    if report.composition.matrix_cells.is_some() {
+        terms.push((
+            "value/risk cell",
+            "high or low value (above or below the split) × high or low risk of leaving"
+                .to_string(),
+        ));
+    }
+    terms.extend([
+        ("top 20% share", "the share of revenue the largest fifth of the customers makes".to_string()),
+        ("Gini", "inequality of revenue over customers: 0 when all are worth the same, near 1 when one is worth everything".to_string()),
+        ("HHI", "sum of the squared revenue shares: 1 / n for n equal parts, 1 for one".to_string()),
+    ]);
+    if report.cohorts.is_some() {
+        terms.push((
+            "M0, M1, …",
+            "in the cohorts: the month of the first purchase, the month after, …".to_string(),
+        ));
+    }
+    if report.economics.is_some() {
+        terms.extend([
+            ("CAC", "customer acquisition cost".to_string()),
+            ("LTV:CAC", "lifetime value (margin to date less cost to serve, plus net CLV) over CAC; above 3 is healthy".to_string()),
+            ("payback", "months of a customer's contribution so far to earn the CAC back".to_string()),
+        ]);
+    }
+    if let Some(sat) = &report.satisfaction {
+        terms.push(match sat.measure {
+            "nps" => (
+                "NPS",
+                "% promoters (9–10) − % detractors (0–6) of those who answered".to_string(),
+            ),
+            _ => (
+                "CSAT",
+                "mean satisfaction 1–5; satisfied 4–5, dissatisfied 1–2".to_string(),
+            ),
+        });
+    }
+    let mut s = section("terms", "Terms");
+    s.lines = (terms.into_iter())
+        .map(|(term, meaning)| format!("{term}: {meaning}"))
+        .collect();
+    s
 }
 
 /// The relative change from `before` to `now`, when `before` is not 0.
@@ -391,6 +497,7 @@ fn by_attribute(report: &Report) -> Option<Section> {
             })
             .collect();
         let mut t = table(&format!("by_{file}"), &headers, rows);
+        t.better = vec![Some(Better::Higher); t.rows.len()];
         t.caption = Some(format!("by {name}"));
         if by.values.len() > VALUES_SHOWN {
             t.note = Some(format!(
@@ -398,6 +505,101 @@ fn by_attribute(report: &Report) -> Option<Section> {
                 by.values.len() - VALUES_SHOWN
             ));
         }
+        s.tables.push(t);
+    }
+    Some(s)
+}
+
+/// What to sell next: the most-bought items, each segment's penetration
+/// and white space, the pairs by lift, the next best items.
+fn cross_sell(report: &Report) -> Option<Section> {
+    let c = report.cross_sell.as_ref()?;
+    let mut s = section("cross_sell", "What to sell next");
+    s.lines.push(format!(
+        "from the {} of {} customers' purchases ({} distinct); a pair counts from {} customers",
+        c.column,
+        crate::io::human::count(c.customers),
+        crate::io::human::count(c.distinct_items),
+        crate::io::human::count(c.min_pair_customers)
+    ));
+    let rows = (c.items.iter())
+        .map(|i| {
+            vec![
+                text(&i.item),
+                Cell::Count(i.customers),
+                Cell::Share(i.share),
+            ]
+        })
+        .collect();
+    let mut t = table("cross_sell_items", &[c.column, "customers", "share"], rows);
+    t.caption = Some(format!("the most-bought {}s", c.column));
+    s.tables.push(t);
+    if !c.penetration.is_empty() {
+        let mut headers = vec!["segment", "customers"];
+        headers.extend(c.items.iter().map(|i| i.item.as_str()));
+        for (name, caption, white) in [
+            (
+                "penetration",
+                "penetration: the share of each segment that bought each",
+                false,
+            ),
+            (
+                "white_space",
+                "white space: the share of each segment that never bought each",
+                true,
+            ),
+        ] {
+            let rows = (c.penetration.iter())
+                .map(|p| {
+                    let mut row = vec![text(&p.segment), Cell::Count(p.customers)];
+                    row.extend(
+                        p.shares
+                            .iter()
+                            .map(|&share| Cell::Rate(if white { 1.0 - share } else { share })),
+                    );
+                    row
+                })
+                .collect();
+            let mut t = table(name, &headers, rows);
+            t.caption = Some(caption.to_string());
+            s.tables.push(t);
+        }
+    }
+    if !c.pairs.is_empty() {
+        let rows = (c.pairs.iter())
+            .map(|p| {
+                vec![
+                    text(&p.antecedent),
+                    text(&p.consequent),
+                    Cell::Count(p.customers),
+                    Cell::Rate(p.support),
+                    Cell::Rate(p.confidence),
+                    Cell::Number(p.lift, 2),
+                ]
+            })
+            .collect();
+        let mut t = table(
+            "pairs",
+            &[
+                "bought",
+                "also bought",
+                "customers",
+                "support",
+                "confidence",
+                "lift",
+            ],
+            rows,
+        );
+        t.caption =
+            Some("pairs by lift: how many times likelier the second after the first".to_string());
+        s.tables.push(t);
+    }
+    if !c.next_best.is_empty() {
+        let rows = (c.next_best.iter())
+            .map(|i| vec![text(&i.item), Cell::Count(i.customers), Cell::Rate(i.share)])
+            .collect();
+        let mut t = table("next_best", &["next best", "customers", "share"], rows);
+        t.caption = Some("the offers the next best item makes (segment --next-best)".to_string());
         s.tables.push(t);
     }
     Some(s)
@@ -767,6 +969,7 @@ fn migration(report: &Report) -> Option<Section> {
         headers,
         rows,
         note: None,
+        better: Vec::new(),
     });
     Some(s)
 }
@@ -801,6 +1004,7 @@ fn cohorts(report: &Report) -> Option<Section> {
         headers,
         rows,
         note: None,
+        better: Vec::new(),
     });
     let rows = shown
         .iter()
@@ -846,6 +1050,7 @@ fn rfm_grid(report: &Report) -> Option<Section> {
         headers,
         rows,
         note: None,
+        better: Vec::new(),
     });
     Some(s)
 }
@@ -882,13 +1087,46 @@ fn profitability(report: &Report) -> Option<Section> {
     Some(s)
 }
 
+/// The models' health in a sentence or two, before their parameters:
+/// what was fitted on how many, and how close the holdout came.
+fn model_in_words(m: &super::ModelHealth) -> String {
+    let name = match m.purchase_model {
+        crate::value::purchase::PurchaseModelKind::Bgnbd => "BG/NBD",
+        crate::value::purchase::PurchaseModelKind::Pnbd => "Pareto/NBD",
+        crate::value::purchase::PurchaseModelKind::Mbgnbd => "MBG/NBD",
+        crate::value::purchase::PurchaseModelKind::Bgbb => "BG/BB",
+    };
+    let (spend, were, they) = match m.gamma_gamma {
+        Some(_) => (" and the Gamma-Gamma spend model", "were", "they"),
+        None => ("", "was", "it"),
+    };
+    let mut said = format!(
+        "The {name} purchase model{spend} {were} fitted on {} customers.",
+        Cell::Count(m.customers).display()
+    );
+    if let Some(h) = &m.holdout
+        && h.total_actual > 0.0
+    {
+        let off = (h.total_predicted - h.total_actual) / h.total_actual;
+        said.push_str(&format!(
+            " On the holdout {they} expected {} repeat purchases against {} made ({:+.1}%): {}.",
+            Cell::Number(h.total_predicted, 0).display(),
+            Cell::Number(h.total_actual, 0).display(),
+            100.0 * off,
+            match off.abs() {
+                o if o <= 0.05 => "close enough to plan with",
+                o if o <= 0.15 => "usable, with care",
+                _ => "too far off to plan with: check the data or try another --model",
+            }
+        ));
+    }
+    said
+}
+
 fn model(report: &Report) -> Option<Section> {
     let m = report.model.as_ref()?;
     let mut s = section("model", "Model health");
-    s.lines.push(format!(
-        "fitted on {} customers",
-        Cell::Count(m.customers).display()
-    ));
+    s.lines.push(model_in_words(m));
     let rows = (m.fitted.iter())
         .map(|fit| {
             vec![

@@ -129,6 +129,8 @@ pub struct Sources<'a> {
     /// The attributes of `--by`, in its order (the activity's groupings
     /// have the same order).
     pub attributes: &'a [breakdown::Attribute],
+    /// The items each customer bought (lines with a category or product).
+    pub baskets: Option<&'a crate::crosssell::Baskets>,
 }
 
 /// The whole report; its JSON form is the documented schema (README,
@@ -189,6 +191,10 @@ pub struct Report {
     /// one's last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<history::Headline>,
+    /// What to sell next (lines with a category or product), absent
+    /// without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_sell: Option<crate::crosssell::CrossSell>,
     /// Satisfaction (an `nps` or `csat` column), absent without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<satisfaction::Satisfaction>,
@@ -213,6 +219,9 @@ pub struct Portfolio {
     pub profit: Option<f64>,
     /// Customer lifetime value over the horizon.
     pub clv: Option<f64>,
+    /// What the CLV is: its horizon, discount rate and margin ("next 12m,
+    /// 10% a year, 30% margin"), when there is one.
+    pub clv_basis: Option<String>,
     /// Purchases expected over the horizon.
     pub expected_purchases: Option<f64>,
     /// The mean probability that a customer is still active.
@@ -382,6 +391,8 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         revenue: revenue.as_deref().map(finite_sum),
         profit: profit.as_deref().map(finite_sum),
         clv: clv.as_deref().map(finite_sum),
+        // a CLV the input brought has its own basis
+        clv_basis: (sources.model.and(clv.as_ref())).map(|_| clv_basis(config)),
         expected_purchases: numbers("expected_purchases")?.as_deref().map(finite_sum),
         mean_p_alive: p_alive
             .filter(|p| !p.is_empty())
@@ -544,11 +555,30 @@ pub fn build(sources: Sources, config: &ReportConfig) -> Result<Report> {
         history: Vec::new(),
         economics: economics::economics(customers, config.costs.channel_column())?,
         satisfaction: satisfaction::satisfaction(customers)?,
+        cross_sell: (sources.baskets)
+            .map(|baskets| crate::crosssell::cross_sell(customers, baskets))
+            .transpose()?,
         summary: Vec::new(),
     };
     report.targets = targets::check(&report, &config.targets);
     report.summary = summary::sentences(&report);
     Ok(report)
+}
+
+/// What the CLV of `config` is, in words: "next 12m, discounted 10% a
+/// year, 30% margin" (in revenue without a margin).
+fn clv_basis(config: &ReportConfig) -> String {
+    let c = &config.models.config;
+    let margin = match c.margin {
+        Some(m) => format!("{} margin", crate::io::human::percent(m)),
+        None => "in revenue".to_string(),
+    };
+    format!(
+        "next {}{}, discounted {} a year, {margin}",
+        c.horizon.amount,
+        c.horizon.unit,
+        crate::io::human::percent(c.discount_rate)
+    )
 }
 
 /// The `count` customers with the most revenue (ties by id).

@@ -24,6 +24,10 @@ pub const REVENUE: &str = "revenue";
 pub const ORDER_ID: &str = "order_id";
 /// Canonical column: cost of goods / cost to serve (optional).
 pub const COST: &str = "cost";
+/// Canonical column: the line's product (optional; cross-sell).
+pub const PRODUCT: &str = "product";
+/// Canonical column: the line's product category (optional; cross-sell).
+pub const CATEGORY: &str = "category";
 
 /// Accepted export names per canonical column, in order of preference,
 /// as shown to users. Matching uses their [`normalize`]d form.
@@ -88,6 +92,8 @@ pub const ALIASES: &[(&str, &[&str])] = &[
         ],
     ),
     (COST, &["cost", "cogs", "cost_of_goods", "unit_cost_total"]),
+    (PRODUCT, &["product"]),
+    (CATEGORY, &["category", "product_category"]),
 ];
 
 /// Names accepted for a quantity, when revenue is quantity × unit price.
@@ -133,6 +139,10 @@ pub struct ColumnMap {
     pub order_id: Option<String>,
     /// Source of `cost`, if any.
     pub cost: Option<String>,
+    /// Source of `product`, if any.
+    pub product: Option<String>,
+    /// Source of `category`, if any.
+    pub category: Option<String>,
     /// What the mapping passed over, as messages for a warning: columns
     /// whose names match a mapped one but were not taken (`Revenue` beside
     /// `revenue`), or no revenue column at all.
@@ -156,8 +166,14 @@ impl ColumnMap {
         if let Some(c) = &self.order_id {
             map.insert(ORDER_ID.to_string(), c.clone());
         }
-        if let Some(c) = &self.cost {
-            map.insert(COST.to_string(), c.clone());
+        for (canonical, source) in [
+            (COST, &self.cost),
+            (PRODUCT, &self.product),
+            (CATEGORY, &self.category),
+        ] {
+            if let Some(c) = source {
+                map.insert(canonical.to_string(), c.clone());
+            }
         }
         map
     }
@@ -173,9 +189,15 @@ impl ColumnMap {
             }
             RevenueSource::Absent => {}
         }
-        out.extend(self.order_id.as_deref());
-        out.extend(self.cost.as_deref());
+        out.extend(self.optional_sources());
         out
+    }
+
+    /// The source columns of the optional canonical columns there are.
+    pub fn optional_sources(&self) -> impl Iterator<Item = &str> {
+        [&self.order_id, &self.cost, &self.product, &self.category]
+            .into_iter()
+            .filter_map(|s| s.as_deref())
     }
 }
 
@@ -387,6 +409,8 @@ pub fn map_columns(found: &[String], overrides: &[MapOverride], file: &str) -> R
         revenue,
         order_id: resolve(ORDER_ID)?,
         cost: resolve(COST)?,
+        product: resolve(PRODUCT)?,
+        category: resolve(CATEGORY)?,
         warnings: Vec::new(),
     };
     if no_revenue {

@@ -631,13 +631,27 @@ fn the_html_page_renders_in_a_real_browser_without_errors_or_requests() {
         .ok();
     }
     let html = std::fs::read_to_string(&page).unwrap();
-    for id in ["targets", "trend", "by"] {
+    for id in ["summary", "targets", "trend", "by", "terms"] {
         assert!(
             html.contains(&format!("<section id=\"{id}\"")),
             "no {id} section"
         );
     }
     check_in_browser(browser, &page, dir.path());
+    // the page for mail: no SVG at all, its charts as PNG images
+    let mail = dir.path().join("mail.html");
+    cpm(&[
+        "report",
+        &data("retail_export.csv"),
+        "--email",
+        "-q",
+        "-o",
+        &mail.display().to_string(),
+    ])
+    .run()
+    .ok();
+    assert!(!std::fs::read_to_string(&mail).unwrap().contains("<svg"));
+    check_in_browser(browser, &mail, dir.path());
 }
 
 /// Opens `page` in headless `browser` (profile and screenshot in `dir`):
@@ -1507,4 +1521,176 @@ fn satisfaction_nps_and_the_value_detractors_hold_match_the_hand_computed_answer
         summary.contains("Detractors hold 24.0% of revenue: value at risk."),
         "{summary}"
     );
+}
+
+#[test]
+fn the_email_page_draws_every_chart_as_a_png_and_has_no_svg() {
+    let dir = tempdir();
+    let (web, mail) = (dir.path().join("web.html"), dir.path().join("mail.html"));
+    let input = data("report_small.csv");
+    for (page, email) in [(&web, false), (&mail, true)] {
+        let out = page.display().to_string();
+        let mut args = vec!["report", &input, "--as-of", "2024-03-31", "--no-model"];
+        args.extend(["-q", "-o", &out]);
+        if email {
+            args.push("--email");
+        }
+        cpm(&args).run().ok();
+    }
+    let (web, mail) = (
+        std::fs::read_to_string(&web).unwrap(),
+        std::fs::read_to_string(&mail).unwrap(),
+    );
+    let charts = web.matches("<svg").count();
+    assert!(charts >= 3, "{charts} charts");
+    assert!(!mail.contains("<svg"), "mail clients strip inline SVG");
+    let images: Vec<&str> = (mail.split("src=\"data:image/png;base64,").skip(1))
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(images.len(), charts, "one image per chart");
+    for (i, image) in images.iter().enumerate() {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(image)
+            .unwrap();
+        let path = dir.path().join(format!("chart{i}.png"));
+        std::fs::write(&path, &bytes).unwrap();
+        let reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+            .read_info()
+            .unwrap();
+        assert_eq!(reader.info().width, 760, "drawn at the SVG's size");
+        assert_not_blank(&path);
+    }
+    // the summary opens the mail's body
+    let first = mail.find("<section id=\"").unwrap();
+    assert!(mail[first..].starts_with("<section id=\"summary\""));
+    // the same with --format email on stdout
+    let args = ["report", &input, "--no-model", "--format", "email"];
+    assert!(!cpm(&args).run().ok().stdout().contains("<svg"));
+}
+
+#[test]
+fn changes_are_marked_good_or_bad_by_the_way_their_measure_should_move() {
+    let html = small_report("html");
+    // March against February: churned 2 against 3 (fewer: good), revenue
+    // 435 against 245 (more: good), new customers 2 against 3 (fewer: bad)
+    assert!(
+        html.contains("<td class=\"number down good\">-1</td>"),
+        "churned"
+    );
+    assert!(
+        html.contains("<td class=\"number up good\">+190</td>"),
+        "revenue"
+    );
+    assert!(
+        html.contains("<td class=\"number down bad\">-1</td>"),
+        "new"
+    );
+    // tables scroll in their box on a phone; sections print without
+    // being kept whole (which leaves half-empty pages)
+    assert!(html.contains("<div class=\"scroll\"><table>"));
+    assert!(html.contains("table, figure, .alert { break-inside: avoid; }"));
+    assert!(!html.contains("section { break-inside: avoid; }"));
+    // every term explained at the end
+    for term in [
+        "churned: customers active in the period before",
+        "Gini: ",
+        "HHI: ",
+    ] {
+        assert!(html.contains(term), "{term}");
+    }
+}
+
+#[test]
+fn cross_sell_pairs_and_next_best_match_the_basket_derived_by_hand() {
+    // baskets: A bread butter jam; B bread butter; C bread butter milk;
+    // D bread jam; E milk; F butter (its jam is a refund, no purchase).
+    // Buyers: bread 4, butter 4, jam 2, milk 2 of 6; a pair needs 2
+    // customers: bread+butter 3, bread+jam 2 (the others have 1)
+    let input = data("crosssell_orders.csv");
+    let args = [
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "-f",
+        "json",
+    ];
+    let json: serde_json::Value = serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap();
+    let c = &json["cross_sell"];
+    assert_eq!(
+        (c["column"].as_str(), c["customers"].as_u64()),
+        (Some("category"), Some(6))
+    );
+    assert_eq!(c["min_pair_customers"], 2);
+    let items: Vec<(&str, u64)> = (c["items"].as_array().unwrap().iter())
+        .map(|i| {
+            (
+                i["item"].as_str().unwrap(),
+                i["customers"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [("bread", 4), ("butter", 4), ("jam", 2), ("milk", 2)]
+    );
+    // jam → bread: confidence 2/2, lift 1 / (4/6) = 1.5; bread → jam: 2/4,
+    // 0.5 / (2/6) = 1.5; bread → butter and back: 3/4, 0.75 / (4/6)
+    let pairs: Vec<(String, String, u64, f64, f64, f64)> = (c["pairs"].as_array().unwrap().iter())
+        .map(|p| {
+            let text = |k: &str| p[k].as_str().unwrap().to_string();
+            let number = |k: &str| p[k].as_f64().unwrap();
+            let customers = p["customers"].as_u64().unwrap();
+            (
+                text("antecedent"),
+                text("consequent"),
+                customers,
+                number("support"),
+                number("confidence"),
+                number("lift"),
+            )
+        })
+        .collect();
+    let want = [
+        ("jam", "bread", 2, 2.0 / 6.0, 1.0, 1.5),
+        ("bread", "jam", 2, 2.0 / 6.0, 0.5, 1.5),
+        ("bread", "butter", 3, 0.5, 0.75, 1.125),
+        ("butter", "bread", 3, 0.5, 0.75, 1.125),
+    ];
+    assert_eq!(pairs.len(), want.len());
+    for (got, want) in pairs.iter().zip(want) {
+        assert_eq!(
+            (got.0.as_str(), got.1.as_str(), got.2),
+            (want.0, want.1, want.2)
+        );
+        for (g, w) in [(got.3, want.3), (got.4, want.4), (got.5, want.5)] {
+            assert!((g - w).abs() < 1e-12, "{got:?} against {want:?}");
+        }
+    }
+    // next best: B and C jam (from bread, lift 1.5), D butter, F bread; A
+    // and E none (milk has no pair)
+    let next: Vec<(&str, u64)> = (c["next_best"].as_array().unwrap().iter())
+        .map(|i| {
+            (
+                i["item"].as_str().unwrap(),
+                i["customers"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(next, [("jam", 2), ("bread", 1), ("butter", 1)]);
+    // each segment's penetration adds up to the item's buyers
+    let penetration = c["penetration"].as_array().unwrap();
+    let bread: f64 = (penetration.iter())
+        .map(|p| p["shares"][0].as_f64().unwrap() * p["customers"].as_f64().unwrap())
+        .sum();
+    assert!((bread - 4.0).abs() < 1e-9);
+    let page = cpm(&["report", &input, "--as-of", "2024-03-31", "--no-model"])
+        .run()
+        .ok()
+        .stdout();
+    for said in ["What to sell next", "white space", "pairs by lift"] {
+        assert!(page.contains(said), "{said}");
+    }
 }

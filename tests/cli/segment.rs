@@ -472,3 +472,76 @@ fn the_r_rfm_package_segments_cdnow_master_as_published() {
     }
     assert_eq!(segments.len(), 23_570);
 }
+
+#[test]
+fn next_best_names_the_highest_lift_category_not_bought_and_allocate_offers_it() {
+    // the basket of tests/cli/report.rs's cross-sell test: B and C get
+    // jam, D butter, F bread; A and E nothing
+    let dir = tempdir();
+    let customers = dir.path().join("customers.csv");
+    let out = customers.display().to_string();
+    let input = data("crosssell_orders.csv");
+    cpm(&[
+        "segment",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--next-best",
+        "-q",
+        "-o",
+        &out,
+    ])
+    .run()
+    .ok();
+    let rows = parse_csv(&std::fs::read(&customers).unwrap());
+    let ids = column(&rows, "customer_id");
+    let best = column(&rows, "next_best");
+    let got: Vec<(String, String)> = ids.into_iter().zip(best).collect();
+    let want = [
+        ("A", ""),
+        ("B", "jam"),
+        ("C", "jam"),
+        ("D", "butter"),
+        ("E", ""),
+        ("F", "bread"),
+    ];
+    for (id, item) in want {
+        assert!(
+            got.contains(&(id.to_string(), item.to_string())),
+            "{id} {item} in {got:?}"
+        );
+    }
+    // allocate's target list carries it as the offer
+    let list = dir.path().join("list.csv");
+    cpm(&[
+        "allocate",
+        &out,
+        "--budget",
+        "100",
+        "--target-list",
+        "10",
+        "-q",
+        "-o",
+        &list.display().to_string(),
+    ])
+    .run()
+    .ok();
+    let rows = parse_csv(&std::fs::read(&list).unwrap());
+    let offers: Vec<(String, String)> = column(&rows, "customer_id")
+        .into_iter()
+        .zip(column(&rows, "offer"))
+        .collect();
+    assert!(
+        offers.contains(&("B".to_string(), "jam".to_string())),
+        "{offers:?}"
+    );
+    // a customer table has no lines to read
+    cpm(&["segment", &out, "--next-best"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["--next-best needs transaction lines"]);
+    cpm(&["segment", &data("report_small.csv"), "--next-best"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["the lines have no category or product column"]);
+}

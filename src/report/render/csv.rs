@@ -57,6 +57,7 @@ mod tests {
                 vec![Cell::Text("-100".to_string()), Cell::Share(0.5)],
             ],
             note: None,
+            better: Vec::new(),
         };
         let csv = table_csv(&table, true).unwrap();
         assert_eq!(

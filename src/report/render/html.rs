@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use minijinja::Environment;
 use serde::Serialize;
 
-use crate::present::Document;
+use crate::present::{Better, Cell, Document};
 use crate::report::Report;
 use crate::report::charts::{Chart, charts};
 
@@ -28,8 +28,38 @@ struct SectionView<'a> {
     title: &'a str,
     alerts: &'a [String],
     lines: &'a [String],
-    charts: Vec<Chart>,
+    charts: Vec<ChartView>,
     tables: Vec<TableView<'a>>,
+}
+
+/// A chart as the page shows it: inline SVG, or for mail a PNG image.
+#[derive(Serialize)]
+struct ChartView {
+    title: String,
+    /// The SVG element (the web page).
+    svg: Option<String>,
+    /// The PNG image, base64 (the mail page).
+    png: Option<String>,
+}
+
+impl ChartView {
+    /// `chart` as inline SVG, or as a PNG image for `email`.
+    fn of(chart: Chart, email: bool) -> Result<ChartView> {
+        use base64::Engine;
+        if !email {
+            return Ok(ChartView {
+                title: chart.title,
+                svg: Some(chart.svg),
+                png: None,
+            });
+        }
+        let png = crate::report::charts::png(&chart.svg)?;
+        Ok(ChartView {
+            title: chart.title,
+            svg: None,
+            png: Some(base64::engine::general_purpose::STANDARD.encode(png)),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -42,13 +72,40 @@ struct TableView<'a> {
 #[derive(Serialize)]
 struct CellView {
     text: String,
-    numeric: bool,
+    /// Its CSS classes: `number`; a change's `up` or `down` and, in a row
+    /// whose better direction is known, `good` or `bad`.
+    class: String,
     /// The bar's width in percent, for shares.
     bar: Option<String>,
 }
 
-/// The page for `report`, laid out as `document`.
-pub fn render(report: &Report, document: &Document) -> Result<String> {
+impl CellView {
+    /// `cell` in a row whose changes are good `better`.
+    fn of(cell: &Cell, better: Option<Better>) -> CellView {
+        let mut class = Vec::new();
+        if cell.is_numeric() {
+            class.push("number");
+        }
+        if let Some(change) = cell.change().filter(|c| *c != 0.0 && c.is_finite()) {
+            class.push(if change > 0.0 { "up" } else { "down" });
+            if let Some(better) = better {
+                let good = (change > 0.0) == (better == Better::Higher);
+                class.push(if good { "good" } else { "bad" });
+            }
+        }
+        CellView {
+            text: cell.display(),
+            class: class.join(" "),
+            bar: cell
+                .share()
+                .map(|s| format!("{:.1}", 100.0 * s.clamp(0.0, 1.0))),
+        }
+    }
+}
+
+/// The page for `report`, laid out as `document`; for mail (`email`)
+/// with the charts as PNG images.
+pub fn render(report: &Report, document: &Document, email: bool) -> Result<String> {
     let mut charts = charts(report)?;
     let sections = document
         .sections
@@ -58,38 +115,31 @@ pub fn render(report: &Report, document: &Document) -> Result<String> {
                 .into_iter()
                 .partition(|c| c.section == section.id);
             charts = rest;
-            SectionView {
+            Ok(SectionView {
                 id: section.id,
                 title: &section.title,
                 alerts: &section.alerts,
                 lines: &section.lines,
-                charts: mine,
+                charts: (mine.into_iter())
+                    .map(|chart| ChartView::of(chart, email))
+                    .collect::<Result<_>>()?,
                 tables: section
                     .tables
                     .iter()
                     .map(|table| TableView {
                         caption: table.caption.as_deref(),
                         headers: &table.headers,
-                        rows: table
-                            .rows
-                            .iter()
-                            .map(|row| {
-                                row.iter()
-                                    .map(|cell| CellView {
-                                        text: cell.display(),
-                                        numeric: cell.is_numeric(),
-                                        bar: cell
-                                            .share()
-                                            .map(|s| format!("{:.1}", 100.0 * s.clamp(0.0, 1.0))),
-                                    })
-                                    .collect()
+                        rows: (table.rows.iter().enumerate())
+                            .map(|(i, row)| {
+                                let better = table.better.get(i).copied().flatten();
+                                row.iter().map(|cell| CellView::of(cell, better)).collect()
                             })
                             .collect(),
                     })
                     .collect(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let title = match report.as_of {
         Some(as_of) => format!("{}, {as_of}", document.title),
         None => document.title.clone(),

@@ -21,15 +21,19 @@ pub enum Format {
     Json,
     /// One self-contained HTML page with inline SVG charts.
     Html,
+    /// The HTML page for mail (`--email`): the charts as PNG images, since
+    /// mail clients strip inline SVG.
+    Email,
 }
 
 impl Format {
     /// Every format, as `--format` names them.
-    pub const ALL: [(&'static str, Format); 4] = [
+    pub const ALL: [(&'static str, Format); 5] = [
         ("terminal", Format::Terminal),
         ("markdown", Format::Markdown),
         ("json", Format::Json),
         ("html", Format::Html),
+        ("email", Format::Email),
     ];
 
     /// The format named `name` (`table` and `md` too).
@@ -68,8 +72,8 @@ pub fn render(report: &Report, format: Format, width: Option<u16>) -> Result<Str
             text.push('\n');
             text
         }
-        Format::Html => {
-            let mut page = html::render(report, &document(report))?;
+        Format::Html | Format::Email => {
+            let mut page = html::render(report, &document(report), format == Format::Email)?;
             if !page.ends_with('\n') {
                 page.push('\n');
             }

@@ -111,6 +111,11 @@ pub struct Args {
     #[arg(long, help_heading = "Output")]
     no_excel_safe: bool,
 
+    /// Make the HTML page mail-safe: the charts as PNG images (mail
+    /// clients strip inline SVG), drawn with the font cpm ships.
+    #[arg(long, help_heading = "Output")]
+    email: bool,
+
     /// Print when the report was made (otherwise the same input gives the
     /// same bytes).
     #[arg(long, help_heading = "Output")]
@@ -459,12 +464,20 @@ fn write_outputs(
     Ok(())
 }
 
+/// `format`, the HTML page made mail-safe with `--email`.
+fn mailed(format: Format, email: bool) -> Format {
+    match format {
+        Format::Html if email => Format::Email,
+        other => other,
+    }
+}
+
 /// The renderings asked for: one per `-o`, or stdout.
 fn targets(args: &Args) -> Result<Vec<Target>> {
     if args.output.is_empty() {
         return Ok(vec![Target {
             path: None,
-            format: args.format.unwrap_or(Format::Terminal),
+            format: mailed(args.format.unwrap_or(Format::Terminal), args.email),
         }]);
     }
     args.output
@@ -480,7 +493,7 @@ fn targets(args: &Args) -> Result<Vec<Target>> {
             };
             Ok(Target {
                 path: Some(path.clone()),
-                format,
+                format: mailed(format, args.email),
             })
         })
         .collect()

@@ -94,6 +94,12 @@ pub struct Args {
     )]
     rules: String,
 
+    /// Add each customer's next best item (`next_best`): of the categories
+    /// (else products) they have not bought, the one with the highest lift
+    /// from theirs. Needs transaction lines with a category or product.
+    #[arg(long, help_heading = "Cross-sell")]
+    next_best: bool,
+
     /// Monetary score from total revenue or mean order value.
     #[arg(long, value_enum, default_value_t = MonetaryArg::Total, help_heading = "RFM")]
     monetary: MonetaryArg,
@@ -151,17 +157,28 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         &[],
         ui,
     )?;
-    let customers = super::customers(
-        &inputs,
-        &args.input,
-        &args.engine,
-        &summary_config,
-        cpm::segment::is_customer_table,
-        ui,
-    )?
-    .table;
+    let (customers, baskets) = match args.next_best {
+        true => with_baskets(&inputs, &args, &summary_config, ui)?,
+        false => {
+            let customers = super::customers(
+                &inputs,
+                &args.input,
+                &args.engine,
+                &summary_config,
+                cpm::segment::is_customer_table,
+                ui,
+            )?;
+            (customers.table, None)
+        }
+    };
     check_breakdowns(&customers, &args.by)?;
-    let segmented = cpm::segment::segment(&customers, &config)?;
+    let mut segmented = cpm::segment::segment(&customers, &config)?;
+    if let Some(baskets) = &baskets {
+        let affinity = cpm::crosssell::Affinity::of(baskets);
+        let best = cpm::crosssell::next_best_column(&segmented.customers, baskets, &affinity)?;
+        segmented.customers.with_column(best)?;
+        ui.step("next best");
+    }
     report_scorings(&segmented, ui);
     ui.step("segment");
     let on_terminal = output.is_terminal_summary(&args.output);
@@ -184,6 +201,37 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         return cpm::io::write_stdout(|w| Ok(w.write_all(summaries.as_bytes())?));
     }
     output.write_after(&segmented.customers, staged)
+}
+
+/// `--next-best`: the customers of the transaction lines of `inputs` and
+/// the items each bought (the lines are read again, so they are spooled).
+fn with_baskets(
+    inputs: &[cpm::io::Input],
+    args: &Args,
+    summary: &SummaryConfig,
+    ui: &Ui,
+) -> Result<(DataFrame, Option<cpm::crosssell::Baskets>)> {
+    if args.engine.is_remote() {
+        bail!(cpm::error::usage(
+            "--next-best reads the lines here, their categories or products: no --engine"
+        ));
+    }
+    let options = args.input.load_options()?;
+    let read = cpm::pipeline::transactions(inputs, &options, cpm::segment::is_customer_table, ui)?;
+    let Some(lines) = read.batches() else {
+        bail!(cpm::error::usage(
+            "--next-best needs transaction lines with a category or product column, not a \
+             customer table"
+        ));
+    };
+    let customers = cpm::pipeline::summarize(&lines, summary, ui)?.table;
+    let Some(baskets) = cpm::crosssell::Baskets::read(&lines, summary.as_of)? else {
+        bail!(cpm::error::usage(
+            "--next-best: the lines have no category or product column (map one: --map \
+             category=COLUMN or --map product=StockCode)"
+        ));
+    };
+    Ok((customers, Some(baskets)))
 }
 
 /// The library's settings of `args` (the `--rules` file read).

@@ -151,7 +151,14 @@ pub fn assemble(
                 .into(),
         );
     }
-    let costed = super::economics::add_costs(&mut table, &config.costs)?;
+    // the facts count orders: a cost per line or refund needs the lines
+    let lines = match (&plan.rows, config.costs.counts_lines(&table)) {
+        (Rows::Here(read), true) => (read.batches())
+            .map(|lines| super::economics::LineCounts::read(&lines, plan.as_of))
+            .transpose()?,
+        _ => None,
+    };
+    let costed = super::economics::add_costs(&mut table, &config.costs, lines.as_ref())?;
     // without any cost, "profit" would be revenue under another name
     let costs_unknown = margin.is_none() && table.column("margin").is_err() && !costed;
     if costs_unknown && !without_spend {

@@ -12,13 +12,88 @@ use serde::Serialize;
 /// The days of an average month (365.25 / 12).
 const DAYS_PER_MONTH: f64 = 30.4375;
 
+/// The costs a customer can carry: a column of the customers, of the
+/// channels' CSV, and (but acquisition) a flat rate for everyone.
+pub const COSTS: [&str; 4] = [
+    "acquisition_cost",
+    "cost_per_order",
+    "cost_per_line",
+    "cost_per_refund",
+];
+
 /// Costs given beside the data.
 #[derive(Debug, Clone, Default)]
 pub struct CostInputs {
     /// Cost to serve one order, for every customer (`--cost-per-order`).
     pub cost_per_order: Option<f64>,
+    /// Cost to serve one line with a purchase (`--cost-per-line`).
+    pub cost_per_line: Option<f64>,
+    /// Cost of one refund line (`--cost-per-refund`).
+    pub cost_per_refund: Option<f64>,
     /// Costs per channel (`--acquisition-costs FILE`).
     pub channels: Option<ChannelCosts>,
+}
+
+impl CostInputs {
+    /// The flat rate of the cost `COSTS[k]`, for everyone.
+    fn flat(&self, k: usize) -> Option<f64> {
+        [
+            None,
+            self.cost_per_order,
+            self.cost_per_line,
+            self.cost_per_refund,
+        ][k]
+    }
+
+    /// Whether a cost per line or per refund may apply to the customers of
+    /// `table`: then the lines must be counted ([`LineCounts`]).
+    pub fn counts_lines(&self, table: &DataFrame) -> bool {
+        let channel =
+            |k: usize| (self.channels.iter()).any(|c| c.costs.iter().any(|c| c.rates[k].is_some()));
+        (2..4).any(|k| self.flat(k).is_some() || channel(k) || table.column(COSTS[k]).is_ok())
+    }
+}
+
+/// Each customer's lines with a purchase and refund lines, by the
+/// customer's key, from the transactions (the facts count orders only).
+pub struct LineCounts(crate::hashing::KeyMap<u128, (u64, u64)>);
+
+impl LineCounts {
+    /// Counts the lines of `source` up to the day `until` (all without
+    /// one): revenue above 0 a purchase, below 0 a refund.
+    pub fn read(
+        source: &crate::io::batches::Batches,
+        until: Option<chrono::NaiveDate>,
+    ) -> Result<LineCounts> {
+        use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
+        let last = until.map_or(i32::MAX, crate::schema::dates::days_since_epoch);
+        let mut counts = crate::hashing::KeyMap::default();
+        source.each(
+            1 << 20,
+            &[CUSTOMER_ID, ORDER_DATE, REVENUE],
+            &mut |_, rows| {
+                let keys = crate::hashing::par_text_keys(rows.column(CUSTOMER_ID)?)?;
+                let revenue = rows.column(REVENUE)?.cast(&DataType::Float64)?;
+                let days = rows.column(ORDER_DATE)?.cast(&DataType::Int32)?;
+                let lines = (keys.iter())
+                    .zip(revenue.f64()?.iter())
+                    .zip(days.i32()?.iter());
+                for ((key, revenue), day) in lines {
+                    let (Some(revenue), true) = (revenue, day.is_some_and(|d| d <= last)) else {
+                        continue;
+                    };
+                    let entry: &mut (u64, u64) = counts.entry(*key).or_default();
+                    if revenue > 0.0 {
+                        entry.0 += 1;
+                    } else if revenue < 0.0 {
+                        entry.1 += 1;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(LineCounts(counts))
+    }
 }
 
 /// Costs per value of the customers' channel column.
@@ -35,10 +110,8 @@ pub struct ChannelCosts {
 pub struct ChannelCost {
     /// The channel, as the customers' column names it.
     pub channel: String,
-    /// Cost of acquiring one of its customers.
-    pub acquisition_cost: Option<f64>,
-    /// Cost to serve one order of its customers.
-    pub cost_per_order: Option<f64>,
+    /// Its customers' costs, in the order of [`COSTS`].
+    pub rates: [Option<f64>; 4],
 }
 
 impl CostInputs {
@@ -52,14 +125,13 @@ impl CostInputs {
 }
 
 impl ChannelCosts {
-    /// Reads a CSV with a `channel` column and `acquisition_cost` and/or
-    /// `cost_per_order`; an error names the file, the line and the column.
+    /// Reads a CSV with a `channel` column and any of [`COSTS`]; an error
+    /// names the file, the line and the column.
     pub fn read(path: &Path, column: &str) -> Result<ChannelCosts> {
         let shown = path.display();
         let mut reader = csv::Reader::from_path(path)
             .with_context(|| format!("cannot read the channel costs {shown}"))?;
-        let headers = reader
-            .headers()
+        let headers = (reader.headers())
             .with_context(|| format!("{shown}: no header"))?
             .clone();
         let find = |name: &str| headers.iter().position(|h| h.trim() == name);
@@ -69,36 +141,37 @@ impl ChannelCosts {
                 headers.iter().collect::<Vec<_>>().join(", ")
             )));
         };
-        let (acquisition, per_order) = (find("acquisition_cost"), find("cost_per_order"));
-        if acquisition.is_none() && per_order.is_none() {
+        let at = COSTS.map(find);
+        if at.iter().all(Option::is_none) {
             bail!(crate::error::usage(format!(
-                "{shown}: neither 'acquisition_cost' nor 'cost_per_order' among its columns"
+                "{shown}: none of {} among its columns",
+                COSTS.join(", ")
             )));
         }
         let mut costs = Vec::new();
         for (row, record) in reader.records().enumerate() {
             let line = row + 2;
             let record = record.with_context(|| format!("{shown}, line {line}: not CSV"))?;
-            let amount = |at: Option<usize>, name: &str| -> Result<Option<f64>> {
-                let Some(text) = at.and_then(|i| record.get(i)).map(str::trim) else {
-                    return Ok(None);
+            let mut rates = [None; 4];
+            for (k, name) in COSTS.iter().enumerate() {
+                let Some(text) = at[k].and_then(|i| record.get(i)).map(str::trim) else {
+                    continue;
                 };
                 if text.is_empty() {
-                    return Ok(None);
+                    continue;
                 }
-                match text.parse::<f64>() {
-                    Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+                rates[k] = match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
                     _ => bail!(crate::error::usage(format!(
                         "{shown}, line {line}, column '{name}': '{text}' is not an amount of 0 \
                          or more"
                     ))),
-                }
-            };
+                };
+            }
             let name = record.get(channel).unwrap_or_default().trim().to_string();
             costs.push(ChannelCost {
                 channel: name,
-                acquisition_cost: amount(acquisition, "acquisition_cost")?,
-                cost_per_order: amount(per_order, "cost_per_order")?,
+                rates,
             });
         }
         Ok(ChannelCosts {
@@ -108,11 +181,16 @@ impl ChannelCosts {
     }
 }
 
-/// Adds the customers' `acquisition_cost` (their own column, else their
-/// channel's) and `service_cost` to date (orders × their cost per order:
-/// their own `cost_per_order`, else their channel's, else
-/// `--cost-per-order`) to `table`; false when no cost is known at all.
-pub fn add_costs(table: &mut DataFrame, inputs: &CostInputs) -> Result<bool> {
+/// Adds to `table` the customers' costs of [`COSTS`] (their own column,
+/// else their channel's, else the flat rate) and their `service_cost` to
+/// date: orders × cost per order + lines × cost per line + refunds × cost
+/// per refund (lines and refunds from `lines`); false when no cost is
+/// known at all.
+pub fn add_costs(
+    table: &mut DataFrame,
+    inputs: &CostInputs,
+    lines: Option<&LineCounts>,
+) -> Result<bool> {
     let n = table.height();
     let own = |name: &str| -> Result<Option<Vec<Option<f64>>>> {
         match table.column(name) {
@@ -123,49 +201,64 @@ pub fn add_costs(table: &mut DataFrame, inputs: &CostInputs) -> Result<bool> {
             Err(_) => Ok(None),
         }
     };
-    let (mut acquisition, mut per_order) = (own("acquisition_cost")?, own("cost_per_order")?);
+    let mut rates: Vec<Option<Vec<Option<f64>>>> =
+        COSTS.iter().map(|c| own(c)).collect::<Result<_>>()?;
     let orders = own("orders")?.unwrap_or_else(|| vec![Some(0.0); n]);
     if let Some(channels) = &inputs.channels {
         crate::groups::check_attribute(table, "--channel-column", &channels.column)?;
         let names = table.column(&channels.column)?.cast(&DataType::String)?;
-        let names = names.str()?;
-        let of = |name: Option<&str>, pick: fn(&ChannelCost) -> Option<f64>| {
-            let name = name?;
-            channels
-                .costs
-                .iter()
-                .find(|c| c.channel == name)
-                .and_then(pick)
-        };
-        let fill = |values: Option<Vec<Option<f64>>>, pick: fn(&ChannelCost) -> Option<f64>| {
-            let mut values = values.unwrap_or_else(|| vec![None; n]);
-            for (value, name) in values.iter_mut().zip(names.iter()) {
+        let names: Vec<Option<&str>> = names.str()?.iter().collect();
+        for (k, values) in rates.iter_mut().enumerate() {
+            let mut filled = values.take().unwrap_or_else(|| vec![None; n]);
+            for (value, name) in filled.iter_mut().zip(&names) {
                 if value.is_none() {
-                    *value = of(name, pick);
+                    let cost = (channels.costs.iter()).find(|c| Some(c.channel.as_str()) == *name);
+                    *value = cost.and_then(|c| c.rates[k]);
                 }
             }
-            values
+            *values = Some(filled).filter(|v| v.iter().any(Option::is_some));
+        }
+    }
+    for (k, values) in rates.iter_mut().enumerate() {
+        if let Some(flat) = inputs.flat(k) {
+            let given = values.take().unwrap_or_else(|| vec![None; n]);
+            *values = Some(given.into_iter().map(|v| v.or(Some(flat))).collect());
+        }
+    }
+    let zeros = || vec![Some(0.0); n];
+    let (mut purchases, mut refunds) = (zeros(), zeros());
+    if rates[2].is_some() || rates[3].is_some() {
+        let Some(lines) = lines else {
+            bail!(crate::error::usage(
+                "a cost per line or per refund needs the transaction lines to count them: a \
+                 customer or facts table has no lines"
+            ));
         };
-        acquisition = Some(fill(acquisition, |c| c.acquisition_cost))
-            .filter(|v| v.iter().any(Option::is_some));
-        per_order =
-            Some(fill(per_order, |c| c.cost_per_order)).filter(|v| v.iter().any(Option::is_some));
+        let keys = crate::hashing::par_text_keys(table.column(crate::schema::CUSTOMER_ID)?)?;
+        for (i, key) in keys.iter().enumerate() {
+            let (bought, refunded) = lines.0.get(key).copied().unwrap_or_default();
+            purchases[i] = Some(bought as f64);
+            refunds[i] = Some(refunded as f64);
+        }
     }
-    if let Some(flat) = inputs.cost_per_order {
-        let values = per_order.unwrap_or_else(|| vec![None; n]);
-        per_order = Some(values.into_iter().map(|v| v.or(Some(flat))).collect());
+    let costed = rates.iter().any(Option::is_some);
+    let counts = [orders, purchases, refunds];
+    let mut service: Option<Vec<f64>> = None;
+    for (k, values) in rates.iter().enumerate() {
+        let Some(values) = values else { continue };
+        table.with_column(Column::new(COSTS[k].into(), values))?;
+        if k == 0 {
+            continue;
+        }
+        let total = service.get_or_insert_with(|| vec![0.0; n]);
+        for ((sum, rate), count) in total.iter_mut().zip(values).zip(&counts[k - 1]) {
+            *sum += rate.unwrap_or(0.0) * count.unwrap_or(0.0);
+        }
     }
-    if let Some(acquisition) = &acquisition {
-        table.with_column(Column::new("acquisition_cost".into(), acquisition))?;
-    }
-    if let Some(per_order) = &per_order {
-        let service: Vec<Option<f64>> = (orders.iter().zip(per_order))
-            .map(|(o, c)| Some(o.unwrap_or(0.0) * c.unwrap_or(0.0)))
-            .collect();
-        table.with_column(Column::new("cost_per_order".into(), per_order))?;
+    if let Some(service) = service {
         table.with_column(Column::new("service_cost".into(), service))?;
     }
-    Ok(acquisition.is_some() || per_order.is_some())
+    Ok(costed)
 }
 
 /// What the customers cost and return.

@@ -1694,3 +1694,42 @@ fn cross_sell_pairs_and_next_best_match_the_basket_derived_by_hand() {
         assert!(page.contains(said), "{said}");
     }
 }
+
+#[test]
+fn cost_to_serve_counts_orders_lines_and_refunds() {
+    // report_small.csv: 11 lines with a purchase (D's o7 has two), one
+    // refund (B's o4), 10 orders with a purchase
+    let input = data("report_small.csv");
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "report",
+            &input,
+            "--as-of",
+            "2024-03-31",
+            "--no-model",
+            "-f",
+            "json",
+        ];
+        args.extend(extra);
+        serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
+    };
+    let lines = run(&["--cost-per-line", "1", "--cost-per-refund", "3"]);
+    assert_eq!(lines["economics"]["service_cost"], 11.0 + 3.0);
+    let all = run(&[
+        "--cost-per-order",
+        "2",
+        "--cost-per-line",
+        "1",
+        "--cost-per-refund",
+        "3",
+    ]);
+    assert_eq!(all["economics"]["service_cost"], 20.0 + 14.0);
+    // a customer table has no lines to count
+    let dir = tempdir();
+    let customers = dir.path().join("customers.csv").display().to_string();
+    cpm(&["segment", &input, "-q", "-o", &customers]).run().ok();
+    cpm(&["report", &customers, "--no-model", "--cost-per-refund", "3"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["a cost per line or per refund needs the transaction lines"]);
+}

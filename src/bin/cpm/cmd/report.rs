@@ -136,8 +136,19 @@ pub struct Args {
     #[arg(long, value_name = "AMOUNT", help_heading = "Costs")]
     cost_per_order: Option<f64>,
 
-    /// A CSV of costs per channel: channel, acquisition_cost and/or
-    /// cost_per_order, joined on the customers' --channel-column.
+    /// Cost to serve one line with a purchase (every customer without a
+    /// cost_per_line of their own or of their channel).
+    #[arg(long, value_name = "AMOUNT", help_heading = "Costs")]
+    cost_per_line: Option<f64>,
+
+    /// Cost of one refund line (every customer without a cost_per_refund
+    /// of their own or of their channel).
+    #[arg(long, value_name = "AMOUNT", help_heading = "Costs")]
+    cost_per_refund: Option<f64>,
+
+    /// A CSV of costs per channel: channel and any of acquisition_cost,
+    /// cost_per_order, cost_per_line, cost_per_refund, joined on the
+    /// customers' --channel-column.
     #[arg(long, value_name = "FILE", help_heading = "Costs")]
     acquisition_costs: Option<PathBuf>,
 
@@ -300,6 +311,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
         by: args.by.clone(),
         costs: cpm::report::economics::CostInputs {
             cost_per_order: args.cost_per_order,
+            cost_per_line: args.cost_per_line,
+            cost_per_refund: args.cost_per_refund,
             channels: (args.acquisition_costs.as_deref())
                 .map(|path| ChannelCosts::read(path, &args.channel_column))
                 .transpose()?,

@@ -1417,44 +1417,39 @@ fn without_any_cost_the_report_says_costs_are_unknown_instead_of_a_profit() {
 #[test]
 fn a_bad_channel_cost_names_the_file_line_and_column() {
     let dir = tempdir();
-    let costs = dir.path().join("costs.csv");
-    std::fs::write(&costs, "channel,acquisition_cost\nsearch,30\nsocial,lots\n").unwrap();
-    let input = data("economics_orders.csv");
-    let costs = costs.display().to_string();
-    cpm(&[
-        "report",
-        &input,
-        "--no-model",
-        "--acquisition-costs",
-        &costs,
-    ])
-    .run()
-    .code_is(2)
-    .stderr_has(&["costs.csv, line 3, column 'acquisition_cost': 'lots' is not an amount"]);
-    std::fs::write(&costs, "source,acquisition_cost\nsearch,30\n").unwrap();
-    cpm(&[
-        "report",
-        &input,
-        "--no-model",
-        "--acquisition-costs",
-        &costs,
-    ])
-    .run()
-    .code_is(2)
-    .stderr_has(&["costs.csv: no 'channel' column (found: source, acquisition_cost)"]);
-    std::fs::write(&costs, "channel,acquisition_cost\nsearch,30\n").unwrap();
-    cpm(&[
-        "report",
-        &input,
-        "--no-model",
-        "--acquisition-costs",
-        &costs,
-        "--channel-column",
-        "source",
-    ])
-    .run()
-    .code_is(2)
-    .stderr_has(&["--channel-column source: no such column"]);
+    let path = dir.path().join("costs.csv");
+    let (input, costs) = (data("economics_orders.csv"), path.display().to_string());
+    let cases = [
+        (
+            "channel,acquisition_cost\nsearch,30\nsocial,lots\n",
+            "",
+            "costs.csv, line 3, column 'acquisition_cost': 'lots' is not an amount",
+        ),
+        (
+            "source,acquisition_cost\nsearch,30\n",
+            "",
+            "costs.csv: no 'channel' column (found: source, acquisition_cost)",
+        ),
+        (
+            "channel,acquisition_cost\nsearch,30\n",
+            "source",
+            "--channel-column source: no such column",
+        ),
+    ];
+    for (text, channel, said) in cases {
+        std::fs::write(&path, text).unwrap();
+        let mut args = vec![
+            "report",
+            &input,
+            "--no-model",
+            "--acquisition-costs",
+            &costs,
+        ];
+        if !channel.is_empty() {
+            args.extend(["--channel-column", channel]);
+        }
+        cpm(&args).run().code_is(2).stderr_has(&[said]);
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use anyhow::Result;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::hashing::{KeyMap, KeySet};
+use crate::hashing::{KeyMap, Numbering};
 use crate::io::batches::Batches;
 use crate::schema::{CATEGORY, CUSTOMER_ID, ORDER_DATE, PRODUCT, REVENUE};
 
@@ -19,7 +19,8 @@ const BATCH: usize = 1 << 20;
 /// long tail makes no dependable pair.
 pub const PAIRED_ITEMS: usize = 200;
 
-/// The customers' items, as (customer, item) pairs.
+/// The customers' items, as (customer, item) pairs sorted by customer: 8
+/// bytes a pair, no list per customer.
 pub struct Baskets {
     /// `category` or `product`.
     pub column: &'static str,
@@ -27,9 +28,13 @@ pub struct Baskets {
     pub items: Vec<String>,
     /// Customers who bought each item.
     pub buyers: Vec<u64>,
-    /// Each customer's items (indices into `items`, ascending), by the
-    /// customer's key ([`crate::hashing::text_keys`] of the id).
-    pub of_customer: KeyMap<u128, Vec<u32>>,
+    /// The customers' codes ([`Numbering`] of their keys).
+    numbering: Numbering,
+    /// The pairs' customer codes, ascending.
+    codes: Vec<u32>,
+    /// The pairs' items (indices into `items`), ascending within a
+    /// customer.
+    bought: Vec<u32>,
 }
 
 impl Baskets {
@@ -41,39 +46,41 @@ impl Baskets {
             return Ok(None);
         };
         let last = until.map_or(i32::MAX, crate::schema::dates::days_since_epoch);
-        let mut index: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        // an item's text by its 64-bit hash: no string is built per line
+        let mut index: KeyMap<u64, u32> = KeyMap::default();
         let mut names: Vec<String> = Vec::new();
-        let mut pairs: KeySet<(u128, u32)> = KeySet::default();
+        let mut numbering = Numbering::default();
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
         let columns = [CUSTOMER_ID, ORDER_DATE, REVENUE, column];
         source.each(BATCH, &columns, &mut |_, rows| {
             let keys = crate::hashing::par_text_keys(rows.column(CUSTOMER_ID)?)?;
+            let codes = numbering.number(&keys);
             let revenue = rows.column(REVENUE)?.cast(&DataType::Float64)?;
             let days = rows.column(ORDER_DATE)?.cast(&DataType::Int32)?;
             let items = rows.column(column)?.cast(&DataType::String)?;
-            let lines = (keys.iter())
+            let lines = (codes.iter())
                 .zip(revenue.f64()?.iter())
                 .zip(days.i32()?.iter())
                 .zip(items.str()?.iter());
-            for (((key, revenue), day), item) in lines {
+            for (((&code, revenue), day), item) in lines {
                 let bought = revenue.is_some_and(|r| r > 0.0) && day.is_some_and(|d| d <= last);
-                let (Some(item), true) = (item.map(str::trim), bought) else {
+                let Some(item) = item.map(str::trim).filter(|i| bought && !i.is_empty()) else {
                     continue;
                 };
-                if item.is_empty() {
-                    continue;
-                }
-                let code = match index.get(item) {
-                    Some(&code) => code,
-                    None => {
-                        names.push(item.to_string());
-                        index.insert(item.to_string(), names.len() as u32 - 1);
-                        names.len() as u32 - 1
-                    }
-                };
-                pairs.insert((*key, code));
+                let hash = xxhash_rust::xxh3::xxh3_64(item.as_bytes());
+                let item = *index.entry(hash).or_insert_with(|| {
+                    names.push(item.to_string());
+                    names.len() as u32 - 1
+                });
+                pairs.push((code, item));
             }
             Ok(())
         })?;
+        {
+            use rayon::slice::ParallelSliceMut;
+            pairs.par_sort_unstable();
+        }
+        pairs.dedup();
         let mut buyers = vec![0u64; names.len()];
         for &(_, item) in &pairs {
             buyers[item as usize] += 1;
@@ -89,22 +96,55 @@ impl Baskets {
         for (r, &item) in order.iter().enumerate() {
             rank[item] = r as u32;
         }
-        let mut of_customer: KeyMap<u128, Vec<u32>> = KeyMap::default();
-        for (key, item) in pairs {
-            of_customer
-                .entry(key)
-                .or_default()
-                .push(rank[item as usize]);
-        }
-        for items in of_customer.values_mut() {
-            items.sort_unstable();
+        let (codes, mut bought): (Vec<u32>, Vec<u32>) = pairs
+            .into_iter()
+            .map(|(c, i)| (c, rank[i as usize]))
+            .unzip();
+        let mut start = 0;
+        while start < codes.len() {
+            let end = start + codes[start..].partition_point(|&c| c == codes[start]);
+            bought[start..end].sort_unstable();
+            start = end;
         }
         Ok(Some(Baskets {
             column,
             items: order.iter().map(|&i| names[i].clone()).collect(),
             buyers: order.iter().map(|&i| buyers[i]).collect(),
-            of_customer,
+            numbering,
+            codes,
+            bought,
         }))
+    }
+
+    /// Each customer's basket, one per customer, in runs of the sorted pairs.
+    fn each(&self) -> impl Iterator<Item = &[u32]> {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let first = *self.codes.get(start)?;
+            let end = start + self.codes[start..].partition_point(|&c| c == first);
+            let basket = &self.bought[start..end];
+            start = end;
+            Some(basket)
+        })
+    }
+
+    /// The customers with a purchase.
+    pub fn customers(&self) -> u64 {
+        self.each().count() as u64
+    }
+
+    /// The baskets of the customers of `table` (empty for a customer
+    /// without a purchase), in its row order.
+    pub fn of_customers(&self, table: &DataFrame) -> Result<Vec<&[u32]>> {
+        let keys = crate::hashing::par_text_keys(table.column(CUSTOMER_ID)?)?;
+        Ok((self.numbering.find(&keys).into_iter())
+            .map(|code| {
+                let Some(code) = code else { return &[][..] };
+                let start = self.codes.partition_point(|&c| c < code);
+                let end = start + self.codes[start..].partition_point(|&c| c == code);
+                &self.bought[start..end]
+            })
+            .collect())
     }
 }
 
@@ -126,15 +166,24 @@ pub struct Pair {
     pub lift: f64,
 }
 
+/// A link from one item to another.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    to: u32,
+    customers: u64,
+    lift: f64,
+    confidence: f64,
+}
+
 /// The links between the most-bought items.
 pub struct Affinity {
     /// Customers with a purchase.
     pub customers: u64,
     /// The fewest customers a pair needs to count.
     pub min_customers: u64,
-    /// (antecedent, consequent) → (customers with both, lift,
-    /// confidence), for the pairs with enough customers.
-    links: KeyMap<(u32, u32), (u64, f64, f64)>,
+    /// Per item, its links, best first: highest lift, then confidence,
+    /// then the most-bought item.
+    from: Vec<Vec<Link>>,
 }
 
 impl Affinity {
@@ -142,49 +191,64 @@ impl Affinity {
     /// `baskets`; a pair needs 2 customers, and 1% of the customers with a
     /// purchase when that is more.
     pub fn of(baskets: &Baskets) -> Affinity {
-        let customers = baskets.of_customer.len() as u64;
+        let customers = baskets.customers();
         let min_customers = (customers.div_ceil(100)).max(2);
-        let mut both: KeyMap<(u32, u32), u64> = KeyMap::default();
-        for items in baskets.of_customer.values() {
-            let top: Vec<u32> = (items.iter().copied())
-                .take_while(|&i| (i as usize) < PAIRED_ITEMS)
-                .collect();
+        let paired = baskets.items.len().min(PAIRED_ITEMS);
+        let mut both = vec![0u64; paired * paired];
+        for items in baskets.each() {
+            let top = &items[..items.partition_point(|&i| (i as usize) < paired)];
             for (k, &a) in top.iter().enumerate() {
                 for &b in &top[k + 1..] {
-                    *both.entry((a, b)).or_default() += 1;
+                    both[a as usize * paired + b as usize] += 1;
                 }
             }
         }
         let n = customers.max(1) as f64;
-        let mut links = KeyMap::default();
-        for ((a, b), count) in both {
-            if count < min_customers {
-                continue;
+        let mut from: Vec<Vec<Link>> = vec![Vec::new(); paired];
+        for a in 0..paired {
+            for b in a + 1..paired {
+                let count = both[a * paired + b];
+                if count < min_customers {
+                    continue;
+                }
+                for (x, y) in [(a, b), (b, a)] {
+                    let confidence = count as f64 / baskets.buyers[x] as f64;
+                    let lift = confidence / (baskets.buyers[y] as f64 / n);
+                    from[x].push(Link {
+                        to: y as u32,
+                        customers: count,
+                        lift,
+                        confidence,
+                    });
+                }
             }
-            for (from, to) in [(a, b), (b, a)] {
-                let confidence = count as f64 / baskets.buyers[from as usize] as f64;
-                let lift = confidence / (baskets.buyers[to as usize] as f64 / n);
-                links.insert((from, to), (count, lift, confidence));
-            }
+        }
+        for links in &mut from {
+            links.sort_by(|x, y| {
+                (y.lift.total_cmp(&x.lift))
+                    .then(y.confidence.total_cmp(&x.confidence))
+                    .then(x.to.cmp(&y.to))
+            });
         }
         Affinity {
             customers,
             min_customers,
-            links,
+            from,
         }
     }
 
     /// The `count` rules with the highest lift (then confidence, then
     /// the items' names).
     pub fn top_pairs(&self, baskets: &Baskets, count: usize) -> Vec<Pair> {
-        let mut pairs: Vec<Pair> = (self.links.iter())
-            .map(|(&(a, b), &(both, lift, confidence))| Pair {
-                antecedent: baskets.items[a as usize].clone(),
-                consequent: baskets.items[b as usize].clone(),
-                customers: both,
-                support: both as f64 / self.customers.max(1) as f64,
-                confidence,
-                lift,
+        let mut pairs: Vec<Pair> = (self.from.iter().enumerate())
+            .flat_map(|(a, links)| links.iter().map(move |l| (a, *l)))
+            .map(|(a, link)| Pair {
+                antecedent: baskets.items[a].clone(),
+                consequent: baskets.items[link.to as usize].clone(),
+                customers: link.customers,
+                support: link.customers as f64 / self.customers.max(1) as f64,
+                confidence: link.confidence,
+                lift: link.lift,
             })
             .collect();
         pairs.sort_by(|x, y| {
@@ -196,47 +260,41 @@ impl Affinity {
         pairs
     }
 
-    /// The next best item for a customer who bought `items`: of the items
-    /// not bought, the one with the highest lift (above 1) from one of
-    /// theirs, then the highest confidence, then the most-bought; none
-    /// when no link leads anywhere.
+    /// The next best item for a customer who bought `items` (ascending):
+    /// of the items not bought, the one with the highest lift (above 1)
+    /// from one of theirs, then the highest confidence, then the
+    /// most-bought; none when no link leads anywhere.
     pub fn next_best(&self, items: &[u32]) -> Option<u32> {
-        let mut best: Option<(f64, f64, u32)> = None;
-        for (&(from, to), &(_, lift, confidence)) in &self.links {
-            if lift <= 1.0
-                || items.binary_search(&from).is_err()
-                || items.binary_search(&to).is_ok()
-            {
+        let mut best: Option<Link> = None;
+        for &item in items {
+            let Some(links) = self.from.get(item as usize) else {
+                break; // items ascend: the rest are past the paired ones
+            };
+            // each item's links are best first: its first new one is its best
+            let Some(link) = links.iter().find(|l| items.binary_search(&l.to).is_err()) else {
+                continue;
+            };
+            if link.lift <= 1.0 {
                 continue;
             }
-            let better = match best {
-                None => true,
-                Some((l, c, t)) => {
-                    (lift, confidence, std::cmp::Reverse(to)) > (l, c, std::cmp::Reverse(t))
-                }
-            };
+            let better = best.is_none_or(|b| {
+                (link.lift, link.confidence, std::cmp::Reverse(link.to))
+                    > (b.lift, b.confidence, std::cmp::Reverse(b.to))
+            });
             if better {
-                best = Some((lift, confidence, to));
+                best = Some(*link);
             }
         }
-        best.map(|(_, _, to)| to)
+        best.map(|link| link.to)
     }
 }
 
 /// Each customer's next best item, as a column `next_best` of
 /// `customers` (null where there is none).
-pub fn next_best_column(
-    customers: &DataFrame,
-    baskets: &Baskets,
-    affinity: &Affinity,
-) -> Result<Column> {
-    let keys = crate::hashing::par_text_keys(customers.column(CUSTOMER_ID)?)?;
-    let best: Vec<Option<&str>> = (keys.iter())
-        .map(|key| {
-            let items = baskets.of_customer.get(key)?;
-            let next = affinity.next_best(items)?;
-            Some(baskets.items[next as usize].as_str())
-        })
+pub fn next_best_column(customers: &DataFrame, baskets: &Baskets) -> Result<Column> {
+    let affinity = Affinity::of(baskets);
+    let best: Vec<Option<&str>> = (baskets.of_customers(customers)?.into_iter())
+        .map(|items| Some(baskets.items[affinity.next_best(items)? as usize].as_str()))
         .collect();
     Ok(Column::new("next_best".into(), best))
 }
@@ -301,13 +359,13 @@ pub fn cross_sell(customers: &DataFrame, baskets: &Baskets) -> Result<CrossSell>
             share: baskets.buyers[i] as f64 / n,
         })
         .collect();
-    let keys = crate::hashing::par_text_keys(customers.column(CUSTOMER_ID)?)?;
+    let of_customers = baskets.of_customers(customers)?;
     let mut penetration = Vec::new();
     if customers.column("segment").is_ok() {
         let groups = crate::groups::groups(customers, "segment", "revenue")?;
         let mut bought = vec![vec![0u64; shown]; groups.names.len()];
-        for (key, &g) in keys.iter().zip(&groups.of) {
-            for &item in baskets.of_customer.get(key).into_iter().flatten() {
+        for (items, &g) in of_customers.iter().zip(&groups.of) {
+            for &item in *items {
                 if (item as usize) < shown {
                     bought[g][item as usize] += 1;
                 }
@@ -331,9 +389,8 @@ pub fn cross_sell(customers: &DataFrame, baskets: &Baskets) -> Result<CrossSell>
         });
     }
     let mut next_counts = vec![0u64; baskets.items.len()];
-    for key in &keys {
-        let next = (baskets.of_customer.get(key)).and_then(|items| affinity.next_best(items));
-        if let Some(item) = next {
+    for items in &of_customers {
+        if let Some(item) = affinity.next_best(items) {
             next_counts[item as usize] += 1;
         }
     }
@@ -341,7 +398,7 @@ pub fn cross_sell(customers: &DataFrame, baskets: &Baskets) -> Result<CrossSell>
         .filter(|&i| next_counts[i] > 0)
         .collect();
     next_order.sort_by(|&a, &b| next_counts[b].cmp(&next_counts[a]).then(a.cmp(&b)));
-    let everyone = keys.len().max(1) as f64;
+    let everyone = of_customers.len().max(1) as f64;
     Ok(CrossSell {
         column: baskets.column,
         customers: affinity.customers,

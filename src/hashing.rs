@@ -163,6 +163,17 @@ impl Numbering {
         codes
     }
 
+    /// The code of each of `keys` numbered so far; none for a new one.
+    pub fn find(&self, keys: &[u128]) -> Vec<Option<u32>> {
+        (keys.par_iter())
+            .map(|&key| {
+                let p = (key >> 32) as usize % CODE_PARTITIONS;
+                let local = self.tables[p].get(&key)?;
+                Some((p as u32) << LOCAL_BITS | local)
+            })
+            .collect()
+    }
+
     /// Keys numbered so far in partition `p`.
     pub fn partition_len(&self, p: usize) -> usize {
         self.tables[p].len()

@@ -174,8 +174,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<()> {
     check_breakdowns(&customers, &args.by)?;
     let mut segmented = cpm::segment::segment(&customers, &config)?;
     if let Some(baskets) = &baskets {
-        let affinity = cpm::crosssell::Affinity::of(baskets);
-        let best = cpm::crosssell::next_best_column(&segmented.customers, baskets, &affinity)?;
+        let best = cpm::crosssell::next_best_column(&segmented.customers, baskets)?;
         segmented.customers.with_column(best)?;
         ui.step("next best");
     }

@@ -1728,3 +1728,75 @@ fn cost_to_serve_counts_orders_lines_and_refunds() {
         .code_is(2)
         .stderr_has(&["a cost per line or per refund needs the transaction lines"]);
 }
+
+#[test]
+fn an_eml_output_is_a_mail_message_with_the_charts_attached() {
+    let dir = tempdir();
+    let message = dir.path().join("weekly.eml");
+    let input = data("report_small.csv");
+    let out = message.display().to_string();
+    let args = [
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "--title",
+        "Acme, weekly",
+    ];
+    let mut args = args.to_vec();
+    args.extend(["-q", "-o", &out]);
+    cpm(&args).run().ok();
+    let text = std::fs::read_to_string(&message).unwrap();
+    assert!(text.starts_with(
+        "MIME-Version: 1.0\r\nSubject: Acme, weekly, month 2024-03-01 to 2024-03-31\r\n"
+    ));
+    assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
+    // the parts, by their headers and base64 bodies
+    let parts: Vec<(&str, Vec<u8>)> = (text.split("\r\n--cpm-").skip(1))
+        .filter_map(|part| {
+            let (headers, body) = part.split_once("\r\n\r\n")?;
+            let kind = headers
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Type: "))?;
+            use base64::Engine;
+            let body: String = body
+                .split("\r\n")
+                .filter(|l| !l.starts_with("--"))
+                .collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(body.trim())
+                .ok()?;
+            Some((kind, bytes))
+        })
+        .collect();
+    let kinds: Vec<&str> = parts.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds[..2],
+        ["text/plain; charset=utf-8", "text/html; charset=utf-8"]
+    );
+    let plain = String::from_utf8(parts[0].1.clone()).unwrap();
+    assert!(plain.contains("Revenue 435.00 this month, +77.6% on the month before (245.00)."));
+    let html = String::from_utf8(parts[1].1.clone()).unwrap();
+    assert!(!html.contains("<svg"));
+    let images: Vec<&Vec<u8>> = (parts.iter().filter(|(k, _)| *k == "image/png"))
+        .map(|(_, b)| b)
+        .collect();
+    assert!(images.len() >= 3);
+    for n in 0..images.len() {
+        assert!(
+            html.contains(&format!("src=\"cid:chart-{n}@cpm\"")),
+            "chart {n} shown"
+        );
+        assert!(text.contains(&format!("Content-ID: <chart-{n}@cpm>")));
+        assert!(images[n].starts_with(b"\x89PNG"));
+    }
+    // the same input, the same bytes
+    let again = dir.path().join("again.eml");
+    let mut args = args.clone();
+    let last = args.len() - 1;
+    let again_out = again.display().to_string();
+    args[last] = &again_out;
+    cpm(&args).run().ok();
+    assert_eq!(std::fs::read(&again).unwrap(), text.as_bytes());
+}

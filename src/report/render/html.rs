@@ -38,28 +38,54 @@ struct ChartView {
     title: String,
     /// The SVG element (the web page).
     svg: Option<String>,
-    /// The PNG image, base64 (the mail page).
+    /// The PNG image's source: a `data:` URI, or a `cid:` of the message.
     png: Option<String>,
 }
 
+/// How the page carries its charts.
+pub enum Charts<'a> {
+    /// Inline SVG (the web page).
+    Svg,
+    /// PNG images in `data:` URIs (`--email`).
+    DataUri,
+    /// PNG images referred to as `cid:chart-N`, pushed here to be
+    /// attached to the message (a `.eml` file).
+    Attached(&'a mut Vec<Vec<u8>>),
+}
+
 impl ChartView {
-    /// `chart` as inline SVG, or as a PNG image for `email`.
-    fn of(chart: Chart, email: bool) -> Result<ChartView> {
+    /// `chart` as `charts` says.
+    fn of(chart: Chart, charts: &mut Charts) -> Result<ChartView> {
         use base64::Engine;
-        if !email {
-            return Ok(ChartView {
-                title: chart.title,
-                svg: Some(chart.svg),
-                png: None,
-            });
-        }
-        let png = crate::report::charts::png(&chart.svg)?;
+        let png = match charts {
+            Charts::Svg => {
+                return Ok(ChartView {
+                    title: chart.title,
+                    svg: Some(chart.svg),
+                    png: None,
+                });
+            }
+            Charts::DataUri => {
+                let png = crate::report::charts::png(&chart.svg)?;
+                let data = base64::engine::general_purpose::STANDARD.encode(png);
+                format!("data:image/png;base64,{data}")
+            }
+            Charts::Attached(images) => {
+                images.push(crate::report::charts::png(&chart.svg)?);
+                format!("cid:{}", content_id(images.len() - 1))
+            }
+        };
         Ok(ChartView {
             title: chart.title,
             svg: None,
-            png: Some(base64::engine::general_purpose::STANDARD.encode(png)),
+            png: Some(png),
         })
     }
+}
+
+/// The Content-ID of the `n`-th chart of a message.
+pub fn content_id(n: usize) -> String {
+    format!("chart-{n}@cpm")
 }
 
 #[derive(Serialize)]
@@ -103,9 +129,9 @@ impl CellView {
     }
 }
 
-/// The page for `report`, laid out as `document`; for mail (`email`)
-/// with the charts as PNG images.
-pub fn render(report: &Report, document: &Document, email: bool) -> Result<String> {
+/// The page for `report`, laid out as `document`, its charts as
+/// `charts` says.
+pub fn render(report: &Report, document: &Document, mut charts_as: Charts) -> Result<String> {
     let mut charts = charts(report)?;
     let sections = document
         .sections
@@ -121,7 +147,7 @@ pub fn render(report: &Report, document: &Document, email: bool) -> Result<Strin
                 alerts: &section.alerts,
                 lines: &section.lines,
                 charts: (mine.into_iter())
-                    .map(|chart| ChartView::of(chart, email))
+                    .map(|chart| ChartView::of(chart, &mut charts_as))
                     .collect::<Result<_>>()?,
                 tables: section
                     .tables

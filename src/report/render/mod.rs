@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod html;
+pub mod mail;
 pub mod markdown;
 
 use anyhow::Result;
@@ -24,16 +25,20 @@ pub enum Format {
     /// The HTML page for mail (`--email`): the charts as PNG images, since
     /// mail clients strip inline SVG.
     Email,
+    /// A mail message (`.eml`): the Markdown page as text, the mail-safe
+    /// page as HTML, the charts attached.
+    Mail,
 }
 
 impl Format {
     /// Every format, as `--format` names them.
-    pub const ALL: [(&'static str, Format); 5] = [
+    pub const ALL: [(&'static str, Format); 6] = [
         ("terminal", Format::Terminal),
         ("markdown", Format::Markdown),
         ("json", Format::Json),
         ("html", Format::Html),
         ("email", Format::Email),
+        ("mail", Format::Mail),
     ];
 
     /// The format named `name` (`table` and `md` too).
@@ -54,6 +59,7 @@ impl Format {
             "json" => Some(Format::Json),
             "html" | "htm" => Some(Format::Html),
             "txt" => Some(Format::Terminal),
+            "eml" => Some(Format::Mail),
             _ => None,
         }
     }
@@ -72,8 +78,13 @@ pub fn render(report: &Report, format: Format, width: Option<u16>) -> Result<Str
             text.push('\n');
             text
         }
+        Format::Mail => mail::render(report)?,
         Format::Html | Format::Email => {
-            let mut page = html::render(report, &document(report), format == Format::Email)?;
+            let charts = match format {
+                Format::Email => html::Charts::DataUri,
+                _ => html::Charts::Svg,
+            };
+            let mut page = html::render(report, &document(report), charts)?;
             if !page.ends_with('\n') {
                 page.push('\n');
             }

@@ -93,7 +93,8 @@ pub struct Args {
     intervals: IntervalArgs,
 
     /// Write the report to FILE (atomically); repeatable. The extension
-    /// picks the format: .html .json .md .txt.
+    /// picks the format: .html .json .md .txt, or .eml for a mail message
+    /// (the charts attached; for sendmail).
     #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     output: Vec<PathBuf>,
 
@@ -500,7 +501,7 @@ fn targets(args: &Args) -> Result<Vec<Target>> {
                 (Some(format), _) => format,
                 (None, Some(format)) if args.output.len() == 1 => format,
                 _ => bail!(cpm::error::usage(format!(
-                    "-o {}: the extension does not say the format (.html .json .md .txt)",
+                    "-o {}: the extension does not say the format (.html .json .md .txt .eml)",
                     path.display()
                 ))),
             };

@@ -1783,13 +1783,13 @@ fn an_eml_output_is_a_mail_message_with_the_charts_attached() {
         .map(|(_, b)| b)
         .collect();
     assert!(images.len() >= 3);
-    for n in 0..images.len() {
+    for (n, image) in images.iter().enumerate() {
         assert!(
             html.contains(&format!("src=\"cid:chart-{n}@cpm\"")),
             "chart {n} shown"
         );
         assert!(text.contains(&format!("Content-ID: <chart-{n}@cpm>")));
-        assert!(images[n].starts_with(b"\x89PNG"));
+        assert!(image.starts_with(b"\x89PNG"));
     }
     // the same input, the same bytes
     let again = dir.path().join("again.eml");

@@ -1,7 +1,10 @@
 //! A trend, not a snapshot (`report --history DIR`): each run keeps its
-//! headline figures as `DIR/<as-of day>.json`, and the report shows the
-//! last periods of each from them. A run for a day already there replaces
-//! its entry; a damaged entry is skipped with a warning.
+//! headline figures as `DIR/<period>-<its last day>.json` (the as-of day
+//! names the period: `week-2023-12-31.json`), and the report shows the
+//! last periods of each from them, up to its own. A run for a period
+//! already there replaces its entry (a rerun, or another as-of day that
+//! ends the same period); weekly and monthly entries live side by side; a
+//! damaged entry is skipped with a warning.
 
 use std::path::{Path, PathBuf};
 
@@ -20,13 +23,13 @@ pub const DEFAULT_LENGTH: usize = 12;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Headline {
-    /// The run's as-of day (the entry's file name).
+    /// The run's as-of day.
     pub as_of: NaiveDate,
     /// The KPIs' period.
     pub period: Period,
     /// Its first day.
     pub start: NaiveDate,
-    /// Its last day.
+    /// Its last day (with the period, the entry's file name).
     pub end: NaiveDate,
     /// Customers in the portfolio.
     pub customers: u64,
@@ -73,9 +76,14 @@ impl Headline {
         })
     }
 
+    /// Its name in the history folder: `month-2023-12-31`.
+    fn name(&self) -> String {
+        format!("{}-{}", self.period.name(), self.end)
+    }
+
     /// Its file in the history folder `dir`.
     pub fn path(&self, dir: &Path) -> PathBuf {
-        dir.join(format!("{}.json", self.as_of))
+        dir.join(format!("{}.json", self.name()))
     }
 }
 
@@ -116,7 +124,7 @@ pub fn read(dir: &Path, period: Period) -> Result<History> {
             Err(why) => history.skipped.push(format!("{}: {why:#}", path.display())),
         }
     }
-    history.entries.sort_by_key(|h| h.as_of);
+    history.entries.sort_by_key(|h| h.end);
     Ok(history)
 }
 
@@ -128,21 +136,22 @@ fn entry(path: &Path) -> Result<Headline> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default();
-    if named != headline.as_of.to_string() {
+    if named != headline.name() {
         anyhow::bail!(
-            "its as_of {} is not the day it is named for",
-            headline.as_of
+            "it holds the {} ending {}, not the period it is named for",
+            headline.period.name(),
+            headline.end
         );
     }
     Ok(headline)
 }
 
-/// The `length` latest entries of `entries` with `current` in place of
-/// an entry of its day, oldest first.
+/// The `length` latest entries of `entries` up to `current`'s period,
+/// with `current` in place of an entry of its period, oldest first.
 pub fn with_current(mut entries: Vec<Headline>, current: Headline, length: usize) -> Vec<Headline> {
-    entries.retain(|h| h.as_of != current.as_of);
+    entries.retain(|h| h.end < current.end);
     entries.push(current);
-    entries.sort_by_key(|h| h.as_of);
+    entries.sort_by_key(|h| h.end);
     let drop = entries.len().saturating_sub(length.max(1));
     entries.split_off(drop)
 }

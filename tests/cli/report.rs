@@ -1201,24 +1201,29 @@ fn history_appends_each_day_replaces_a_rerun_and_skips_a_damaged_entry() {
     // January (A 100, E 70, the script id 30), February (B 200 - 20, D 40,
     // =1+2 25), March (A 50, C 300, D 70, -42 15): 200, 245, 435
     with_history(&history, "2024-01-31", &[]);
-    // a wrong February first: the run for that day replaces it
+    // a wrong February first: the run for that month replaces it
     std::fs::write(
-        history.join("2024-02-29.json"),
-        std::fs::read_to_string(history.join("2024-01-31.json"))
+        history.join("month-2024-02-29.json"),
+        std::fs::read_to_string(history.join("month-2024-01-31.json"))
             .unwrap()
-            .replace("\"as_of\": \"2024-01-31\"", "\"as_of\": \"2024-02-29\""),
+            .replace("\"end\": \"2024-01-31\"", "\"end\": \"2024-02-29\""),
     )
     .unwrap();
     with_history(&history, "2024-02-29", &[]);
     let (_, json) = with_history(&history, "2024-03-31", &[]);
-    let mut files: Vec<String> = (std::fs::read_dir(&history).unwrap())
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
-    files.sort();
-    assert_eq!(
-        files,
-        ["2024-01-31.json", "2024-02-29.json", "2024-03-31.json"]
-    );
+    let files = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = (std::fs::read_dir(dir).unwrap())
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let months = [
+        "month-2024-01-31.json",
+        "month-2024-02-29.json",
+        "month-2024-03-31.json",
+    ];
+    assert_eq!(files(&history), months);
     let revenue: Vec<f64> = (json["history"].as_array().unwrap().iter())
         .map(|h| h["revenue"].as_f64().unwrap())
         .collect();
@@ -1228,17 +1233,26 @@ fn history_appends_each_day_replaces_a_rerun_and_skips_a_damaged_entry() {
     let (_, json) = with_history(&history, "2024-03-31", &["--history-length", "2"]);
     assert_eq!(json["history"].as_array().unwrap().len(), 2);
     assert_eq!(json["history"][0]["as_of"], "2024-02-29");
-    // a damaged entry and one named for another day: skipped, said, noted
-    std::fs::write(history.join("2023-12-31.json"), "{ not json").unwrap();
+    // an earlier day's report shows the trend up to its own month only
+    let (_, json) = with_history(&history, "2024-02-29", &[]);
+    assert_eq!(json["history"].as_array().unwrap().len(), 2);
+    // a weekly report beside them keeps its own entries
+    with_history(&history, "2024-03-31", &["--period", "week"]);
+    assert_eq!(files(&history).len(), 4);
+    assert!(files(&history).contains(&"week-2024-03-31.json".to_string()));
+    // a damaged entry and one named for another period: skipped, said,
+    // noted
+    std::fs::write(history.join("month-2023-12-31.json"), "{ not json").unwrap();
     std::fs::copy(
-        history.join("2024-01-31.json"),
-        history.join("2023-11-30.json"),
+        history.join("month-2024-01-31.json"),
+        history.join("month-2023-11-30.json"),
     )
     .unwrap();
     let (run, json) = with_history(&history, "2024-03-31", &[]);
     run.stderr_has(&[
-        "2023-12-31.json: not a history entry",
-        "2023-11-30.json: its as_of 2024-01-31 is not the day it is named for",
+        "month-2023-12-31.json: not a history entry",
+        "month-2023-11-30.json: it holds the month ending 2024-01-31, not the period it is \
+         named for",
     ]);
     assert_eq!(json["history"].as_array().unwrap().len(), 3);
     let notes = json["notes"].to_string();

@@ -169,11 +169,15 @@ fn env_name(long: &str) -> String {
 /// and an option that needs another one finds it.
 pub fn parse(argv: Vec<OsString>) -> Result<(Cli, Settings), ParseError> {
     let command = with_environment(Cli::command());
-    let settings = Settings::find(&argv, &command).map_err(ParseError::Settings)?;
+    // the file's values are checked without the environment's
+    let settings = Settings::find(&argv, &Cli::command()).map_err(ParseError::Settings)?;
     let typed = command
         .clone()
         .ignore_errors(true)
         .try_get_matches_from(&argv);
+    if let Ok(typed) = &typed {
+        check_environment(typed).map_err(ParseError::Settings)?;
+    }
     let argv = match (&settings.file, typed) {
         (Some(file), Ok(typed)) => match file.tokens_for(&typed) {
             Some((name, tokens)) => insert_after_subcommand(argv, name, tokens),
@@ -186,6 +190,57 @@ pub fn parse(argv: Vec<OsString>) -> Result<(Cli, Settings), ParseError> {
         .map_err(ParseError::Clap)?;
     let cli = Cli::from_arg_matches(&matches).map_err(ParseError::Clap)?;
     Ok((cli, settings))
+}
+
+/// A usage error naming the variable when a `CPM_<OPTION>` variable
+/// holds a value the running subcommand's option refuses (and the command
+/// line does not give the option).
+fn check_environment(typed: &clap::ArgMatches) -> Result<()> {
+    let Some((name, given)) = typed.subcommand() else {
+        return Ok(());
+    };
+    let mut plain = Cli::command();
+    plain.build();
+    let Some(sub) = plain.find_subcommand(name) else {
+        return Ok(());
+    };
+    for arg in sub.get_arguments() {
+        let Some(long) = arg.get_long().filter(|l| !NOT_SETTABLE.contains(l)) else {
+            continue;
+        };
+        let typed_here =
+            given.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine);
+        let variable = env_name(long);
+        let Some(value) = std::env::var_os(&variable).filter(|_| !typed_here) else {
+            continue;
+        };
+        if matches!(arg.get_action(), ArgAction::Append) {
+            continue;
+        }
+        let value = value.to_string_lossy().to_string();
+        let Ok(tokens) = tokens(arg, std::slice::from_ref(&value)) else {
+            bail!(cpm::error::usage(format!(
+                "{variable}={value}: --{long} is a switch: true or false"
+            )));
+        };
+        if let Some(err) = rejection(sub, tokens) {
+            bail!(cpm::error::usage(format!(
+                "{variable}={value}: {} (cpm {name})",
+                clap_said(&err)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// clap's message of `err`, on one line, without its "error: ".
+fn clap_said(err: &clap::Error) -> String {
+    let message = err.to_string();
+    let said: Vec<&str> = (message.lines())
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.trim().trim_start_matches("error: "))
+        .collect();
+    said.join(" ")
 }
 
 /// Why the command line could not be parsed.
@@ -282,10 +337,10 @@ impl SettingsFile {
             } else if KEYED.contains(&entry.long.as_str()) {
                 let id = arg.get_id().as_str();
                 let typed: Vec<String> = (given.get_raw(id).into_iter().flatten())
-                    .map(|v| key_of(&v.to_string_lossy()).to_string())
+                    .map(|v| key_of(&v.to_string_lossy()))
                     .collect();
                 let untyped: Vec<String> = (entry.values.iter())
-                    .filter(|v| !typed.iter().any(|t| t == key_of(v)))
+                    .filter(|v| !typed.contains(&key_of(v)))
                     .cloned()
                     .collect();
                 tokens.extend(self::tokens(arg, &untyped).ok()?);
@@ -357,10 +412,14 @@ impl Settings {
 }
 
 /// The key of a keyed option's value: `customer_id` of
-/// `customer_id=Kunde`, `churned` of `churned<=300`.
-fn key_of(value: &str) -> &str {
+/// `customer_id=Kunde`; of a target its figure by its full name
+/// (`churned_customers` of `churned<=300`).
+fn key_of(value: &str) -> String {
+    if let Ok(target) = value.parse::<cpm::report::targets::Target>() {
+        return target.metric;
+    }
     let end = value.find(['=', '<', '>']).unwrap_or(value.len());
-    value[..end].trim()
+    value[..end].trim().to_string()
 }
 
 /// The line of the byte `span` starts at.
@@ -441,7 +500,11 @@ fn read_entry(
         ),
         DeValue::Table(table) => {
             if !KEYED.contains(&long.as_str()) {
-                bail!("a table is for map, engine_conf and targets; --{long} takes values");
+                bail!(
+                    "a table is a subcommand's ({}) or map, engine_conf, targets; [{key}] is none \
+                     of them",
+                    SECTIONS.join(", ")
+                );
             }
             let joiner = if long == "target" { " " } else { "=" };
             let values = (table.iter())
@@ -516,16 +579,11 @@ fn check_entry(entry: &Entry, built: &Command) -> Result<(), (usize, anyhow::Err
             let at = |e: anyhow::Error| (line, e);
             let tokens = tokens(arg, values).map_err(at)?;
             if let Some(err) = rejection(command, tokens) {
-                let message = err.to_string();
-                let said: Vec<&str> = (message.lines())
-                    .take_while(|l| !l.is_empty())
-                    .map(|l| l.trim().trim_start_matches("error: "))
-                    .collect();
                 let whose = match entry.section {
                     None => format!(" (cpm {}{})", command.get_name(), accepted_by(entry, built)),
                     Some(_) => String::new(),
                 };
-                return Err(at(anyhow::anyhow!("{}{whose}", said.join(" "))));
+                return Err(at(anyhow::anyhow!("{}{whose}", clap_said(&err))));
             }
             if long == "map" {
                 for value in values {

@@ -118,6 +118,34 @@ pub fn count(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
+/// `text` broken between words into lines of at most `width` characters
+/// (a longer word has a line of its own), the later ones after `indent`;
+/// each line ends in a newline.
+pub fn wrap(text: &str, width: u16, indent: &str) -> String {
+    let width = usize::from(width.max(20));
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let length = line.chars().count();
+        if length > 0 && length + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+        } else if length > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// `n` things, grouped: "1 customer", "2,999 customers".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
 /// A number with `decimals` decimals and grouped thousands.
 pub fn fixed(value: f64, decimals: usize) -> String {
     if value.is_finite() {
@@ -130,6 +158,16 @@ pub fn fixed(value: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_break_between_words() {
+        let text = "one two three four five six seven eight nine ten eleven twelve";
+        assert_eq!(
+            wrap(text, 20, "  "),
+            "one two three four\n  five six seven\n  eight nine ten\n  eleven twelve\n"
+        );
+        assert_eq!(wrap("short", 20, ""), "short\n");
+    }
 
     #[test]
     fn numbers_for_people() {

@@ -109,12 +109,15 @@ pub fn render_columns(mut columns: Vec<TextColumn>, width: u16, footer: &str) ->
     }
     let mut out = table.to_string();
     out.push('\n');
-    out.push_str(footer);
+    for line in footer.lines() {
+        out.push_str(&crate::io::human::wrap(line, width, ""));
+    }
     if !hidden.is_empty() {
-        out.push_str(&format!(
-            "to fit {width} columns: {}; --width N shows more\n",
+        let line = format!(
+            "to fit {width} columns: {}; --width N shows more",
             hidden.join(", ")
-        ));
+        );
+        out.push_str(&crate::io::human::wrap(&line, width, ""));
     }
     out
 }

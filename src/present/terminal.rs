@@ -6,6 +6,7 @@ use anyhow::Result;
 use polars::prelude::DataFrame;
 
 use super::{Document, Table, printable};
+use crate::io::human::wrap;
 use crate::io::table::{TableStyle, TextColumn, render_columns};
 
 /// Characters of a full bar (a share of 1).
@@ -28,29 +29,6 @@ pub fn render(document: &Document, width: u16) -> String {
         }
         out.push_str(&render_tables(&section.tables, width));
     }
-    out
-}
-
-/// `text` broken between words into lines of at most `width` characters
-/// (a longer word has a line of its own), the later ones after `indent`;
-/// each line ends in a newline.
-fn wrap(text: &str, width: u16, indent: &str) -> String {
-    let width = usize::from(width.max(20));
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let length = line.chars().count();
-        if length > 0 && length + 1 + word.chars().count() > width {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = indent.to_string();
-        } else if length > 0 {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    out.push_str(line.trim_end());
-    out.push('\n');
     out
 }
 
@@ -126,16 +104,6 @@ pub fn bar(share: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_lines_break_between_words() {
-        let text = "one two three four five six seven eight nine ten eleven twelve";
-        assert_eq!(
-            wrap(text, 20, "  "),
-            "one two three four\n  five six seven\n  eight nine ten\n  eleven twelve\n"
-        );
-        assert_eq!(wrap("short", 20, ""), "short\n");
-    }
 
     #[test]
     fn bars_are_eighths_of_eight_characters() {

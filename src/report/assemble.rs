@@ -158,13 +158,27 @@ pub fn assemble(
             .transpose()?,
         _ => None,
     };
-    let costed = super::economics::add_costs(&mut table, &config.costs, lines.as_ref())?;
+    // a profit the input brought (cpm value's) is its own
+    let own_profit = table.column("profit").is_ok();
+    let added = super::economics::add_costs(&mut table, &config.costs, lines.as_ref())?;
+    notes.extend(added.notes);
+    let no_goods_cost = margin.is_none() && table.column("margin").is_err() && !own_profit;
     // without any cost, "profit" would be revenue under another name
-    let costs_unknown = margin.is_none() && table.column("margin").is_err() && !costed;
+    let costs_unknown = no_goods_cost && !added.known;
     if costs_unknown && !without_spend {
-        notes.push(
+        let clv = if assembly.no_model {
+            ""
+        } else {
+            "; CLV is in revenue"
+        };
+        notes.push(format!(
             "costs unknown: no cost column, --margin or cost to serve, so no profit is shown \
-             (it would only repeat revenue); CLV is in revenue"
+             (it would only repeat revenue){clv}"
+        ));
+    } else if no_goods_cost && !without_spend {
+        notes.push(
+            "no cost of goods (no cost column, no --margin): profit is revenue less the costs \
+             given, and LTV counts all revenue as margin"
                 .into(),
         );
     }

@@ -169,6 +169,12 @@ impl ChannelCosts {
                 };
             }
             let name = record.get(channel).unwrap_or_default().trim().to_string();
+            if costs.iter().any(|c: &ChannelCost| c.channel == name) {
+                bail!(crate::error::usage(format!(
+                    "{shown}, line {line}, column 'channel': '{name}' has costs on an earlier \
+                     line already"
+                )));
+            }
             costs.push(ChannelCost {
                 channel: name,
                 rates,
@@ -184,13 +190,12 @@ impl ChannelCosts {
 /// Adds to `table` the customers' costs of [`COSTS`] (their own column,
 /// else their channel's, else the flat rate) and their `service_cost` to
 /// date: orders × cost per order + lines × cost per line + refunds × cost
-/// per refund (lines and refunds from `lines`); false when no cost is
-/// known at all.
+/// per refund (lines and refunds from `lines`).
 pub fn add_costs(
     table: &mut DataFrame,
     inputs: &CostInputs,
     lines: Option<&LineCounts>,
-) -> Result<bool> {
+) -> Result<Added> {
     let n = table.height();
     let own = |name: &str| -> Result<Option<Vec<Option<f64>>>> {
         match table.column(name) {
@@ -201,6 +206,7 @@ pub fn add_costs(
             Err(_) => Ok(None),
         }
     };
+    let mut notes = Vec::new();
     let mut rates: Vec<Option<Vec<Option<f64>>>> =
         COSTS.iter().map(|c| own(c)).collect::<Result<_>>()?;
     let orders = own("orders")?.unwrap_or_else(|| vec![Some(0.0); n]);
@@ -217,6 +223,23 @@ pub fn add_costs(
                 }
             }
             *values = Some(filled).filter(|v| v.iter().any(Option::is_some));
+        }
+        // channels of the customers the file has no costs for
+        let mut missing: Vec<&str> = (names.iter().flatten().copied())
+            .filter(|name| !channels.costs.iter().any(|c| c.channel == *name))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "no costs for the channels {} (the channel file names them exactly, case \
+                 included)",
+                missing
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
     for (k, values) in rates.iter_mut().enumerate() {
@@ -258,7 +281,18 @@ pub fn add_costs(
     if let Some(service) = service {
         table.with_column(Column::new("service_cost".into(), service))?;
     }
-    Ok(costed)
+    Ok(Added {
+        known: costed,
+        notes,
+    })
+}
+
+/// What [`add_costs`] found.
+pub struct Added {
+    /// Whether any cost is known.
+    pub known: bool,
+    /// What the report should say about them (channels without costs).
+    pub notes: Vec<String>,
 }
 
 /// What the customers cost and return.
@@ -483,10 +517,10 @@ fn quadrant(table: &DataFrame, service: &[f64]) -> Result<Vec<QuadrantCell>> {
         (
             "high",
             "high",
-            "serve them efficiently: find what drives their cost",
+            "serve efficiently: find what drives the cost",
         ),
-        ("low", "low", "grow them at low cost: automated offers"),
-        ("low", "high", "re-price or reduce the service they cost"),
+        ("low", "low", "grow at low cost: automated offers"),
+        ("low", "high", "re-price or reduce the service"),
     ];
     Ok(cells
         .into_iter()
@@ -495,11 +529,10 @@ fn quadrant(table: &DataFrame, service: &[f64]) -> Result<Vec<QuadrantCell>> {
                 .filter(|&i| (value[i] > value_split) == (high_value == "high"))
                 .filter(|&i| (service[i] > cost_split) == (high_cost == "high"))
                 .collect();
-            let revenue: f64 = rows
-                .iter()
-                .map(|&i| revenue[i].max(0.0))
+            // from +0.0: an empty cell holds 0, not the -0.0 of a sum
+            let revenue = (rows.iter().map(|&i| revenue[i].max(0.0)))
                 .filter(|v| v.is_finite())
-                .sum();
+                .fold(0.0, |sum, v| sum + v);
             QuadrantCell {
                 value: high_value,
                 cost_to_serve: high_cost,

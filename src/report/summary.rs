@@ -3,7 +3,7 @@
 //! thing on the page and in the mail.
 
 use super::Report;
-use crate::io::human::{count, money, percent};
+use crate::io::human::{count, counted, money, percent};
 
 /// Segments whose customers are slipping away and worth winning back.
 const AT_RISK: [&str; 2] = ["At Risk", "Can't Lose Them"];
@@ -32,9 +32,9 @@ pub fn sentences(report: &Report) -> Vec<String> {
             _ => String::new(),
         };
         said.push(format!(
-            "{} customers bought, {} of them new (was {}); {} of the {period} before's did not \
-             come back{retention}.",
-            count(now.active_customers),
+            "{} bought, {} of them new (was {}); {} of the {period} before's did not come \
+             back{retention}.",
+            counted(now.active_customers, "customer", "customers"),
             count(now.new_customers),
             count(before.new_customers),
             count(now.churned_customers),
@@ -94,7 +94,10 @@ pub fn sentences(report: &Report) -> Vec<String> {
             names.join("; ")
         ));
     } else if !report.targets.is_empty() {
-        said.push(format!("All {} targets met.", report.targets.len()));
+        said.push(match report.targets.len() {
+            1 => "The target is met.".to_string(),
+            n => format!("All {n} targets met."),
+        });
     }
     if report.concentration_alert.triggered
         && let Some(share) = report.concentration.largest_customer_share

@@ -379,3 +379,28 @@ fn the_files_switches_need_and_yield_as_typed_ones_do() {
     .run()
     .ok();
 }
+
+#[test]
+fn a_variable_is_checked_for_the_subcommand_that_runs_and_named_when_wrong() {
+    let dir = tempdir();
+    // a top-level key beside a variable another subcommand would refuse
+    let config = write(
+        dir.path(),
+        "cpm.toml",
+        "margin = 0.3\n[targets]\nchurned = \"<= 300\"\n",
+    );
+    let json = small_json(&config, &[], &[("CPM_PERIOD", "quarter")]);
+    assert_eq!(json["kpis"]["period"], "quarter");
+    let input = data("report_small.csv");
+    cpm(&["report", &input, "--no-model", "--config", &config])
+        .env("CPM_MARGIN", "abc")
+        .run()
+        .code_is(2)
+        .stderr_has(&["CPM_MARGIN=abc: invalid value 'abc' for '--margin <FRACTION>'"]);
+    // the file's target for churned gives way to the command line's under
+    // the figure's full name
+    let json = small_json(&config, &["--target", "churned_customers<=5"], &[]);
+    let targets = json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0]["goal"], 5.0);
+}

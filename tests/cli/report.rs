@@ -1814,3 +1814,67 @@ fn an_eml_output_is_a_mail_message_with_the_charts_attached() {
     cpm(&args).run().ok();
     assert_eq!(std::fs::read(&again).unwrap(), text.as_bytes());
 }
+
+#[test]
+fn costs_say_what_they_cannot_know() {
+    let dir = tempdir();
+    let input = data("economics_orders.csv");
+    // a channel the file does not name, and one named twice
+    let costs = dir.path().join("costs.csv");
+    std::fs::write(&costs, "channel,acquisition_cost\nSearch,30\nsocial,20\n").unwrap();
+    let costs = costs.display().to_string();
+    let args = [
+        "report",
+        &input,
+        "--no-model",
+        "--margin",
+        "0.5",
+        "--acquisition-costs",
+        &costs,
+    ];
+    let mut json_args = args.to_vec();
+    json_args.extend(["-f", "json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&cpm(&json_args).run().ok().stdout()).unwrap();
+    assert!(
+        json["notes"]
+            .to_string()
+            .contains("no costs for the channels 'search'")
+    );
+    std::fs::write(
+        dir.path().join("costs.csv"),
+        "channel,acquisition_cost\nsearch,30\nsearch,40\n",
+    )
+    .unwrap();
+    cpm(&args).run().code_is(2).stderr_has(&[
+        "costs.csv, line 3, column 'channel': 'search' has costs on an earlier line",
+    ]);
+    // a cost to serve without a margin: profit is revenue less it, said
+    let json: serde_json::Value = serde_json::from_str(
+        &cpm(&[
+            "report",
+            &input,
+            "--no-model",
+            "--cost-per-order",
+            "1",
+            "-f",
+            "json",
+        ])
+        .run()
+        .ok()
+        .stdout(),
+    )
+    .unwrap();
+    assert_eq!(json["portfolio"]["profit"], 550.0 - 4.0);
+    assert!(json["notes"].to_string().contains("no cost of goods"));
+    // a customer table valued with a margin brings its own profit
+    let valued = dir.path().join("valued.csv").display().to_string();
+    let sample = data("cdnow_sample.csv");
+    cpm(&["value", &sample, "--margin", "0.3", "-q", "-o", &valued])
+        .run()
+        .ok();
+    let json: serde_json::Value =
+        serde_json::from_str(&cpm(&["report", &valued, "-f", "json"]).run().ok().stdout()).unwrap();
+    assert!(json["portfolio"]["profit"].is_number());
+    assert!(!json["notes"].to_string().contains("costs unknown"));
+}

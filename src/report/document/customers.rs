@@ -118,7 +118,12 @@ pub(super) fn cross_sell(report: &Report) -> Option<Section> {
         })
         .collect();
     let mut t = table("cross_sell_items", &[c.column, "customers", "share"], rows);
-    t.caption = Some(format!("the most-bought {}s", c.column));
+    let items = if c.column == "category" {
+        "categories"
+    } else {
+        "products"
+    };
+    t.caption = Some(format!("the most-bought {items}"));
     s.tables.push(t);
     if !c.penetration.is_empty() {
         let mut headers = vec!["segment", "customers"];
@@ -206,9 +211,9 @@ pub(super) fn satisfaction(report: &Report) -> Option<Section> {
     let risk = &sat.value_at_risk;
     if sat.out_of_range > 0 {
         s.alerts.push(format!(
-            "{} {} scores outside {} counted as no answer",
-            crate::io::human::count(sat.out_of_range),
+            "{} {} outside {} counted as no answer",
             sat.measure,
+            crate::io::human::counted(sat.out_of_range, "score", "scores"),
             if nps { "0–10" } else { "1–5" }
         ));
     }
@@ -391,16 +396,19 @@ pub(super) fn economics(report: &Report) -> Option<Section> {
             "cost_to_serve_quadrant",
             &[
                 "value",
-                "cost to serve",
+                "serve cost",
                 "customers",
-                "revenue share",
-                "cost to serve to date",
+                "revenue",
+                "to date",
                 "action",
             ],
             rows,
         );
-        t.caption =
-            Some("cost to serve × value (CLV, else revenue), split at the medians".to_string());
+        t.caption = Some(
+            "cost to serve × value (CLV, else revenue), split at the medians; revenue: the \
+             cell's share, to date: its cost to serve so far"
+                .to_string(),
+        );
         s.tables.push(t);
     }
     Some(s)

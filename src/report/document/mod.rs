@@ -282,25 +282,49 @@ fn targets(report: &Report) -> Option<Section> {
     }
     let rows = (report.targets.iter())
         .map(|t| {
+            // each figure as the page shows it elsewhere: 37.2%, 225, 16,767.00
+            let shown = |v: f64| figure_cell(&t.target.metric, v);
             vec![
                 text(if t.met { "met" } else { "missed" }),
                 Cell::Text(t.target.metric.clone()),
                 Cell::Text(format!(
                     "{} {}",
                     t.target.comparator.symbol(),
-                    t.target.goal
+                    shown(t.target.goal).display()
                 )),
-                t.value
-                    .map_or(text("not in this report"), |v| Cell::Number(v, 4)),
+                t.value.map_or(Cell::Empty, shown),
             ]
         })
         .collect();
-    s.tables.push(table(
-        "targets",
-        &["status", "figure", "target", "value"],
-        rows,
-    ));
+    let mut t = table("targets", &["status", "figure", "target", "value"], rows);
+    if report.targets.iter().any(|t| t.value.is_none()) {
+        t.note = Some("–: the figure is not in this report, so its target counts as missed".into());
+    }
+    s.tables.push(t);
     Some(s)
+}
+
+/// A target's figure `metric` of value `v` as a cell: shares and rates as
+/// percentages, changes in percent with a sign, counts, amounts of money.
+fn figure_cell(metric: &str, v: f64) -> Cell {
+    let counts = [
+        "customers",
+        "active_customers",
+        "new_customers",
+        "returning_customers",
+        "churned_customers",
+        "orders",
+        "customers_for_80pct",
+    ];
+    match metric {
+        m if m.ends_with("_change_pct") => Cell::Relative(v / 100.0),
+        m if m.ends_with("_rate") || m.ends_with("_share") || m == "mean_p_alive" => Cell::Share(v),
+        "gini" => Cell::Number(v, 3),
+        "expected_purchases" => Cell::Number(v, 0),
+        m if counts.contains(&m) && v.fract() == 0.0 && v >= 0.0 => Cell::Count(v as u64),
+        m if counts.contains(&m) => Cell::Number(v, 1),
+        _ => Cell::Money(v),
+    }
 }
 
 fn concentration(report: &Report) -> Section {

@@ -57,11 +57,14 @@ pub(super) fn trend(report: &Report) -> Option<Section> {
     let name = first.period.name();
     let mut s = section(
         "trend",
-        &format!("Trend over the last {} {name}s", history.len()),
+        &format!(
+            "Trend over the last {}",
+            crate::io::human::counted(history.len() as u64, name, &format!("{name}s"))
+        ),
     );
     s.lines.push(format!(
-        "{} {name}s from the history folder, the {name} ending {} to the one ending {}",
-        history.len(),
+        "{} from the history folder, the {name} ending {} to the one ending {}",
+        crate::io::human::counted(history.len() as u64, name, &format!("{name}s")),
         first.end,
         last.end
     ));

@@ -1,5 +1,5 @@
 //! The report as a mail message (`-o weekly.eml`): MIME, with the
-//! Markdown page as the plain text, and the mail-safe HTML page whose
+//! terminal page as the plain text, and the mail-safe HTML page whose
 //! charts are PNG images attached to the message and shown where they
 //! stand (`cid:`), which every mail client displays; cron hands it to
 //! `sendmail`.
@@ -20,7 +20,9 @@ pub fn render(report: &Report) -> Result<String> {
     let page = document(report);
     let mut images = Vec::new();
     let html = html::render(report, &page, Charts::Attached(&mut images))?;
-    let text = super::markdown::render(&page);
+    // the terminal page: plain text that escapes nothing (Markdown would
+    // show its backslashes and entities to a plain-text reader)
+    let text = crate::present::terminal::render(&page, crate::io::table::DEFAULT_WIDTH);
     // a boundary no part can hold: base64 never has '-', and the hash of
     // the page makes it the page's own (the same input, the same bytes)
     let hash = xxhash_rust::xxh3::xxh3_64(html.as_bytes());

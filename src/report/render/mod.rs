@@ -25,7 +25,7 @@ pub enum Format {
     /// The HTML page for mail (`--email`): the charts as PNG images, since
     /// mail clients strip inline SVG.
     Email,
-    /// A mail message (`.eml`): the Markdown page as text, the mail-safe
+    /// A mail message (`.eml`): the terminal page as text, the mail-safe
     /// page as HTML, the charts attached.
     Mail,
 }

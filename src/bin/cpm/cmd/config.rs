@@ -56,7 +56,10 @@ pub fn run(action: Action, settings: &Settings, ui: &Ui) -> Result<()> {
             }
             cpm::io::atomic::stage(&file, |w| Ok(w.write_all(STARTER.as_bytes())?))?
                 .commit(ui.durable())?;
-            ui.info(&format!("wrote {}", file.display()));
+            ui.print(&format!(
+                "wrote {}: uncomment what you need, then see it with cpm config show\n",
+                file.display()
+            ));
             Ok(())
         }
     }

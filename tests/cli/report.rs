@@ -1048,14 +1048,28 @@ fn tiers_come_in_their_own_order() {
     assert_eq!(names, ["platinum", "silver", "bronze"]);
 }
 
-/// The report of testdata/report_regions.csv (March 2024 against
-/// February, no models) by region, as JSON.
-fn regions_json(extra: &[&str]) -> serde_json::Value {
-    let input = data("report_regions.csv");
-    let mut args = vec!["report", &input, "--as-of", "2024-03-31", "--no-model"];
-    args.extend(["--by", "region", "--format", "json"]);
+/// The report (March 2024 against February, no models) of
+/// testdata/`file` with `extra` arguments, as JSON.
+fn march_json(file: &str, extra: &[&str]) -> serde_json::Value {
+    let input = data(file);
+    let mut args = vec![
+        "report",
+        &input,
+        "--as-of",
+        "2024-03-31",
+        "--no-model",
+        "-f",
+        "json",
+    ];
     args.extend(extra);
     serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
+}
+
+/// The March report of testdata/report_regions.csv by region.
+fn regions_json(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--by", "region"];
+    args.extend(extra);
+    march_json("report_regions.csv", &args)
 }
 
 #[test]
@@ -1311,21 +1325,13 @@ fn the_executive_summary_says_what_changed_in_the_hand_computed_figures() {
     assert!(html.contains("1 of 1 targets missed: retention_rate &gt;= 0.5."));
 }
 
-/// The economics of testdata/economics_orders.csv (March 2024, no
-/// models, margin 50%) with testdata/channel_costs.csv, as JSON.
+/// The March economics of testdata/economics_orders.csv (margin 50%)
+/// with testdata/channel_costs.csv.
 fn economics_json(extra: &[&str]) -> serde_json::Value {
-    let (input, costs) = (data("economics_orders.csv"), data("channel_costs.csv"));
-    let mut args = vec!["report", &input, "--as-of", "2024-03-31", "--no-model"];
-    args.extend([
-        "--margin",
-        "0.5",
-        "--acquisition-costs",
-        &costs,
-        "--format",
-        "json",
-    ]);
+    let costs = data("channel_costs.csv");
+    let mut args = vec!["--margin", "0.5", "--acquisition-costs", &costs];
     args.extend(extra);
-    serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
+    march_json("economics_orders.csv", &args)
 }
 
 #[test]
@@ -1470,18 +1476,7 @@ fn a_bad_channel_cost_names_the_file_line_and_column() {
 fn satisfaction_nps_and_the_value_detractors_hold_match_the_hand_computed_answer() {
     // answers: A 10 and D 9 promoters, C 8 passive, B 3 detractor; E none,
     // F 11 out of range; revenue A 150, B 200, C 300, D 100, E 70, F 15
-    let input = data("satisfaction_orders.csv");
-    let args = [
-        "report",
-        &input,
-        "--as-of",
-        "2024-03-31",
-        "--no-model",
-        "-f",
-        "json",
-    ];
-    let run = cpm(&args).run().ok();
-    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let json = march_json("satisfaction_orders.csv", &[]);
     let sat = &json["satisfaction"];
     assert_eq!(sat["measure"], "nps");
     assert_eq!(sat["out_of_range"], 1);
@@ -1617,16 +1612,7 @@ fn cross_sell_pairs_and_next_best_match_the_basket_derived_by_hand() {
     // Buyers: bread 4, butter 4, jam 2, milk 2 of 6; a pair needs 2
     // customers: bread+butter 3, bread+jam 2 (the others have 1)
     let input = data("crosssell_orders.csv");
-    let args = [
-        "report",
-        &input,
-        "--as-of",
-        "2024-03-31",
-        "--no-model",
-        "-f",
-        "json",
-    ];
-    let json: serde_json::Value = serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap();
+    let json = march_json("crosssell_orders.csv", &[]);
     let c = &json["cross_sell"];
     assert_eq!(
         (c["column"].as_str(), c["customers"].as_u64()),
@@ -1709,19 +1695,7 @@ fn cost_to_serve_counts_orders_lines_and_refunds() {
     // report_small.csv: 11 lines with a purchase (D's o7 has two), one
     // refund (B's o4), 10 orders with a purchase
     let input = data("report_small.csv");
-    let run = |extra: &[&str]| -> serde_json::Value {
-        let mut args = vec![
-            "report",
-            &input,
-            "--as-of",
-            "2024-03-31",
-            "--no-model",
-            "-f",
-            "json",
-        ];
-        args.extend(extra);
-        serde_json::from_str(&cpm(&args).run().ok().stdout()).unwrap()
-    };
+    let run = |extra: &[&str]| march_json("report_small.csv", extra);
     let lines = run(&["--cost-per-line", "1", "--cost-per-refund", "3"]);
     assert_eq!(lines["economics"]["service_cost"], 11.0 + 3.0);
     let all = run(&[

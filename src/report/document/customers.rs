@@ -46,7 +46,7 @@ pub(super) fn by_attribute(report: &Report) -> Option<Section> {
                 "retention",
             ]);
         }
-        headers.push("largest customer");
+        headers.extend(["largest customer", "top segment"]);
         let rows = (by.values.iter().take(VALUES_SHOWN))
             .map(|(value, f)| {
                 let mut row = vec![
@@ -66,10 +66,15 @@ pub(super) fn by_attribute(report: &Report) -> Option<Section> {
                         None => row.extend(std::iter::repeat_n(Cell::Empty, 5)),
                     }
                 }
-                row.push(Cell::of(
-                    f.concentration.largest_customer_share,
-                    Cell::Share,
-                ));
+                row.push(Cell::of(f.concentration.largest_customer_share, Cell::Rate));
+                // the segment that makes most of the value's revenue
+                let top = (f.composition.segments.iter().flatten().next()).map(|p| {
+                    let share = p.revenue_share.map_or_else(String::new, |r| {
+                        format!(" ({} of revenue)", crate::io::human::percent(r))
+                    });
+                    format!("{}{share}", p.name)
+                });
+                row.push(text(top.as_deref().unwrap_or("")));
                 row
             })
             .collect();

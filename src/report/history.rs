@@ -20,8 +20,10 @@ pub const DEFAULT_LENGTH: usize = 12;
 
 /// One run's headline figures: the KPIs of its period and the portfolio's
 /// totals.
+///
+/// Unknown keys are ignored and a missing `Option` is none, so entries
+/// of other versions of cpm read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Headline {
     /// The run's as-of day.
     pub as_of: NaiveDate,

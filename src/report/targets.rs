@@ -149,8 +149,18 @@ impl FromStr for Target {
             other => other,
         }
         .to_string();
-        let goal: f64 = match text[at + symbol.len()..].trim().parse() {
-            Ok(goal) if f64::is_finite(goal) => goal,
+        // a goal in percent: a share's (35% = 0.35), or a change's own
+        // unit already (revenue_change_pct>=5%)
+        let written = text[at + symbol.len()..].trim();
+        let (number, percent) = match written.strip_suffix('%') {
+            Some(number) => (number.trim(), true),
+            None => (written, false),
+        };
+        let goal: f64 = match number.parse::<f64>() {
+            Ok(goal) if goal.is_finite() && percent && !metric.ends_with("_change_pct") => {
+                goal / 100.0
+            }
+            Ok(goal) if goal.is_finite() => goal,
             _ => bail!("target '{text}': the goal after {symbol} is not a number"),
         };
         if !METRICS.iter().any(|(name, _)| *name == metric) {
@@ -258,6 +268,10 @@ mod tests {
         );
         let short: Target = "churned<=300".parse().unwrap();
         assert_eq!(short.metric, "churned_customers");
+        let percent: Target = "retention_rate >= 35%".parse().unwrap();
+        assert_eq!(percent.goal, 0.35);
+        let change: Target = "revenue_change_pct>=5%".parse().unwrap();
+        assert_eq!(change.goal, 5.0);
         assert!("gini=0.3".parse::<Target>().is_err());
         assert!("gini>=high".parse::<Target>().is_err());
     }

@@ -1852,3 +1852,42 @@ fn costs_say_what_they_cannot_know() {
     assert!(json["portfolio"]["profit"].is_number());
     assert!(!json["notes"].to_string().contains("costs unknown"));
 }
+
+#[test]
+fn as_of_yesterday_ends_the_period_on_the_day_before_the_run() {
+    // a Monday cron job's last complete week ends on Sunday
+    let input = data("report_small.csv");
+    let args = [
+        "report",
+        &input,
+        "--as-of",
+        "yesterday",
+        "--period",
+        "week",
+        "--no-model",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.extend(["-q", "-f", "json"]);
+    let yesterday = || {
+        chrono::Local::now()
+            .date_naive()
+            .pred_opt()
+            .unwrap()
+            .to_string()
+    };
+    // the day before the run, read before and after it (midnight may pass)
+    let before = yesterday();
+    let json: serde_json::Value =
+        serde_json::from_str(&cpm(&json_args).run().ok().stdout()).unwrap();
+    let days = [before, yesterday()];
+    for key in [&json["as_of"], &json["kpis"]["current"]["end"]] {
+        assert!(
+            days.iter().any(|d| key == d.as_str()),
+            "{key} not in {days:?}"
+        );
+    }
+    cpm(&["report", &input, "--as-of", "someday"])
+        .run()
+        .code_is(2)
+        .stderr_has(&["expected YYYY-MM-DD, 'today' or 'yesterday'"]);
+}

@@ -53,7 +53,7 @@ pub enum ColorWhen {
 /// allocate, report): declared once, parsed by clap.
 #[derive(Args)]
 pub struct AsOfArg {
-    /// Analysis day (YYYY-MM-DD or 'today'); later transactions are excluded
+    /// Analysis day (YYYY-MM-DD, 'today' or 'yesterday'); later transactions are excluded
     /// and counted. Default: the day after the latest transaction (the
     /// report's KPI period then ends on the latest transaction's day).
     #[arg(long, value_name = "DATE", value_parser = parse_day, help_heading = "Facts")]
@@ -70,14 +70,21 @@ pub struct CalibrationArg {
     pub calibration_end: Option<chrono::NaiveDate>,
 }
 
-/// A day as `--as-of` and `--calibration-end` take it: YYYY-MM-DD or
-/// `today`.
+/// A day as `--as-of` and `--calibration-end` take it: YYYY-MM-DD,
+/// `today`, or `yesterday` (a Monday cron job's last complete week ends
+/// on Sunday).
 pub fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    let today = || chrono::Local::now().date_naive();
     if text.eq_ignore_ascii_case("today") {
-        return Ok(chrono::Local::now().date_naive());
+        return Ok(today());
+    }
+    if text.eq_ignore_ascii_case("yesterday") {
+        return today()
+            .pred_opt()
+            .ok_or_else(|| "no day before today".to_string());
     }
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| "expected YYYY-MM-DD or 'today'".to_string())
+        .map_err(|_| "expected YYYY-MM-DD, 'today' or 'yesterday'".to_string())
 }
 
 /// `--model`.

@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long, help_heading = "Validation")]
     drop_duplicates: bool,
 
-    /// Reject rows dated after this day (YYYY-MM-DD or 'today').
+    /// Reject rows dated after this day (YYYY-MM-DD, 'today' or 'yesterday').
     #[arg(long, value_name = "DATE", value_parser = crate::args::parse_day, help_heading = "Validation")]
     as_of: Option<chrono::NaiveDate>,
 

@@ -55,9 +55,20 @@ pub fn png(svg: &str) -> Result<Vec<u8>> {
         .ok_or_else(|| anyhow!("a chart of {}×{} pixels", size.width(), size.height()))?;
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    pixmap
-        .encode_png()
-        .map_err(|e| anyhow!("encoding a chart as PNG: {e}"))
+    // opaque on white: RGB, without the alpha channel
+    let rgb: Vec<u8> = (pixmap.data().chunks_exact(4))
+        .flat_map(|pixel| [pixel[0], pixel[1], pixel[2]])
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, size.width(), size.height());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::High);
+    let encoded = encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb));
+    encoded.map_err(|e| anyhow!("encoding a chart as PNG: {e}"))?;
+    Ok(out)
 }
 
 /// A named line of points in a colour.

@@ -34,7 +34,7 @@ use self::gather::Gatherer;
 use crate::io::LINE_COLUMN;
 use crate::io::batches::Batches;
 use crate::schema::dates::days_since_epoch;
-use crate::schema::{CATEGORY, COST, CUSTOMER_ID, ORDER_DATE, ORDER_ID, PRODUCT, REVENUE};
+use crate::schema::{CUSTOMER_ID, ORDER_DATE, REVENUE};
 
 mod firsts;
 mod gather;
@@ -302,19 +302,11 @@ fn pick<T: Copy>(codes: &[u32], values: &[T]) -> Vec<T> {
 pub fn columns_needed(head: &DataFrame) -> Result<Vec<String>> {
     let source = Batches::Frame(head);
     let facts = Facts::gather(&source, i32::MAX, BATCHING)?;
-    let mut needed: Vec<String> = [
-        CUSTOMER_ID,
-        ORDER_DATE,
-        REVENUE,
-        ORDER_ID,
-        COST,
-        PRODUCT,
-        CATEGORY,
-    ]
-    .into_iter()
-    .filter(|name| head.column(name).is_ok())
-    .map(str::to_string)
-    .collect();
+    // the canonical columns but the line numbers, which no later pass reads
+    let mut needed: Vec<String> = (gather::CANONICAL.into_iter())
+        .filter(|name| *name != LINE_COLUMN && head.column(name).is_ok())
+        .map(str::to_string)
+        .collect();
     needed.extend(facts.constant_extras().iter().map(|c| c.name().to_string()));
     Ok(needed)
 }
@@ -419,6 +411,7 @@ impl Facts {
 mod tests {
     use super::partition::BLOCK;
     use super::*;
+    use crate::schema::ORDER_ID;
     use crate::summary::{SummaryConfig, summarize, summarize_batches};
 
     /// Random transactions: `rows` rows of `customers` customers over a
